@@ -1,0 +1,46 @@
+"""Demo people of the sales department, for ``seed_demo`` and local trials."""
+
+from .models import User
+from .roles import Role
+from .services import user_create
+
+# One shared password keeps the README short; it satisfies the portal's password validators.
+DEMO_PASSWORD = "atlanset-demo-2026"
+
+DEMO_USERS = [
+    {"username": "admin", "full_name": "Администратор портала", "role": "", "is_superuser": True},
+    {
+        "username": "head",
+        "full_name": "Ольга Петрова",
+        "role": Role.SALES_HEAD,
+        "email": "rop@atlanset.local",
+    },
+    {
+        "username": "buh",
+        "full_name": "Евгения Шибанова",
+        "role": Role.ACCOUNTANT,
+        "email": "buh@atlanset.local",
+    },
+    {
+        "username": "prod",
+        "full_name": "Сергей Кузнецов",
+        "role": Role.PRODUCTION,
+        "email": "prod@atlanset.local",
+    },
+    {"username": "ivanov", "full_name": "Иван Иванов", "role": Role.HUNTER, "extension": "101"},
+    {"username": "smirnova", "full_name": "Анна Смирнова", "role": Role.HUNTER, "extension": "102"},
+    {"username": "sokolov", "full_name": "Дмитрий Соколов", "role": Role.HUNTER, "extension": "103"},
+]
+
+
+def seed_demo_users() -> list[tuple[User, bool]]:
+    """Creates the demo users that are missing; existing ones (and their passwords) are left alone."""
+    result = []
+    for spec in DEMO_USERS:
+        user = User.objects.filter(username=spec["username"]).first()
+        if user is None:
+            user = user_create(password=DEMO_PASSWORD, **spec)
+            result.append((user, True))
+        else:
+            result.append((user, False))
+    return result

@@ -1,0 +1,19 @@
+"""Demo users for every role and a small data set; running it again changes nothing."""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.demo import DEMO_PASSWORD, seed_demo_users
+
+
+class Command(BaseCommand):
+    help = "Создаёт демо-пользователей всех ролей и демо-данные (повторный запуск ничего не меняет)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        created = seed_demo_users()
+        self.stdout.write(self.style.SUCCESS("Демо-данные готовы. Пользователи (логин / пароль):"))
+        for user, is_new in created:
+            role = user.get_role_display() if user.role else "администратор"
+            mark = "" if is_new else " (уже был)"
+            self.stdout.write(f"  {user.username:<10} / {DEMO_PASSWORD}   {role}: {user.full_name}{mark}")

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from accounts.views import home
+
+admin.site.site_header = "Атлансет: администрирование"
+admin.site.site_title = "Атлансет"
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("deals/", include("deals.urls")),
+    path("kpi/", include("kpi.urls")),
+    path("compensation/", include("compensation.urls")),
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,34 @@
+import pytest
+
+from accounts.roles import Role
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def hunter(db):
+    return UserFactory(username="hunter_a", full_name="Иван Иванов", role=Role.HUNTER, extension="101")
+
+
+@pytest.fixture
+def other_hunter(db):
+    return UserFactory(username="hunter_b", full_name="Анна Смирнова", role=Role.HUNTER, extension="102")
+
+
+@pytest.fixture
+def sales_head(db):
+    return UserFactory(username="head", full_name="Ольга Петрова", role=Role.SALES_HEAD)
+
+
+@pytest.fixture
+def accountant(db):
+    return UserFactory(username="buh", full_name="Евгения Шибанова", role=Role.ACCOUNTANT)
+
+
+@pytest.fixture
+def production(db):
+    return UserFactory(username="prod", full_name="Сергей Кузнецов", role=Role.PRODUCTION)
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", full_name="Администратор", role="", is_superuser=True)

@@ -1,7 +1,17 @@
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from accounts.roles import Role
 from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Requests through the test client leave their language active in the test's thread."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

@@ -1,0 +1,22 @@
+from django.urls import reverse
+
+from tests.factories import TEST_PASSWORD
+
+
+def test_sign_in_page_switches_to_english_and_back(client, db):
+    response = client.post(reverse("set_language"), {"language": "en", "next": reverse("login")})
+    assert response.status_code == 302
+    page = client.get(reverse("login")).content.decode()
+    assert '<html lang="en">' in page
+    assert "Sales department portal. Sign in to continue." in page
+
+    client.post(reverse("set_language"), {"language": "ru", "next": reverse("login")})
+    assert "Портал отдела продаж" in client.get(reverse("login")).content.decode()
+
+
+def test_hunter_home_in_english(client, hunter):
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    client.post(reverse("login"), {"username": hunter.username, "password": TEST_PASSWORD})
+    page = client.get(reverse("kpi:my_day")).content.decode()
+    assert "My day" in page
+    assert "Hunter" in page

@@ -55,8 +55,9 @@ def role_groups(transactional_db):
 
 @pytest.fixture
 def page(browser, role_groups, live_server):
+    # An English browser locale on purpose: the portal must answer in Russian all the same.
     context = browser.new_context(
-        base_url=live_server.url, locale="ru-RU", viewport={"width": 1280, "height": 900}
+        base_url=live_server.url, locale="en-US", viewport={"width": 1280, "height": 900}
     )
     page = context.new_page()
     page.set_default_timeout(15_000)

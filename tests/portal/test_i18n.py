@@ -20,3 +20,9 @@ def test_hunter_home_in_english(client, hunter):
     page = client.get(reverse("kpi:my_day")).content.decode()
     assert "My day" in page
     assert "Hunter" in page
+
+
+def test_english_browser_still_gets_russian_until_the_user_chooses(client, db):
+    page = client.get(reverse("login"), headers={"accept-language": "en-US,en;q=0.9"}).content.decode()
+    assert '<html lang="ru">' in page
+    assert "Портал отдела продаж" in page

@@ -1,0 +1,653 @@
+"""Clients, products and deals with everything their stages record (SPEC §2–§3).
+
+Models hold data and invariants only; every write goes through ``deals.services``.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import can, scope_owned
+from accounts.roles import Capability
+
+from .stages import FINANCE_STAGES, CallOutcome, DealStatus, Stage
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class ClientSource(models.TextChoices):
+    TWO_GIS = "2gis", _("2ГИС")
+    YANDEX_MAPS = "yandex_maps", _("Яндекс Карты")
+    GOOGLE_MAPS = "google_maps", _("Google Maps")
+    INBOUND = "inbound", _("Входящее обращение")
+    REFERRAL = "referral", _("Рекомендация")
+    OTHER = "other", _("Другое")
+
+
+class PaymentTerms(models.TextChoices):
+    PREPAYMENT = "prepayment", _("Предоплата")
+    DEFERRED = "deferred", _("Отсрочка платежа")
+    CONSIGNMENT = "consignment", _("Реализация")
+
+
+class SettlementCadence(models.TextChoices):
+    WEEKLY = "weekly", _("Еженедельно")
+    MONTHLY = "monthly", _("Ежемесячно")
+
+
+class ClientQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ClientQuerySet":
+        """Fails closed: the head sees all, a hunter own clients, the accountant clients with a deal
+        from stage 6 on, everyone else nothing."""
+        if can(user, Capability.VIEW_ALL_HUNTERS) or can(user, Capability.WORK_PIPELINE):
+            return scope_owned(self, user)
+        if can(user, Capability.VIEW_FINANCE_DEALS):
+            return self.filter(deals__stage__in=FINANCE_STAGES).distinct()
+        return self.none()
+
+
+class Client(models.Model):
+    name = models.CharField(_("название"), max_length=255)
+    address = models.CharField(_("адрес"), max_length=500, blank=True)
+    city = models.CharField(_("город"), max_length=100, blank=True)
+    email = models.EmailField(_("эл. почта"), blank=True)
+    website = models.CharField(_("сайт или страница в соцсети"), max_length=300, blank=True)
+    segment = models.CharField(
+        _("сегмент"),
+        max_length=200,
+        blank=True,
+        help_text=_("Например: расходные материалы для салонов красоты"),
+    )
+    source = models.CharField(
+        _("источник"), max_length=20, choices=ClientSource.choices, default=ClientSource.OTHER
+    )
+    decision_maker_name = models.CharField(_("ЛПР: имя"), max_length=200, blank=True)
+    decision_maker_email = models.EmailField(_("ЛПР: рабочая почта"), blank=True)
+    notes = models.TextField(_("заметки"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clients", verbose_name=_("хантер")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("создал")
+    )
+    created_at = models.DateTimeField(_("создан"), default=timezone.now)
+
+    # Карточка предприятия: needed from stage 6.
+    legal_name = models.CharField(_("полное наименование"), max_length=300, blank=True)
+    inn = models.CharField(_("ИНН"), max_length=12, blank=True)
+    kpp = models.CharField(_("КПП"), max_length=9, blank=True)
+    ogrn = models.CharField(_("ОГРН / ОГРНИП"), max_length=15, blank=True)
+    legal_address = models.CharField(_("юридический адрес"), max_length=500, blank=True)
+    bank_name = models.CharField(_("банк"), max_length=200, blank=True)
+    bik = models.CharField(_("БИК"), max_length=9, blank=True)
+    settlement_account = models.CharField(_("расчётный счёт"), max_length=20, blank=True)
+    correspondent_account = models.CharField(_("корр. счёт"), max_length=20, blank=True)
+
+    payment_terms = models.CharField(
+        _("условия оплаты"), max_length=20, choices=PaymentTerms.choices, default=PaymentTerms.PREPAYMENT
+    )
+    deferred_days = models.PositiveSmallIntegerField(_("отсрочка, дней"), null=True, blank=True)
+    deferred_limit = models.DecimalField(_("лимит отсрочки, ₽"), null=True, blank=True, **MONEY)
+    consignment_cadence = models.CharField(
+        _("расчёты по реализации"), max_length=10, choices=SettlementCadence.choices, blank=True
+    )
+
+    objects = ClientQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("клиент")
+        verbose_name_plural = _("клиенты")
+        ordering = ["name", "pk"]
+        indexes = [
+            models.Index(fields=["owner", "name"]),
+            models.Index(fields=["owner", "created_at"]),
+            models.Index(fields=["inn"]),
+        ]
+        constraints = [
+            # Branches share an ИНН and differ by КПП; an entrepreneur has a 12-digit ИНН and no КПП.
+            models.UniqueConstraint(
+                fields=["inn", "kpp"],
+                condition=~Q(inn=""),
+                name="deals_client_unique_inn_kpp",
+                violation_error_message=_("Клиент с такими ИНН и КПП уже есть."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(payment_terms=PaymentTerms.DEFERRED)
+                | (Q(deferred_days__isnull=False) & Q(deferred_limit__isnull=False)),
+                name="deals_client_deferred_terms_complete",
+                violation_error_message=_("Для отсрочки укажите число дней и лимит."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(payment_terms=PaymentTerms.CONSIGNMENT) | ~Q(consignment_cadence=""),
+                name="deals_client_consignment_cadence_set",
+                violation_error_message=_("Для реализации укажите, как часто проводятся расчёты."),
+            ),
+            models.CheckConstraint(
+                condition=Q(deferred_limit__isnull=True) | Q(deferred_limit__gte=0),
+                name="deals_client_deferred_limit_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def missing_requisites(self) -> list[str]:
+        """Names of the requisites card's empty fields (КПП only for a legal entity)."""
+        required = ["legal_name", "inn", "ogrn", "legal_address", "bik", "settlement_account"]
+        if len(self.inn) != 12:
+            required.insert(2, "kpp")
+        return [str(self._meta.get_field(name).verbose_name) for name in required if not getattr(self, name)]
+
+
+class ClientPhone(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="phones")
+    number = models.CharField(_("телефон"), max_length=16, help_text=_("В формате E.164: +79123456789"))
+
+    class Meta:
+        verbose_name = _("телефон клиента")
+        verbose_name_plural = _("телефоны клиентов")
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number"],
+                name="deals_clientphone_unique_number",
+                violation_error_message=_("Этот телефон уже есть в базе."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Contact(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(_("имя"), max_length=200)
+    position = models.CharField(_("должность"), max_length=200, blank=True)
+    phone = models.CharField(_("телефон"), max_length=16, blank=True)
+    email = models.EmailField(_("эл. почта"), blank=True)
+    birthday = models.DateField(_("день рождения"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("контакт")
+        verbose_name_plural = _("контакты")
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientHoliday(models.Model):
+    """A date the client celebrates (company birthday, professional holiday), for greetings."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="holidays")
+    name = models.CharField(_("праздник"), max_length=200)
+    month = models.PositiveSmallIntegerField(_("месяц"))
+    day = models.PositiveSmallIntegerField(_("день"))
+
+    class Meta:
+        verbose_name = _("праздник клиента")
+        verbose_name_plural = _("праздники клиентов")
+        ordering = ["month", "day"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(month__gte=1, month__lte=12, day__gte=1, day__lte=31),
+                name="deals_holiday_valid_date",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.day:02d}.{self.month:02d})"
+
+
+class Product(models.Model):
+    name = models.CharField(_("название"), max_length=200, unique=True)
+    unit = models.CharField(_("единица"), max_length=20, default="шт.")
+    list_price = models.DecimalField(_("цена по прайсу, ₽"), **MONEY)
+    cost = models.DecimalField(_("себестоимость, ₽"), **MONEY)
+    is_active = models.BooleanField(_("в продаже"), default=True)
+
+    class Meta:
+        verbose_name = _("товар")
+        verbose_name_plural = _("товары")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(list_price__gte=0) & Q(cost__gte=0), name="deals_product_prices_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LostReason(models.Model):
+    """The editable list of refusal reasons; ``code`` marks the ones the portal itself uses."""
+
+    NO_CONTACT = "no_contact"
+
+    name = models.CharField(_("причина"), max_length=200, unique=True)
+    code = models.SlugField(_("код"), max_length=50, blank=True)
+    requires_note = models.BooleanField(_("нужен комментарий"), default=False)
+    is_active = models.BooleanField(_("используется"), default=True)
+    position = models.PositiveSmallIntegerField(_("порядок"), default=0)
+
+    class Meta:
+        verbose_name = _("причина отказа")
+        verbose_name_plural = _("причины отказа")
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"], condition=~Q(code=""), name="deals_lostreason_unique_code"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DealQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "DealQuerySet":
+        """Fails closed: the head sees all, a hunter own deals, the accountant deals from stage 6 on."""
+        if can(user, Capability.VIEW_ALL_HUNTERS) or can(user, Capability.WORK_PIPELINE):
+            return scope_owned(self, user)
+        if can(user, Capability.VIEW_FINANCE_DEALS):
+            return self.filter(stage__in=FINANCE_STAGES)
+        return self.none()
+
+    def open(self) -> "DealQuerySet":
+        return self.filter(status=DealStatus.OPEN)
+
+
+class Deal(models.Model):
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="deals", verbose_name=_("клиент")
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deals", verbose_name=_("хантер")
+    )
+    title = models.CharField(_("название сделки"), max_length=200, blank=True)
+    stage = models.CharField(_("этап"), max_length=20, choices=Stage.choices, default=Stage.LEAD)
+    status = models.CharField(_("статус"), max_length=10, choices=DealStatus.choices, default=DealStatus.OPEN)
+    # SPEC §2: fixed when the deal is created; it decides the commission rate.
+    is_new_client = models.BooleanField(_("новый клиент"), editable=False)
+    next_contact_on = models.DateField(_("следующий контакт"), null=True, blank=True)
+    lost_reason = models.ForeignKey(
+        LostReason, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("причина отказа")
+    )
+    lost_note = models.TextField(_("комментарий к отказу"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("создал")
+    )
+    created_at = models.DateTimeField(_("создана"), default=timezone.now)
+    stage_entered_at = models.DateTimeField(_("на этапе с"), default=timezone.now)
+    closed_at = models.DateTimeField(_("закрыта"), null=True, blank=True)
+
+    objects = DealQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("сделка")
+        verbose_name_plural = _("сделки")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["owner", "status", "stage"]),
+            models.Index(fields=["status", "stage"]),
+            models.Index(fields=["owner", "next_contact_on"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status=DealStatus.LOST, lost_reason__isnull=False)
+                | (~Q(status=DealStatus.LOST) & Q(lost_reason__isnull=True)),
+                name="deals_deal_lost_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=DealStatus.WON) | Q(stage=Stage.CLOSED), name="deals_deal_won_at_closing"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or _("Сделка №%(number)s") % {"number": self.pk}
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DealStatus.OPEN
+
+
+class StageChange(models.Model):
+    """The stage history: every move, refusal, restoration and closing (drives cycle-time analytics)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Создана")
+        FORWARD = "forward", _("Вперёд")
+        BACK = "back", _("Назад")
+        LOST = "lost", _("Отказ")
+        RESTORED = "restored", _("Восстановлена")
+        WON = "won", _("Закрыта успешно")
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    from_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Пусто, если изменение сделал сам портал"),
+    )
+    at = models.DateTimeField(default=timezone.now)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("смена этапа")
+        verbose_name_plural = _("история этапов")
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["deal", "at"]), models.Index(fields=["to_stage", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.deal_id}: {self.from_stage or '—'} → {self.to_stage} ({self.kind})"
+
+
+class CallResult(models.Model):
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="call_results")
+    at = models.DateTimeField(_("когда"), default=timezone.now)
+    outcome = models.CharField(_("результат"), max_length=20, choices=CallOutcome.choices)
+    call_description = models.TextField(_("описание звонка"), blank=True)
+    client_description = models.TextField(_("описание клиента"), blank=True)
+    decision_maker_email = models.EmailField(_("рабочая почта ЛПР"), blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("результат звонка")
+        verbose_name_plural = _("результаты звонков")
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} ({self.at:%d.%m.%Y})"
+
+
+def deal_document_path(instance, filename: str) -> str:
+    return f"deals/{instance.deal_id}/{timezone.now():%Y%m%d%H%M%S}_{filename}"
+
+
+class DealDocument(models.Model):
+    class Kind(models.TextChoices):
+        PROPOSAL = "proposal", _("Коммерческое предложение")
+        INVOICE = "invoice", _("Счёт")
+        WAYBILL = "waybill", _("Накладная")
+        OTHER = "other", _("Другое")
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(_("вид"), max_length=20, choices=Kind.choices)
+    file = models.FileField(_("файл"), upload_to=deal_document_path)
+    original_name = models.CharField(max_length=255)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("документ сделки")
+        verbose_name_plural = _("документы сделок")
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Proposal(models.Model):
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="proposals")
+    document = models.ForeignKey(
+        DealDocument, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    template_name = models.CharField(_("шаблон КП"), max_length=200, blank=True)
+    sent_to_email = models.EmailField(_("отправлено на почту"))
+    sent_at = models.DateTimeField(_("когда отправлено"))
+    callback_on = models.DateField(_("дата обратного звонка"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("отправленное КП")
+        verbose_name_plural = _("отправленные КП")
+        ordering = ["sent_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(document__isnull=False) | ~Q(template_name=""),
+                name="deals_proposal_file_or_template",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"КП → {self.sent_to_email} ({self.sent_at:%d.%m.%Y})"
+
+
+class SampleRequest(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Запрошены")
+        PREPARED = "prepared", _("Подготовлены")
+        HANDED_OVER = "handed_over", _("Переданы клиенту")
+        DECLINED = "declined", _("Отклонено")
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="sample_requests")
+    receiver_name = models.CharField(_("получатель"), max_length=200)
+    receiver_phone = models.CharField(_("телефон получателя"), max_length=16)
+    potential_volume = models.CharField(_("потенциальный оптовый объём"), max_length=200)
+    status = models.CharField(_("статус"), max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    comment = models.TextField(_("комментарий производства"), blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("заявка на пробники")
+        verbose_name_plural = _("заявки на пробники")
+        ordering = ["requested_at", "pk"]
+        indexes = [models.Index(fields=["status", "requested_at"])]
+
+    def __str__(self) -> str:
+        return f"Пробники по сделке {self.deal_id}: {self.get_status_display()}"
+
+
+class SampleLine(models.Model):
+    request = models.ForeignKey(SampleRequest, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, verbose_name=_("товар"))
+    quantity = models.PositiveIntegerField(_("количество"))
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="deals_sampleline_quantity_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} × {self.quantity}"
+
+
+class FollowUp(models.Model):
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="follow_ups")
+    at = models.DateTimeField(_("когда"), default=timezone.now)
+    outcome = models.TextField(_("итог контакта"))
+    objection = models.TextField(_("возражение"), blank=True)
+    next_contact_on = models.DateField(_("следующий контакт"), null=True, blank=True)
+    client_confirmed = models.BooleanField(_("клиент подтвердил желание купить"), default=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("контакт дожима")
+        verbose_name_plural = _("контакты дожима")
+        ordering = ["at", "pk"]
+        constraints = [
+            # Until the client confirms, every follow-up agrees the next contact date (SPEC §3, stage 5).
+            models.CheckConstraint(
+                condition=Q(client_confirmed=True) | Q(next_contact_on__isnull=False),
+                name="deals_followup_next_date_until_confirmed",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Дожим {self.at:%d.%m.%Y}"
+
+
+class Order(models.Model):
+    class ProductionStatus(models.TextChoices):
+        PENDING = "pending", _("Ждёт согласования")
+        APPROVED = "approved", _("Согласован")
+        DECLINED = "declined", _("Отклонён")
+
+    deal = models.OneToOneField(Deal, on_delete=models.CASCADE, related_name="order")
+    # Totals are computed from the lines by the service that writes them, never typed.
+    total = models.DecimalField(_("сумма заказа"), default=Decimal("0"), editable=False, **MONEY)
+    cost_total = models.DecimalField(_("себестоимость заказа"), default=Decimal("0"), editable=False, **MONEY)
+    production_status = models.CharField(
+        _("согласование производством"),
+        max_length=20,
+        choices=ProductionStatus.choices,
+        default=ProductionStatus.PENDING,
+    )
+    production_comment = models.TextField(_("комментарий производства"), blank=True)
+    production_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    production_decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("заказ")
+        verbose_name_plural = _("заказы")
+        indexes = [models.Index(fields=["production_status", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total__gte=0) & Q(cost_total__gte=0), name="deals_order_totals_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Заказ по сделке {self.deal_id}"
+
+    @property
+    def margin(self) -> Decimal:
+        return self.total - self.cost_total
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, verbose_name=_("товар"))
+    quantity = models.DecimalField(_("количество"), max_digits=12, decimal_places=3)
+    price = models.DecimalField(_("цена, ₽"), **MONEY)
+    cost = models.DecimalField(_("себестоимость, ₽"), **MONEY)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="deals_orderline_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(price__gte=0) & Q(cost__gte=0), name="deals_orderline_prices_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} × {self.quantity}"
+
+
+class Shipment(models.Model):
+    deal = models.OneToOneField(Deal, on_delete=models.CASCADE, related_name="shipment")
+    receiver_name = models.CharField(_("получатель"), max_length=200)
+    receiver_phone = models.CharField(_("телефон получателя"), max_length=16)
+    delivery_address = models.CharField(_("адрес доставки"), max_length=500)
+    courier_date = models.DateField(_("дата курьера"))
+    received_on = models.DateField(_("клиент получил товар"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("отгрузка")
+        verbose_name_plural = _("отгрузки")
+
+    def __str__(self) -> str:
+        return f"Отгрузка по сделке {self.deal_id}"
+
+
+class Payment(models.Model):
+    """Money received on a deal, recorded by the accountant; a refund is a negative payment."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", _("Оплата")
+        REFUND = "refund", _("Возврат")
+
+    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(_("вид"), max_length=10, choices=Kind.choices, default=Kind.PAYMENT)
+    amount = models.DecimalField(_("сумма, ₽"), **MONEY)
+    received_on = models.DateField(_("дата поступления"))
+    bank_document = models.CharField(_("номер платёжного документа"), max_length=50, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("внесена"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("оплата")
+        verbose_name_plural = _("оплаты")
+        ordering = ["received_on", "pk"]
+        indexes = [models.Index(fields=["received_on"]), models.Index(fields=["deal", "received_on"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal", "bank_document"],
+                condition=~Q(bank_document=""),
+                name="deals_payment_unique_bank_document",
+                violation_error_message=_("Оплата с этим платёжным документом по сделке уже внесена."),
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="payment", amount__gt=0) | Q(kind="refund", amount__lt=0),
+                name="deals_payment_sign_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} ₽ ({self.received_on:%d.%m.%Y})"
+
+
+class Feedback(models.Model):
+    deal = models.OneToOneField(Deal, on_delete=models.CASCADE, related_name="feedback")
+    has_quality_claims = models.BooleanField(_("есть претензии к качеству"))
+    claims_text = models.TextField(_("претензии"), blank=True)
+    repeat_order_expected = models.BooleanField(_("ожидается повторный заказ"))
+    comment = models.TextField(_("комментарий"), blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("обратная связь")
+        verbose_name_plural = _("обратная связь")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(has_quality_claims=False) | ~Q(claims_text=""),
+                name="deals_feedback_claims_described",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Обратная связь по сделке {self.deal_id}"
+
+
+class Transfer(models.Model):
+    """A client (with its open deals) or one deal handed to another hunter by the sales head."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="transfers")
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, null=True, blank=True, related_name="transfers")
+    from_owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    to_owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    return_on = models.DateField(_("вернуть"), null=True, blank=True)
+    reason = models.TextField(_("причина"), blank=True)
+
+    class Meta:
+        verbose_name = _("передача")
+        verbose_name_plural = _("журнал передач")
+        ordering = ["-at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_owner=models.F("to_owner")), name="deals_transfer_changes_owner"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.from_owner_id} → {self.to_owner_id}"

@@ -1,0 +1,964 @@
+"""Every write about clients and deals. Keyword-only, one transaction each, rules checked here."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.access import can
+from accounts.models import User
+from accounts.roles import Capability, Role
+
+from . import stages
+from .models import (
+    CallResult,
+    Client,
+    ClientPhone,
+    Contact,
+    Deal,
+    DealDocument,
+    Feedback,
+    FollowUp,
+    LostReason,
+    Order,
+    OrderLine,
+    Payment,
+    Product,
+    Proposal,
+    SampleLine,
+    SampleRequest,
+    Shipment,
+    StageChange,
+    Transfer,
+)
+from .phones import normalize_phone
+from .requisites import (
+    validate_bik,
+    validate_correspondent_account,
+    validate_inn,
+    validate_kpp,
+    validate_ogrn,
+    validate_settlement_account,
+)
+from .stages import DealStatus, Stage
+
+KOPECK = Decimal("0.01")
+
+
+class DealRuleError(Exception):
+    """A request the pipeline's rules refuse; ``messages`` say why, in Russian."""
+
+    def __init__(self, *messages: str):
+        super().__init__("; ".join(str(message) for message in messages))
+        self.messages = [str(message) for message in messages]
+
+
+class StageCriteriaNotMet(DealRuleError):
+    def __init__(self, stage: str, missing: Sequence[stages.Criterion]):
+        self.stage = stage
+        self.missing = list(missing)
+        super().__init__(*[criterion.label for criterion in missing])
+
+
+class DuplicateClient(ValidationError):
+    """A client with the same ИНН+КПП or phone exists; ``existing`` is that card."""
+
+    def __init__(self, message: str, existing: Client):
+        super().__init__(message, code="duplicate")
+        self.existing = existing
+
+
+# --- who may do what to which object ------------------------------------------------------------
+
+
+def _ensure_works_client(user: User, client: Client) -> None:
+    if can(user, Capability.VIEW_ALL_HUNTERS):
+        return
+    if can(user, Capability.WORK_PIPELINE) and client.owner_id == user.pk:
+        return
+    raise PermissionDenied
+
+
+def _ensure_works_deal(user: User, deal: Deal) -> None:
+    if can(user, Capability.VIEW_ALL_HUNTERS):
+        return
+    if can(user, Capability.WORK_PIPELINE) and deal.owner_id == user.pk:
+        return
+    raise PermissionDenied
+
+
+def _locked_deal(deal: Deal) -> Deal:
+    return Deal.objects.select_for_update().get(pk=deal.pk)
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
+
+
+# --- clients ----------------------------------------------------------------------------------
+
+
+def _normalized_phones(phones: Iterable[str]) -> list[str]:
+    numbers: list[str] = []
+    for raw in phones:
+        if raw and raw.strip():
+            number = normalize_phone(raw)
+            if number not in numbers:
+                numbers.append(number)
+    return numbers
+
+
+def find_duplicate_client(
+    *, inn: str = "", kpp: str = "", phones: Iterable[str] = (), exclude: Client | None = None
+) -> tuple[Client, str] | None:
+    """The existing card that a new one with these requisites or phones would duplicate."""
+    candidates = Client.objects.all()
+    if exclude is not None:
+        candidates = candidates.exclude(pk=exclude.pk)
+    if inn:
+        same = candidates.filter(inn=inn, kpp=kpp).first()
+        if same is not None:
+            return same, "inn"
+    numbers = list(phones)
+    if numbers:
+        phone = (
+            ClientPhone.objects.filter(number__in=numbers, client__in=candidates)
+            .select_related("client")
+            .first()
+        )
+        if phone is not None:
+            return phone.client, phone.number
+    return None
+
+
+def duplicate_message(existing: Client, reason: str, viewer: User) -> str:
+    # SPEC §2: the existing card's owner is named to the sales head only.
+    if reason == "inn":
+        text = _("Клиент с такими ИНН и КПП уже есть в базе: «%(name)s».") % {"name": existing.name}
+    else:
+        text = _("Телефон %(phone)s уже есть в базе у клиента «%(name)s».") % {
+            "phone": reason,
+            "name": existing.name,
+        }
+    if can(viewer, Capability.VIEW_ALL_HUNTERS):
+        text += " " + _("Хантер: %(owner)s.") % {"owner": existing.owner}
+    return text
+
+
+CLIENT_CARD_FIELDS = (
+    "name",
+    "address",
+    "city",
+    "email",
+    "website",
+    "segment",
+    "source",
+    "decision_maker_name",
+    "decision_maker_email",
+    "notes",
+)
+
+
+@transaction.atomic
+def client_create(
+    *,
+    acting_user: User,
+    name: str,
+    phones: Sequence[str],
+    owner: User | None = None,
+    address: str = "",
+    created_at: datetime | None = None,
+    **card: str,
+) -> Client:
+    """Creates a client card owned by ``owner`` (the acting hunter by default)."""
+    if not can(acting_user, Capability.WORK_PIPELINE):
+        raise PermissionDenied
+    owner = owner or acting_user
+    if owner.pk != acting_user.pk and not can(acting_user, Capability.VIEW_ALL_HUNTERS):
+        raise PermissionDenied
+    if owner.role != Role.HUNTER and owner.pk != acting_user.pk:
+        raise ValidationError(_("Владельцем клиента может быть только хантер."))
+    unknown = set(card) - set(CLIENT_CARD_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown client fields: {sorted(unknown)}")
+    numbers = _normalized_phones(phones)
+    duplicate = find_duplicate_client(phones=numbers)
+    if duplicate:
+        raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0])
+    client = Client(
+        name=name.strip(),
+        address=address.strip(),
+        owner=owner,
+        created_by=acting_user,
+        created_at=created_at or timezone.now(),
+        **card,
+    )
+    client.full_clean(exclude=["owner", "created_by"])
+    client.save()
+    ClientPhone.objects.bulk_create([ClientPhone(client=client, number=number) for number in numbers])
+    return client
+
+
+@transaction.atomic
+def client_update(
+    *, acting_user: User, client: Client, phones: Sequence[str] | None = None, **card
+) -> Client:
+    _ensure_works_client(acting_user, client)
+    unknown = set(card) - set(CLIENT_CARD_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown client fields: {sorted(unknown)}")
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    for field_name, value in card.items():
+        setattr(client, field_name, value.strip() if isinstance(value, str) else value)
+    client.full_clean(exclude=["owner", "created_by"])
+    client.save()
+    if phones is not None:
+        numbers = _normalized_phones(phones)
+        duplicate = find_duplicate_client(phones=numbers, exclude=client)
+        if duplicate:
+            raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0])
+        client.phones.exclude(number__in=numbers).delete()
+        existing = set(client.phones.values_list("number", flat=True))
+        ClientPhone.objects.bulk_create(
+            [ClientPhone(client=client, number=n) for n in numbers if n not in existing]
+        )
+    return client
+
+
+@dataclass(frozen=True)
+class Requisites:
+    legal_name: str = ""
+    inn: str = ""
+    kpp: str = ""
+    ogrn: str = ""
+    legal_address: str = ""
+    bank_name: str = ""
+    bik: str = ""
+    settlement_account: str = ""
+    correspondent_account: str = ""
+
+
+def clean_requisites(requisites: Requisites) -> Requisites:
+    """Validates the filled fields (checksums included); raises ValidationError keyed by field."""
+    errors: dict[str, list] = {}
+    cleaned = dict(requisites.__dict__)
+
+    def check(field_name: str, validator, *args) -> None:
+        value = cleaned[field_name].strip()
+        if not value:
+            cleaned[field_name] = ""
+            return
+        try:
+            cleaned[field_name] = validator(value, *args)
+        except ValidationError as error:
+            errors.setdefault(field_name, []).extend(error.messages)
+
+    check("inn", validate_inn)
+    check("kpp", validate_kpp)
+    check("ogrn", validate_ogrn)
+    check("bik", validate_bik)
+    if cleaned["bik"] and "bik" not in errors:
+        check("settlement_account", validate_settlement_account, cleaned["bik"])
+        check("correspondent_account", validate_correspondent_account, cleaned["bik"])
+    if cleaned["inn"] and len(cleaned["inn"]) == 12 and cleaned["kpp"]:
+        errors.setdefault("kpp", []).append(_("У индивидуального предпринимателя нет КПП."))
+    if errors:
+        raise ValidationError(errors)
+    return Requisites(**{key: value.strip() for key, value in cleaned.items()})
+
+
+@transaction.atomic
+def client_update_requisites(*, acting_user: User, client: Client, requisites: Requisites) -> Client:
+    _ensure_works_client(acting_user, client)
+    cleaned = clean_requisites(requisites)
+    if cleaned.inn:
+        duplicate = find_duplicate_client(inn=cleaned.inn, kpp=cleaned.kpp, exclude=client)
+        if duplicate:
+            raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0])
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    for field_name, value in cleaned.__dict__.items():
+        setattr(client, field_name, value)
+    client.save()
+    return client
+
+
+@transaction.atomic
+def client_set_payment_terms(
+    *,
+    acting_user: User,
+    client: Client,
+    payment_terms: str,
+    deferred_days: int | None = None,
+    deferred_limit: Decimal | None = None,
+    consignment_cadence: str = "",
+) -> Client:
+    """Sets prepayment, deferred payment (from the client's second deal) or consignment."""
+    if not (can(acting_user, Capability.VIEW_ALL_HUNTERS) or can(acting_user, Capability.RECORD_PAYMENTS)):
+        _ensure_works_client(acting_user, client)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if payment_terms == "deferred":
+        if deferred_days is None or deferred_limit is None:
+            raise ValidationError(_("Для отсрочки укажите число дней и лимит."))
+        if not Payment.objects.filter(deal__client=client, kind=Payment.Kind.PAYMENT).exists():
+            raise ValidationError(
+                _("Отсрочка предоставляется со второй сделки: у клиента ещё нет оплаченных сделок.")
+            )
+    client.payment_terms = payment_terms
+    client.deferred_days = deferred_days if payment_terms == "deferred" else None
+    client.deferred_limit = deferred_limit if payment_terms == "deferred" else None
+    client.consignment_cadence = consignment_cadence if payment_terms == "consignment" else ""
+    client.full_clean(exclude=["owner", "created_by"])
+    client.save()
+    return client
+
+
+@transaction.atomic
+def contact_add(
+    *,
+    acting_user: User,
+    client: Client,
+    name: str,
+    position: str = "",
+    phone: str = "",
+    email: str = "",
+    birthday: date | None = None,
+) -> Contact:
+    _ensure_works_client(acting_user, client)
+    contact = Contact(
+        client=client,
+        name=name.strip(),
+        position=position.strip(),
+        phone=normalize_phone(phone) if phone.strip() else "",
+        email=email.strip(),
+        birthday=birthday,
+    )
+    contact.full_clean()
+    contact.save()
+    return contact
+
+
+# --- deals ------------------------------------------------------------------------------------
+
+
+def client_has_paid_deal(client: Client) -> bool:
+    return Payment.objects.filter(deal__client=client, kind=Payment.Kind.PAYMENT).exists()
+
+
+@transaction.atomic
+def deal_create(
+    *,
+    acting_user: User,
+    client: Client,
+    title: str = "",
+    start_stage: Stage = Stage.LEAD,
+    created_at: datetime | None = None,
+) -> Deal:
+    """Opens a deal for the client's owner. The new-client flag is fixed now (SPEC §2)."""
+    _ensure_works_client(acting_user, client)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    is_new_client = not client_has_paid_deal(client)
+    if start_stage not in (Stage.LEAD, stages.REPEAT_ORDER_START):
+        raise DealRuleError(_("Сделка начинается с первого этапа (повторный заказ — с этапа «Сделка»)."))
+    if start_stage == stages.REPEAT_ORDER_START and is_new_client:
+        raise DealRuleError(
+            _("С этапа «Сделка» начинается только повторный заказ клиента, который уже платил.")
+        )
+    now = created_at or timezone.now()
+    deal = Deal.objects.create(
+        client=client,
+        owner=client.owner,
+        title=title.strip(),
+        stage=start_stage,
+        is_new_client=is_new_client,
+        created_by=acting_user,
+        created_at=now,
+        stage_entered_at=now,
+    )
+    StageChange.objects.create(
+        deal=deal, kind=StageChange.Kind.CREATED, to_stage=start_stage, by=acting_user, at=now
+    )
+    return deal
+
+
+def _record_stage_change(
+    deal: Deal, *, kind: str, to_stage: str, by: User | None, comment: str = "", at: datetime | None = None
+) -> None:
+    at = at or timezone.now()
+    StageChange.objects.create(
+        deal=deal, kind=kind, from_stage=deal.stage, to_stage=to_stage, by=by, at=at, comment=comment
+    )
+    deal.stage = to_stage
+    deal.stage_entered_at = at
+
+
+@transaction.atomic
+def deal_move(
+    *, acting_user: User, deal: Deal, to_stage: str, comment: str = "", at: datetime | None = None
+) -> Deal:
+    """Forward one stage when the current stage's exit criteria hold; back to any stage with a comment."""
+    from .selectors import deal_facts
+
+    _ensure_works_deal(acting_user, deal)
+    deal = _locked_deal(deal)
+    if deal.status != DealStatus.OPEN:
+        raise DealRuleError(_("Сделка закрыта: сначала восстановите её."))
+    if to_stage not in stages.ORDER:
+        raise DealRuleError(_("Неизвестный этап."))
+    if to_stage == deal.stage:
+        raise DealRuleError(_("Сделка уже на этом этапе."))
+    if stages.is_before(to_stage, deal.stage):
+        if not comment.strip():
+            raise DealRuleError(_("Чтобы вернуть сделку на прежний этап, напишите комментарий."))
+        _record_stage_change(
+            deal, kind=StageChange.Kind.BACK, to_stage=to_stage, by=acting_user, comment=comment, at=at
+        )
+    else:
+        if to_stage != stages.next_stage(deal.stage):
+            raise DealRuleError(_("Сделка переходит вперёд только на следующий этап."))
+        missing = stages.missing_criteria(deal.stage, deal_facts(deal))
+        if missing:
+            raise StageCriteriaNotMet(deal.stage, missing)
+        _record_stage_change(
+            deal, kind=StageChange.Kind.FORWARD, to_stage=to_stage, by=acting_user, comment=comment, at=at
+        )
+    deal.save(update_fields=["stage", "stage_entered_at"])
+    return deal
+
+
+@transaction.atomic
+def deal_win(*, acting_user: User, deal: Deal, at: datetime | None = None) -> Deal:
+    """Closes a deal at stage 9 as won once its feedback is recorded."""
+    from .selectors import deal_facts
+
+    _ensure_works_deal(acting_user, deal)
+    deal = _locked_deal(deal)
+    if deal.status != DealStatus.OPEN or deal.stage != Stage.CLOSED:
+        raise DealRuleError(_("Успешно закрыть можно только открытую сделку на этапе «Закрытие сделки»."))
+    missing = stages.missing_criteria(deal.stage, deal_facts(deal))
+    if missing:
+        raise StageCriteriaNotMet(deal.stage, missing)
+    at = at or timezone.now()
+    StageChange.objects.create(
+        deal=deal,
+        kind=StageChange.Kind.WON,
+        from_stage=deal.stage,
+        to_stage=deal.stage,
+        by=acting_user,
+        at=at,
+    )
+    deal.status = DealStatus.WON
+    deal.closed_at = at
+    deal.save(update_fields=["status", "closed_at"])
+    return deal
+
+
+def deal_advance(*, acting_user: User, deal: Deal) -> Deal:
+    """The "next stage" button: the next stage, or a won deal after the last one."""
+    following = stages.next_stage(deal.stage)
+    if following is None:
+        return deal_win(acting_user=acting_user, deal=deal)
+    return deal_move(acting_user=acting_user, deal=deal, to_stage=following)
+
+
+def _mark_lost(
+    deal: Deal, *, reason: LostReason, note: str, by: User | None, at: datetime | None = None
+) -> None:
+    at = at or timezone.now()
+    StageChange.objects.create(
+        deal=deal,
+        kind=StageChange.Kind.LOST,
+        from_stage=deal.stage,
+        to_stage=deal.stage,
+        by=by,
+        at=at,
+        comment=note,
+    )
+    deal.status = DealStatus.LOST
+    deal.lost_reason = reason
+    deal.lost_note = note
+    deal.closed_at = at
+    deal.save(update_fields=["status", "lost_reason", "lost_note", "closed_at"])
+
+
+@transaction.atomic
+def deal_mark_lost(*, acting_user: User, deal: Deal, reason: LostReason, note: str = "") -> Deal:
+    _ensure_works_deal(acting_user, deal)
+    deal = _locked_deal(deal)
+    if deal.status != DealStatus.OPEN:
+        raise DealRuleError(_("Сделка уже закрыта."))
+    if deal.stage not in stages.LOSABLE_STAGES:
+        raise DealRuleError(_("Отказ возможен только на этапах 1–7."))
+    if reason.requires_note and not note.strip():
+        raise DealRuleError(_("Для причины «%(reason)s» нужен комментарий.") % {"reason": reason.name})
+    _mark_lost(deal, reason=reason, note=note.strip(), by=acting_user)
+    return deal
+
+
+@transaction.atomic
+def deal_restore(*, acting_user: User, deal: Deal, comment: str = "") -> Deal:
+    """Returns a lost deal to work at the stage where it was lost."""
+    _ensure_works_deal(acting_user, deal)
+    deal = _locked_deal(deal)
+    if deal.status != DealStatus.LOST:
+        raise DealRuleError(_("Восстановить можно только сделку с отказом."))
+    StageChange.objects.create(
+        deal=deal,
+        kind=StageChange.Kind.RESTORED,
+        from_stage=deal.stage,
+        to_stage=deal.stage,
+        by=acting_user,
+        comment=comment,
+    )
+    deal.status = DealStatus.OPEN
+    deal.lost_reason = None
+    deal.lost_note = ""
+    deal.closed_at = None
+    deal.save(update_fields=["status", "lost_reason", "lost_note", "closed_at"])
+    return deal
+
+
+# --- stage actions ------------------------------------------------------------------------------
+
+
+def _unsuccessful_attempt_days(deal: Deal) -> int:
+    since = (
+        deal.stage_changes.filter(to_stage=Stage.CALL)
+        .exclude(kind=StageChange.Kind.LOST)
+        .order_by("-at")
+        .first()
+    )
+    attempts = deal.call_results.filter(outcome__in=stages.UNSUCCESSFUL_CALL_OUTCOMES)
+    if since is not None:
+        attempts = attempts.filter(at__gte=since.at)
+    return len({timezone.localdate(at) for at in attempts.values_list("at", flat=True)})
+
+
+@transaction.atomic
+def call_result_record(
+    *,
+    acting_user: User,
+    deal: Deal,
+    outcome: str,
+    call_description: str = "",
+    client_description: str = "",
+    decision_maker_email: str = "",
+    at: datetime | None = None,
+) -> CallResult:
+    """Records a call's result; a fifth unsuccessful attempt on another day in stage 2 loses the deal."""
+    _ensure_works_deal(acting_user, deal)
+    deal = _locked_deal(deal)
+    if deal.status != DealStatus.OPEN:
+        raise DealRuleError(_("Сделка закрыта."))
+    result = CallResult(
+        deal=deal,
+        outcome=outcome,
+        call_description=call_description.strip(),
+        client_description=client_description.strip(),
+        decision_maker_email=decision_maker_email.strip(),
+        author=acting_user,
+        at=at or timezone.now(),
+    )
+    result.full_clean()
+    result.save()
+    if result.decision_maker_email and not deal.client.decision_maker_email:
+        Client.objects.filter(pk=deal.client_id).update(decision_maker_email=result.decision_maker_email)
+    if (
+        deal.stage == Stage.CALL
+        and outcome in stages.UNSUCCESSFUL_CALL_OUTCOMES
+        and _unsuccessful_attempt_days(deal) >= stages.NO_CONTACT_ATTEMPTS_LIMIT
+    ):
+        reason = LostReason.objects.get(code=LostReason.NO_CONTACT)
+        note = _("Автоматически: %(count)s неудачных попыток связаться в разные дни.") % {
+            "count": stages.NO_CONTACT_ATTEMPTS_LIMIT
+        }
+        _mark_lost(deal, reason=reason, note=note, by=None, at=result.at)
+    return result
+
+
+ALLOWED_UPLOADS = {
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+}
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+# Magic numbers of the allowed types: the extension alone proves nothing.
+_SIGNATURES = {
+    ".pdf": (b"%PDF",),
+    ".png": (b"\x89PNG",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".docx": (b"PK\x03\x04",),
+    ".xlsx": (b"PK\x03\x04",),
+    ".doc": (b"\xd0\xcf\x11\xe0",),
+    ".xls": (b"\xd0\xcf\x11\xe0",),
+}
+
+
+def check_upload(file: UploadedFile) -> None:
+    import os
+
+    extension = os.path.splitext(file.name or "")[1].lower()
+    if extension not in ALLOWED_UPLOADS:
+        raise ValidationError(_("Можно загрузить PDF, Word, Excel или изображение (JPG, PNG)."))
+    if file.size > MAX_UPLOAD_BYTES:
+        raise ValidationError(_("Файл больше 10 МБ."))
+    head = file.read(8)
+    file.seek(0)
+    if not head.startswith(_SIGNATURES[extension]):
+        raise ValidationError(_("Содержимое файла не соответствует его расширению."))
+
+
+@transaction.atomic
+def document_upload(*, acting_user: User, deal: Deal, kind: str, file: UploadedFile) -> DealDocument:
+    """Invoices and waybills come from the accountant; proposals and others from whoever works the deal."""
+    if kind in (DealDocument.Kind.INVOICE, DealDocument.Kind.WAYBILL):
+        if not can(acting_user, Capability.RECORD_PAYMENTS):
+            raise PermissionDenied
+        if deal.stage not in stages.FINANCE_STAGES:
+            raise DealRuleError(_("Счёт и накладная загружаются со этапа «Сделка»."))
+    else:
+        _ensure_works_deal(acting_user, deal)
+    check_upload(file)
+    return DealDocument.objects.create(
+        deal=deal, kind=kind, file=file, original_name=file.name[:255], uploaded_by=acting_user
+    )
+
+
+@transaction.atomic
+def proposal_record(
+    *,
+    acting_user: User,
+    deal: Deal,
+    sent_to_email: str,
+    sent_at: datetime,
+    callback_on: date,
+    template_name: str = "",
+    file: UploadedFile | None = None,
+) -> Proposal:
+    _ensure_works_deal(acting_user, deal)
+    deal = _locked_deal(deal)
+    if file is None and not template_name.strip():
+        raise ValidationError(_("Приложите файл КП или укажите шаблон."))
+    document = (
+        document_upload(acting_user=acting_user, deal=deal, kind=DealDocument.Kind.PROPOSAL, file=file)
+        if file
+        else None
+    )
+    proposal = Proposal(
+        deal=deal,
+        document=document,
+        template_name=template_name.strip(),
+        sent_to_email=sent_to_email.strip(),
+        sent_at=sent_at,
+        callback_on=callback_on,
+        author=acting_user,
+    )
+    proposal.full_clean()
+    proposal.save()
+    deal.next_contact_on = callback_on
+    deal.save(update_fields=["next_contact_on"])
+    return proposal
+
+
+@transaction.atomic
+def sample_request_create(
+    *,
+    acting_user: User,
+    deal: Deal,
+    lines: Sequence[tuple[Product, int]],
+    receiver_name: str,
+    receiver_phone: str,
+    potential_volume: str,
+) -> SampleRequest:
+    _ensure_works_deal(acting_user, deal)
+    if not lines:
+        raise ValidationError(_("Добавьте хотя бы один товар в заявку."))
+    if any(quantity is None or quantity <= 0 for _product, quantity in lines):
+        raise ValidationError(_("Количество должно быть больше нуля."))
+    request = SampleRequest(
+        deal=deal,
+        receiver_name=receiver_name.strip(),
+        receiver_phone=normalize_phone(receiver_phone),
+        potential_volume=potential_volume.strip(),
+        requested_by=acting_user,
+    )
+    request.full_clean()
+    request.save()
+    SampleLine.objects.bulk_create([SampleLine(request=request, product=p, quantity=q) for p, q in lines])
+    return request
+
+
+SAMPLE_TRANSITIONS = {
+    SampleRequest.Status.REQUESTED: {SampleRequest.Status.PREPARED, SampleRequest.Status.DECLINED},
+    SampleRequest.Status.PREPARED: {SampleRequest.Status.HANDED_OVER, SampleRequest.Status.DECLINED},
+    SampleRequest.Status.HANDED_OVER: set(),
+    SampleRequest.Status.DECLINED: set(),
+}
+
+
+@transaction.atomic
+def sample_request_set_status(
+    *, acting_user: User, request: SampleRequest, status: str, comment: str = ""
+) -> SampleRequest:
+    """Production moves a request requested → prepared → handed over, or declines it."""
+    if not can(acting_user, Capability.HANDLE_PRODUCTION):
+        raise PermissionDenied
+    request = SampleRequest.objects.select_for_update().get(pk=request.pk)
+    if status not in SAMPLE_TRANSITIONS[request.status]:
+        raise DealRuleError(
+            _("Заявку в статусе «%(current)s» нельзя перевести в «%(new)s».")
+            % {"current": request.get_status_display(), "new": SampleRequest.Status(status).label}
+        )
+    request.status = status
+    request.comment = comment.strip() or request.comment
+    request.status_changed_at = timezone.now()
+    request.save(update_fields=["status", "comment", "status_changed_at"])
+    return request
+
+
+@transaction.atomic
+def follow_up_record(
+    *,
+    acting_user: User,
+    deal: Deal,
+    outcome: str,
+    objection: str = "",
+    next_contact_on: date | None = None,
+    client_confirmed: bool = False,
+    at: datetime | None = None,
+) -> FollowUp:
+    _ensure_works_deal(acting_user, deal)
+    deal = _locked_deal(deal)
+    if not outcome.strip():
+        raise ValidationError({"outcome": _("Опишите итог контакта.")})
+    if not client_confirmed and next_contact_on is None:
+        raise ValidationError(
+            {
+                "next_contact_on": _(
+                    "Пока клиент не подтвердил покупку, договоритесь о дате следующего контакта."
+                )
+            }
+        )
+    follow_up = FollowUp.objects.create(
+        deal=deal,
+        outcome=outcome.strip(),
+        objection=objection.strip(),
+        next_contact_on=next_contact_on,
+        client_confirmed=client_confirmed,
+        author=acting_user,
+        at=at or timezone.now(),
+    )
+    deal.next_contact_on = next_contact_on
+    deal.save(update_fields=["next_contact_on"])
+    return follow_up
+
+
+@dataclass(frozen=True)
+class OrderLineInput:
+    product: Product
+    quantity: Decimal
+    price: Decimal | None = None  # list price by default
+    cost: Decimal | None = None  # catalogue cost by default
+
+
+@transaction.atomic
+def order_set_lines(*, acting_user: User, deal: Deal, lines: Sequence[OrderLineInput]) -> Order:
+    """Replaces the order's lines and recomputes its totals; changed lines need approval again."""
+    _ensure_works_deal(acting_user, deal)
+    deal = _locked_deal(deal)
+    if not lines:
+        raise ValidationError(_("В заказе должна быть хотя бы одна позиция."))
+    rows = []
+    for line in lines:
+        if line.quantity is None or line.quantity <= 0:
+            raise ValidationError(_("Количество должно быть больше нуля."))
+        price = line.product.list_price if line.price is None else line.price
+        cost = line.product.cost if line.cost is None else line.cost
+        if price < 0 or cost < 0:
+            raise ValidationError(_("Цена и себестоимость не могут быть отрицательными."))
+        rows.append((line.product, line.quantity, price, cost))
+    order, _created = Order.objects.select_for_update().get_or_create(deal=deal)
+    order.lines.all().delete()
+    OrderLine.objects.bulk_create(
+        [OrderLine(order=order, product=p, quantity=q, price=price, cost=cost) for p, q, price, cost in rows]
+    )
+    order.total = _money(sum((q * price for _p, q, price, _c in rows), Decimal("0")))
+    order.cost_total = _money(sum((q * cost for _p, q, _price, cost in rows), Decimal("0")))
+    order.production_status = Order.ProductionStatus.PENDING
+    order.production_decided_by = None
+    order.production_decided_at = None
+    order.save()
+    return order
+
+
+@transaction.atomic
+def order_decide(*, acting_user: User, order: Order, approve: bool, comment: str = "") -> Order:
+    if not can(acting_user, Capability.HANDLE_PRODUCTION):
+        raise PermissionDenied
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if not approve and not comment.strip():
+        raise ValidationError(_("Напишите, почему заказ отклонён."))
+    order.production_status = Order.ProductionStatus.APPROVED if approve else Order.ProductionStatus.DECLINED
+    order.production_comment = comment.strip()
+    order.production_decided_by = acting_user
+    order.production_decided_at = timezone.now()
+    order.save()
+    return order
+
+
+@transaction.atomic
+def shipment_record(
+    *,
+    acting_user: User,
+    deal: Deal,
+    receiver_name: str,
+    receiver_phone: str,
+    delivery_address: str,
+    courier_date: date,
+    received_on: date | None = None,
+) -> Shipment:
+    _ensure_works_deal(acting_user, deal)
+    shipment, _created = Shipment.objects.update_or_create(
+        deal=deal,
+        defaults={
+            "receiver_name": receiver_name.strip(),
+            "receiver_phone": normalize_phone(receiver_phone),
+            "delivery_address": delivery_address.strip(),
+            "courier_date": courier_date,
+            "received_on": received_on,
+        },
+    )
+    return shipment
+
+
+@transaction.atomic
+def payment_record(
+    *,
+    acting_user: User,
+    deal: Deal,
+    amount: Decimal,
+    received_on: date,
+    bank_document: str = "",
+    recorded_at: datetime | None = None,
+) -> Payment:
+    """Records money received on a deal. The same bank document on a deal is one payment, however often
+    it is submitted."""
+    if not can(acting_user, Capability.RECORD_PAYMENTS):
+        raise PermissionDenied
+    if amount is None or amount <= 0:
+        raise ValidationError({"amount": _("Сумма оплаты должна быть больше нуля.")})
+    bank_document = bank_document.strip()
+    if bank_document:
+        existing = Payment.objects.filter(deal=deal, bank_document=bank_document).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            return Payment.objects.create(
+                deal=deal,
+                amount=_money(amount),
+                received_on=received_on,
+                bank_document=bank_document,
+                recorded_by=acting_user,
+                recorded_at=recorded_at or timezone.now(),
+            )
+    except IntegrityError:
+        # A concurrent submit of the same document won the race: that payment is the one.
+        return Payment.objects.get(deal=deal, bank_document=bank_document)
+
+
+def deal_paid_total(deal: Deal) -> Decimal:
+    return deal.payments.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+
+
+@transaction.atomic
+def feedback_record(
+    *,
+    acting_user: User,
+    deal: Deal,
+    has_quality_claims: bool,
+    repeat_order_expected: bool,
+    claims_text: str = "",
+    comment: str = "",
+) -> Feedback:
+    _ensure_works_deal(acting_user, deal)
+    if has_quality_claims and not claims_text.strip():
+        raise ValidationError({"claims_text": _("Опишите претензии клиента к качеству.")})
+    feedback, _created = Feedback.objects.update_or_create(
+        deal=deal,
+        defaults={
+            "has_quality_claims": has_quality_claims,
+            "claims_text": claims_text.strip(),
+            "repeat_order_expected": repeat_order_expected,
+            "comment": comment.strip(),
+            "author": acting_user,
+        },
+    )
+    return feedback
+
+
+# --- transfers ----------------------------------------------------------------------------------
+
+
+def _ensure_can_transfer(acting_user: User, to_owner: User) -> None:
+    if not can(acting_user, Capability.TRANSFER_CLIENTS):
+        raise PermissionDenied
+    if to_owner.role != Role.HUNTER or not to_owner.is_active:
+        raise ValidationError(_("Передать можно только работающему хантеру."))
+
+
+@transaction.atomic
+def client_transfer(
+    *, acting_user: User, client: Client, to_owner: User, return_on: date | None = None, reason: str = ""
+) -> Transfer:
+    """Hands a client and its open deals to another hunter; the transfer is logged."""
+    _ensure_can_transfer(acting_user, to_owner)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.owner_id == to_owner.pk:
+        raise ValidationError(_("Клиент уже у этого хантера."))
+    transfer = Transfer.objects.create(
+        client=client,
+        from_owner=client.owner,
+        to_owner=to_owner,
+        by=acting_user,
+        return_on=return_on,
+        reason=reason,
+    )
+    client.deals.filter(status=DealStatus.OPEN).update(owner=to_owner)
+    client.owner = to_owner
+    client.save(update_fields=["owner"])
+    return transfer
+
+
+@transaction.atomic
+def deal_transfer(
+    *, acting_user: User, deal: Deal, to_owner: User, return_on: date | None = None, reason: str = ""
+) -> Transfer:
+    _ensure_can_transfer(acting_user, to_owner)
+    deal = _locked_deal(deal)
+    if deal.owner_id == to_owner.pk:
+        raise ValidationError(_("Сделка уже у этого хантера."))
+    transfer = Transfer.objects.create(
+        client=deal.client,
+        deal=deal,
+        from_owner=deal.owner,
+        to_owner=to_owner,
+        by=acting_user,
+        return_on=return_on,
+        reason=reason,
+    )
+    deal.owner = to_owner
+    deal.save(update_fields=["owner"])
+    return transfer

@@ -11,6 +11,8 @@ admin.site.site_title = "Атлансет"
 urlpatterns = [
     path("", home, name="home"),
     path("accounts/", include("accounts.urls")),
+    path("onboarding/", include("onboarding.urls")),
+    path("clients/", include("deals.client_urls")),
     path("deals/", include("deals.urls")),
     path("kpi/", include("kpi.urls")),
     path("compensation/", include("compensation.urls")),

@@ -86,12 +86,16 @@ def _ensure_works_client(user: User, client: Client) -> None:
     raise PermissionDenied
 
 
+def works_deal(user: User, deal: Deal) -> bool:
+    """The deal's hunter and the sales head work a deal; others may at most look at it."""
+    return can(user, Capability.VIEW_ALL_HUNTERS) or (
+        can(user, Capability.WORK_PIPELINE) and deal.owner_id == user.pk
+    )
+
+
 def _ensure_works_deal(user: User, deal: Deal) -> None:
-    if can(user, Capability.VIEW_ALL_HUNTERS):
-        return
-    if can(user, Capability.WORK_PIPELINE) and deal.owner_id == user.pk:
-        return
-    raise PermissionDenied
+    if not works_deal(user, deal):
+        raise PermissionDenied
 
 
 def _locked_deal(deal: Deal) -> Deal:

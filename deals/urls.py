@@ -1,8 +1,29 @@
 from django.urls import path
 
-from . import views
+from .views import pipeline, production
 
 app_name = "deals"
 urlpatterns = [
-    path("production/", views.ProductionQueueView.as_view(), name="production_queue"),
+    path("", pipeline.DealListView.as_view(), name="list"),
+    path("board/", pipeline.BoardView.as_view(), name="board"),
+    path("new/", pipeline.DealCreateView.as_view(), name="create"),
+    path("<int:pk>/", pipeline.DealDetailView.as_view(), name="detail"),
+    path("<int:pk>/advance/", pipeline.AdvanceView.as_view(), name="advance"),
+    path("<int:pk>/back/", pipeline.MoveBackView.as_view(), name="move_back"),
+    path("<int:pk>/lost/", pipeline.LostView.as_view(), name="lost"),
+    path("<int:pk>/restore/", pipeline.RestoreView.as_view(), name="restore"),
+    path("<int:pk>/call/", pipeline.CallResultView.as_view(), name="call"),
+    path("<int:pk>/proposal/", pipeline.ProposalView.as_view(), name="proposal"),
+    path("<int:pk>/samples/", pipeline.SampleRequestView.as_view(), name="samples"),
+    path("<int:pk>/follow-up/", pipeline.FollowUpView.as_view(), name="follow_up"),
+    path("<int:pk>/order/", pipeline.OrderView.as_view(), name="order"),
+    path("<int:pk>/documents/", pipeline.DocumentView.as_view(), name="document"),
+    path("<int:pk>/shipment/", pipeline.ShipmentView.as_view(), name="shipment"),
+    path("<int:pk>/payments/", pipeline.PaymentView.as_view(), name="payment"),
+    path("<int:pk>/feedback/", pipeline.FeedbackView.as_view(), name="feedback"),
+    path("<int:pk>/transfer/", pipeline.TransferView.as_view(), name="transfer"),
+    path("documents/<int:pk>/", pipeline.DocumentDownloadView.as_view(), name="document_download"),
+    path("production/", production.ProductionQueueView.as_view(), name="production_queue"),
+    path("production/samples/<int:pk>/", production.SampleStatusView.as_view(), name="sample_status"),
+    path("production/orders/<int:pk>/", production.OrderDecisionView.as_view(), name="order_decision"),
 ]

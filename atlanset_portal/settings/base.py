@@ -82,7 +82,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
             ],
-            "builtins": ["atlanset_portal.templatetags.money"],
+            "builtins": ["atlanset_portal.templatetags.formatting"],
         },
     },
 ]

@@ -4,7 +4,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from atlanset_portal.templatetags.money import rub
+from atlanset_portal.templatetags.formatting import rub
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Money in templates: ``{{ amount|rub }}`` gives ``1 234,56 ₽`` in the active locale."""
+"""Filters every template has: money as ``1 234,56 ₽`` and phones as ``+7 912 345-67-89``."""
 
 from decimal import Decimal
 
@@ -16,3 +16,11 @@ def rub(value: Decimal | int | str | None) -> str:
         return ""
     # floatformat rounds half up on Decimal and groups digits by the locale (a no-break space in ru).
     return floatformat(value, "2g") + NO_BREAK_SPACE + "₽"
+
+
+@register.filter
+def phone(value: str | None) -> str:
+    """``+79123456789`` → ``+7 912 345-67-89``."""
+    from deals.phones import format_phone
+
+    return format_phone(value) if value else ""

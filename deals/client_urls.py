@@ -1,0 +1,15 @@
+from django.urls import path
+
+from .views import clients
+
+app_name = "clients"
+urlpatterns = [
+    path("", clients.ClientListView.as_view(), name="list"),
+    path("new/", clients.ClientCreateView.as_view(), name="create"),
+    path("<int:pk>/", clients.ClientDetailView.as_view(), name="detail"),
+    path("<int:pk>/edit/", clients.ClientUpdateView.as_view(), name="edit"),
+    path("<int:pk>/requisites/", clients.ClientRequisitesView.as_view(), name="requisites"),
+    path("<int:pk>/terms/", clients.ClientPaymentTermsView.as_view(), name="terms"),
+    path("<int:pk>/contacts/", clients.ContactAddView.as_view(), name="contact_add"),
+    path("<int:pk>/transfer/", clients.ClientTransferView.as_view(), name="transfer"),
+]

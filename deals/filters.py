@@ -1,0 +1,89 @@
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.roles import Role
+
+from .models import Client, ClientSource, Deal
+from .phones import normalize_phone
+from .stages import DealStatus, Stage
+
+
+def _search(queryset, value: str, *, name_field: str, phone_field: str, inn_field: str):
+    value = value.strip()
+    if not value:
+        return queryset
+    condition = Q(**{f"{name_field}__icontains": value}) | Q(**{f"{inn_field}__startswith": value})
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) >= 5:
+        try:
+            condition |= Q(**{phone_field: normalize_phone(value)})
+        except Exception:  # a fragment of a number: match the digits anywhere
+            condition |= Q(**{f"{phone_field}__contains": digits})
+    return queryset.filter(condition).distinct()
+
+
+class ClientFilter(django_filters.FilterSet):
+    STATUS_CHOICES = [
+        ("in_work", _("Есть сделки в работе")),
+        ("customer", _("Покупатели (есть успешные сделки)")),
+        ("no_deals", _("Без сделок")),
+    ]
+
+    q = django_filters.CharFilter(label=_("Поиск: название, телефон или ИНН"), method="filter_search")
+    segment = django_filters.CharFilter(label=_("Сегмент"), lookup_expr="icontains")
+    source = django_filters.ChoiceFilter(label=_("Источник"), choices=ClientSource.choices)
+    owner = django_filters.ModelChoiceFilter(
+        label=_("Хантер"), queryset=User.objects.filter(role=Role.HUNTER)
+    )
+    status = django_filters.ChoiceFilter(label=_("Статус"), choices=STATUS_CHOICES, method="filter_status")
+
+    class Meta:
+        model = Client
+        fields = ["q", "segment", "source", "owner", "status"]
+
+    def __init__(self, *args, show_owner: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not show_owner:
+            del self.filters["owner"]
+
+    def filter_search(self, queryset, name, value):
+        return _search(queryset, value, name_field="name", phone_field="phones__number", inn_field="inn")
+
+    def filter_status(self, queryset, name, value):
+        if value == "in_work":
+            return queryset.filter(deals__status=DealStatus.OPEN).distinct()
+        if value == "customer":
+            return queryset.filter(deals__status=DealStatus.WON).distinct()
+        if value == "no_deals":
+            return queryset.filter(deals=None)
+        return queryset
+
+
+class DealFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Поиск: клиент, телефон или ИНН"), method="filter_search")
+    stage = django_filters.ChoiceFilter(label=_("Этап"), choices=Stage.choices)
+    status = django_filters.ChoiceFilter(label=_("Статус"), choices=DealStatus.choices)
+    owner = django_filters.ModelChoiceFilter(
+        label=_("Хантер"), queryset=User.objects.filter(role=Role.HUNTER)
+    )
+    is_new_client = django_filters.BooleanFilter(label=_("Новый клиент"))
+
+    class Meta:
+        model = Deal
+        fields = ["q", "stage", "status", "owner", "is_new_client"]
+
+    def __init__(self, *args, show_owner: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not show_owner:
+            del self.filters["owner"]
+
+    def filter_search(self, queryset, name, value):
+        return _search(
+            queryset,
+            value,
+            name_field="client__name",
+            phone_field="client__phones__number",
+            inn_field="client__inn",
+        )

@@ -1,0 +1,227 @@
+"""The client pages: the list, the card with its timeline, editing, requisites, terms and contacts."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views import View
+from django_filters.views import FilterView
+
+from accounts.access import CapabilityRequiredMixin, can
+from accounts.roles import Capability
+
+from .. import selectors, services
+from ..filters import ClientFilter
+from ..forms import ClientForm, ContactForm, PaymentTermsForm, RequisitesForm, TransferForm
+from ..models import Client, Deal, DealDocument, StageChange
+from .common import add_form_errors, flash_errors, get_visible_or_404
+
+
+class ClientListView(FilterView):
+    filterset_class = ClientFilter
+    template_name = "deals/client_list.html"
+    paginate_by = 50
+
+    def dispatch(self, request, *args, **kwargs):
+        if not (
+            can(request.user, Capability.WORK_PIPELINE) or can(request.user, Capability.VIEW_FINANCE_DEALS)
+        ):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.client_list(viewer=self.request.user).order_by("name", "pk")
+
+    def get_filterset_kwargs(self, filterset_class):
+        kwargs = super().get_filterset_kwargs(filterset_class)
+        kwargs["show_owner"] = can(self.request.user, Capability.VIEW_ALL_HUNTERS)
+        return kwargs
+
+
+def _visible_client(request, pk: int) -> Client:
+    return get_visible_or_404(Client.objects.visible_to(request.user).select_related("owner"), pk=pk)
+
+
+class ClientCreateView(CapabilityRequiredMixin, View):
+    required_capability = Capability.WORK_PIPELINE
+
+    def may_choose_owner(self) -> bool:
+        return can(self.request.user, Capability.VIEW_ALL_HUNTERS)
+
+    def get(self, request):
+        return render(
+            request, "deals/client_form.html", {"form": ClientForm(may_choose_owner=self.may_choose_owner())}
+        )
+
+    def post(self, request):
+        form = ClientForm(request.POST, may_choose_owner=self.may_choose_owner())
+        if form.is_valid():
+            try:
+                client = services.client_create(
+                    acting_user=request.user,
+                    owner=form.cleaned_data.get("owner"),
+                    name=form.cleaned_data["name"],
+                    address=form.cleaned_data["address"],
+                    phones=form.phones(),
+                    **form.card(),
+                )
+            except ValidationError as error:
+                add_form_errors(form, error)
+            else:
+                messages.success(request, _("Клиент «%(name)s» добавлен.") % {"name": client.name})
+                return redirect("clients:detail", pk=client.pk)
+        return render(request, "deals/client_form.html", {"form": form}, status=400)
+
+
+class ClientUpdateView(View):
+    def get(self, request, pk: int):
+        client = _visible_client(request, pk)
+        return render(
+            request, "deals/client_form.html", {"form": ClientForm(instance=client), "client": client}
+        )
+
+    def post(self, request, pk: int):
+        client = _visible_client(request, pk)
+        form = ClientForm(request.POST, instance=Client.objects.get(pk=client.pk))
+        if form.is_valid():
+            try:
+                services.client_update(
+                    acting_user=request.user,
+                    client=client,
+                    phones=form.phones(),
+                    name=form.cleaned_data["name"],
+                    address=form.cleaned_data["address"],
+                    **form.card(),
+                )
+            except ValidationError as error:
+                add_form_errors(form, error)
+            else:
+                messages.success(request, _("Карточка клиента сохранена."))
+                return redirect("clients:detail", pk=client.pk)
+        return render(request, "deals/client_form.html", {"form": form, "client": client}, status=400)
+
+
+class ClientDetailView(View):
+    def get(self, request, pk: int):
+        return client_page(request, pk)
+
+
+def client_page(request, pk: int, *, bound: dict | None = None, status: int = 200):
+    client = get_visible_or_404(
+        selectors.client_list(viewer=request.user).prefetch_related("contacts", "holidays"), pk=pk
+    )
+    deals = Deal.objects.visible_to(request.user).filter(client=client).select_related("owner", "order")
+    works = can(request.user, Capability.VIEW_ALL_HUNTERS) or client.owner_id == request.user.pk
+    forms = {}
+    if works:
+        forms["contact"] = ContactForm()
+        forms["terms"] = PaymentTermsForm(
+            initial={
+                "payment_terms": client.payment_terms,
+                "deferred_days": client.deferred_days,
+                "deferred_limit": client.deferred_limit,
+                "consignment_cadence": client.consignment_cadence,
+            }
+        )
+    if can(request.user, Capability.TRANSFER_CLIENTS):
+        forms["transfer"] = TransferForm(current_owner=client.owner)
+    forms.update(bound or {})
+    timeline = _timeline(client, deals)
+    return render(
+        request,
+        "deals/client_detail.html",
+        {"client": client, "deals": deals, "forms": forms, "works": works, "timeline": timeline},
+        status=status,
+    )
+
+
+def _timeline(client: Client, deals) -> list[dict]:
+    """Deal events and documents, newest first (activities join it with the KPI pages)."""
+    events = [
+        {"at": change.at, "kind": "stage", "change": change}
+        for change in StageChange.objects.filter(deal__in=deals)
+        .select_related("deal", "by")
+        .order_by("-at")[:50]
+    ]
+    events += [
+        {"at": document.uploaded_at, "kind": "document", "document": document}
+        for document in DealDocument.objects.filter(deal__in=deals)
+        .select_related("deal")
+        .order_by("-uploaded_at")[:50]
+    ]
+    return sorted(events, key=lambda event: event["at"], reverse=True)[:50]
+
+
+class ClientRequisitesView(View):
+    def get(self, request, pk: int):
+        client = _visible_client(request, pk)
+        form = RequisitesForm(initial={name: getattr(client, name) for name in RequisitesForm.base_fields})
+        return render(request, "deals/client_requisites.html", {"client": client, "form": form})
+
+    def post(self, request, pk: int):
+        client = _visible_client(request, pk)
+        form = RequisitesForm(request.POST)
+        if form.is_valid():
+            try:
+                services.client_update_requisites(
+                    acting_user=request.user,
+                    client=client,
+                    requisites=services.Requisites(**form.cleaned_data),
+                )
+            except ValidationError as error:
+                add_form_errors(form, error)
+            else:
+                messages.success(request, _("Карточка предприятия сохранена."))
+                return redirect("clients:detail", pk=client.pk)
+        return render(request, "deals/client_requisites.html", {"client": client, "form": form}, status=400)
+
+
+class ClientPaymentTermsView(View):
+    def post(self, request, pk: int):
+        client = _visible_client(request, pk)
+        form = PaymentTermsForm(request.POST)
+        if form.is_valid():
+            try:
+                services.client_set_payment_terms(
+                    acting_user=request.user, client=client, **form.cleaned_data
+                )
+            except ValidationError as error:
+                add_form_errors(form, error)
+            else:
+                messages.success(request, _("Условия оплаты сохранены."))
+                return redirect("clients:detail", pk=client.pk)
+        return client_page(request, pk, bound={"terms": form}, status=400)
+
+
+class ContactAddView(View):
+    def post(self, request, pk: int):
+        client = _visible_client(request, pk)
+        form = ContactForm(request.POST)
+        if form.is_valid():
+            try:
+                services.contact_add(acting_user=request.user, client=client, **form.cleaned_data)
+            except ValidationError as error:
+                add_form_errors(form, error)
+            else:
+                messages.success(request, _("Контакт добавлен."))
+                return redirect("clients:detail", pk=client.pk)
+        return client_page(request, pk, bound={"contact": form}, status=400)
+
+
+class ClientTransferView(CapabilityRequiredMixin, View):
+    required_capability = Capability.TRANSFER_CLIENTS
+
+    def post(self, request, pk: int):
+        client = _visible_client(request, pk)
+        form = TransferForm(request.POST, current_owner=client.owner)
+        if form.is_valid():
+            try:
+                services.client_transfer(acting_user=request.user, client=client, **form.cleaned_data)
+            except ValidationError as error:
+                flash_errors(request, error)
+            else:
+                messages.success(
+                    request, _("Клиент передан хантеру %(owner)s.") % {"owner": form.cleaned_data["to_owner"]}
+                )
+                return redirect("clients:detail", pk=client.pk)
+        return client_page(request, pk, bound={"transfer": form}, status=400)

@@ -1,0 +1,40 @@
+"""What the client and deal views share: scoping to 404, and turning service refusals into messages."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+
+from ..services import DealRuleError
+
+
+def get_visible_or_404(queryset, **lookup):
+    """A missing object and one the user may not see both answer 404."""
+    try:
+        return queryset.get(**lookup)
+    except queryset.model.DoesNotExist:
+        raise Http404 from None
+
+
+def error_messages(error: Exception) -> list[str]:
+    if isinstance(error, DealRuleError):
+        return error.messages
+    if isinstance(error, ValidationError):
+        return [str(message) for message in error.messages]
+    return [str(error)]
+
+
+def add_form_errors(form, error: ValidationError) -> None:
+    """Puts a service's ValidationError on the form: by field where it names one the form has."""
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.error_dict.items():
+            target = field if field in form.fields else None
+            for field_error in field_errors:
+                form.add_error(target, field_error)
+    else:
+        for message in error.messages:
+            form.add_error(None, message)
+
+
+def flash_errors(request, error: Exception, prefix: str = "") -> None:
+    for message in error_messages(error):
+        messages.error(request, f"{prefix}{message}")

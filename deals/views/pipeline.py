@@ -1,0 +1,473 @@
+"""The deal pages: the board, the list, the deal card with its stage forms, and the stage actions."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+from django_filters.views import FilterView
+
+from accounts.access import CapabilityRequiredMixin, can
+from accounts.models import User
+from accounts.roles import Capability, Role
+
+from .. import selectors, services, stages
+from ..filters import DealFilter
+from ..forms import (
+    CallResultForm,
+    DealCreateForm,
+    DocumentForm,
+    FeedbackForm,
+    FollowUpForm,
+    LostForm,
+    MoveForm,
+    OrderForm,
+    PaymentForm,
+    ProposalForm,
+    SampleRequestForm,
+    ShipmentForm,
+    TransferForm,
+)
+from ..models import Client, Deal, DealDocument
+from ..stages import DealStatus, Stage
+from .common import add_form_errors, error_messages, flash_errors, get_visible_or_404
+
+
+class BoardView(CapabilityRequiredMixin, TemplateView):
+    required_capability = Capability.WORK_PIPELINE
+    template_name = "deals/board.html"
+
+    def get_context_data(self, **kwargs):
+        owner = None
+        hunters = None
+        if can(self.request.user, Capability.VIEW_ALL_HUNTERS):
+            hunters = User.objects.filter(role=Role.HUNTER, is_active=True).order_by("full_name")
+            owner_id = self.request.GET.get("owner")
+            owner = hunters.filter(pk=owner_id).first() if owner_id and owner_id.isdigit() else None
+        return super().get_context_data(
+            columns=selectors.board_columns(viewer=self.request.user, owner=owner),
+            today=timezone.localdate(),
+            hunters=hunters,
+            selected_owner=owner,
+            **kwargs,
+        )
+
+
+class DealListView(FilterView):
+    filterset_class = DealFilter
+    template_name = "deals/deal_list.html"
+    paginate_by = 50
+
+    def dispatch(self, request, *args, **kwargs):
+        if not (
+            can(request.user, Capability.WORK_PIPELINE) or can(request.user, Capability.VIEW_FINANCE_DEALS)
+        ):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.deal_list(viewer=self.request.user)
+
+    def get_filterset_kwargs(self, filterset_class):
+        kwargs = super().get_filterset_kwargs(filterset_class)
+        kwargs["show_owner"] = not (
+            can(self.request.user, Capability.WORK_PIPELINE)
+            and not can(self.request.user, Capability.VIEW_ALL_HUNTERS)
+        )
+        return kwargs
+
+
+class DealCreateView(CapabilityRequiredMixin, View):
+    required_capability = Capability.WORK_PIPELINE
+
+    def clients(self):
+        return Client.objects.visible_to(self.request.user).order_by("name")
+
+    def get(self, request):
+        form = DealCreateForm(clients=self.clients(), initial={"client": request.GET.get("client")})
+        return render(request, "deals/deal_create.html", {"form": form})
+
+    def post(self, request):
+        form = DealCreateForm(request.POST, clients=self.clients())
+        if form.is_valid():
+            start = stages.REPEAT_ORDER_START if form.cleaned_data["repeat_order"] else Stage.LEAD
+            try:
+                deal = services.deal_create(
+                    acting_user=request.user,
+                    client=form.cleaned_data["client"],
+                    title=form.cleaned_data["title"],
+                    start_stage=start,
+                )
+            except (services.DealRuleError, ValidationError) as error:
+                for message in error_messages(error):
+                    form.add_error(None, message)
+            else:
+                messages.success(request, _("Сделка создана."))
+                return redirect("deals:detail", pk=deal.pk)
+        return render(request, "deals/deal_create.html", {"form": form}, status=400)
+
+
+def _stage_forms(user, deal: Deal) -> dict:
+    """The forms the deal page offers this user at the deal's stage."""
+    works = services.works_deal(user, deal)
+    forms: dict = {}
+    if deal.status == DealStatus.OPEN and works:
+        client = deal.client
+        if deal.stage == Stage.CALL:
+            forms["call"] = CallResultForm(initial={"decision_maker_email": client.decision_maker_email})
+        if deal.stage == Stage.PROPOSAL:
+            forms["proposal"] = ProposalForm(
+                initial={"sent_to_email": client.decision_maker_email or client.email}
+            )
+        if deal.stage == Stage.SAMPLES:
+            forms["samples"] = SampleRequestForm(initial={"receiver_name": client.decision_maker_name})
+        if deal.stage == Stage.FOLLOW_UP:
+            forms["follow_up"] = FollowUpForm()
+        if deal.stage == Stage.DEAL:
+            forms["order"] = OrderForm(initial=_order_initial(deal))
+        if deal.stage == Stage.SHIPMENT:
+            forms["shipment"] = ShipmentForm(initial=_shipment_initial(deal))
+        if deal.stage == Stage.CLOSED:
+            forms["feedback"] = FeedbackForm()
+        if deal.stage in stages.LOSABLE_STAGES:
+            forms["lost"] = LostForm()
+        if deal.stage != stages.ORDER[0]:
+            forms["move_back"] = MoveForm(
+                initial={"to_stage": stages.ORDER[stages.ORDER.index(deal.stage) - 1]}
+            )
+    if can(user, Capability.TRANSFER_CLIENTS) and deal.status == DealStatus.OPEN:
+        forms["transfer"] = TransferForm(current_owner=deal.owner)
+    if can(user, Capability.RECORD_PAYMENTS) and deal.stage in stages.FINANCE_STAGES:
+        forms["document"] = DocumentForm(initial={"kind": DealDocument.Kind.INVOICE})
+        forms["document"].fields["kind"].choices = [
+            (DealDocument.Kind.INVOICE, DealDocument.Kind.INVOICE.label),
+            (DealDocument.Kind.WAYBILL, DealDocument.Kind.WAYBILL.label),
+        ]
+        forms["payment"] = PaymentForm()
+    return forms
+
+
+def _order_initial(deal: Deal) -> dict:
+    order = getattr(deal, "order", None)
+    if order is None:
+        return {}
+    initial = {}
+    for index, line in enumerate(order.lines.all()[: OrderForm.LINE_COUNT], start=1):
+        initial.update(
+            {
+                f"product_{index}": line.product_id,
+                f"quantity_{index}": line.quantity,
+                f"price_{index}": line.price,
+            }
+        )
+    return initial
+
+
+def _shipment_initial(deal: Deal) -> dict:
+    shipment = getattr(deal, "shipment", None)
+    if shipment is not None:
+        return {
+            "receiver_name": shipment.receiver_name,
+            "receiver_phone": shipment.receiver_phone,
+            "delivery_address": shipment.delivery_address,
+            "courier_date": shipment.courier_date,
+            "received_on": shipment.received_on,
+        }
+    return {"delivery_address": deal.client.address}
+
+
+def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200) -> HttpResponse:
+    deal = get_visible_or_404_deal(request.user, pk)
+    facts = selectors.deal_facts(deal)
+    definition = stages.definition(deal.stage)
+    forms = _stage_forms(request.user, deal)
+    forms.update(bound or {})
+    context = {
+        "deal": deal,
+        "definition": definition,
+        "checklist": stages.checklist(deal.stage, facts) if deal.status == DealStatus.OPEN else [],
+        "stages": stages.STAGES,
+        "current_number": definition.number,
+        "facts": facts,
+        "forms": forms,
+        "next_stage": stages.next_stage(deal.stage),
+        "overdue": selectors.overdue_for(deal),
+        "works": deal.status == DealStatus.OPEN and services.works_deal(request.user, deal),
+    }
+    return render(request, "deals/deal_detail.html", context, status=status)
+
+
+def get_visible_or_404_deal(user, pk: int) -> Deal:
+    from django.http import Http404
+
+    try:
+        return selectors.deal_detail(viewer=user, pk=pk)
+    except Deal.DoesNotExist:
+        raise Http404 from None
+
+
+class DealDetailView(View):
+    def get(self, request, pk: int):
+        return deal_page(request, pk)
+
+
+class DealActionView(View):
+    """A stage form posted from the deal page: valid input goes to one service call."""
+
+    form_class = None
+    form_key = ""
+    success_message = ""
+
+    def form_kwargs(self, deal: Deal) -> dict:
+        return {}
+
+    def perform(self, form, deal: Deal):
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        deal = get_visible_or_404(
+            Deal.objects.visible_to(request.user).select_related("client", "owner"), pk=pk
+        )
+        form = self.form_class(request.POST, request.FILES, **self.form_kwargs(deal))
+        if form.is_valid():
+            try:
+                self.perform(form, deal)
+            except PermissionDenied:
+                raise
+            except ValidationError as error:
+                add_form_errors(form, error)
+            except services.DealRuleError as error:
+                for message in error.messages:
+                    form.add_error(None, message)
+            else:
+                if self.success_message:
+                    messages.success(request, self.success_message)
+                return redirect(reverse("deals:detail", args=[deal.pk]) + f"#{self.form_key}")
+        messages.error(request, _("Не сохранено: исправьте ошибки в форме."))
+        return deal_page(request, pk, bound={self.form_key: form}, status=400)
+
+
+class CallResultView(DealActionView):
+    form_class, form_key = CallResultForm, "call"
+
+    @property
+    def success_message(self):
+        return _("Результат звонка записан.")
+
+    def perform(self, form, deal):
+        services.call_result_record(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class ProposalView(DealActionView):
+    form_class, form_key = ProposalForm, "proposal"
+
+    @property
+    def success_message(self):
+        return _("КП записано как отправленное.")
+
+    def perform(self, form, deal):
+        services.proposal_record(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class SampleRequestView(DealActionView):
+    form_class, form_key = SampleRequestForm, "samples"
+
+    @property
+    def success_message(self):
+        return _("Заявка на пробники отправлена в производство.")
+
+    def perform(self, form, deal):
+        services.sample_request_create(
+            acting_user=self.request.user,
+            deal=deal,
+            lines=form.lines(),
+            receiver_name=form.cleaned_data["receiver_name"],
+            receiver_phone=form.cleaned_data["receiver_phone"],
+            potential_volume=form.cleaned_data["potential_volume"],
+        )
+
+
+class FollowUpView(DealActionView):
+    form_class, form_key = FollowUpForm, "follow_up"
+
+    @property
+    def success_message(self):
+        return _("Контакт записан.")
+
+    def perform(self, form, deal):
+        services.follow_up_record(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class OrderView(DealActionView):
+    form_class, form_key = OrderForm, "order"
+
+    @property
+    def success_message(self):
+        return _("Заказ сохранён и отправлен на согласование в производство.")
+
+    def perform(self, form, deal):
+        lines = []
+        for index in range(1, OrderForm.LINE_COUNT + 1):
+            product = form.cleaned_data.get(f"product_{index}")
+            if product:
+                lines.append(
+                    services.OrderLineInput(
+                        product=product,
+                        quantity=form.cleaned_data[f"quantity_{index}"],
+                        price=form.cleaned_data.get(f"price_{index}"),
+                    )
+                )
+        services.order_set_lines(acting_user=self.request.user, deal=deal, lines=lines)
+
+
+class DocumentView(DealActionView):
+    form_class, form_key = DocumentForm, "document"
+
+    @property
+    def success_message(self):
+        return _("Документ загружен.")
+
+    def perform(self, form, deal):
+        services.document_upload(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class ShipmentView(DealActionView):
+    form_class, form_key = ShipmentForm, "shipment"
+
+    @property
+    def success_message(self):
+        return _("Отгрузка сохранена.")
+
+    def perform(self, form, deal):
+        services.shipment_record(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class PaymentView(DealActionView):
+    form_class, form_key = PaymentForm, "payment"
+
+    @property
+    def success_message(self):
+        return _("Оплата внесена.")
+
+    def perform(self, form, deal):
+        services.payment_record(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class FeedbackView(DealActionView):
+    form_class, form_key = FeedbackForm, "feedback"
+
+    @property
+    def success_message(self):
+        return _("Обратная связь записана.")
+
+    def perform(self, form, deal):
+        services.feedback_record(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class LostView(DealActionView):
+    form_class, form_key = LostForm, "lost"
+
+    @property
+    def success_message(self):
+        return _("Сделка закрыта с отказом.")
+
+    def perform(self, form, deal):
+        services.deal_mark_lost(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class MoveBackView(DealActionView):
+    form_class, form_key = MoveForm, "move_back"
+
+    @property
+    def success_message(self):
+        return _("Сделка возвращена на прежний этап.")
+
+    def perform(self, form, deal):
+        if not stages.is_before(form.cleaned_data["to_stage"], deal.stage):
+            raise services.DealRuleError(_("Здесь сделку можно только вернуть на один из прежних этапов."))
+        services.deal_move(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class TransferView(DealActionView):
+    form_class, form_key = TransferForm, "transfer"
+
+    def form_kwargs(self, deal):
+        return {"current_owner": deal.owner}
+
+    @property
+    def success_message(self):
+        return _("Сделка передана.")
+
+    def perform(self, form, deal):
+        services.deal_transfer(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class AdvanceView(View):
+    """The "next stage" button (works without JavaScript) and the board's drag-and-drop (htmx)."""
+
+    def post(self, request, pk: int):
+        deal = get_visible_or_404(Deal.objects.visible_to(request.user), pk=pk)
+        to_stage = request.POST.get("to_stage")
+        try:
+            if to_stage and to_stage != (stages.next_stage(deal.stage) or ""):
+                deal = services.deal_move(acting_user=request.user, deal=deal, to_stage=to_stage)
+            else:
+                deal = services.deal_advance(acting_user=request.user, deal=deal)
+        except services.StageCriteriaNotMet as refusal:
+            return self.refused(request, deal, refusal)
+        except services.DealRuleError as refusal:
+            return self.refused(request, deal, refusal)
+        if deal.status == DealStatus.WON:
+            message = _("Сделка успешно закрыта.")
+        else:
+            message = _("Сделка перешла на этап «%(stage)s».") % {"stage": deal.get_stage_display()}
+        if request.htmx:
+            notice = render_to_string("deals/_board_notice.html", {"level": "success", "messages": [message]})
+            return HttpResponse(notice, headers={"HX-Trigger": "board-changed"})
+        messages.success(request, message)
+        return redirect(request.POST.get("next") or reverse("deals:detail", args=[deal.pk]))
+
+    def refused(self, request, deal: Deal, refusal: services.DealRuleError):
+        if isinstance(refusal, services.StageCriteriaNotMet):
+            title = _("Сделка «%(deal)s» не может перейти дальше: на этапе «%(stage)s» не выполнено") % {
+                "deal": deal.client.name,
+                "stage": stages.definition(refusal.stage).label,
+            }
+        else:
+            title = _("Переход не выполнен")
+        if request.htmx:
+            html = render_to_string(
+                "deals/_board_notice.html", {"level": "danger", "title": title, "messages": refusal.messages}
+            )
+            return HttpResponse(html, status=422)
+        flash_errors(request, refusal, prefix=f"{title}: ")
+        return redirect(request.POST.get("next") or reverse("deals:detail", args=[deal.pk]))
+
+
+class RestoreView(View):
+    def post(self, request, pk: int):
+        deal = get_visible_or_404(Deal.objects.visible_to(request.user), pk=pk)
+        try:
+            services.deal_restore(
+                acting_user=request.user, deal=deal, comment=request.POST.get("comment", "")
+            )
+        except services.DealRuleError as error:
+            flash_errors(request, error)
+        else:
+            messages.success(request, _("Сделка восстановлена и снова в работе."))
+        return redirect("deals:detail", pk=deal.pk)
+
+
+class DocumentDownloadView(View):
+    """Files are never public: each download checks that the user may see the deal."""
+
+    def get(self, request, pk: int):
+        document = get_visible_or_404(
+            DealDocument.objects.filter(deal__in=Deal.objects.visible_to(request.user)), pk=pk
+        )
+        return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name)

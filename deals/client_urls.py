@@ -1,11 +1,12 @@
 from django.urls import path
 
-from .views import clients
+from .views import clients, lead_import
 
 app_name = "clients"
 urlpatterns = [
     path("", clients.ClientListView.as_view(), name="list"),
     path("new/", clients.ClientCreateView.as_view(), name="create"),
+    path("import/", lead_import.LeadImportView.as_view(), name="import"),
     path("<int:pk>/", clients.ClientDetailView.as_view(), name="detail"),
     path("<int:pk>/edit/", clients.ClientUpdateView.as_view(), name="edit"),
     path("<int:pk>/requisites/", clients.ClientRequisitesView.as_view(), name="requisites"),

@@ -17,6 +17,7 @@ from accounts.models import User
 from accounts.roles import Capability, Role
 
 from . import stages
+from .lead_import import LeadRow, ParsedLeads, RejectedRow
 from .models import (
     CallResult,
     Client,
@@ -966,3 +967,71 @@ def deal_transfer(
     deal.owner = to_owner
     deal.save(update_fields=["owner"])
     return transfer
+
+
+# --- lead import ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LeadImportPlan:
+    to_create: list[LeadRow]
+    rejected: list[RejectedRow]
+
+
+def leads_plan(*, parsed: ParsedLeads) -> LeadImportPlan:
+    """The file's own rejections plus rows whose phone is already in the base."""
+    phones = {phone for row in parsed.valid for phone in row.phones}
+    existing = dict(ClientPhone.objects.filter(number__in=phones).values_list("number", "client__name"))
+    to_create: list[LeadRow] = []
+    rejected = list(parsed.rejected)
+    for row in parsed.valid:
+        taken = [phone for phone in row.phones if phone in existing]
+        if taken:
+            reason = _("телефон %(phone)s уже есть в базе у клиента «%(name)s»") % {
+                "phone": taken[0],
+                "name": existing[taken[0]],
+            }
+            rejected.append(RejectedRow(row_number=row.row_number, name=row.name, reasons=[reason]))
+        else:
+            to_create.append(row)
+    rejected.sort(key=lambda row: row.row_number)
+    return LeadImportPlan(to_create=to_create, rejected=rejected)
+
+
+@transaction.atomic
+def leads_import(
+    *, acting_user: User, parsed: ParsedLeads, source: str, owner: User | None = None
+) -> LeadImportPlan:
+    """Imports every valid, new lead of a parsed file in one transaction: all or nothing."""
+    if not can(acting_user, Capability.WORK_PIPELINE):
+        raise PermissionDenied
+    owner = owner or acting_user
+    if owner.pk != acting_user.pk and not can(acting_user, Capability.VIEW_ALL_HUNTERS):
+        raise PermissionDenied
+    plan = leads_plan(parsed=parsed)
+    now = timezone.now()
+    clients = Client.objects.bulk_create(
+        [
+            Client(
+                name=row.name[:255],
+                address=row.address[:500],
+                city=row.city[:100],
+                segment=row.segment[:200],
+                email=row.email,
+                website=row.website[:300],
+                source=source,
+                owner=owner,
+                created_by=acting_user,
+                created_at=now,
+            )
+            for row in plan.to_create
+        ]
+    )
+    ClientPhone.objects.bulk_create(
+        [
+            ClientPhone(client=client, number=phone)
+            for client, row in zip(clients, plan.to_create, strict=True)
+            for phone in row.phones
+        ]
+    )
+    return plan

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, seed_demo_users
+from deals.demo import seed_demo_pipeline
 
 
 class Command(BaseCommand):
@@ -12,8 +13,11 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         created = seed_demo_users()
+        pipeline_created = seed_demo_pipeline()
         self.stdout.write(self.style.SUCCESS("Демо-данные готовы. Пользователи (логин / пароль):"))
         for user, is_new in created:
             role = user.get_role_display() if user.role else "администратор"
             mark = "" if is_new else " (уже был)"
             self.stdout.write(f"  {user.username:<10} / {DEMO_PASSWORD}   {role}: {user.full_name}{mark}")
+        if pipeline_created:
+            self.stdout.write("Созданы демо-клиенты и сделки на всех этапах воронки.")

@@ -1,5 +1,7 @@
 """Test settings: the base settings with tasks run in-process and a fast password hasher."""
 
+import tempfile
+
 from .base import *  # noqa: F403
 
 CELERY_TASK_ALWAYS_EAGER = True
@@ -7,3 +9,6 @@ CELERY_TASK_EAGER_PROPAGATES = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+
+# Uploaded files from tests go to a throwaway folder, never into the project's var/.
+MEDIA_ROOT = tempfile.mkdtemp(prefix="atlanset-test-media-")

@@ -1,0 +1,305 @@
+"""The client and deal pages as their users meet them: scoping, refusals explained, constant queries."""
+
+import json
+import re
+from html import unescape
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from deals.models import Client, Deal
+from deals.stages import Stage
+from tests.deals.factories import make_client, make_deal
+
+
+def page_text(response) -> str:
+    html = response.content.decode()
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(queries)
+
+
+# --- access: a hunter sees own objects only, others' answer 404 ----------------------------------
+
+
+def test_hunter_gets_404_for_another_hunters_client_and_deal(client, hunter, other_hunter):
+    others_deal = make_deal(acting_user=other_hunter)
+    client.force_login(hunter)
+    assert client.get(reverse("clients:detail", args=[others_deal.client_id])).status_code == 404
+    assert client.get(reverse("deals:detail", args=[others_deal.pk])).status_code == 404
+    assert client.post(reverse("deals:advance", args=[others_deal.pk])).status_code == 404
+    assert Deal.objects.get(pk=others_deal.pk).stage == Stage.LEAD
+
+
+def test_client_list_shows_only_own_clients_to_a_hunter_and_all_to_the_head(
+    client, hunter, other_hunter, sales_head
+):
+    make_client(acting_user=hunter, name="Кафе «Северное»")
+    make_client(acting_user=other_hunter, name="Гостиница «Обь»")
+    client.force_login(hunter)
+    text = page_text(client.get(reverse("clients:list")))
+    assert "Кафе «Северное»" in text and "Гостиница «Обь»" not in text
+    client.force_login(sales_head)
+    text = page_text(client.get(reverse("clients:list")))
+    assert "Кафе «Северное»" in text and "Гостиница «Обь»" in text
+
+
+def test_accountant_sees_deals_from_the_deal_stage_only(client, pipeline, accountant):
+    early = make_deal(acting_user=pipeline.hunter)
+    late = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.DEAL)
+    client.force_login(accountant)
+    assert client.get(reverse("deals:detail", args=[early.pk])).status_code == 404
+    response = client.get(reverse("deals:detail", args=[late.pk]))
+    assert response.status_code == 200
+    assert "Внести оплату" in page_text(response)
+
+
+def test_production_cannot_open_the_board_or_client_list(client, production):
+    client.force_login(production)
+    assert client.get(reverse("deals:board")).status_code == 403
+    assert client.get(reverse("clients:list")).status_code == 403
+
+
+def test_client_search_finds_by_phone_written_differently(client, hunter):
+    make_client(acting_user=hunter, name="Автомойка «Блеск»", phones=["+7 904 880-45-67"])
+    make_client(acting_user=hunter, name="Кафе «Северное»")
+    client.force_login(hunter)
+    text = page_text(client.get(reverse("clients:list"), {"q": "8 (904) 880 45 67"}))
+    assert "Автомойка «Блеск»" in text and "Кафе «Северное»" not in text
+
+
+# --- forms: bad input is explained in Russian and nothing is saved ------------------------------
+
+
+def test_duplicate_phone_is_refused_naming_the_existing_card(client, hunter):
+    make_client(acting_user=hunter, name="Салон «Лотос»", phones=["+7 912 410-22-03"])
+    client.force_login(hunter)
+    response = client.post(
+        reverse("clients:create"),
+        {
+            "name": "Лотос-2",
+            "address": "Сургут, ул. Мира, 1",
+            "phones_text": "8 912 410 22 03",
+            "source": "2gis",
+        },
+    )
+    assert response.status_code == 400
+    assert "уже есть в базе у клиента «Салон «Лотос»»" in page_text(response)
+    assert Client.objects.count() == 1
+
+
+def test_invalid_inn_is_explained_and_requisites_stay_empty(client, hunter):
+    card = make_client(acting_user=hunter)
+    client.force_login(hunter)
+    response = client.post(
+        reverse("clients:requisites", args=[card.pk]), {"inn": "7707083894", "kpp": "773601001"}
+    )
+    assert response.status_code == 400
+    assert "контрольн" in page_text(response).lower()
+    assert Client.objects.get(pk=card.pk).inn == ""
+
+
+def test_follow_up_without_next_date_is_refused_on_the_page(client, pipeline):
+    deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.FOLLOW_UP)
+    client.force_login(pipeline.hunter)
+    response = client.post(
+        reverse("deals:follow_up", args=[deal.pk]), {"outcome": "Думают", "objection": "Дорого"}
+    )
+    assert response.status_code == 400
+    assert "договоритесь о дате следующего контакта" in page_text(response)
+    assert not deal.follow_ups.exists()
+
+
+# --- moving deals -------------------------------------------------------------------------------
+
+
+def test_refused_move_lists_what_is_missing(client, hunter):
+    deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter, address=""))
+    client.force_login(hunter)
+    response = client.post(reverse("deals:advance", args=[deal.pk]), follow=True)
+    text = page_text(response)
+    assert "не может перейти дальше" in text
+    assert "в карточке клиента указан адрес" in text
+    assert Deal.objects.get(pk=deal.pk).stage == Stage.LEAD
+
+
+def test_board_drag_and_drop_refusal_comes_back_as_a_notice(client, hunter):
+    deal = make_deal(acting_user=hunter)
+    client.force_login(hunter)
+    Client.objects.filter(pk=deal.client_id).update(address="")
+    response = client.post(
+        reverse("deals:advance", args=[deal.pk]), {"to_stage": "call"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 422
+    assert "в карточке клиента указан адрес" in page_text(response)
+
+
+def test_board_drag_and_drop_moves_a_ready_deal_and_refreshes_the_board(client, hunter):
+    deal = make_deal(acting_user=hunter)
+    client.force_login(hunter)
+    response = client.post(
+        reverse("deals:advance", args=[deal.pk]), {"to_stage": "call"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert response["HX-Trigger"] == "board-changed"
+    assert Deal.objects.get(pk=deal.pk).stage == Stage.CALL
+
+
+def test_dropping_a_card_two_columns_ahead_is_refused(client, hunter):
+    deal = make_deal(acting_user=hunter)
+    client.force_login(hunter)
+    response = client.post(
+        reverse("deals:advance", args=[deal.pk]), {"to_stage": "proposal"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 422
+    assert "только на следующий этап" in page_text(response)
+
+
+def test_moving_back_without_a_comment_is_refused(client, pipeline):
+    deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.PROPOSAL)
+    client.force_login(pipeline.hunter)
+    response = client.post(reverse("deals:move_back", args=[deal.pk]), {"to_stage": "call", "comment": ""})
+    assert response.status_code == 400
+    assert "напишите комментарий" in page_text(response)
+    response = client.post(
+        reverse("deals:move_back", args=[deal.pk]), {"to_stage": "call", "comment": "Сменился ЛПР"}
+    )
+    assert response.status_code == 302
+    assert Deal.objects.get(pk=deal.pk).stage == Stage.CALL
+
+
+def test_documents_are_served_only_to_who_may_see_the_deal(client, pipeline, other_hunter):
+    deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.SHIPMENT)
+    document = deal.documents.get()
+    client.force_login(pipeline.hunter)
+    response = client.get(reverse("deals:document_download", args=[document.pk]))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    client.force_login(other_hunter)
+    assert client.get(reverse("deals:document_download", args=[document.pk])).status_code == 404
+
+
+# --- constant query counts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["deals:board", "deals:list", "clients:list"])
+def test_list_pages_run_the_same_queries_for_3_and_30_deals(client, hunter, page):
+    for _ in range(3):
+        make_deal(acting_user=hunter)
+    client.force_login(hunter)
+    few = count_queries(client, reverse(page))
+    for _ in range(27):
+        make_deal(acting_user=hunter)
+    assert count_queries(client, reverse(page)) == few
+
+
+def test_deal_page_queries_do_not_grow_with_the_deals_history(client, pipeline):
+    deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.CALL)
+    client.force_login(pipeline.hunter)
+    url = reverse("deals:detail", args=[deal.pk])
+    before = count_queries(client, url)
+    for _ in range(10):
+        pipeline.record_call(deal)
+    assert count_queries(client, url) == before
+    assert before <= 30
+
+
+def test_client_page_queries_do_not_grow_with_its_deals(client, hunter):
+    card = make_client(acting_user=hunter)
+    make_deal(acting_user=hunter, client=card)
+    client.force_login(hunter)
+    url = reverse("clients:detail", args=[card.pk])
+    before = count_queries(client, url)
+    for _ in range(10):
+        make_deal(acting_user=hunter, client=card)
+    assert count_queries(client, url) == before
+
+
+def test_production_queue_queries_do_not_grow_with_requests(client, pipeline, production):
+    for _ in range(2):
+        pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.SAMPLES)
+    client.force_login(production)
+    before = count_queries(client, reverse("deals:production_queue"))
+    for _ in range(5):
+        pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.SAMPLES)
+    assert count_queries(client, reverse("deals:production_queue")) == before
+
+
+# --- lead import ----------------------------------------------------------------------------------
+
+TWO_GIS_CSV = (
+    "Наименование;Рубрики;Адрес;Город;Телефон 1;Телефон 2;E-mail 1\n"
+    "ООО «Ромашка»;Клининг, Уборка;ул. Ленина, 1;Сургут;8 (3462) 55-12-34;8 912 345-67-89;info@romashka.ru\n"
+    "Без адреса;;;Сургут;8 912 111-11-11;;\n"
+    "Кафе «Уют»;Общепит;ул. Мира, 3;Сургут;8 922 222-22-22;;\n"
+)
+
+
+def _upload(client, data: bytes, name="leads.csv"):
+    return client.post(
+        reverse("clients:import"),
+        {"step": "upload", "source": "2gis", "file": SimpleUploadedFile(name, data)},
+    )
+
+
+def test_lead_import_previews_then_imports_new_rows_and_lists_the_rest(client, hunter):
+    make_client(acting_user=hunter, name="Кафе «Уют» (старое)", phones=["8 922 222-22-22"])
+    client.force_login(hunter)
+    preview = _upload(client, TWO_GIS_CSV.encode("cp1251"))
+    text = page_text(preview)
+    assert "Будет импортировано: 1" in text
+    assert "нет адреса" in text
+    assert "уже есть в базе у клиента «Кафе «Уют» (старое)»" in text
+    assert Client.objects.count() == 1  # nothing is written before the confirmation
+
+    html = preview.content.decode()
+    token = re.search(r'name="token" value="(\w+)"', html).group(1)
+    mapping = unescape(re.search(r'name="mapping" value="([^"]+)"', html).group(1))
+    done = client.post(reverse("clients:import"), {"step": "confirm", "token": token, "mapping": mapping})
+    assert "Импортировано клиентов: 1" in page_text(done)
+    imported = Client.objects.get(name="ООО «Ромашка»")
+    assert imported.owner == hunter
+    assert imported.address == "Сургут, ул. Ленина, 1"
+    assert sorted(imported.phones.values_list("number", flat=True)) == ["+73462551234", "+79123456789"]
+
+
+def test_lead_import_asks_for_columns_when_the_layout_is_unknown(client, hunter):
+    client.force_login(hunter)
+    response = _upload(
+        client, "Компания;Где;Тел.\nКафе;Сургут, ул. Мира, 3;89225553311\n".encode("utf-8-sig")
+    )
+    assert "Какие столбцы что означают" in page_text(response)
+    token = re.search(r'name="token" value="(\w+)"', response.content.decode()).group(1)
+    preview = client.post(
+        reverse("clients:import"),
+        {"step": "map", "token": token, "name": "0", "address": "1", "phones": ["2"]},
+    )
+    assert "Будет импортировано: 1" in page_text(preview)
+
+
+def test_lead_import_refuses_a_file_that_is_not_a_table(client, hunter):
+    client.force_login(hunter)
+    response = _upload(client, b"%PDF-1.4 not a table", name="leads.pdf")
+    assert response.status_code == 400
+    assert Client.objects.count() == 0
+
+
+def test_lead_import_refuses_a_tampered_mapping(client, hunter):
+    client.force_login(hunter)
+    html = _upload(client, TWO_GIS_CSV.encode("cp1251")).content.decode()
+    token = re.search(r'name="token" value="(\w+)"', html).group(1)
+    response = client.post(
+        reverse("clients:import"),
+        {"step": "confirm", "token": token, "mapping": json.dumps({"nope": [1]})},
+        follow=True,
+    )
+    assert "повреждено" in page_text(response)
+    assert Client.objects.count() == 0

@@ -445,7 +445,7 @@ class AdvanceView(View):
                 "deals/_board_notice.html", {"level": "danger", "title": title, "messages": refusal.messages}
             )
             return HttpResponse(html, status=422)
-        flash_errors(request, refusal, prefix=f"{title}: ")
+        messages.error(request, f"{title}: " + "; ".join(refusal.messages) + ".")
         return redirect(request.POST.get("next") or reverse("deals:detail", args=[deal.pk]))
 
 

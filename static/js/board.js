@@ -2,15 +2,6 @@
 // stage's exit criteria; a refused move comes back as a notice (422) and the card stays put.
 (function () {
   "use strict";
-  if (window.htmx) {
-    htmx.config.responseHandling = [
-      { code: "204", swap: false },
-      { code: "[23]..", swap: true },
-      { code: "422", swap: true, error: false },
-      { code: "[45]..", swap: false, error: true },
-    ];
-  }
-
   function columnOf(element) {
     return element && element.closest("[data-stage]");
   }

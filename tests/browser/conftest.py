@@ -44,17 +44,21 @@ def browser():
         browser.close()
 
 
+# Data the migrations create (role groups, refusal reasons), which a transactional test's flush removes.
+DATA_MIGRATIONS = ["accounts.migrations.0002_role_groups", "deals.migrations.0002_lost_reasons"]
+
+
 @pytest.fixture
-def role_groups(transactional_db):
-    """Each transactional test ends with a flush that also removes the role groups the data
-    migration created; the live server's tests put them back the same way."""
+def migrated_data(transactional_db):
+    """The live server's tests put the migrations' data back the same way the migrations made it."""
     from django.apps import apps
 
-    import_module("accounts.migrations.0002_role_groups").create_role_groups(apps, schema_editor=None)
+    import_module(DATA_MIGRATIONS[0]).create_role_groups(apps, schema_editor=None)
+    import_module(DATA_MIGRATIONS[1]).create_reasons(apps, schema_editor=None)
 
 
 @pytest.fixture
-def page(browser, role_groups, live_server):
+def page(browser, migrated_data, live_server):
     # An English browser locale on purpose: the portal must answer in Russian all the same.
     context = browser.new_context(
         base_url=live_server.url, locale="en-US", viewport={"width": 1280, "height": 900}
@@ -63,6 +67,25 @@ def page(browser, role_groups, live_server):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server):
+    """Another signed-in person's browser in the same test (e.g. production answering a request)."""
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(
+            base_url=live_server.url, locale="en-US", viewport={"width": 1280, "height": 900}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture

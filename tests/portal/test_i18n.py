@@ -26,3 +26,10 @@ def test_english_browser_still_gets_russian_until_the_user_chooses(client, db):
     page = client.get(reverse("login"), headers={"accept-language": "en-US,en;q=0.9"}).content.decode()
     assert '<html lang="ru">' in page
     assert "Портал отдела продаж" in page
+
+
+def test_empty_choice_is_russian(client, hunter):
+    client.post(reverse("login"), {"username": hunter.username, "password": TEST_PASSWORD})
+    page = client.get(reverse("deals:create")).content.decode()
+    assert "— выберите —" in page
+    assert "Select an option" not in page

@@ -1,6 +1,7 @@
 """Reads about clients and deals that are more than a ``.get()``; each runs a fixed number of queries."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import (
@@ -237,3 +238,13 @@ def production_queue() -> dict[str, QuerySet]:
 
 def overdue_for(deal: Deal) -> bool:
     return deal.next_contact_on is not None and deal.next_contact_on < timezone.localdate()
+
+
+def quality_claims(*, days: int) -> QuerySet[Feedback]:
+    """Negative feedback on the product, routed to the sales head (SPEC §3)."""
+    since = timezone.now() - timedelta(days=days)
+    return (
+        Feedback.objects.filter(has_quality_claims=True, at__gte=since)
+        .select_related("deal__client", "deal__owner")
+        .order_by("-at")
+    )

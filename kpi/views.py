@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 from accounts.access import CapabilityRequiredMixin
 from accounts.models import User
 from accounts.roles import Capability, Role
+from deals.selectors import quality_claims
 
 
 class MyDayView(CapabilityRequiredMixin, TemplateView):
@@ -24,4 +25,6 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         hunters = User.objects.filter(role=Role.HUNTER, is_active=True).order_by("full_name")
-        return super().get_context_data(today=timezone.localdate(), hunters=hunters, **kwargs)
+        return super().get_context_data(
+            today=timezone.localdate(), hunters=hunters, quality_claims=quality_claims(days=60), **kwargs
+        )

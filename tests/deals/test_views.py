@@ -303,3 +303,19 @@ def test_lead_import_refuses_a_tampered_mapping(client, hunter):
     )
     assert "повреждено" in page_text(response)
     assert Client.objects.count() == 0
+
+
+def test_quality_claims_reach_the_sales_heads_dashboard(client, pipeline, sales_head):
+    from deals.services import feedback_record
+
+    deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.CLOSED)
+    feedback_record(
+        acting_user=pipeline.hunter,
+        deal=deal,
+        has_quality_claims=True,
+        claims_text="Канистры протекают",
+        repeat_order_expected=False,
+    )
+    client.force_login(sales_head)
+    text = page_text(client.get(reverse("kpi:dashboard")))
+    assert "Канистры протекают" in text

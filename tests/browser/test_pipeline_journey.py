@@ -1,5 +1,6 @@
 """A hunter's day in the browser: a new client, a deal driven from stage 1 to stage 6, a refusal explained."""
 
+import io
 from datetime import timedelta
 from decimal import Decimal
 
@@ -101,7 +102,6 @@ def test_hunter_drives_a_deal_from_lead_to_deal_stage(page, new_page, screenshot
 
     page.get_by_role("link", name="Воронка").click()
     expect(page.locator("[data-stage=deal]")).to_contain_text("Салон красоты «Лотос»")
-    screenshot(page, "board")
 
 
 def test_board_drag_and_drop_refusal_is_explained_and_the_card_stays(page):
@@ -120,3 +120,32 @@ def test_board_drag_and_drop_refusal_is_explained_and_the_card_stays(page):
     expect(page.locator("#board-notice")).to_contain_text("перешла на этап «Звонок»")
     expect(page.locator("[data-stage=call]")).to_contain_text("Кафе «Северное»")
     assert Deal.objects.get(pk=deal.pk).stage == "call"
+
+
+def test_head_sees_every_hunters_deals_on_the_board(page, screenshot):
+    from django.core.management import call_command
+
+    from accounts.demo import DEMO_PASSWORD
+
+    call_command("seed_demo", stdout=io.StringIO())
+    page.set_viewport_size({"width": 1920, "height": 1000})
+    sign_in(page, "head", DEMO_PASSWORD)
+    page.goto("/deals/board/")
+    for stage in [
+        "lead",
+        "call",
+        "proposal",
+        "samples",
+        "follow_up",
+        "deal",
+        "shipment",
+        "payment",
+        "closed",
+    ]:
+        expect(page.locator(f"[data-stage={stage}] .board-card").first).to_be_visible()
+    expect(page.locator("[data-stage=call] .board-count")).to_have_text("2")
+    expect(page.locator("[data-stage=call]")).to_contain_text("Анна Смирнова")
+    screenshot(page, "board")
+    page.locator("[data-stage=deal] .board-card a").first.click()
+    expect(page.locator("#checklist")).to_contain_text("Этап 6: Сделка")
+    screenshot(page, "deal-page-head")

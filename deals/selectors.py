@@ -40,6 +40,7 @@ from .models import (
 from .stages import (
     AGREED_CALL_OUTCOMES,
     CallFacts,
+    CallOutcome,
     DealFacts,
     DealStatus,
     ProposalFacts,
@@ -55,12 +56,15 @@ def deal_facts(deal: Deal) -> DealFacts:
     client = Client.objects.annotate(phone_count=Count("phones")).get(pk=deal.client_id)
     call = (
         CallResult.objects.filter(deal=deal)
+        # The latest conclusive call (agreed or refused) decides; unanswered attempts do not undo it.
         .annotate(
-            agreed=Case(
-                When(outcome__in=AGREED_CALL_OUTCOMES, then=1), default=0, output_field=IntegerField()
+            conclusive=Case(
+                When(outcome__in=[*AGREED_CALL_OUTCOMES, CallOutcome.REFUSED], then=1),
+                default=0,
+                output_field=IntegerField(),
             )
         )
-        .order_by("-agreed", "-at", "-pk")
+        .order_by("-conclusive", "-at", "-pk")
         .first()
     )
     proposal = Proposal.objects.filter(deal=deal).order_by("-sent_at", "-pk").first()

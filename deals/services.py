@@ -103,6 +103,14 @@ def _locked_deal(deal: Deal) -> Deal:
     return Deal.objects.select_for_update().get(pk=deal.pk)
 
 
+def _open_locked_deal(deal: Deal) -> Deal:
+    """The deal, locked, for a stage action: won and lost deals take no more stage records."""
+    deal = _locked_deal(deal)
+    if deal.status != DealStatus.OPEN:
+        raise DealRuleError(_("Сделка закрыта: сначала восстановите её."))
+    return deal
+
+
 def _money(value: Decimal) -> Decimal:
     return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
 
@@ -558,9 +566,7 @@ def call_result_record(
 ) -> CallResult:
     """Records a call's result; a fifth unsuccessful attempt on another day in stage 2 loses the deal."""
     _ensure_works_deal(acting_user, deal)
-    deal = _locked_deal(deal)
-    if deal.status != DealStatus.OPEN:
-        raise DealRuleError(_("Сделка закрыта."))
+    deal = _open_locked_deal(deal)
     result = CallResult(
         deal=deal,
         outcome=outcome,
@@ -653,7 +659,7 @@ def proposal_record(
     file: UploadedFile | None = None,
 ) -> Proposal:
     _ensure_works_deal(acting_user, deal)
-    deal = _locked_deal(deal)
+    deal = _open_locked_deal(deal)
     if file is None and not template_name.strip():
         raise ValidationError(_("Приложите файл КП или укажите шаблон."))
     document = (
@@ -688,6 +694,7 @@ def sample_request_create(
     potential_volume: str,
 ) -> SampleRequest:
     _ensure_works_deal(acting_user, deal)
+    deal = _open_locked_deal(deal)
     if not lines:
         raise ValidationError(_("Добавьте хотя бы один товар в заявку."))
     if any(quantity is None or quantity <= 0 for _product, quantity in lines):
@@ -745,7 +752,7 @@ def follow_up_record(
     at: datetime | None = None,
 ) -> FollowUp:
     _ensure_works_deal(acting_user, deal)
-    deal = _locked_deal(deal)
+    deal = _open_locked_deal(deal)
     if not outcome.strip():
         raise ValidationError({"outcome": _("Опишите итог контакта.")})
     if not client_confirmed and next_contact_on is None:
@@ -782,7 +789,7 @@ class OrderLineInput:
 def order_set_lines(*, acting_user: User, deal: Deal, lines: Sequence[OrderLineInput]) -> Order:
     """Replaces the order's lines and recomputes its totals; changed lines need approval again."""
     _ensure_works_deal(acting_user, deal)
-    deal = _locked_deal(deal)
+    deal = _open_locked_deal(deal)
     if not lines:
         raise ValidationError(_("В заказе должна быть хотя бы одна позиция."))
     rows = []
@@ -835,6 +842,7 @@ def shipment_record(
     received_on: date | None = None,
 ) -> Shipment:
     _ensure_works_deal(acting_user, deal)
+    deal = _open_locked_deal(deal)
     shipment, _created = Shipment.objects.update_or_create(
         deal=deal,
         defaults={
@@ -864,6 +872,8 @@ def payment_record(
         raise PermissionDenied
     if amount is None or amount <= 0:
         raise ValidationError({"amount": _("Сумма оплаты должна быть больше нуля.")})
+    if deal.stage not in stages.FINANCE_STAGES:
+        raise DealRuleError(_("Оплаты вносятся по сделкам с этапа «Сделка»."))
     bank_document = bank_document.strip()
     if bank_document:
         existing = Payment.objects.filter(deal=deal, bank_document=bank_document).first()
@@ -899,6 +909,7 @@ def feedback_record(
     comment: str = "",
 ) -> Feedback:
     _ensure_works_deal(acting_user, deal)
+    deal = _open_locked_deal(deal)
     if has_quality_claims and not claims_text.strip():
         raise ValidationError({"claims_text": _("Опишите претензии клиента к качеству.")})
     feedback, _created = Feedback.objects.update_or_create(
@@ -941,7 +952,8 @@ def client_transfer(
         return_on=return_on,
         reason=reason,
     )
-    client.deals.filter(status=DealStatus.OPEN).update(owner=to_owner)
+    # Deals the head handed to someone else separately stay with that hunter.
+    client.deals.filter(status=DealStatus.OPEN, owner=client.owner).update(owner=to_owner)
     client.owner = to_owner
     client.save(update_fields=["owner"])
     return transfer

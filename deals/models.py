@@ -223,6 +223,10 @@ class Product(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def margin(self) -> Decimal:
+        return self.list_price - self.cost
+
 
 class LostReason(models.Model):
     """The editable list of refusal reasons; ``code`` marks the ones the portal itself uses."""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import pipeline, production
+from .views import catalogue, pipeline, production
 
 app_name = "deals"
 urlpatterns = [
@@ -23,6 +23,12 @@ urlpatterns = [
     path("<int:pk>/feedback/", pipeline.FeedbackView.as_view(), name="feedback"),
     path("<int:pk>/transfer/", pipeline.TransferView.as_view(), name="transfer"),
     path("documents/<int:pk>/", pipeline.DocumentDownloadView.as_view(), name="document_download"),
+    path("products/", catalogue.ProductListView.as_view(), name="products"),
+    path("products/new/", catalogue.ProductCreateView.as_view(), name="product_create"),
+    path("products/<int:pk>/", catalogue.ProductUpdateView.as_view(), name="product_edit"),
+    path("lost-reasons/", catalogue.LostReasonListView.as_view(), name="lost_reasons"),
+    path("lost-reasons/new/", catalogue.LostReasonCreateView.as_view(), name="lost_reason_create"),
+    path("lost-reasons/<int:pk>/", catalogue.LostReasonUpdateView.as_view(), name="lost_reason_edit"),
     path("production/", production.ProductionQueueView.as_view(), name="production_queue"),
     path("production/samples/<int:pk>/", production.SampleStatusView.as_view(), name="sample_status"),
     path("production/orders/<int:pk>/", production.OrderDecisionView.as_view(), name="order_decision"),

@@ -319,3 +319,32 @@ def test_quality_claims_reach_the_sales_heads_dashboard(client, pipeline, sales_
     client.force_login(sales_head)
     text = page_text(client.get(reverse("kpi:dashboard")))
     assert "Канистры протекают" in text
+
+
+def test_sales_head_keeps_the_catalogue_and_hunters_only_read_it(client, hunter, sales_head):
+    client.force_login(sales_head)
+    response = client.post(
+        reverse("deals:product_create"),
+        {
+            "name": "Гель для стирки 5 л",
+            "unit": "канистра",
+            "list_price": "1200",
+            "cost": "780",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    client.force_login(hunter)
+    text = page_text(client.get(reverse("deals:products")))
+    assert "Гель для стирки 5 л" in text and "420,00 ₽" in text.replace("\u00a0", " ")
+    assert client.get(reverse("deals:product_create")).status_code == 403
+
+
+def test_sales_head_adds_a_refusal_reason_that_hunters_can_pick(client, hunter, sales_head):
+    client.force_login(sales_head)
+    client.post(
+        reverse("deals:lost_reason_create"), {"name": "Закрылись", "position": "9", "is_active": "on"}
+    )
+    deal = make_deal(acting_user=hunter)
+    client.force_login(hunter)
+    assert "Закрылись" in page_text(client.get(reverse("deals:detail", args=[deal.pk])))

@@ -289,6 +289,9 @@ class Deal(models.Model):
     created_at = models.DateTimeField(_("создана"), default=timezone.now)
     stage_entered_at = models.DateTimeField(_("на этапе с"), default=timezone.now)
     closed_at = models.DateTimeField(_("закрыта"), null=True, blank=True)
+    # The receipt date of the payment that covered the order total (a "completed deal", SPEC §4);
+    # kept by the payment services, cleared again if a refund reopens the debt.
+    paid_in_full_on = models.DateField(_("оплачена полностью"), null=True, blank=True, editable=False)
 
     objects = DealQuerySet.as_manager()
 
@@ -300,6 +303,7 @@ class Deal(models.Model):
             models.Index(fields=["owner", "status", "stage"]),
             models.Index(fields=["status", "stage"]),
             models.Index(fields=["owner", "next_contact_on"]),
+            models.Index(fields=["owner", "paid_in_full_on"]),
         ]
         constraints = [
             models.CheckConstraint(

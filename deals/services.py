@@ -812,6 +812,7 @@ def order_set_lines(*, acting_user: User, deal: Deal, lines: Sequence[OrderLineI
     order.production_decided_by = None
     order.production_decided_at = None
     order.save()
+    deal_update_paid_in_full(deal)
     return order
 
 
@@ -881,7 +882,7 @@ def payment_record(
             return existing
     try:
         with transaction.atomic():
-            return Payment.objects.create(
+            payment = Payment.objects.create(
                 deal=deal,
                 amount=_money(amount),
                 received_on=received_on,
@@ -889,6 +890,8 @@ def payment_record(
                 recorded_by=acting_user,
                 recorded_at=recorded_at or timezone.now(),
             )
+            deal_update_paid_in_full(deal)
+            return payment
     except IntegrityError:
         # A concurrent submit of the same document won the race: that payment is the one.
         return Payment.objects.get(deal=deal, bank_document=bank_document)
@@ -896,6 +899,24 @@ def payment_record(
 
 def deal_paid_total(deal: Deal) -> Decimal:
     return deal.payments.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+
+
+def deal_update_paid_in_full(deal: Deal) -> None:
+    """Stores when the deal's payments first covered its order total (a completed deal, SPEC §4).
+
+    Payments are taken in order of receipt (date, then entry); a refund that reopens the debt clears it.
+    """
+    total = Order.objects.filter(deal=deal).values_list("total", flat=True).first() or Decimal("0")
+    paid_in_full_on = None
+    if total > 0:
+        running = Decimal("0")
+        for amount, received_on in deal.payments.order_by("received_on", "pk").values_list("amount", "received_on"):
+            running += amount
+            if running >= total and paid_in_full_on is None:
+                paid_in_full_on = received_on
+            elif running < total:
+                paid_in_full_on = None
+    Deal.objects.filter(pk=deal.pk).update(paid_in_full_on=paid_in_full_on)
 
 
 @transaction.atomic

@@ -1,0 +1,208 @@
+"""Activities, telephony call records and monthly plans (SPEC §4)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import can, scope_owned
+from accounts.roles import Capability
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class ActivityKind(models.TextChoices):
+    CALL = "call", _("Звонок")
+    MEETING = "meeting", _("Встреча")
+    MESSAGE = "message", _("Сообщение")
+    PROPOSAL = "proposal", _("Отправка КП")
+    SAMPLES = "samples", _("Передача пробников")
+    FOLLOW_UP = "follow_up", _("Дожим")
+
+
+class ActivitySource(models.TextChoices):
+    MANUAL = "manual", _("Вручную")
+    TELEPHONY = "telephony", _("Телефония")
+
+
+class CallDirection(models.TextChoices):
+    OUTGOING = "outgoing", _("Исходящий")
+    INCOMING = "incoming", _("Входящий")
+    INTERNAL = "internal", _("Внутренний")
+
+
+class ActivityQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ActivityQuerySet":
+        return scope_owned(self, user) if can(user, Capability.WORK_PIPELINE) else self.none()
+
+
+class Activity(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="activities",
+        verbose_name=_("хантер"),
+    )
+    kind = models.CharField(_("вид"), max_length=20, choices=ActivityKind.choices)
+    at = models.DateTimeField(_("когда"), default=timezone.now)
+    # A telephony call to a number that is not in the base yet still counts: the client is optional there.
+    client = models.ForeignKey(
+        "deals.Client",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("клиент"),
+    )
+    deal = models.ForeignKey(
+        "deals.Deal",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("сделка"),
+    )
+    outcome = models.CharField(_("итог"), max_length=300, blank=True)
+    note = models.TextField(_("заметка"), blank=True)
+    next_contact_on = models.DateField(_("следующий контакт"), null=True, blank=True)
+    source = models.CharField(
+        _("источник"), max_length=20, choices=ActivitySource.choices, default=ActivitySource.MANUAL
+    )
+    direction = models.CharField(_("направление"), max_length=10, choices=CallDirection.choices, blank=True)
+    duration_s = models.PositiveIntegerField(_("длительность, с"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ActivityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("активность")
+        verbose_name_plural = _("активности")
+        ordering = ["-at", "-pk"]
+        indexes = [
+            models.Index(fields=["owner", "kind", "at"]),
+            models.Index(fields=["client", "at"]),
+            models.Index(fields=["deal", "at"]),
+            models.Index(fields=["owner", "next_contact_on"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="follow_up") | Q(next_contact_on__isnull=False),
+                name="kpi_activity_follow_up_has_next_date",
+                violation_error_message=_("Для дожима укажите дату следующего контакта."),
+            ),
+            models.CheckConstraint(
+                condition=Q(source="manual") | Q(kind="call"), name="kpi_activity_telephony_is_a_call"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%d.%m.%Y %H:%M}"
+
+
+class CallRecord(models.Model):
+    """A call-detail record from the PBX (webhook or CSV), kept whether or not it matched anyone."""
+
+    external_id = models.CharField(_("ID звонка в АТС"), max_length=100, unique=True)
+    started_at = models.DateTimeField(_("начало"))
+    direction = models.CharField(_("направление"), max_length=10, choices=CallDirection.choices)
+    extension = models.CharField(_("внутренний номер"), max_length=20, blank=True)
+    other_number = models.CharField(_("номер собеседника"), max_length=32, blank=True)
+    duration_s = models.PositiveIntegerField(_("длительность разговора, с"), default=0)
+    recording_url = models.URLField(_("запись разговора"), max_length=500, blank=True)
+    end_reason = models.CharField(_("причина завершения"), max_length=100, blank=True)
+    hunter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="call_records",
+    )
+    client = models.ForeignKey(
+        "deals.Client", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    activity = models.OneToOneField(
+        Activity, on_delete=models.SET_NULL, null=True, blank=True, related_name="call_record"
+    )
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("запись звонка АТС")
+        verbose_name_plural = _("журнал звонков АТС")
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["hunter", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.started_at:%d.%m.%Y %H:%M})"
+
+
+class MonthlyPlan(models.Model):
+    """A hunter's sales plan and KPI plan for one month (SPEC §4)."""
+
+    hunter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="monthly_plans",
+        verbose_name=_("хантер"),
+    )
+    month = models.DateField(_("месяц"), help_text=_("Первое число месяца"))
+    revenue_target = models.DecimalField(_("план по выручке, ₽"), default=0, **MONEY)
+    deals_target = models.PositiveIntegerField(_("план по завершённым сделкам"), default=0)
+    leads_target = models.PositiveIntegerField(_("лиды"), default=0)
+    calls_target = models.PositiveIntegerField(_("звонки"), default=0)
+    meetings_target = models.PositiveIntegerField(_("встречи"), default=0)
+    messages_target = models.PositiveIntegerField(_("сообщения"), default=0)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("план месяца")
+        verbose_name_plural = _("планы месяцев")
+        ordering = ["-month", "hunter__full_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["hunter", "month"], name="kpi_plan_one_per_hunter_month"),
+            models.CheckConstraint(condition=Q(month__day=1), name="kpi_plan_month_starts_on_first"),
+            models.CheckConstraint(condition=Q(revenue_target__gte=0), name="kpi_plan_revenue_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hunter} {self.month:%m.%Y}"
+
+
+class DepartmentQuarterPlan(models.Model):
+    """The department's quarterly revenue target and the bonus pool it unlocks (SPEC §5.5)."""
+
+    class Split(models.TextChoices):
+        EQUAL = "equal", _("Поровну")
+        REVENUE_SHARE = "revenue_share", _("Пропорционально выручке")
+
+    quarter_start = models.DateField(_("квартал"), unique=True, help_text=_("Первый день квартала"))
+    revenue_target = models.DecimalField(_("план отдела по выручке, ₽"), **MONEY)
+    bonus_pool = models.DecimalField(_("премиальный фонд, ₽"), **MONEY)
+    split = models.CharField(
+        _("распределение"),
+        max_length=20,
+        choices=Split.choices,
+        blank=True,
+        help_text=_("Пусто — как в схеме оплаты"),
+    )
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("план отдела на квартал")
+        verbose_name_plural = _("планы отдела на квартал")
+        ordering = ["-quarter_start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quarter_start__day=1, quarter_start__month__in=[1, 4, 7, 10]),
+                name="kpi_quarter_plan_starts_a_quarter",
+            ),
+            models.CheckConstraint(
+                condition=Q(revenue_target__gte=0) & Q(bonus_pool__gte=0),
+                name="kpi_quarter_plan_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{(self.quarter_start.month - 1) // 3 + 1} кв. {self.quarter_start.year}"

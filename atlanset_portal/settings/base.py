@@ -221,3 +221,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# KPI: a telephony call counts when it is outgoing and lasts at least this long (SPEC §4: connected).
+KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)
+# The PBX posts call records to /kpi/telephony/cdr/ with this token (header X-Portal-Token or ?token=).
+TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")

@@ -910,7 +910,8 @@ def deal_update_paid_in_full(deal: Deal) -> None:
     paid_in_full_on = None
     if total > 0:
         running = Decimal("0")
-        for amount, received_on in deal.payments.order_by("received_on", "pk").values_list("amount", "received_on"):
+        payments = deal.payments.order_by("received_on", "pk").values_list("amount", "received_on")
+        for amount, received_on in payments:
             running += amount
             if running >= total and paid_in_full_on is None:
                 paid_in_full_on = received_on

@@ -1,3 +1,5 @@
+from django.utils import timezone
+
 from .access import can, role_of
 from .roles import Capability
 
@@ -8,6 +10,7 @@ def navigation(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     return {
+        "plans_month": f"{timezone.localdate():%Y-%m}",
         "user_role": role_of(user),
         "user_can": {capability.value: can(user, capability) for capability in Capability},
     }

@@ -873,6 +873,7 @@ def payment_record(
         raise PermissionDenied
     if amount is None or amount <= 0:
         raise ValidationError({"amount": _("Сумма оплаты должна быть больше нуля.")})
+    deal = _locked_deal(deal)
     if deal.stage not in stages.FINANCE_STAGES:
         raise DealRuleError(_("Оплаты вносятся по сделкам с этапа «Сделка»."))
     bank_document = bank_document.strip()

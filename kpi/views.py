@@ -1,30 +1,296 @@
+"""The KPI pages: the hunter's day, the head's dashboard, the plan grid, call-log import and the PBX hook."""
+
+import hmac
+import json
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 
 from accounts.access import CapabilityRequiredMixin
-from accounts.models import User
-from accounts.roles import Capability, Role
+from accounts.roles import Capability
+from compensation.projection import projected_pay
+from deals.models import Client, Deal
 from deals.selectors import quality_claims
 
+from . import analytics, selectors, services
+from .counters import month_progress
+from .forms import ActivityForm, CallLogUploadForm, PlanRowForm, QuarterPlanForm
+from .models import Activity, DepartmentQuarterPlan
+from .months import month_start, next_month, parse_month, previous_month, quarter_start
+from .telephony import CSV_COLUMNS, CallLogFileError, CdrError, parse_cdr, read_call_log
 
-class MyDayView(CapabilityRequiredMixin, TemplateView):
-    """The hunter's home page."""
 
-    required_capability = Capability.WORK_PIPELINE
-    template_name = "kpi/my_day.html"
+def _month_from(request) -> date:
+    return parse_month(request.GET.get("month", "")) or month_start(timezone.localdate())
 
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(today=timezone.localdate(), **kwargs)
+
+KPI_COLUMNS = [
+    ("leads", _lazy("Лиды")),
+    ("calls", _lazy("Звонки")),
+    ("meetings", _lazy("Встречи")),
+    ("messages", _lazy("Сообщения")),
+    ("revenue", _lazy("Выручка")),
+    ("deals", _lazy("Сделки")),
+]
 
 
 class DashboardView(CapabilityRequiredMixin, TemplateView):
-    """The sales head's home page: the department at a glance."""
+    """The sales head's dashboard for any month: the results board, records, funnel, forecast, alerts."""
 
     required_capability = Capability.VIEW_ALL_HUNTERS
     template_name = "kpi/dashboard.html"
 
     def get_context_data(self, **kwargs):
-        hunters = User.objects.filter(role=Role.HUNTER, is_active=True).order_by("full_name")
+        month = _month_from(self.request)
+        progress = month_progress(month=month, hunters=selectors.active_hunters())
+        highlights = {}
+        for name, _label in KPI_COLUMNS:
+            best, worst = selectors.best_and_worst(
+                {row.hunter.pk: getattr(row.counters, name) for row in progress}
+            )
+            highlights[name] = (best, worst)
+        rows = [
+            {
+                "progress": row,
+                "cells": [
+                    {
+                        "name": name,
+                        "value": getattr(row.counters, name),
+                        "target": getattr(row.plan, f"{name}_target") if row.plan else None,
+                        "percent": row.percents[name],
+                        "best": row.hunter.pk in highlights[name][0],
+                        "worst": row.hunter.pk in highlights[name][1],
+                    }
+                    for name, _label in KPI_COLUMNS
+                ],
+            }
+            for row in progress
+        ]
+        revenue = selectors.department_revenue_by_month(months=12, until=month)
+        funnel = analytics.funnel(since=month, until=next_month(month) - timedelta(days=1))
+        widest = max((row.entered for row in funnel), default=0) or 1
+        top = max((value for _m, value in revenue), default=0) or 1
         return super().get_context_data(
-            today=timezone.localdate(), hunters=hunters, quality_claims=quality_claims(days=60), **kwargs
+            month=month,
+            previous=previous_month(month),
+            next=next_month(month),
+            columns=KPI_COLUMNS,
+            rows=rows,
+            records=selectors.team_records(),
+            revenue_chart=[(m, value, int(value * 100 / top) if value > 0 else 0) for m, value in revenue],
+            overdue=selectors.overdue_follow_ups_by_hunter(),
+            quality_claims=quality_claims(days=60),
+            funnel=[(row, row.entered * 100 // widest) for row in funnel],
+            forecast=analytics.forecast(),
+            samples=analytics.samples_conversion(
+                since=month - timedelta(days=365), until=next_month(month) - timedelta(days=1)
+            ),
+            **kwargs,
         )
+
+
+class MyDayView(CapabilityRequiredMixin, TemplateView):
+    """The hunter's home page: what is due today, the month's plan progress, quick activity entry."""
+
+    required_capability = Capability.WORK_PIPELINE
+    template_name = "kpi/my_day.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        today = timezone.localdate()
+        month = month_start(today)
+        [progress] = month_progress(month=month, hunters=[user])
+        return super().get_context_data(
+            today=today,
+            tasks=selectors.tasks_due(hunter=user, today=today),
+            progress=progress,
+            recent=Activity.objects.filter(owner=user).select_related("client", "deal")[:10],
+            activity_form=activity_form(user),
+            projection=projected_pay(hunter=user, month=month),
+            **kwargs,
+        )
+
+
+def activity_form(user, data=None, initial=None) -> ActivityForm:
+    clients = Client.objects.visible_to(user).order_by("name")
+    deals = Deal.objects.visible_to(user).open().select_related("client").order_by("client__name")
+    return ActivityForm(data, clients=clients, deals=deals, initial=initial)
+
+
+class ActivityCreateView(CapabilityRequiredMixin, View):
+    """Quick entry of an activity from the hunter's day, the board, the deal page or the client card."""
+
+    required_capability = Capability.WORK_PIPELINE
+
+    def get(self, request):
+        initial = {key: request.GET[key] for key in ("client", "deal", "kind") if key in request.GET}
+        deal_id = request.GET.get("deal")
+        if deal_id and "client" not in initial:
+            deal = Deal.objects.visible_to(request.user).filter(pk=deal_id).first()
+            if deal:
+                initial["client"] = deal.client_id
+        return render(
+            request, "kpi/activity_form.html", {"form": activity_form(request.user, initial=initial)}
+        )
+
+    def post(self, request):
+        form = activity_form(request.user, data=request.POST)
+        if form.is_valid():
+            try:
+                activity = services.activity_log(acting_user=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                for field, errors in error.message_dict.items():
+                    for message in errors:
+                        form.add_error(field if field in form.fields else None, message)
+            else:
+                messages.success(
+                    request, _("Записано: %(activity)s.") % {"activity": activity.get_kind_display()}
+                )
+                next_url = request.POST.get("next", "")
+                if next_url.startswith("/") and not next_url.startswith("//"):
+                    return redirect(next_url)
+                return redirect("kpi:my_day")
+        context = {"form": form, "next_url": request.POST.get("next", "")}
+        return render(request, "kpi/activity_form.html", context, status=400)
+
+
+class PlanGridView(CapabilityRequiredMixin, View):
+    """The sales head sets every hunter's sales and KPI plan for a month on one page."""
+
+    required_capability = Capability.MANAGE_PLANS
+
+    def month(self, value: str):
+        month = parse_month(value)
+        if month is None:
+            raise Http404
+        return month
+
+    def forms(self, month, data=None):
+        plans = selectors.plans_for_month(month)
+        rows = []
+        for hunter in selectors.active_hunters():
+            plan = plans.get(hunter.pk)
+            initial = {name: getattr(plan, name) if plan else 0 for name in services.PLAN_FIELDS}
+            rows.append((hunter, PlanRowForm(data, prefix=f"h{hunter.pk}", initial=initial)))
+        return rows
+
+    def quarter_form(self, month, data=None):
+        plan = DepartmentQuarterPlan.objects.filter(quarter_start=quarter_start(month)).first()
+        initial = (
+            {"revenue_target": plan.revenue_target, "bonus_pool": plan.bonus_pool, "split": plan.split}
+            if plan
+            else {}
+        )
+        return QuarterPlanForm(data, prefix="quarter", initial=initial)
+
+    def render(self, request, month, rows, quarter_form, status=200):
+        return render(
+            request,
+            "kpi/plan_grid.html",
+            {
+                "month": month,
+                "rows": rows,
+                "quarter_form": quarter_form,
+                "quarter": quarter_start(month),
+                "previous": previous_month(month),
+                "next": next_month(month),
+            },
+            status=status,
+        )
+
+    def get(self, request, month):
+        month = self.month(month)
+        return self.render(request, month, self.forms(month), self.quarter_form(month))
+
+    def post(self, request, month):
+        month = self.month(month)
+        action = request.POST.get("action")
+        if action == "copy":
+            copied = services.plans_copy_previous(acting_user=request.user, month=month)
+            messages.success(
+                request, _("Скопировано планов с прошлого месяца: %(count)s.") % {"count": copied}
+            )
+            return redirect("kpi:plans", month=f"{month:%Y-%m}")
+        if action == "quarter":
+            form = self.quarter_form(month, request.POST)
+            if not form.is_valid():
+                return self.render(request, month, self.forms(month), form, status=400)
+            services.quarter_plan_save(acting_user=request.user, quarter=month, **form.cleaned_data)
+            messages.success(request, _("План отдела на квартал сохранён."))
+            return redirect("kpi:plans", month=f"{month:%Y-%m}")
+        rows = self.forms(month, request.POST)
+        if not all(form.is_valid() for _hunter, form in rows):
+            messages.error(request, _("Не сохранено: исправьте отмеченные значения."))
+            return self.render(request, month, rows, self.quarter_form(month), status=400)
+        services.plans_save(
+            acting_user=request.user,
+            month=month,
+            rows=[services.PlanRow(hunter=hunter, **form.cleaned_data) for hunter, form in rows],
+        )
+        messages.success(request, _("Планы на %(month)s сохранены.") % {"month": f"{month:%m.%Y}"})
+        return redirect("kpi:plans", month=f"{month:%Y-%m}")
+
+
+class CallImportView(CapabilityRequiredMixin, View):
+    """History from the PBX: a CSV call log, matched to hunters by extension and clients by phone."""
+
+    required_capability = Capability.MANAGE_PLANS
+
+    def get(self, request):
+        return render(request, "kpi/call_import.html", {"form": CallLogUploadForm(), "columns": CSV_COLUMNS})
+
+    def post(self, request):
+        form = CallLogUploadForm(request.POST, request.FILES)
+        result = log = None
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                log = read_call_log(upload.read(), upload.name)
+            except CallLogFileError as error:
+                for message in error.messages:
+                    form.add_error("file", message)
+            else:
+                result = services.call_records_import(rows=log.rows)
+                messages.success(request, _("Загружено звонков: %(count)s.") % {"count": result.created})
+        status = 200 if result is not None else 400
+        return render(
+            request,
+            "kpi/call_import.html",
+            {"form": form, "columns": CSV_COLUMNS, "result": result, "log": log},
+            status=status,
+        )
+
+
+@method_decorator([csrf_exempt, login_not_required], name="dispatch")
+class TelephonyWebhookView(View):
+    """The PBX posts each finished call here; the token is the only credential, the cdr_id makes it
+    idempotent, and the answer is immediate."""
+
+    def post(self, request):
+        expected = settings.TELEPHONY_WEBHOOK_TOKEN
+        given = request.headers.get("X-Portal-Token") or request.GET.get("token", "")
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return JsonResponse({"error": "forbidden"}, status=403)
+        try:
+            payload = json.loads(request.body) if request.content_type == "application/json" else request.POST
+            row = parse_cdr(payload)
+        except (ValueError, CdrError) as error:
+            return JsonResponse({"error": str(error)}, status=400)
+        try:
+            result = services.call_records_import(rows=[row])
+        except IntegrityError:  # the same record delivered twice at once
+            return JsonResponse({"status": "duplicate"})
+        return JsonResponse({"status": "duplicate" if result.already_imported else "ok"})

@@ -24,3 +24,30 @@ def phone(value: str | None) -> str:
     from deals.phones import format_phone
 
     return format_phone(value) if value else ""
+
+
+@register.filter
+def progress_width(percent) -> int:
+    """A progress bar's width class (w-0 … w-100 in steps of 5; the portal's CSS defines them)."""
+    try:
+        value = float(percent)
+    except (TypeError, ValueError):
+        return 0
+    return max(0, min(100, int(value // 5 * 5)))
+
+
+@register.filter
+def get_item(mapping, key):
+    """``{{ counts|get_item:hunter.pk }}``: a dict lookup by a variable key."""
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def mul(value, factor):
+    return int(value) * int(factor)
+
+
+@register.filter
+def rsub(value, minuend):
+    """``{{ height|rsub:110 }}`` is 110 − height (an SVG bar's top)."""
+    return int(minuend) - int(value)

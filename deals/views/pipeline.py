@@ -52,6 +52,8 @@ class BoardView(CapabilityRequiredMixin, TemplateView):
         return super().get_context_data(
             columns=selectors.board_columns(viewer=self.request.user, owner=owner),
             today=timezone.localdate(),
+            activity_url=reverse("kpi:activity_create"),
+            board_path=self.request.get_full_path(),
             hunters=hunters,
             selected_owner=owner,
             **kwargs,

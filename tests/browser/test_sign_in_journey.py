@@ -24,7 +24,7 @@ def sign_in(page, username, password=TEST_PASSWORD):
 def test_each_role_signs_in_and_sees_its_russian_home_page(page, screenshot, role):
     user = UserFactory(role=role, full_name="Иван Иванов")
     sign_in(page, user.username)
-    expect(page.get_by_role("heading", level=1)).to_have_text(HOME_HEADINGS[role])
+    expect(page.get_by_role("heading", level=1)).to_contain_text(HOME_HEADINGS[role])
     expect(page.locator("nav")).to_contain_text(str(role.label))
     screenshot(page, f"home-{role.value}")
 

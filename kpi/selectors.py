@@ -1,0 +1,154 @@
+"""Reads for the KPI pages: today's tasks, the plan grid and the department's figures."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, F, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.roles import Role
+from deals.models import Deal, Payment
+from deals.stages import DealStatus
+
+from .counters import counted_calls
+from .models import Activity, ActivityKind, MonthlyPlan
+from .months import month_start
+
+
+def active_hunters() -> QuerySet[User]:
+    return User.objects.filter(role=Role.HUNTER, is_active=True).order_by("full_name", "pk")
+
+
+@dataclass
+class Tasks:
+    due_deals: list[Deal]
+    due_follow_ups: list[Activity]
+
+    def __len__(self) -> int:
+        return len(self.due_deals) + len(self.due_follow_ups)
+
+
+def tasks_due(*, hunter: User, today: date | None = None, limit: int = 100) -> Tasks:
+    """Open deals whose next contact is due or overdue, and client follow-ups agreed for today or earlier."""
+    today = today or timezone.localdate()
+    deals = list(
+        Deal.objects.filter(owner=hunter, status=DealStatus.OPEN, next_contact_on__lte=today)
+        .select_related("client")
+        .order_by("next_contact_on", "pk")[:limit]
+    )
+    follow_ups = list(
+        Activity.objects.filter(
+            owner=hunter,
+            kind=ActivityKind.FOLLOW_UP,
+            deal__isnull=True,
+            next_contact_on__lte=today,
+            next_contact_on__gte=today - timedelta(days=30),
+        )
+        .select_related("client")
+        .order_by("next_contact_on", "pk")[:limit]
+    )
+    return Tasks(due_deals=deals, due_follow_ups=follow_ups)
+
+
+def overdue_follow_ups_by_hunter(*, today: date | None = None) -> dict[int, int]:
+    today = today or timezone.localdate()
+    return dict(
+        Deal.objects.filter(status=DealStatus.OPEN, next_contact_on__lt=today)
+        .values_list("owner")
+        .annotate(count=Count("pk"))
+    )
+
+
+@dataclass
+class RecordMonth:
+    label: str
+    value: Decimal | int
+    hunter: User | None
+    month: date | None
+
+
+def team_records() -> list[RecordMonth]:
+    """The department's record months per hunter (the results board's "records"), one query each."""
+    hunters = {user.pk: user for user in User.objects.filter(role=Role.HUNTER)}
+
+    def best(rows, label):
+        row = max(rows, key=lambda item: (item["value"] or 0, -item["month"].toordinal()), default=None)
+        if row is None or not row["value"]:
+            return RecordMonth(label=label, value=0, hunter=None, month=None)
+        return RecordMonth(
+            label=label, value=row["value"], hunter=hunters.get(row["owner"]), month=row["month"]
+        )
+
+    revenue = (
+        Payment.objects.annotate(month=TruncMonth("received_on"))
+        .values("month", owner=F("deal__owner"))
+        .annotate(value=Sum("amount"))
+    )
+    deals = (
+        Deal.objects.filter(paid_in_full_on__isnull=False)
+        .annotate(month=TruncMonth("paid_in_full_on"))
+        .values("month", "owner")
+        .annotate(value=Count("pk"))
+    )
+    calls = (
+        counted_calls(Activity.objects.all())
+        .annotate(month=TruncMonth("at"))
+        .values("month", "owner")
+        .annotate(value=Count("pk"))
+    )
+    meetings = (
+        Activity.objects.filter(kind=ActivityKind.MEETING)
+        .annotate(month=TruncMonth("at"))
+        .values("month", "owner")
+        .annotate(value=Count("pk"))
+    )
+    return [
+        best(_as_dates(revenue), "Выручка за месяц"),
+        best(_as_dates(deals), "Завершённые сделки за месяц"),
+        best(_as_dates(calls), "Звонки за месяц"),
+        best(_as_dates(meetings), "Встречи за месяц"),
+    ]
+
+
+def _as_dates(rows) -> list[dict]:
+    result = []
+    for row in rows:
+        month = row["month"]
+        if hasattr(month, "date"):
+            month = timezone.localtime(month).date() if timezone.is_aware(month) else month.date()
+        result.append({**row, "month": month})
+    return result
+
+
+def department_revenue_by_month(*, months: int = 12, until: date | None = None) -> list[tuple[date, Decimal]]:
+    """Revenue received per month for the last ``months`` months (a chart on the head's dashboard)."""
+    until = month_start(until or timezone.localdate())
+    first = until
+    for _ in range(months - 1):
+        first = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+    totals = dict(
+        Payment.objects.filter(received_on__gte=first)
+        .annotate(month=TruncMonth("received_on"))
+        .values_list("month")
+        .annotate(total=Sum("amount"))
+    )
+    result, month = [], first
+    while month <= until:
+        result.append((month, totals.get(month) or Decimal("0")))
+        month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    return result
+
+
+def plans_for_month(month: date) -> dict[int, MonthlyPlan]:
+    return {plan.hunter_id: plan for plan in MonthlyPlan.objects.filter(month=month_start(month))}
+
+
+def best_and_worst(values: dict[int, Decimal | int]) -> tuple[set[int], set[int]]:
+    """Which hunters hold the best and the worst value of a column (nobody when all are equal)."""
+    if len(values) < 2 or len(set(values.values())) < 2:
+        return set(), set()
+    top, bottom = max(values.values()), min(values.values())
+    return {k for k, v in values.items() if v == top}, {k for k, v in values.items() if v == bottom}

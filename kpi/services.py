@@ -1,0 +1,227 @@
+"""Writes about activities, call records and plans."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.access import can
+from accounts.models import User
+from accounts.roles import Capability, Role
+from deals.models import Client, ClientPhone, Deal
+
+from .models import Activity, ActivityKind, ActivitySource, CallRecord, DepartmentQuarterPlan, MonthlyPlan
+from .months import month_start, previous_month, quarter_start
+
+PLAN_FIELDS = (
+    "revenue_target",
+    "deals_target",
+    "leads_target",
+    "calls_target",
+    "meetings_target",
+    "messages_target",
+)
+
+
+@transaction.atomic
+def activity_log(
+    *,
+    acting_user: User,
+    kind: str,
+    client: Client,
+    deal: Deal | None = None,
+    at: datetime | None = None,
+    outcome: str = "",
+    note: str = "",
+    next_contact_on: date | None = None,
+) -> Activity:
+    """A manual entry of a call, meeting, message, proposal, samples or follow-up (manual calls do not
+    count for KPI: only the PBX's do)."""
+    if not can(acting_user, Capability.WORK_PIPELINE):
+        raise PermissionDenied
+    if not can(acting_user, Capability.VIEW_ALL_HUNTERS) and client.owner_id != acting_user.pk:
+        raise PermissionDenied
+    if deal is not None and deal.client_id != client.pk:
+        raise ValidationError({"deal": _("Сделка относится к другому клиенту.")})
+    if kind == ActivityKind.FOLLOW_UP and next_contact_on is None:
+        raise ValidationError({"next_contact_on": _("Для дожима укажите дату следующего контакта.")})
+    activity = Activity(
+        owner=client.owner if can(acting_user, Capability.VIEW_ALL_HUNTERS) else acting_user,
+        kind=kind,
+        client=client,
+        deal=deal,
+        at=at or timezone.now(),
+        outcome=outcome.strip(),
+        note=note.strip(),
+        next_contact_on=next_contact_on,
+        source=ActivitySource.MANUAL,
+    )
+    activity.full_clean()
+    activity.save()
+    if deal is not None and next_contact_on is not None:
+        Deal.objects.filter(pk=deal.pk).update(next_contact_on=next_contact_on)
+    return activity
+
+
+# --- plans -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanRow:
+    hunter: User
+    revenue_target: Decimal = Decimal("0")
+    deals_target: int = 0
+    leads_target: int = 0
+    calls_target: int = 0
+    meetings_target: int = 0
+    messages_target: int = 0
+
+
+@transaction.atomic
+def plans_save(*, acting_user: User, month: date, rows: Sequence[PlanRow]) -> list[MonthlyPlan]:
+    """Saves the month's plan grid: one sales and KPI plan per hunter."""
+    if not can(acting_user, Capability.MANAGE_PLANS):
+        raise PermissionDenied
+    saved = []
+    for row in rows:
+        if row.hunter.role != Role.HUNTER:
+            raise ValidationError(_("План ставится только хантеру."))
+        values = {name: getattr(row, name) for name in PLAN_FIELDS}
+        if any(value is None or value < 0 for value in values.values()):
+            raise ValidationError(_("Плановые значения не могут быть отрицательными."))
+        plan, _created = MonthlyPlan.objects.update_or_create(
+            hunter=row.hunter,
+            month=month_start(month),
+            defaults={**values, "set_by": acting_user, "updated_at": timezone.now()},
+        )
+        saved.append(plan)
+    return saved
+
+
+@transaction.atomic
+def plans_copy_previous(*, acting_user: User, month: date) -> int:
+    """Copies last month's plans into this month for the hunters who have none yet; returns how many."""
+    if not can(acting_user, Capability.MANAGE_PLANS):
+        raise PermissionDenied
+    month = month_start(month)
+    existing = set(MonthlyPlan.objects.filter(month=month).values_list("hunter_id", flat=True))
+    copies = [
+        MonthlyPlan(
+            hunter_id=plan.hunter_id,
+            month=month,
+            set_by=acting_user,
+            **{name: getattr(plan, name) for name in PLAN_FIELDS},
+        )
+        for plan in MonthlyPlan.objects.filter(month=previous_month(month), hunter__is_active=True)
+        if plan.hunter_id not in existing
+    ]
+    MonthlyPlan.objects.bulk_create(copies)
+    return len(copies)
+
+
+@transaction.atomic
+def quarter_plan_save(
+    *, acting_user: User, quarter: date, revenue_target: Decimal, bonus_pool: Decimal, split: str = ""
+) -> DepartmentQuarterPlan:
+    if not can(acting_user, Capability.MANAGE_PLANS):
+        raise PermissionDenied
+    if revenue_target < 0 or bonus_pool < 0:
+        raise ValidationError(_("План и фонд не могут быть отрицательными."))
+    plan, _created = DepartmentQuarterPlan.objects.update_or_create(
+        quarter_start=quarter_start(quarter),
+        defaults={
+            "revenue_target": revenue_target,
+            "bonus_pool": bonus_pool,
+            "split": split,
+            "set_by": acting_user,
+            "updated_at": timezone.now(),
+        },
+    )
+    return plan
+
+
+# --- telephony -------------------------------------------------------------------------------------
+
+
+@dataclass
+class CallImportResult:
+    created: int = 0
+    already_imported: int = 0
+    without_hunter: list = field(default_factory=list)  # rows whose extension matches no hunter
+    without_client: int = 0
+
+
+def _hunters_by_extension() -> dict[str, User]:
+    return {user.extension: user for user in User.objects.filter(role=Role.HUNTER).exclude(extension="")}
+
+
+@transaction.atomic
+def call_records_import(*, rows: Iterable, batch_size: int = 2000) -> CallImportResult:
+    """Stores PBX call records, matching the hunter by extension and the client by phone; a record
+    already stored (same call id) is skipped, so a file can be imported again safely."""
+    rows = list(rows)
+    result = CallImportResult()
+    known = set(
+        CallRecord.objects.filter(external_id__in=[row.external_id for row in rows]).values_list(
+            "external_id", flat=True
+        )
+    )
+    fresh = [row for row in rows if row.external_id not in known]
+    result.already_imported = len(rows) - len(fresh)
+    hunters = _hunters_by_extension()
+    numbers = {row.other_number for row in fresh if row.other_number}
+    clients = dict(ClientPhone.objects.filter(number__in=numbers).values_list("number", "client_id"))
+    client_owner = dict(Client.objects.filter(pk__in=set(clients.values())).values_list("pk", "owner_id"))
+    records, activities = [], []
+    for row in fresh:
+        hunter = hunters.get(row.extension)
+        client_id = clients.get(row.other_number)
+        record = CallRecord(
+            external_id=row.external_id,
+            started_at=row.started_at,
+            direction=row.direction,
+            extension=row.extension,
+            other_number=row.other_number,
+            duration_s=row.duration_s,
+            recording_url=row.recording_url,
+            end_reason=row.end_reason,
+            hunter=hunter,
+            client_id=client_id,
+        )
+        records.append(record)
+        if hunter is None:
+            result.without_hunter.append(row)
+            activities.append(None)
+            continue
+        if client_id is None:
+            result.without_client += 1
+        # A call to another hunter's client still counts for the caller; the client link is kept only
+        # where the caller owns the card, so nobody's timeline shows another hunter's work.
+        own_client = client_id if client_id is not None and client_owner.get(client_id) == hunter.pk else None
+        activities.append(
+            Activity(
+                owner=hunter,
+                kind=ActivityKind.CALL,
+                at=row.started_at,
+                client_id=own_client,
+                source=ActivitySource.TELEPHONY,
+                direction=row.direction,
+                duration_s=row.duration_s,
+                outcome=row.end_reason[:300],
+            )
+        )
+    created_activities = Activity.objects.bulk_create(
+        [a for a in activities if a is not None], batch_size=batch_size
+    )
+    iterator = iter(created_activities)
+    for record, activity in zip(records, activities, strict=True):
+        if activity is not None:
+            record.activity = next(iterator)
+    CallRecord.objects.bulk_create(records, batch_size=batch_size)
+    result.created = len(records)
+    return result

@@ -144,7 +144,7 @@ def seed_demo_pipeline() -> bool:
         for user in User.objects.filter(username__in=["head", "buh", "prod", "ivanov", "smirnova", "sokolov"])
     }
     products = {product.name: product for product in Product.objects.all()}
-    for username, name, address, phone, segment, source, target in CLIENTS:
+    for index, (username, name, address, phone, segment, source, target) in enumerate(CLIENTS, start=1):
         hunter = users[username]
         client = services.client_create(
             acting_user=hunter,
@@ -156,11 +156,13 @@ def seed_demo_pipeline() -> bool:
             decision_maker_name="Ирина Викторовна",
         )
         deal = services.deal_create(acting_user=hunter, client=client)
-        _drive(deal, target, hunter=hunter, users=users, products=products, client=client)
+        _drive(deal, target, hunter=hunter, users=users, products=products, client=client, branch=index)
     return True
 
 
-def _drive(deal: Deal, target: Stage, *, hunter: User, users: dict, products: dict, client: Client) -> None:
+def _drive(
+    deal: Deal, target: Stage, *, hunter: User, users: dict, products: dict, client: Client, branch: int
+) -> None:
     """Moves a deal to ``target`` by doing what each stage asks, as a hunter would."""
     today = timezone.localdate()
     now = timezone.now()
@@ -218,7 +220,7 @@ def _drive(deal: Deal, target: Stage, *, hunter: User, users: dict, products: di
             services.client_update_requisites(
                 acting_user=hunter,
                 client=client,
-                requisites=Requisites(**{**REQUISITES.__dict__, "kpp": f"7736010{deal.pk:02d}"}),
+                requisites=Requisites(**{**REQUISITES.__dict__, "kpp": f"7736010{branch:02d}"}),
             )
             services.order_set_lines(
                 acting_user=hunter,
@@ -257,6 +259,6 @@ def _drive(deal: Deal, target: Stage, *, hunter: User, users: dict, products: di
                 bank_document=f"{1000 + deal.pk}",
             )
         deal = services.deal_move(acting_user=hunter, deal=deal, to_stage=order[order.index(stage) + 1])
-    if target == Stage.CALL and deal.pk % 2:
+    if target == Stage.CALL and branch % 2:
         deal.next_contact_on = today - timedelta(days=1)  # one overdue callback, as in real life
         deal.save(update_fields=["next_contact_on"])

@@ -1,0 +1,90 @@
+"""The hunter's projected pay, gathered from the database and run through the statement engine."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from compensation.projection import projected_pay
+from deals.services import OrderLineInput, order_set_lines, payment_record
+from kpi.services import PlanRow, plans_save
+from tests.deals.factories import Pipeline, make_client, make_deal, make_product
+
+MARCH = date(2026, 3, 1)
+
+
+@pytest.fixture
+def pipeline(hunter, production, accountant, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return Pipeline(hunter=hunter, production=production, accountant=accountant)
+
+
+def deal_with_order(pipeline, client, *, quantity, price, cost):
+    deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter, client=client), "deal")
+    product = make_product(list_price=price, cost=cost)
+    order_set_lines(
+        acting_user=pipeline.hunter, deal=deal, lines=[OrderLineInput(product=product, quantity=quantity)]
+    )
+    return deal
+
+
+def test_worked_example_of_the_spec_is_the_projected_pay(pipeline, sales_head, accountant):
+    """SPEC §5: 10 000 + 2 500 + 2 500 (accelerated) + plan bonus 13 000 + fixed 10 000 = 38 000,00 ₽."""
+    hunter = pipeline.hunter
+    plans_save(
+        acting_user=sales_head,
+        month=MARCH,
+        rows=[PlanRow(hunter=hunter, revenue_target=Decimal("300000"), deals_target=2)],
+    )
+    regular = make_client(acting_user=hunter, name="ИП Сидоров")
+    earlier = deal_with_order(
+        pipeline, regular, quantity=Decimal(10), price=Decimal("1000"), cost=Decimal("700")
+    )
+    payment_record(
+        acting_user=accountant, deal=earlier, amount=Decimal("10000"), received_on=date(2026, 1, 20)
+    )
+    d1 = deal_with_order(
+        pipeline,
+        make_client(acting_user=hunter, name="ООО «Ромашка»"),
+        quantity=Decimal(1000),
+        price=Decimal("200"),
+        cost=Decimal("120"),
+    )
+    d2 = deal_with_order(
+        pipeline, regular, quantity=Decimal(100), price=Decimal("1500"), cost=Decimal("1000")
+    )
+    assert d1.is_new_client and not d2.is_new_client
+    payment_record(acting_user=accountant, deal=d1, amount=Decimal("200000"), received_on=date(2026, 3, 5))
+    payment_record(acting_user=accountant, deal=d2, amount=Decimal("150000"), received_on=date(2026, 3, 20))
+
+    statement = projected_pay(hunter=hunter, month=MARCH).statement
+
+    assert [(line.kind, line.base, line.amount, line.accelerated) for line in statement.lines] == [
+        ("commission", Decimal("200000.00"), Decimal("10000.00"), False),
+        ("commission", Decimal("100000.00"), Decimal("2500.00"), False),
+        ("commission", Decimal("50000.00"), Decimal("2500.00"), True),
+        ("plan_bonus", Decimal("130000.00"), Decimal("13000.00"), False),
+        ("fixed", None, Decimal("10000.00"), False),
+    ]
+    assert statement.total == Decimal("38000.00")
+
+
+def test_an_open_deal_shows_what_its_payment_would_add(pipeline, sales_head):
+    hunter = pipeline.hunter
+    plans_save(
+        acting_user=sales_head, month=MARCH, rows=[PlanRow(hunter=hunter, revenue_target=Decimal("1000000"))]
+    )
+    deal = deal_with_order(
+        pipeline,
+        make_client(acting_user=hunter),
+        quantity=Decimal(10),
+        price=Decimal("1000"),
+        cost=Decimal("600"),
+    )
+
+    projection = projected_pay(hunter=hunter, month=MARCH)
+
+    [upside] = projection.upsides
+    assert upside.deal == deal
+    assert upside.outstanding == Decimal("10000.00")
+    assert upside.adds == Decimal("500.00")  # 5 % of a new client's 10 000; the plan stays unfulfilled

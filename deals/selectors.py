@@ -1,7 +1,7 @@
 """Reads about clients and deals that are more than a ``.get()``; each runs a fixed number of queries."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
@@ -252,3 +252,37 @@ def quality_claims(*, days: int) -> QuerySet[Feedback]:
         .select_related("deal__client", "deal__owner")
         .order_by("-at")
     )
+
+
+@dataclass
+class OverduePayment:
+    deal: Deal
+    due_on: date
+    outstanding: Decimal
+
+
+def overdue_deferred_payments(
+    *, today: "date | None" = None, owner: User | None = None
+) -> list[OverduePayment]:
+    """Deals on deferred payment whose term, counted from the client's receipt of the goods, has run out
+    while the order is not paid in full (SPEC §7)."""
+    today = today or timezone.localdate()
+    deals = (
+        Deal.objects.filter(
+            status=DealStatus.OPEN,
+            client__payment_terms="deferred",
+            shipment__received_on__isnull=False,
+            paid_in_full_on__isnull=True,
+            order__total__gt=0,
+        )
+        .select_related("client", "owner", "order", "shipment")
+        .annotate(paid=Coalesce(Sum("payments__amount"), Value(ZERO)))
+    )
+    if owner is not None:
+        deals = deals.filter(owner=owner)
+    result = []
+    for deal in deals:
+        due_on = deal.shipment.received_on + timedelta(days=deal.client.deferred_days or 0)
+        if due_on < today:
+            result.append(OverduePayment(deal=deal, due_on=due_on, outstanding=deal.order.total - deal.paid))
+    return sorted(result, key=lambda item: item.due_on)

@@ -23,7 +23,7 @@ from accounts.access import CapabilityRequiredMixin
 from accounts.roles import Capability
 from compensation.projection import projected_pay
 from deals.models import Client, Deal
-from deals.selectors import quality_claims
+from deals.selectors import overdue_deferred_payments, quality_claims
 
 from . import analytics, selectors, services
 from .counters import month_progress
@@ -93,6 +93,7 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
             revenue_chart=[(m, value, int(value * 100 / top) if value > 0 else 0) for m, value in revenue],
             overdue=selectors.overdue_follow_ups_by_hunter(),
             quality_claims=quality_claims(days=60),
+            overdue_payments=overdue_deferred_payments()[:50],
             funnel=[(row, row.entered * 100 // widest) for row in funnel],
             forecast=analytics.forecast(),
             samples=analytics.samples_conversion(

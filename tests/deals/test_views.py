@@ -348,3 +348,33 @@ def test_sales_head_adds_a_refusal_reason_that_hunters_can_pick(client, hunter, 
     deal = make_deal(acting_user=hunter)
     client.force_login(hunter)
     assert "Закрылись" in page_text(client.get(reverse("deals:detail", args=[deal.pk])))
+
+
+def test_overdue_deferred_payment_reaches_the_heads_dashboard(client, pipeline, sales_head, accountant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deals.models import Shipment
+    from deals.services import client_set_payment_terms, payment_record
+
+    repeat_client = make_client(acting_user=pipeline.hunter, name="Столовая «Вахта»")
+    first = pipeline.advance_to(make_deal(acting_user=pipeline.hunter, client=repeat_client), Stage.PAYMENT)
+    payment_record(
+        acting_user=accountant, deal=first, amount=first.order.total, received_on=timezone.localdate()
+    )
+    client_set_payment_terms(
+        acting_user=sales_head,
+        client=repeat_client,
+        payment_terms="deferred",
+        deferred_days=14,
+        deferred_limit=20000,
+    )
+    second = pipeline.advance_to(make_deal(acting_user=pipeline.hunter, client=repeat_client), Stage.PAYMENT)
+    Shipment.objects.filter(deal=second).update(received_on=timezone.localdate() - timedelta(days=20))
+
+    client.force_login(sales_head)
+    text = page_text(client.get(reverse("kpi:dashboard")))
+    assert "Просроченные оплаты по отсрочке" in text
+    section = text[text.index("Просроченные оплаты по отсрочке") :]
+    assert "Столовая «Вахта»" in section.split("Претензии")[0]

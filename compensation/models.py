@@ -1,0 +1,231 @@
+"""Pay schemes with effective dates, monthly statements with their lines, adjustments and expenses."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import can, scope_owned
+from accounts.roles import Capability
+
+from . import rules
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+RATE = {"max_digits": 7, "decimal_places": 4}
+
+
+class PaySchemeVersion(models.Model):
+    """SPEC §5 rates and amounts from a date on; a month is paid by the version in force on its 1st day."""
+
+    class Accelerator(models.TextChoices):
+        MARGINAL = rules.ACCELERATOR_MARGINAL, _("Только сверх плана (разбивка оплаты на границе)")
+        RETROACTIVE = rules.ACCELERATOR_RETROACTIVE, _("На все оплаты месяца")
+
+    class Split(models.TextChoices):
+        EQUAL = rules.SPLIT_EQUAL, _("Поровну")
+        REVENUE_SHARE = rules.SPLIT_REVENUE_SHARE, _("Пропорционально выручке")
+
+    effective_from = models.DateField(_("действует с"), unique=True, help_text=_("Первое число месяца"))
+    fixed_amount = models.DecimalField(_("фиксированная часть, ₽"), **MONEY)
+    new_client_rate = models.DecimalField(_("процент с оплат нового клиента"), **RATE)
+    existing_client_rate = models.DecimalField(_("процент с оплат действующего клиента"), **RATE)
+    margin_bonus_rate = models.DecimalField(_("доп. процент с маржи при выполнении плана"), **RATE)
+    accelerator = models.CharField(_("ускоритель"), max_length=20, choices=Accelerator.choices)
+    accelerator_multiplier = models.DecimalField(_("множитель ускорителя"), **RATE)
+    department_bonus_split = models.CharField(
+        _("премия отдела делится"), max_length=20, choices=Split.choices
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("схема оплаты")
+        verbose_name_plural = _("схемы оплаты")
+        ordering = ["-effective_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(effective_from__day=1), name="compensation_scheme_starts_a_month"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    fixed_amount__gte=0,
+                    new_client_rate__gte=0,
+                    existing_client_rate__gte=0,
+                    margin_bonus_rate__gte=0,
+                    accelerator_multiplier__gte=1,
+                ),
+                name="compensation_scheme_values_sane",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{_('Схема оплаты с')} {self.effective_from:%d.%m.%Y}"
+
+    def as_rules(self) -> rules.PayScheme:
+        return rules.PayScheme(
+            effective_from=self.effective_from,
+            fixed_amount=self.fixed_amount,
+            new_client_rate=self.new_client_rate,
+            existing_client_rate=self.existing_client_rate,
+            margin_bonus_rate=self.margin_bonus_rate,
+            accelerator=self.accelerator,
+            accelerator_multiplier=self.accelerator_multiplier,
+            department_bonus_split=self.department_bonus_split,
+        )
+
+
+class StatementQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "StatementQuerySet":
+        """The head and the accountant see every statement; a hunter only their own."""
+        if can(user, Capability.VIEW_ALL_HUNTERS) or can(user, Capability.LOCK_STATEMENTS):
+            return self
+        return scope_owned(self, user, owner_field="hunter")
+
+
+class Statement(models.Model):
+    """A hunter's monthly statement. Draft and approved ones are recalculated on view; a locked one is
+    stored line by line and never changes again."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Черновик")
+        APPROVED = "approved", _("Утверждён руководителем")
+        LOCKED = "locked", _("Закрыт бухгалтерией")
+        PAID = "paid", _("Выплачен")
+
+    hunter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="statements")
+    month = models.DateField(_("месяц"))
+    status = models.CharField(_("статус"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    total = models.DecimalField(_("итого, ₽"), null=True, blank=True, **MONEY)
+    sales_plan_fulfilled = models.BooleanField(null=True, blank=True)
+    kpi_met = models.BooleanField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    locked_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StatementQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("расчётный лист")
+        verbose_name_plural = _("расчётные листы")
+        ordering = ["-month", "hunter__full_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["hunter", "month"], name="compensation_statement_one_per_month"),
+            models.CheckConstraint(condition=Q(month__day=1), name="compensation_statement_month_first_day"),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "approved"])
+                | Q(total__isnull=False, locked_at__isnull=False),
+                name="compensation_locked_statement_has_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hunter} {self.month:%m.%Y}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status in (self.Status.LOCKED, self.Status.PAID)
+
+
+class StatementLine(models.Model):
+    """A locked statement's line, as it was when the accountant locked the month."""
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=20)
+    amount = models.DecimalField(**MONEY)
+    base = models.DecimalField(null=True, blank=True, **MONEY)
+    rate = models.DecimalField(null=True, blank=True, max_digits=12, decimal_places=8)
+    deal = models.ForeignKey("deals.Deal", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    payment = models.ForeignKey(
+        "deals.Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    accelerated = models.BooleanField(default=False)
+    late = models.BooleanField(default=False)
+    explanation = models.TextField()
+
+    class Meta:
+        ordering = ["statement", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement", "position"], name="compensation_line_position_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement} #{self.position}: {self.amount}"
+
+
+class Adjustment(models.Model):
+    """A correction with its reason, entered in an open month (a locked month is never edited)."""
+
+    hunter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pay_adjustments"
+    )
+    month = models.DateField(_("месяц"))
+    amount = models.DecimalField(_("сумма, ₽"), **MONEY)
+    reason = models.TextField(_("причина"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("корректировка")
+        verbose_name_plural = _("корректировки")
+        ordering = ["month", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(month__day=1), name="compensation_adjustment_month_first_day"),
+            models.CheckConstraint(condition=~Q(reason=""), name="compensation_adjustment_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hunter} {self.month:%m.%Y}: {self.amount}"
+
+
+def receipt_path(instance, filename: str) -> str:
+    return f"expenses/{instance.hunter_id}/{timezone.now():%Y%m%d%H%M%S}_{filename}"
+
+
+class Expense(models.Model):
+    """A logistics claim for a client meeting; paid with the statement of the month it was approved in."""
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", _("На рассмотрении")
+        APPROVED = "approved", _("Одобрено")
+        REJECTED = "rejected", _("Отклонено")
+
+    hunter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="expenses")
+    meeting = models.ForeignKey(
+        "kpi.Activity", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    amount = models.DecimalField(_("сумма, ₽"), **MONEY)
+    note = models.TextField(_("комментарий"), blank=True)
+    receipt = models.FileField(_("чек"), upload_to=receipt_path, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CLAIMED)
+    approved_amount = models.DecimalField(_("одобрено, ₽"), null=True, blank=True, **MONEY)
+    approved_on = models.DateField(_("дата решения"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("расход")
+        verbose_name_plural = _("расходы")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="compensation_expense_positive"),
+            models.CheckConstraint(
+                condition=Q(approved_amount__isnull=True)
+                | Q(approved_amount__gte=0, approved_amount__lte=models.F("amount")),
+                name="compensation_expense_approved_within_claim",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hunter}: {self.amount}"

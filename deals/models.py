@@ -589,12 +589,21 @@ class Payment(models.Model):
     bank_document = models.CharField(_("номер платёжного документа"), max_length=50, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(_("внесена"), default=timezone.now)
+    # The month whose statement it counts in: its receipt month, or the first open month when that
+    # statement was already locked at recording (then ``late``). A refund counts in the month it is
+    # recorded in (SPEC §5).
+    accrual_month = models.DateField(_("учитывается в месяце"))
+    late = models.BooleanField(_("поступила после закрытия месяца"), default=False)
 
     class Meta:
         verbose_name = _("оплата")
         verbose_name_plural = _("оплаты")
         ordering = ["received_on", "pk"]
-        indexes = [models.Index(fields=["received_on"]), models.Index(fields=["deal", "received_on"])]
+        indexes = [
+            models.Index(fields=["received_on"]),
+            models.Index(fields=["deal", "received_on"]),
+            models.Index(fields=["accrual_month"]),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["deal", "bank_document"],

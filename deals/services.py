@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from compensation.selectors import first_open_month
 
 from . import stages
 from .lead_import import LeadRow, ParsedLeads, RejectedRow
@@ -883,6 +884,7 @@ def payment_record(
             return existing
     try:
         with transaction.atomic():
+            accrual_month = first_open_month(hunter_id=deal.owner_id, month=received_on)
             payment = Payment.objects.create(
                 deal=deal,
                 amount=_money(amount),
@@ -890,12 +892,45 @@ def payment_record(
                 bank_document=bank_document,
                 recorded_by=acting_user,
                 recorded_at=recorded_at or timezone.now(),
+                accrual_month=accrual_month,
+                late=accrual_month != received_on.replace(day=1),
             )
             deal_update_paid_in_full(deal)
             return payment
     except IntegrityError:
         # A concurrent submit of the same document won the race: that payment is the one.
         return Payment.objects.get(deal=deal, bank_document=bank_document)
+
+
+@transaction.atomic
+def payment_refund(
+    *, acting_user: User, deal: Deal, amount: Decimal, recorded_on: date, bank_document: str = ""
+) -> Payment:
+    """Records money returned to the client as a negative payment. It reduces the revenue and margin of
+    the month it is recorded in and takes back commission at the deal's effective rate (SPEC §5.8)."""
+    if not can(acting_user, Capability.RECORD_PAYMENTS):
+        raise PermissionDenied
+    if amount is None or amount <= 0:
+        raise ValidationError({"amount": _("Сумма возврата должна быть больше нуля.")})
+    deal = _locked_deal(deal)
+    paid = deal_paid_total(deal)
+    if amount > paid:
+        raise ValidationError(
+            {"amount": _("Вернуть можно не больше, чем оплачено: %(paid)s ₽.") % {"paid": paid}}
+        )
+    accrual_month = first_open_month(hunter_id=deal.owner_id, month=recorded_on)
+    refund = Payment.objects.create(
+        deal=deal,
+        kind=Payment.Kind.REFUND,
+        amount=-_money(amount),
+        received_on=recorded_on,
+        bank_document=bank_document.strip(),
+        recorded_by=acting_user,
+        accrual_month=accrual_month,
+        late=accrual_month != recorded_on.replace(day=1),
+    )
+    deal_update_paid_in_full(deal)
+    return refund
 
 
 def deal_paid_total(deal: Deal) -> Decimal:

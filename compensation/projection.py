@@ -12,66 +12,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
-from deals.models import Deal, Payment
+from deals.models import Deal
 from deals.stages import DealStatus
-from kpi.counters import Counters, kpi_plan_met, month_counters
-from kpi.models import MonthlyPlan
-from kpi.months import month_start, next_month
+from kpi.months import month_start
 
-from .engine import MonthInput, PaymentInput, Statement, build_statement
-from .rules import DEFAULT_SCHEME, PayScheme
-
-
-def current_scheme(on: date) -> PayScheme:
-    """The pay scheme in force on a date (the default scheme until schemes are kept in the portal)."""
-    return DEFAULT_SCHEME
-
-
-def month_input(*, hunter: User, month: date, counters: Counters | None = None) -> MonthInput:
-    month = month_start(month)
-    counters = counters or month_counters(month=month, hunter_ids=[hunter.pk])[hunter.pk]
-    plan = MonthlyPlan.objects.filter(hunter=hunter, month=month).first()
-    payments = (
-        Payment.objects.filter(
-            deal__owner=hunter,
-            kind=Payment.Kind.PAYMENT,
-            received_on__gte=month,
-            received_on__lt=next_month(month),
-        )
-        .select_related("deal__order")
-        .order_by("received_on", "pk")
-    )
-    return MonthInput(
-        month=month,
-        scheme=current_scheme(month),
-        sales_plan_target_revenue=plan.revenue_target if plan else None,
-        sales_plan_target_deals=plan.deals_target if plan else None,
-        revenue=counters.revenue,
-        completed_deals=counters.deals,
-        kpi_met=kpi_plan_met(counters, plan),
-        kpi_counters={
-            "leads": counters.leads,
-            "calls": counters.calls,
-            "meetings": counters.meetings,
-            "messages": counters.messages,
-        },
-        payments=[_payment_input(payment) for payment in payments],
-    )
-
-
-def _payment_input(payment: Payment) -> PaymentInput:
-    order = getattr(payment.deal, "order", None)
-    return PaymentInput(
-        payment_id=payment.pk,
-        deal_key=payment.deal_id,
-        client_key=payment.deal.client_id,
-        amount=payment.amount,
-        received_on=payment.received_on,
-        entry_order=payment.pk,
-        is_new_client=payment.deal.is_new_client,
-        order_total=order.total if order else payment.amount,
-        order_cost=order.cost_total if order else Decimal("0"),
-    )
+from .engine import PaymentInput, Statement, build_statement
+from .statements import month_input
 
 
 @dataclass

@@ -75,6 +75,8 @@ class Client(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("создал")
     )
     created_at = models.DateTimeField(_("создан"), default=timezone.now)
+    # The identifier the card had where it was imported from (a scenario file, the old CRM).
+    external_key = models.CharField(_("внешний код"), max_length=100, blank=True, db_index=True)
 
     # Карточка предприятия: needed from stage 6.
     legal_name = models.CharField(_("полное наименование"), max_length=300, blank=True)
@@ -290,8 +292,9 @@ class Deal(models.Model):
     stage_entered_at = models.DateTimeField(_("на этапе с"), default=timezone.now)
     closed_at = models.DateTimeField(_("закрыта"), null=True, blank=True)
     # The receipt date of the payment that covered the order total (a "completed deal", SPEC §4);
-    # kept by the payment services, cleared again if a refund reopens the debt.
+    # kept by the payment services.
     paid_in_full_on = models.DateField(_("оплачена полностью"), null=True, blank=True, editable=False)
+    external_key = models.CharField(_("внешний код"), max_length=100, blank=True, db_index=True)
 
     objects = DealQuerySet.as_manager()
 

@@ -401,6 +401,67 @@ def deal_create(
     return deal
 
 
+@transaction.atomic
+def deal_import(
+    *,
+    acting_user: User,
+    client: Client,
+    created_at: datetime,
+    lines: Sequence["OrderLineInput"] = (),
+    external_key: str = "",
+    title: str = "",
+) -> Deal:
+    """A deal brought over from history (a scenario file, the old CRM) at the «Сделка» stage with its
+    order. Its facts of stages 1–5 happened elsewhere, so their criteria are not asked; the new-client
+    flag is derived exactly as for a deal opened in the portal."""
+    _ensure_works_client(acting_user, client)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    deal = Deal.objects.create(
+        client=client,
+        owner=client.owner,
+        title=title,
+        stage=Stage.DEAL,
+        is_new_client=not client_has_paid_deal(client),
+        created_by=acting_user,
+        created_at=created_at,
+        stage_entered_at=created_at,
+        external_key=external_key,
+    )
+    StageChange.objects.create(
+        deal=deal,
+        kind=StageChange.Kind.CREATED,
+        to_stage=Stage.DEAL,
+        by=acting_user,
+        at=created_at,
+        comment=_("Перенесена из истории продаж"),
+    )
+    if lines:
+        order_set_lines(acting_user=acting_user, deal=deal, lines=lines)
+        Order.objects.filter(deal=deal).update(created_at=created_at)
+    return deal
+
+
+@transaction.atomic
+def deal_import_settle_stage(*, deal: Deal, stage: str | None = None, at: datetime | None = None) -> Deal:
+    """Puts an imported deal at the stage its history ended in: the given one, or what its payments
+    imply (paid in full: closing; partly paid: awaiting payment)."""
+    deal = _locked_deal(deal)
+    if stage is None:
+        paid = deal_paid_total(deal)
+        stage = Stage.CLOSED if deal.paid_in_full_on else (Stage.PAYMENT if paid > 0 else deal.stage)
+    if stage != deal.stage:
+        _record_stage_change(
+            deal,
+            kind=StageChange.Kind.FORWARD,
+            to_stage=stage,
+            by=None,
+            comment=_("Перенесена из истории продаж"),
+            at=at,
+        )
+        deal.save(update_fields=["stage", "stage_entered_at"])
+    return deal
+
+
 def _record_stage_change(
     deal: Deal, *, kind: str, to_stage: str, by: User | None, comment: str = "", at: datetime | None = None
 ) -> None:
@@ -938,10 +999,9 @@ def deal_paid_total(deal: Deal) -> Decimal:
 
 
 def deal_update_paid_in_full(deal: Deal) -> None:
-    """Stores when the deal's payments first covered its order total (a completed deal, SPEC §4).
-
-    Payments are taken in order of receipt (date, then entry); a refund that reopens the debt clears it.
-    """
+    """Stores when the deal's payments first covered its order total: a deal completed in that month
+    (SPEC §4). Payments count in order of receipt (date, then entry); a later refund does not move
+    the completion into another month, it reduces the revenue of its own month instead."""
     total = Order.objects.filter(deal=deal).values_list("total", flat=True).first() or Decimal("0")
     paid_in_full_on = None
     if total > 0:
@@ -949,10 +1009,9 @@ def deal_update_paid_in_full(deal: Deal) -> None:
         payments = deal.payments.order_by("received_on", "pk").values_list("amount", "received_on")
         for amount, received_on in payments:
             running += amount
-            if running >= total and paid_in_full_on is None:
+            if running >= total:
                 paid_in_full_on = received_on
-            elif running < total:
-                paid_in_full_on = None
+                break
     Deal.objects.filter(pk=deal.pk).update(paid_in_full_on=paid_in_full_on)
 
 

@@ -64,8 +64,10 @@ def month_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Count
         )
     }
     calls = dict(counted_calls(in_month).values_list("owner").annotate(count=Count("pk")))
+    # Revenue is what accrues in the month: receipts of the month, refunds recorded in it, and payments
+    # that arrived after an earlier month was locked (SPEC §5); the same figure the statement uses.
     revenue = dict(
-        Payment.objects.filter(deal__owner__in=ids, received_on__gte=first, received_on__lt=following)
+        Payment.objects.filter(deal__owner__in=ids, accrual_month=first)
         .values_list("deal__owner")
         .annotate(total=Sum("amount"))
     )

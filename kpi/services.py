@@ -225,3 +225,45 @@ def call_records_import(*, rows: Iterable, batch_size: int = 2000) -> CallImport
     CallRecord.objects.bulk_create(records, batch_size=batch_size)
     result.created = len(records)
     return result
+
+
+@transaction.atomic
+def activities_import(
+    *,
+    owner: User,
+    kind: str,
+    at: datetime,
+    count: int = 1,
+    client: Client | None = None,
+    source: str = ActivitySource.MANUAL,
+    direction: str = "",
+    duration_s: int | None = None,
+) -> list[Activity]:
+    """Activities brought over from history (a scenario file, the old CRM), ``count`` identical ones."""
+    if owner.role != Role.HUNTER:
+        raise ValidationError(_("Активности ведут только хантеры."))
+    if source == ActivitySource.TELEPHONY and kind != ActivityKind.CALL:
+        raise ValidationError(_("Из телефонии приходят только звонки."))
+    template = Activity(
+        owner=owner,
+        kind=kind,
+        at=at,
+        client=client,
+        source=source,
+        direction=direction,
+        duration_s=duration_s,
+        next_contact_on=at.date() if kind == ActivityKind.FOLLOW_UP else None,
+    )
+    template.full_clean(exclude=["client"])
+    return Activity.objects.bulk_create(
+        [
+            Activity(
+                **{
+                    f.attname: getattr(template, f.attname)
+                    for f in Activity._meta.concrete_fields
+                    if not f.primary_key
+                }
+            )
+            for _ in range(count)
+        ]
+    )

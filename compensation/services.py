@@ -1,0 +1,198 @@
+"""Writes about pay: schemes, statement approval and locking, adjustments and expenses."""
+
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.access import can
+from accounts.models import User
+from accounts.roles import Capability, Role
+from deals.models import Payment
+from kpi.models import Activity, ActivityKind, MonthlyPlan
+from kpi.months import month_start
+
+from . import rules
+from .engine import LineKind
+from .models import Adjustment, Expense, PaySchemeVersion, Statement, StatementLine
+from .selectors import LOCKED_STATUSES
+from .statements import statement_for
+
+
+class StatementLocked(ValidationError):
+    pass
+
+
+def _ensure_open(hunter: User, month: date) -> None:
+    if Statement.objects.filter(hunter=hunter, month=month_start(month), status__in=LOCKED_STATUSES).exists():
+        raise StatementLocked(
+            _("Расчётный лист за %(month)s закрыт: исправления — корректировкой в открытом месяце.")
+            % {"month": f"{month:%m.%Y}"}
+        )
+
+
+@transaction.atomic
+def scheme_save(*, acting_user: User, effective_from: date, **values) -> PaySchemeVersion:
+    """A new version of the pay scheme from the first day of a month that no statement is locked for."""
+    if not can(acting_user, Capability.MANAGE_PLANS):
+        raise PermissionDenied
+    effective_from = month_start(effective_from)
+    if Statement.objects.filter(month__gte=effective_from, status__in=LOCKED_STATUSES).exists():
+        raise ValidationError(
+            _("С этой даты уже есть закрытые расчётные листы: прошлые месяцы не пересчитываются.")
+        )
+    rules.PayScheme(effective_from=effective_from, **values)  # the rules' own checks of the values
+    version, _created = PaySchemeVersion.objects.update_or_create(
+        effective_from=effective_from,
+        defaults={**values, "created_by": acting_user, "created_at": timezone.now()},
+    )
+    return version
+
+
+def _statement_record(hunter: User, month: date) -> Statement:
+    record, _created = Statement.objects.select_for_update().get_or_create(
+        hunter=hunter, month=month_start(month)
+    )
+    return record
+
+
+@transaction.atomic
+def statement_approve(*, acting_user: User, hunter: User, month: date) -> Statement:
+    if not can(acting_user, Capability.APPROVE_STATEMENTS):
+        raise PermissionDenied
+    record = _statement_record(hunter, month)
+    if record.status != Statement.Status.DRAFT:
+        raise ValidationError(_("Утвердить можно только черновик."))
+    record.status = Statement.Status.APPROVED
+    record.approved_by, record.approved_at = acting_user, timezone.now()
+    record.save()
+    return record
+
+
+def hunters_of_month(month: date) -> list[User]:
+    """Hunters with a plan, a payment or a statement in the month."""
+    month = month_start(month)
+    ids = set(MonthlyPlan.objects.filter(month=month).values_list("hunter_id", flat=True))
+    ids |= set(Payment.objects.filter(accrual_month=month).values_list("deal__owner_id", flat=True))
+    ids |= set(Statement.objects.filter(month=month).values_list("hunter_id", flat=True))
+    return list(User.objects.filter(pk__in=ids, role=Role.HUNTER).order_by("full_name", "pk"))
+
+
+@transaction.atomic
+def statement_lock(*, acting_user: User, hunter: User, month: date, at=None) -> Statement:
+    """Stores the month's statement line by line; from now on it never changes."""
+    if not can(acting_user, Capability.LOCK_STATEMENTS):
+        raise PermissionDenied
+    record = _statement_record(hunter, month)
+    if record.is_locked:
+        return record
+    statement = statement_for(hunter=hunter, month=month)
+    StatementLine.objects.bulk_create(
+        [
+            StatementLine(
+                statement=record,
+                position=position,
+                kind=line.kind,
+                amount=line.amount,
+                base=line.base,
+                rate=line.rate,
+                deal_id=line.deal_key,
+                accelerated=line.accelerated,
+                late=line.late,
+                payment_id=line.source_id if line.kind == LineKind.COMMISSION else None,
+                explanation=line.explanation,
+            )
+            for position, line in enumerate(statement.lines, start=1)
+        ]
+    )
+    record.status = Statement.Status.LOCKED
+    record.total = statement.total
+    record.sales_plan_fulfilled = statement.sales_plan_fulfilled
+    record.kpi_met = statement.kpi_met
+    record.locked_by, record.locked_at = acting_user, at or timezone.now()
+    record.save()
+    return record
+
+
+@transaction.atomic
+def statements_lock_month(*, acting_user: User, month: date, at=None) -> list[Statement]:
+    return [
+        statement_lock(acting_user=acting_user, hunter=hunter, month=month, at=at)
+        for hunter in hunters_of_month(month)
+    ]
+
+
+@transaction.atomic
+def statements_mark_paid(*, acting_user: User, month: date) -> int:
+    if not can(acting_user, Capability.LOCK_STATEMENTS):
+        raise PermissionDenied
+    return Statement.objects.filter(month=month_start(month), status=Statement.Status.LOCKED).update(
+        status=Statement.Status.PAID, paid_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def adjustment_add(
+    *, acting_user: User, hunter: User, month: date, amount: Decimal, reason: str
+) -> Adjustment:
+    """A correction with its reason in an open month."""
+    if not (can(acting_user, Capability.APPROVE_STATEMENTS) or can(acting_user, Capability.LOCK_STATEMENTS)):
+        raise PermissionDenied
+    if not reason.strip():
+        raise ValidationError({"reason": _("Укажите причину корректировки.")})
+    _ensure_open(hunter, month)
+    return Adjustment.objects.create(
+        hunter=hunter, month=month_start(month), amount=amount, reason=reason.strip(), created_by=acting_user
+    )
+
+
+@transaction.atomic
+def expense_claim(
+    *,
+    acting_user: User,
+    amount: Decimal,
+    meeting: Activity | None = None,
+    note: str = "",
+    receipt: UploadedFile | None = None,
+) -> Expense:
+    if not can(acting_user, Capability.WORK_PIPELINE):
+        raise PermissionDenied
+    if meeting is not None and (meeting.owner_id != acting_user.pk or meeting.kind != ActivityKind.MEETING):
+        raise ValidationError({"meeting": _("Расход оформляется на свою встречу с клиентом.")})
+    if amount is None or amount <= 0:
+        raise ValidationError({"amount": _("Сумма должна быть больше нуля.")})
+    if receipt is not None:
+        from deals.services import check_upload
+
+        check_upload(receipt)
+    return Expense.objects.create(
+        hunter=acting_user, meeting=meeting, amount=amount, note=note.strip(), receipt=receipt or ""
+    )
+
+
+@transaction.atomic
+def expense_decide(
+    *, acting_user: User, expense: Expense, approved_amount: Decimal, decided_on: date | None = None
+) -> Expense:
+    """The head approves a claim in full or in part (0 rejects it); it is paid in the decision's month."""
+    if not can(acting_user, Capability.APPROVE_STATEMENTS):
+        raise PermissionDenied
+    expense = Expense.objects.select_for_update().get(pk=expense.pk)
+    if expense.status != Expense.Status.CLAIMED:
+        raise ValidationError(_("По этому расходу уже есть решение."))
+    if approved_amount < 0 or approved_amount > expense.amount:
+        raise ValidationError({"approved_amount": _("Одобрить можно от 0 до заявленной суммы.")})
+    decided_on = decided_on or timezone.localdate()
+    _ensure_open(expense.hunter, decided_on)
+    expense.status = Expense.Status.APPROVED if approved_amount > 0 else Expense.Status.REJECTED
+    expense.approved_amount, expense.approved_on, expense.decided_by = (
+        approved_amount,
+        decided_on,
+        acting_user,
+    )
+    expense.save()
+    return expense

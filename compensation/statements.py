@@ -1,0 +1,242 @@
+"""A hunter's monthly statement from the database: gathers SPEC §5's inputs and runs the one engine.
+
+An open month is recalculated whenever it is looked at; a locked month is read back from its stored
+lines and never recalculated.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from accounts.models import User
+from deals.models import Payment
+from kpi.counters import Counters, kpi_plan_met, month_counters
+from kpi.models import DepartmentQuarterPlan, MonthlyPlan
+from kpi.months import month_start, next_month, quarter_months, quarter_start
+
+from . import rules
+from .engine import (
+    AdjustmentInput,
+    ExpenseInput,
+    Line,
+    LineKind,
+    MonthInput,
+    PaymentInput,
+    RefundInput,
+    build_statement,
+)
+from .models import Adjustment, Expense, PaySchemeVersion, Statement, StatementLine
+
+ZERO = Decimal("0")
+
+
+def scheme_for(month: date) -> rules.PayScheme:
+    """The scheme in force on the month's first day; the regulations' defaults before any was set."""
+    version = (
+        PaySchemeVersion.objects.filter(effective_from__lte=month_start(month))
+        .order_by("-effective_from")
+        .first()
+    )
+    return version.as_rules() if version else rules.DEFAULT_SCHEME
+
+
+def _payment_input(payment: Payment) -> PaymentInput:
+    order = getattr(payment.deal, "order", None)
+    return PaymentInput(
+        payment_id=payment.pk,
+        deal_key=payment.deal_id,
+        client_key=payment.deal.client_id,
+        amount=payment.amount,
+        received_on=payment.received_on,
+        entry_order=payment.pk,
+        is_new_client=payment.deal.is_new_client,
+        order_total=order.total if order else payment.amount,
+        order_cost=order.cost_total if order else ZERO,
+        late=payment.late,
+    )
+
+
+def department_bonus_share(*, hunter: User, month: date) -> Decimal:
+    """SPEC §5.5: in a quarter's last month, the hunter's share of the pool when the department reached
+    its quarterly target; shared by the hunters active in the quarter (a plan in one of its months)."""
+    month = month_start(month)
+    months = quarter_months(month)
+    if month != months[-1]:
+        return ZERO
+    plan = DepartmentQuarterPlan.objects.filter(quarter_start=quarter_start(month)).first()
+    if plan is None or plan.bonus_pool <= 0:
+        return ZERO
+    in_quarter = Payment.objects.filter(
+        accrual_month__gte=months[0], accrual_month__lt=next_month(months[-1])
+    )
+    revenue = in_quarter.aggregate(total=Sum("amount"))["total"] or ZERO
+    if revenue < plan.revenue_target:
+        return ZERO
+    active = set(MonthlyPlan.objects.filter(month__in=months).values_list("hunter_id", flat=True))
+    if hunter.pk not in active:
+        return ZERO
+    split = plan.split or scheme_for(month).department_bonus_split
+    if split == rules.SPLIT_REVENUE_SHARE:
+        mine = in_quarter.filter(deal__owner=hunter).aggregate(total=Sum("amount"))["total"] or ZERO
+        active_revenue = (
+            in_quarter.filter(deal__owner__in=active).aggregate(total=Sum("amount"))["total"] or ZERO
+        )
+        return plan.bonus_pool * mine / active_revenue if active_revenue > 0 else ZERO
+    return plan.bonus_pool / len(active)
+
+
+def _commission_on_deal_before(deal_id: int, hunter: User, month: date) -> tuple[Decimal, Decimal]:
+    """Commission earned on a deal and the amount paid on it in months before ``month`` (for clawbacks)."""
+    earned = ZERO
+    earlier_months = sorted(
+        set(
+            Payment.objects.filter(deal_id=deal_id, accrual_month__lt=month).values_list(
+                "accrual_month", flat=True
+            )
+        )
+    )
+    for earlier in earlier_months:
+        statement = statement_for(hunter=hunter, month=earlier)
+        earned += sum(
+            (
+                line.amount
+                for line in statement.lines
+                if line.kind == LineKind.COMMISSION and line.deal_key == deal_id
+            ),
+            ZERO,
+        )
+    paid = Payment.objects.filter(deal_id=deal_id, accrual_month__lt=month).aggregate(total=Sum("amount"))[
+        "total"
+    ]
+    return earned, paid or ZERO
+
+
+def month_input(*, hunter: User, month: date, counters: Counters | None = None) -> MonthInput:
+    month = month_start(month)
+    counters = counters or month_counters(month=month, hunter_ids=[hunter.pk])[hunter.pk]
+    plan = MonthlyPlan.objects.filter(hunter=hunter, month=month).first()
+    accrued = (
+        Payment.objects.filter(deal__owner=hunter, accrual_month=month)
+        .select_related("deal__order")
+        .order_by("received_on", "pk")
+    )
+    payments, refunds = [], []
+    for payment in accrued:
+        if payment.kind == Payment.Kind.PAYMENT:
+            payments.append(_payment_input(payment))
+            continue
+        earned, paid = _commission_on_deal_before(payment.deal_id, hunter, month)
+        order = getattr(payment.deal, "order", None)
+        refunds.append(
+            RefundInput(
+                refund_id=payment.pk,
+                deal_key=payment.deal_id,
+                client_key=payment.deal.client_id,
+                amount=-payment.amount,
+                recorded_on=payment.received_on,
+                deal_commission_so_far=earned,
+                deal_paid_so_far=paid,
+                order_total=order.total if order else -payment.amount,
+                order_cost=order.cost_total if order else ZERO,
+                entry_order=payment.pk,
+            )
+        )
+    expenses = Expense.objects.filter(
+        hunter=hunter,
+        status=Expense.Status.APPROVED,
+        approved_on__gte=month,
+        approved_on__lt=next_month(month),
+    )
+    return MonthInput(
+        month=month,
+        scheme=scheme_for(month),
+        sales_plan_target_revenue=plan.revenue_target if plan else None,
+        sales_plan_target_deals=plan.deals_target if plan else None,
+        revenue=counters.revenue,
+        completed_deals=counters.deals,
+        kpi_met=kpi_plan_met(counters, plan),
+        kpi_counters={name: getattr(counters, name) for name in ("leads", "calls", "meetings", "messages")},
+        payments=payments,
+        refunds=refunds,
+        department_bonus=department_bonus_share(hunter=hunter, month=month),
+        expenses=[
+            ExpenseInput(expense_id=e.pk, amount=e.approved_amount or ZERO, note=e.note) for e in expenses
+        ],
+        adjustments=[
+            AdjustmentInput(adjustment_id=a.pk, amount=a.amount, reason=a.reason)
+            for a in Adjustment.objects.filter(hunter=hunter, month=month)
+        ],
+    )
+
+
+@dataclass
+class MonthStatement:
+    hunter: User
+    month: date
+    status: str
+    lines: list[Line]
+    total: Decimal
+    sales_plan_fulfilled: bool
+    kpi_met: bool
+    counters: Counters | None
+    plan: MonthlyPlan | None
+    record: Statement | None = None
+    totals: dict = field(default_factory=dict)
+
+
+def statement_for(*, hunter: User, month: date) -> MonthStatement:
+    """The month's statement: stored lines if locked, else calculated now."""
+    month = month_start(month)
+    record = Statement.objects.filter(hunter=hunter, month=month).first()
+    plan = MonthlyPlan.objects.filter(hunter=hunter, month=month).first()
+    if record is not None and record.is_locked:
+        lines = [_line_from_row(row) for row in record.lines.all()]
+        totals = {kind: ZERO for kind in LineKind}
+        for line in lines:
+            totals[line.kind] += line.amount
+        return MonthStatement(
+            hunter=hunter,
+            month=month,
+            status=record.status,
+            lines=lines,
+            total=record.total,
+            sales_plan_fulfilled=bool(record.sales_plan_fulfilled),
+            kpi_met=bool(record.kpi_met),
+            counters=None,
+            plan=plan,
+            record=record,
+            totals=totals,
+        )
+    counters = month_counters(month=month, hunter_ids=[hunter.pk])[hunter.pk]
+    month_data = month_input(hunter=hunter, month=month, counters=counters)
+    built = build_statement(month_data)
+    return MonthStatement(
+        hunter=hunter,
+        month=month,
+        status=record.status if record else Statement.Status.DRAFT,
+        lines=built.lines,
+        total=built.total,
+        sales_plan_fulfilled=built.sales_plan_fulfilled,
+        kpi_met=month_data.kpi_met,
+        counters=counters,
+        plan=plan,
+        record=record,
+        totals=built.totals,
+    )
+
+
+def _line_from_row(row: StatementLine) -> Line:
+    return Line(
+        kind=LineKind(row.kind),
+        amount=row.amount,
+        base=row.base,
+        rate=row.rate,
+        deal_key=row.deal_id,
+        client_key=None,
+        accelerated=row.accelerated,
+        late=row.late,
+        source_id=row.payment_id,
+        explanation=row.explanation,
+    )

@@ -5,4 +5,8 @@ from . import views
 app_name = "compensation"
 urlpatterns = [
     path("payments/", views.PaymentsView.as_view(), name="payments"),
+    path("statements/", views.StatementListView.as_view(), name="statements"),
+    path("statements/my/", views.MyStatementView.as_view(), name="my_statement"),
+    path("statements/<str:username>/<str:month>/", views.StatementDetailView.as_view(), name="statement"),
+    path("scheme/", views.SchemeView.as_view(), name="scheme"),
 ]

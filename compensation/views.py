@@ -1,11 +1,253 @@
+"""The pay pages: statements of a month, one statement with its reasons, the pay scheme, payments."""
+
+from datetime import date
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Sum
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
 from django.views.generic import TemplateView
 
-from accounts.access import CapabilityRequiredMixin
-from accounts.roles import Capability
+from accounts.access import CapabilityRequiredMixin, can
+from accounts.models import User
+from accounts.roles import Capability, Role
+from deals.models import Deal, Payment
+from deals.selectors import overdue_deferred_payments
+from kpi.months import month_start, next_month, parse_month, previous_month
+
+from . import exports, services
+from .models import PaySchemeVersion
+from .statements import scheme_for, statement_for
+
+
+def _month(request) -> date:
+    return parse_month(request.GET.get("month", "")) or month_start(timezone.localdate())
+
+
+def _may_see_all(user) -> bool:
+    return can(user, Capability.VIEW_ALL_HUNTERS) or can(user, Capability.LOCK_STATEMENTS)
+
+
+class StatementListView(View):
+    """All statements of a month, for the head and the accountant, with approval, locking and export."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not _may_see_all(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def statements(self, month):
+        return [statement_for(hunter=hunter, month=month) for hunter in services.hunters_of_month(month)]
+
+    def get(self, request):
+        month = _month(request)
+        statements = self.statements(month)
+        export = request.GET.get("export")
+        if export in ("csv", "xlsx"):
+            name = f"raschetnye-listy-{month:%Y-%m}.{export}"
+            if export == "csv":
+                body, content_type = exports.statements_csv(statements), "text/csv; charset=utf-8"
+            else:
+                body = exports.statements_xlsx(statements)
+                content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            return HttpResponse(
+                body,
+                content_type=content_type,
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        return render(
+            request,
+            "compensation/statement_list.html",
+            {
+                "month": month,
+                "statements": statements,
+                "previous": previous_month(month),
+                "next": next_month(month),
+                "total": sum((s.total for s in statements), start=0),
+            },
+        )
+
+    def post(self, request):
+        month = _month(request)
+        action = request.POST.get("action")
+        try:
+            if action == "approve":
+                hunter = get_object_or_404(User, pk=request.POST.get("hunter"), role=Role.HUNTER)
+                services.statement_approve(acting_user=request.user, hunter=hunter, month=month)
+                messages.success(request, _("Расчётный лист %(hunter)s утверждён.") % {"hunter": hunter})
+            elif action == "lock":
+                locked = services.statements_lock_month(acting_user=request.user, month=month)
+                messages.success(
+                    request, _("Месяц закрыт: расчётных листов %(count)s.") % {"count": len(locked)}
+                )
+            elif action == "paid":
+                count = services.statements_mark_paid(acting_user=request.user, month=month)
+                messages.success(request, _("Отмечено выплаченными: %(count)s.") % {"count": count})
+        except ValidationError as error:
+            messages.error(request, "; ".join(error.messages))
+        return redirect(f"{request.path}?month={month:%Y-%m}")
+
+
+class AdjustmentForm(forms.Form):
+    amount = forms.DecimalField(
+        label=gettext_lazy("Сумма, ₽ (минус — удержание)"), decimal_places=2, max_digits=14
+    )
+    reason = forms.CharField(label=gettext_lazy("Причина"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class StatementDetailView(View):
+    """One statement as it builds up: every line with why, linking to its deal or the KPI figures."""
+
+    def target(self, request, username: str, month: str):
+        month = parse_month(month)
+        hunter = User.objects.filter(username=username, role=Role.HUNTER).first()
+        if month is None or hunter is None:
+            raise Http404
+        if hunter.pk != request.user.pk and not _may_see_all(request.user):
+            raise Http404  # another hunter's pay is not even acknowledged to exist
+        return hunter, month
+
+    def render(self, request, hunter, month, form=None, status=200):
+        statement = statement_for(hunter=hunter, month=month)
+        deals = {
+            deal.pk: deal
+            for deal in Deal.objects.filter(
+                pk__in={line.deal_key for line in statement.lines}
+            ).select_related("client")
+        }
+        may_adjust = not (statement.record and statement.record.is_locked) and (
+            can(request.user, Capability.APPROVE_STATEMENTS) or can(request.user, Capability.LOCK_STATEMENTS)
+        )
+        return render(
+            request,
+            "compensation/statement_detail.html",
+            {
+                "statement": statement,
+                "deals": deals,
+                "scheme": scheme_for(month),
+                "may_adjust": may_adjust,
+                "form": form or (AdjustmentForm() if may_adjust else None),
+                "previous": previous_month(month),
+                "next": next_month(month),
+            },
+            status=status,
+        )
+
+    def get(self, request, username: str, month: str):
+        hunter, month = self.target(request, username, month)
+        return self.render(request, hunter, month)
+
+    def post(self, request, username: str, month: str):
+        hunter, month = self.target(request, username, month)
+        form = AdjustmentForm(request.POST)
+        if form.is_valid():
+            try:
+                services.adjustment_add(
+                    acting_user=request.user, hunter=hunter, month=month, **form.cleaned_data
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Корректировка добавлена."))
+                return redirect(request.path)
+        return self.render(request, hunter, month, form=form, status=400)
+
+
+class MyStatementView(CapabilityRequiredMixin, View):
+    required_capability = Capability.WORK_PIPELINE
+
+    def get(self, request):
+        return redirect(
+            "compensation:statement", username=request.user.username, month=f"{timezone.localdate():%Y-%m}"
+        )
+
+
+class SchemeForm(forms.ModelForm):
+    class Meta:
+        model = PaySchemeVersion
+        fields = [
+            "effective_from",
+            "fixed_amount",
+            "new_client_rate",
+            "existing_client_rate",
+            "margin_bonus_rate",
+            "accelerator",
+            "accelerator_multiplier",
+            "department_bonus_split",
+        ]
+        widgets = {"effective_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+
+class SchemeView(View):
+    """The pay scheme in force and its history; the head adds a version from a month on."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not (can(request.user, Capability.WORK_PIPELINE) or _may_see_all(request.user)):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def render(self, request, form=None, status=200):
+        today = month_start(timezone.localdate())
+        return render(
+            request,
+            "compensation/scheme.html",
+            {
+                "current": scheme_for(today),
+                "versions": PaySchemeVersion.objects.all(),
+                "form": form
+                or (
+                    SchemeForm(initial={"effective_from": next_month(today), **scheme_for(today).__dict__})
+                    if can(request.user, Capability.MANAGE_PLANS)
+                    else None
+                ),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self.render(request)
+
+    def post(self, request):
+        if not can(request.user, Capability.MANAGE_PLANS):
+            raise PermissionDenied
+        form = SchemeForm(request.POST)
+        if form.is_valid():
+            try:
+                services.scheme_save(acting_user=request.user, **form.cleaned_data)
+            except (ValidationError, ValueError) as error:
+                form.add_error(None, "; ".join(getattr(error, "messages", [str(error)])))
+            else:
+                messages.success(request, _("Схема оплаты сохранена."))
+                return redirect("compensation:scheme")
+        return self.render(request, form=form, status=400)
 
 
 class PaymentsView(CapabilityRequiredMixin, TemplateView):
-    """The accountant's home page: payments and receivables."""
+    """The accountant's home page: recent payments, receivables and overdue deferred payments."""
 
     required_capability = Capability.RECORD_PAYMENTS
     template_name = "compensation/payments.html"
+
+    def get_context_data(self, **kwargs):
+        awaiting = (
+            Deal.objects.visible_to(self.request.user)
+            .open()
+            .filter(order__total__gt=0, paid_in_full_on__isnull=True)
+            .select_related("client", "owner", "order")
+            .annotate(paid=Sum("payments__amount"))
+            .order_by("stage_entered_at")[:100]
+        )
+        return super().get_context_data(
+            payments=Payment.objects.select_related("deal__client", "recorded_by").order_by("-recorded_at")[
+                :50
+            ],
+            awaiting=awaiting,
+            overdue=overdue_deferred_payments(),
+            **kwargs,
+        )

@@ -51,3 +51,11 @@ def mul(value, factor):
 def rsub(value, minuend):
     """``{{ height|rsub:110 }}`` is 110 − height (an SVG bar's top)."""
     return int(minuend) - int(value)
+
+
+@register.filter
+def percent(rate) -> str:
+    """A rate as a percentage: 0.025 → «2,5 %»."""
+    if rate is None or rate == "":
+        return ""
+    return floatformat(Decimal(rate) * 100, "-3") + NO_BREAK_SPACE + "%"

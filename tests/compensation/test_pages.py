@@ -1,0 +1,113 @@
+"""The statement pages as the hunter, the head and the accountant use them."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from accounts.models import User
+from accounts.roles import Role
+from compensation.models import Statement, StatementLine
+from compensation.scenario import import_scenario
+from compensation.services import StatementLocked, adjustment_add
+from tests.factories import UserFactory
+
+WORKED_EXAMPLE = json.loads(
+    (Path(__file__).parent / "scenarios" / "worked_example.json").read_text(encoding="utf-8")
+)
+MARCH = "2026-03"
+
+
+@pytest.fixture
+def people(db):
+    import_scenario(WORKED_EXAMPLE)
+    return {user.username: user for user in User.objects.all()}
+
+
+def statement_url(username="ivanov", month=MARCH):
+    return reverse("compensation:statement", args=[username, month])
+
+
+def text(response) -> str:
+    return response.content.decode().replace("\u00a0", " ")
+
+
+def test_hunter_sees_own_statement_with_every_line_explained(client, people):
+    client.force_login(people["ivanov"])
+    page = text(client.get(statement_url()))
+    assert "38 000,00 ₽" in page
+    assert "ускоритель" in page
+    assert "ООО «Ромашка»" in page  # each commission line links to its deal
+
+
+def test_hunter_cannot_see_another_hunters_statement(client, people):
+    client.force_login(UserFactory(role=Role.HUNTER))
+    assert client.get(statement_url()).status_code == 404
+
+
+def test_statements_of_a_month_are_for_the_head_and_the_accountant_only(client, people):
+    url = reverse("compensation:statements") + f"?month={MARCH}"
+    client.force_login(people["ivanov"])
+    assert client.get(url).status_code == 403
+    for username in ("head", "buh"):
+        client.force_login(people[username])
+        assert "38 000,00 ₽" in text(client.get(url))
+
+
+def test_head_approves_accountant_locks_and_the_locked_statement_never_changes(client, people):
+    url = reverse("compensation:statements") + f"?month={MARCH}"
+    client.force_login(people["head"])
+    client.post(url, {"action": "approve", "hunter": people["ivanov"].pk})
+    assert Statement.objects.get(hunter=people["ivanov"]).status == "approved"
+    client.force_login(people["buh"])
+    client.post(url, {"action": "lock"})
+    record = Statement.objects.get(hunter=people["ivanov"])
+    assert record.status == "locked" and record.total == 38000
+    assert StatementLine.objects.filter(statement=record).count() == 5
+
+    # a correction for a locked month is refused; it belongs in an open month
+    with pytest.raises(StatementLocked):
+        adjustment_add(
+            acting_user=people["head"], hunter=people["ivanov"], month=record.month, amount=100, reason="…"
+        )
+    client.force_login(people["ivanov"])
+    assert "38 000,00 ₽" in text(client.get(statement_url()))
+
+
+def test_adjustment_with_reason_appears_in_an_open_month(client, people):
+    client.force_login(people["buh"])
+    response = client.post(statement_url(), {"amount": "-500.00", "reason": "Возврат аванса на бензин"})
+    assert response.status_code == 302
+    page = text(client.get(statement_url()))
+    assert "Возврат аванса на бензин" in page
+    assert "37 500,00 ₽" in page
+
+
+def test_export_csv_opens_in_russian_excel(client, people):
+    client.force_login(people["buh"])
+    response = client.get(reverse("compensation:statements"), {"month": MARCH, "export": "csv"})
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][0] == "Хантер"
+    assert rows[1][7] == "10000,00"
+    assert rows[-1][3] == "Итого" and rows[-1][7] == "38000,00"
+
+
+def test_export_xlsx_has_the_lines_and_the_total(client, people):
+    client.force_login(people["head"])
+    response = client.get(reverse("compensation:statements"), {"month": MARCH, "export": "xlsx"})
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    values = [row for row in sheet.iter_rows(values_only=True)]
+    assert values[-1][3] == "Итого"
+    assert float(values[-1][7]) == 38000.0
+
+
+def test_scheme_page_shows_the_live_rates_and_only_the_head_changes_them(client, people):
+    client.force_login(people["ivanov"])
+    page = text(client.get(reverse("compensation:scheme")))
+    assert "10 000,00 ₽" in page and "5 %" in page
+    assert client.post(reverse("compensation:scheme"), {}).status_code == 403

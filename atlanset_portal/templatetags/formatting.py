@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils.formats import number_format
 
 register = template.Library()
 
@@ -58,4 +59,6 @@ def percent(rate) -> str:
     """A rate as a percentage: 0.025 → «2,5 %»."""
     if rate is None or rate == "":
         return ""
-    return floatformat(Decimal(rate) * 100, "-3") + NO_BREAK_SPACE + "%"
+    value = Decimal(rate) * 100
+    value = value.to_integral_value() if value == value.to_integral_value() else value.normalize()
+    return number_format(value) + NO_BREAK_SPACE + "%"

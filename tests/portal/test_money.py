@@ -30,3 +30,14 @@ def test_missing_amount_shows_nothing():
 def test_filter_is_available_in_every_template_without_load():
     with translation.override("ru"):
         assert Template("{{ x|rub }}").render(Context({"x": Decimal("99.9")})) == "99,90\u00a0₽"
+
+
+@pytest.mark.parametrize(
+    ("rate", "shown"),
+    [("0.05", "5\u00a0%"), ("0.025", "2,5\u00a0%"), ("0.10", "10\u00a0%"), ("0.0500", "5\u00a0%")],
+)
+def test_rates_are_shown_as_short_percentages(rate, shown):
+    from atlanset_portal.templatetags.formatting import percent
+
+    with translation.override("ru"):
+        assert percent(Decimal(rate)) == shown

@@ -37,6 +37,8 @@ def parse_month(text: str) -> date | None:
     """``2026-03`` → 1 March 2026; None for anything else."""
     try:
         year, month = text.split("-")
-        return date(int(year), int(month), 1)
+        day = date(int(year), int(month), 1)
     except (ValueError, AttributeError):
         return None
+    # Pages step to the month before and after: the calendar's first and last months have none.
+    return day if date.min < day and day.replace(day=28) < date.max.replace(day=1) else None

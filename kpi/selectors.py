@@ -82,10 +82,9 @@ def team_records() -> list[RecordMonth]:
             label=label, value=row["value"], hunter=hunters.get(row["owner"]), month=row["month"]
         )
 
-    revenue = (
-        Payment.objects.annotate(month=TruncMonth("received_on"))
-        .values("month", owner=F("deal__owner"))
-        .annotate(value=Sum("amount"))
+    # Revenue by the month it accrues in, as on the results board and in the statements.
+    revenue = Payment.objects.values(month=F("accrual_month"), owner=F("deal__owner")).annotate(
+        value=Sum("amount")
     )
     deals = (
         Deal.objects.filter(paid_in_full_on__isnull=False)
@@ -130,9 +129,8 @@ def department_revenue_by_month(*, months: int = 12, until: date | None = None) 
     for _ in range(months - 1):
         first = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
     totals = dict(
-        Payment.objects.filter(received_on__gte=first)
-        .annotate(month=TruncMonth("received_on"))
-        .values_list("month")
+        Payment.objects.filter(accrual_month__gte=first)
+        .values_list("accrual_month")
         .annotate(total=Sum("amount"))
     )
     result, month = [], first

@@ -117,7 +117,9 @@ def plans_copy_previous(*, acting_user: User, month: date) -> int:
             set_by=acting_user,
             **{name: getattr(plan, name) for name in PLAN_FIELDS},
         )
-        for plan in MonthlyPlan.objects.filter(month=previous_month(month), hunter__is_active=True)
+        for plan in MonthlyPlan.objects.filter(
+            month=previous_month(month), hunter__is_active=True, hunter__role=Role.HUNTER
+        )
         if plan.hunter_id not in existing
     ]
     MonthlyPlan.objects.bulk_create(copies)

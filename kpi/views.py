@@ -138,8 +138,10 @@ class ActivityCreateView(CapabilityRequiredMixin, View):
 
     def get(self, request):
         initial = {key: request.GET[key] for key in ("client", "deal", "kind") if key in request.GET}
-        deal_id = request.GET.get("deal")
-        if deal_id and "client" not in initial:
+        deal_id = request.GET.get("deal", "")
+        if not deal_id.isdigit():
+            initial.pop("deal", None)
+        elif "client" not in initial:
             deal = Deal.objects.visible_to(request.user).filter(pk=deal_id).first()
             if deal:
                 initial["client"] = deal.client_id
@@ -287,6 +289,8 @@ class TelephonyWebhookView(View):
             return JsonResponse({"error": "forbidden"}, status=403)
         try:
             payload = json.loads(request.body) if request.content_type == "application/json" else request.POST
+            if not hasattr(payload, "get"):
+                raise CdrError(_("Запись звонка должна быть объектом JSON."))
             row = parse_cdr(payload)
         except (ValueError, CdrError) as error:
             return JsonResponse({"error": str(error)}, status=400)

@@ -9,6 +9,7 @@ from django_filters.views import FilterView
 
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.roles import Capability
+from kpi.models import Activity
 
 from .. import selectors, services
 from ..filters import ClientFilter
@@ -136,7 +137,7 @@ def client_page(request, pk: int, *, bound: dict | None = None, status: int = 20
 
 
 def _timeline(client: Client, deals) -> list[dict]:
-    """Deal events and documents, newest first (activities join it with the KPI pages)."""
+    """Deal events, documents and activities, newest first."""
     events = [
         {"at": change.at, "kind": "stage", "change": change}
         for change in StageChange.objects.filter(deal__in=deals)
@@ -148,6 +149,10 @@ def _timeline(client: Client, deals) -> list[dict]:
         for document in DealDocument.objects.filter(deal__in=deals)
         .select_related("deal")
         .order_by("-uploaded_at")[:50]
+    ]
+    events += [
+        {"at": activity.at, "kind": "activity", "activity": activity}
+        for activity in Activity.objects.filter(client=client).select_related("owner").order_by("-at")[:50]
     ]
     return sorted(events, key=lambda event: event["at"], reverse=True)[:50]
 

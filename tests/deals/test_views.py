@@ -378,3 +378,12 @@ def test_overdue_deferred_payment_reaches_the_heads_dashboard(client, pipeline, 
     assert "Просроченные оплаты по отсрочке" in text
     section = text[text.index("Просроченные оплаты по отсрочке") :]
     assert "Столовая «Вахта»" in section.split("Претензии")[0]
+
+
+def test_client_card_timeline_shows_activities(client, hunter):
+    from kpi.services import activity_log
+
+    card = make_client(acting_user=hunter, name="Кафе «Северное»")
+    activity_log(acting_user=hunter, kind="meeting", client=card, outcome="Показал линейку для кухни")
+    client.force_login(hunter)
+    assert "Показал линейку для кухни" in page_text(client.get(reverse("clients:detail", args=[card.pk])))

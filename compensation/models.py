@@ -229,3 +229,39 @@ class Expense(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hunter}: {self.amount}"
+
+
+class Dispute(models.Model):
+    """A hunter's question about a statement line; the head or the accountant answers, and a correction
+    becomes an adjustment line in an open month."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Ждёт ответа")
+        ANSWERED = "answered", _("Отвечено")
+
+    hunter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pay_disputes"
+    )
+    month = models.DateField(_("месяц"))
+    line_text = models.TextField(
+        _("строка"), help_text=_("Начисление, о котором вопрос, как оно было показано")
+    )
+    comment = models.TextField(_("вопрос"))
+    answer = models.TextField(_("ответ"), blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    adjustment = models.ForeignKey(
+        Adjustment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("вопрос по расчётному листу")
+        verbose_name_plural = _("вопросы по расчётным листам")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.hunter} {self.month:%m.%Y}: {self.comment[:40]}"

@@ -18,7 +18,7 @@ from kpi.months import month_start
 
 from . import rules
 from .engine import LineKind
-from .models import Adjustment, Expense, PaySchemeVersion, Statement, StatementLine
+from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement, StatementLine
 from .selectors import LOCKED_STATUSES
 from .statements import statement_for
 
@@ -196,3 +196,50 @@ def expense_decide(
     )
     expense.save()
     return expense
+
+
+@transaction.atomic
+def dispute_open(*, acting_user: User, month: date, line_text: str, comment: str) -> Dispute:
+    if not can(acting_user, Capability.WORK_PIPELINE):
+        raise PermissionDenied
+    if not comment.strip():
+        raise ValidationError({"comment": _("Напишите, что не так с начислением.")})
+    return Dispute.objects.create(
+        hunter=acting_user,
+        month=month_start(month),
+        line_text=line_text.strip()[:1000],
+        comment=comment.strip(),
+    )
+
+
+@transaction.atomic
+def dispute_answer(
+    *,
+    acting_user: User,
+    dispute: Dispute,
+    answer: str,
+    correction: Decimal | None = None,
+    correction_month: date | None = None,
+) -> Dispute:
+    """Answers a question; a correction becomes an adjustment line in an open month (by default this one)."""
+    if not (can(acting_user, Capability.APPROVE_STATEMENTS) or can(acting_user, Capability.LOCK_STATEMENTS)):
+        raise PermissionDenied
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if not answer.strip():
+        raise ValidationError({"answer": _("Напишите ответ.")})
+    if correction:
+        reason = _("По вопросу к расчётному листу за %(month)s: %(answer)s") % {
+            "month": f"{dispute.month:%m.%Y}",
+            "answer": answer.strip(),
+        }
+        dispute.adjustment = adjustment_add(
+            acting_user=acting_user,
+            hunter=dispute.hunter,
+            month=correction_month or timezone.localdate(),
+            amount=correction,
+            reason=reason,
+        )
+    dispute.answer, dispute.status = answer.strip(), Dispute.Status.ANSWERED
+    dispute.answered_by, dispute.answered_at = acting_user, timezone.now()
+    dispute.save()
+    return dispute

@@ -9,4 +9,6 @@ urlpatterns = [
     path("statements/my/", views.MyStatementView.as_view(), name="my_statement"),
     path("statements/<str:username>/<str:month>/", views.StatementDetailView.as_view(), name="statement"),
     path("scheme/", views.SchemeView.as_view(), name="scheme"),
+    path("expenses/", views.ExpensesView.as_view(), name="expenses"),
+    path("expenses/<int:pk>/receipt/", views.ExpenseReceiptView.as_view(), name="expense_receipt"),
 ]

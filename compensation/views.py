@@ -1,12 +1,13 @@
 """The pay pages: statements of a month, one statement with its reasons, the pay scheme, payments."""
 
 from datetime import date
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,10 +20,12 @@ from accounts.models import User
 from accounts.roles import Capability, Role
 from deals.models import Deal, Payment
 from deals.selectors import overdue_deferred_payments
+from kpi.models import Activity, ActivityKind
 from kpi.months import month_start, next_month, parse_month, previous_month
 
 from . import exports, services
-from .models import PaySchemeVersion
+from .models import Dispute, Expense, PaySchemeVersion
+from .projection import projected_pay
 from .statements import scheme_for, statement_for
 
 
@@ -124,6 +127,23 @@ class StatementDetailView(View):
         may_adjust = not (statement.record and statement.record.is_locked) and (
             can(request.user, Capability.APPROVE_STATEMENTS) or can(request.user, Capability.LOCK_STATEMENTS)
         )
+        is_own = hunter.pk == request.user.pk
+        dispute_form = None
+        if is_own:
+            dispute_form = DisputeForm()
+            dispute_form.fields["line_text"].widget.choices = [
+                (f"{line.explanation} — {line.amount}", line.explanation) for line in statement.lines
+            ]
+        may_answer = can(request.user, Capability.APPROVE_STATEMENTS) or can(
+            request.user, Capability.LOCK_STATEMENTS
+        )
+        # Money in flight: what deferred and consignment clients still owe, and what it would bring.
+        upsides = (
+            {upside.deal.pk: upside for upside in projected_pay(hunter=hunter).upsides} if is_own else {}
+        )
+        waiting = Deal.objects.filter(
+            owner=hunter, status="open", client__payment_terms__in=["deferred", "consignment"]
+        ).values_list("pk", flat=True)
         return render(
             request,
             "compensation/statement_detail.html",
@@ -132,6 +152,11 @@ class StatementDetailView(View):
                 "deals": deals,
                 "scheme": scheme_for(month),
                 "may_adjust": may_adjust,
+                "disputes": Dispute.objects.filter(hunter=hunter, month=month).select_related("answered_by"),
+                "dispute_form": dispute_form,
+                "answer_form": DisputeAnswerForm() if may_answer else None,
+                "in_flight": [upsides[pk] for pk in waiting if pk in upsides],
+                "overdue": {item.deal.pk for item in overdue_deferred_payments(owner=hunter)},
                 "form": form or (AdjustmentForm() if may_adjust else None),
                 "previous": previous_month(month),
                 "next": next_month(month),
@@ -145,6 +170,34 @@ class StatementDetailView(View):
 
     def post(self, request, username: str, month: str):
         hunter, month = self.target(request, username, month)
+        if request.POST.get("action") == "dispute" and hunter.pk == request.user.pk:
+            try:
+                services.dispute_open(
+                    acting_user=request.user,
+                    month=month,
+                    line_text=request.POST.get("line_text", ""),
+                    comment=request.POST.get("comment", ""),
+                )
+            except ValidationError as error:
+                messages.error(request, "; ".join(error.messages))
+            else:
+                messages.success(request, _("Вопрос отправлен руководителю и бухгалтерии."))
+            return redirect(request.path)
+        if request.POST.get("action") == "answer":
+            dispute = get_object_or_404(Dispute, pk=request.POST.get("dispute"), hunter=hunter)
+            answer_form = DisputeAnswerForm(request.POST)
+            if answer_form.is_valid():
+                try:
+                    services.dispute_answer(
+                        acting_user=request.user, dispute=dispute, **answer_form.cleaned_data
+                    )
+                except ValidationError as error:
+                    messages.error(request, "; ".join(error.messages))
+                else:
+                    messages.success(request, _("Ответ записан."))
+            else:
+                messages.error(request, _("Напишите ответ."))
+            return redirect(request.path)
         form = AdjustmentForm(request.POST)
         if form.is_valid():
             try:
@@ -251,3 +304,113 @@ class PaymentsView(CapabilityRequiredMixin, TemplateView):
             overdue=overdue_deferred_payments(),
             **kwargs,
         )
+
+
+class ExpenseClaimForm(forms.Form):
+    amount = forms.DecimalField(
+        label=gettext_lazy("Сумма, ₽"), min_value=Decimal("0.01"), decimal_places=2, max_digits=14
+    )
+    meeting = forms.ModelChoiceField(label=gettext_lazy("Встреча с клиентом"), queryset=None, required=False)
+    note = forms.CharField(label=gettext_lazy("Что оплачено"), widget=forms.Textarea(attrs={"rows": 2}))
+    receipt = forms.FileField(label=gettext_lazy("Чек (PDF или фото)"))
+
+    def __init__(self, *args, hunter, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["meeting"].queryset = (
+            Activity.objects.filter(owner=hunter, kind=ActivityKind.MEETING)
+            .select_related("client")
+            .order_by("-at")[:50]
+        )
+
+
+class ExpenseDecisionForm(forms.Form):
+    approved_amount = forms.DecimalField(
+        label=gettext_lazy("Одобрить, ₽"), min_value=0, decimal_places=2, max_digits=14
+    )
+
+
+class ExpensesView(View):
+    """Logistics claims: a hunter files them with a receipt, the head approves in full or in part."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not (can(request.user, Capability.WORK_PIPELINE) or can(request.user, Capability.LOCK_STATEMENTS)):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def render(self, request, form=None, status=200):
+        user = request.user
+        sees_all = _may_see_all(user)
+        expenses = Expense.objects.select_related("hunter", "meeting__client").order_by("-created_at")
+        if not sees_all:
+            expenses = expenses.filter(hunter=user)
+        claim_form = None
+        if can(user, Capability.WORK_PIPELINE) and not can(user, Capability.VIEW_ALL_HUNTERS):
+            claim_form = form or ExpenseClaimForm(hunter=user)
+        return render(
+            request,
+            "compensation/expenses.html",
+            {
+                "expenses": expenses[:200],
+                "claim_form": claim_form,
+                "may_decide": can(user, Capability.APPROVE_STATEMENTS),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self.render(request)
+
+    def post(self, request):
+        if "expense" in request.POST:
+            expense = get_object_or_404(Expense, pk=request.POST["expense"])
+            form = ExpenseDecisionForm(request.POST)
+            if form.is_valid():
+                try:
+                    services.expense_decide(acting_user=request.user, expense=expense, **form.cleaned_data)
+                except ValidationError as error:
+                    messages.error(request, "; ".join(error.messages))
+                else:
+                    messages.success(request, _("Решение по расходу записано."))
+            else:
+                messages.error(request, _("Укажите одобренную сумму."))
+            return redirect("compensation:expenses")
+        form = ExpenseClaimForm(request.POST, request.FILES, hunter=request.user)
+        if form.is_valid():
+            try:
+                services.expense_claim(acting_user=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                for field, errors in (
+                    error.message_dict.items() if hasattr(error, "error_dict") else [(None, error.messages)]
+                ):
+                    for message in errors:
+                        form.add_error(field if field in form.fields else None, message)
+            else:
+                messages.success(request, _("Заявка на возмещение отправлена руководителю."))
+                return redirect("compensation:expenses")
+        return self.render(request, form=form, status=400)
+
+
+class ExpenseReceiptView(View):
+    """Receipts are private: the claimant, the head and the accountant may open them."""
+
+    def get(self, request, pk: int):
+        expense = get_object_or_404(Expense, pk=pk)
+        if expense.hunter_id != request.user.pk and not _may_see_all(request.user):
+            raise Http404
+        if not expense.receipt:
+            raise Http404
+        return FileResponse(
+            expense.receipt.open("rb"), as_attachment=True, filename=expense.receipt.name.rsplit("/", 1)[-1]
+        )
+
+
+class DisputeForm(forms.Form):
+    line_text = forms.CharField(label=gettext_lazy("Начисление"), widget=forms.Select)
+    comment = forms.CharField(label=gettext_lazy("Вопрос"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DisputeAnswerForm(forms.Form):
+    answer = forms.CharField(label=gettext_lazy("Ответ"), widget=forms.Textarea(attrs={"rows": 2}))
+    correction = forms.DecimalField(
+        label=gettext_lazy("Корректировка, ₽ (если нужна)"), required=False, decimal_places=2, max_digits=14
+    )

@@ -111,3 +111,56 @@ def test_scheme_page_shows_the_live_rates_and_only_the_head_changes_them(client,
     page = text(client.get(reverse("compensation:scheme")))
     assert "10 000,00 ₽" in page and "5 %" in page
     assert client.post(reverse("compensation:scheme"), {}).status_code == 403
+
+
+def test_hunter_claims_an_expense_the_head_approves_part_and_it_is_paid_with_the_month(
+    client, people, tmp_path, settings
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from compensation.models import Expense
+
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(people["ivanov"])
+    receipt = SimpleUploadedFile("chek.pdf", b"%PDF-1.4 taxi receipt", content_type="application/pdf")
+    response = client.post(
+        reverse("compensation:expenses"),
+        {"amount": "1200.00", "note": "Такси до клиента", "receipt": receipt},
+    )
+    assert response.status_code == 302
+    expense = Expense.objects.get()
+    client.force_login(people["head"])
+    client.post(reverse("compensation:expenses"), {"expense": expense.pk, "approved_amount": "1000.00"})
+    expense.refresh_from_db()
+    assert (expense.status, expense.approved_amount) == ("approved", 1000)
+    month = f"{timezone.localdate():%Y-%m}"
+    client.force_login(people["ivanov"])
+    page = text(client.get(statement_url(month=month)))
+    assert "Такси до клиента" in page and "1 000,00 ₽" in page
+    assert client.get(reverse("compensation:expense_receipt", args=[expense.pk])).status_code == 200
+    client.force_login(UserFactory(role=Role.HUNTER))
+    assert client.get(reverse("compensation:expense_receipt", args=[expense.pk])).status_code == 404
+
+
+def test_hunter_asks_about_a_line_and_the_answer_brings_an_adjustment(client, people):
+    from django.utils import timezone
+
+    from compensation.models import Adjustment, Dispute
+
+    client.force_login(people["ivanov"])
+    client.post(
+        statement_url(),
+        {"action": "dispute", "line_text": "Фиксированная часть", "comment": "Почему 10 000?"},
+    )
+    dispute = Dispute.objects.get()
+    client.force_login(people["buh"])
+    assert "Почему 10 000?" in text(client.get(statement_url()))
+    client.post(
+        statement_url(),
+        {"action": "answer", "dispute": dispute.pk, "answer": "Пересчитали", "correction": "250"},
+    )
+    dispute.refresh_from_db()
+    assert dispute.status == "answered"
+    adjustment = Adjustment.objects.get()
+    assert adjustment.month == timezone.localdate().replace(day=1) and adjustment.amount == 250

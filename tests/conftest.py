@@ -1,3 +1,5 @@
+from importlib import import_module
+
 import pytest
 from django.conf import settings
 from django.utils import translation
@@ -42,3 +44,16 @@ def production(db):
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="root", full_name="Администратор", role="", is_superuser=True)
+
+
+# Data the migrations create (role groups, refusal reasons), which a transactional test's flush removes.
+DATA_MIGRATIONS = ["accounts.migrations.0002_role_groups", "deals.migrations.0002_lost_reasons"]
+
+
+@pytest.fixture
+def migrated_data(transactional_db):
+    """Transactional tests put the migrations' data back the same way the migrations made it."""
+    from django.apps import apps
+
+    import_module(DATA_MIGRATIONS[0]).create_role_groups(apps, schema_editor=None)
+    import_module(DATA_MIGRATIONS[1]).create_reasons(apps, schema_editor=None)

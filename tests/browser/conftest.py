@@ -1,7 +1,6 @@
 """Headless Chromium (Debian's package) driven by Playwright against the live test server."""
 
 import os
-from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -42,19 +41,6 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-# Data the migrations create (role groups, refusal reasons), which a transactional test's flush removes.
-DATA_MIGRATIONS = ["accounts.migrations.0002_role_groups", "deals.migrations.0002_lost_reasons"]
-
-
-@pytest.fixture
-def migrated_data(transactional_db):
-    """The live server's tests put the migrations' data back the same way the migrations made it."""
-    from django.apps import apps
-
-    import_module(DATA_MIGRATIONS[0]).create_role_groups(apps, schema_editor=None)
-    import_module(DATA_MIGRATIONS[1]).create_reasons(apps, schema_editor=None)
 
 
 @pytest.fixture

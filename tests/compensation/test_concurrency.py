@@ -1,0 +1,57 @@
+"""Two people (or a double click) recording the same bank document at the same moment make one payment."""
+
+import threading
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+
+from compensation.statements import statement_for
+from deals.models import Payment
+from deals.services import payment_record
+from deals.stages import Stage
+from tests.deals.factories import Pipeline, make_deal
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_recordings_of_the_same_document_make_one_payment_and_one_commission_line(
+    migrated_data, hunter, production, accountant, settings, tmp_path
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs real concurrent transactions: runs on PostgreSQL, which CI starts")
+    settings.MEDIA_ROOT = tmp_path
+    deal = Pipeline(hunter=hunter, production=production, accountant=accountant).advance_to(
+        make_deal(acting_user=hunter), Stage.PAYMENT
+    )
+    start = threading.Barrier(2)
+    results, errors = [], []
+
+    def record():
+        try:
+            start.wait(timeout=10)
+            results.append(
+                payment_record(
+                    acting_user=accountant,
+                    deal=deal,
+                    amount=Decimal("1000.00"),
+                    received_on=date.today(),
+                    bank_document="п/п 777",
+                ).pk
+            )
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=record) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert len(set(results)) == 1
+    assert Payment.objects.filter(deal=deal).count() == 1
+    lines = statement_for(hunter=hunter, month=date.today()).lines
+    assert len([line for line in lines if line.kind == "commission"]) == 1

@@ -5,6 +5,7 @@ from . import views
 app_name = "compensation"
 urlpatterns = [
     path("payments/", views.PaymentsView.as_view(), name="payments"),
+    path("payments/bank-import/", views.BankImportView.as_view(), name="bank_import"),
     path("statements/", views.StatementListView.as_view(), name="statements"),
     path("statements/my/", views.MyStatementView.as_view(), name="my_statement"),
     path("statements/<str:username>/<str:month>/", views.StatementDetailView.as_view(), name="statement"),

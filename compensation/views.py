@@ -1,9 +1,12 @@
 """The pay pages: statements of a month, one statement with its reasons, the pay scheme, payments."""
 
+import uuid
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
@@ -23,7 +26,7 @@ from deals.selectors import overdue_deferred_payments
 from kpi.models import Activity, ActivityKind
 from kpi.months import month_start, next_month, parse_month, previous_month
 
-from . import exports, services
+from . import bank_import, exports, services
 from .models import Dispute, Expense, PaySchemeVersion
 from .projection import projected_pay
 from .statements import scheme_for, statement_for
@@ -414,3 +417,58 @@ class DisputeAnswerForm(forms.Form):
     correction = forms.DecimalField(
         label=gettext_lazy("Корректировка, ₽ (если нужна)"), required=False, decimal_places=2, max_digits=14
     )
+
+
+class BankStatementUploadForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("Выписка банка (1CClientBankExchange, .txt)"))
+
+
+class BankImportView(CapabilityRequiredMixin, View):
+    """Upload the bank statement, check what it matched, record the confirmed payments."""
+
+    required_capability = Capability.RECORD_PAYMENTS
+    session_key = "bank_statement_upload"
+
+    def stored(self, request) -> bytes | None:
+        token = request.session.get(self.session_key)
+        path = Path(settings.VAR_DIR) / "imports" / f"bank-{token}" if token else None
+        return path.read_bytes() if path and path.exists() else None
+
+    def get(self, request):
+        return render(request, "compensation/bank_import.html", {"form": BankStatementUploadForm()})
+
+    def post(self, request):
+        if request.POST.get("step") == "confirm":
+            data = self.stored(request)
+            if data is None:
+                messages.error(request, _("Выписка не найдена: загрузите её ещё раз."))
+                return redirect("compensation:bank_import")
+            chosen = {}
+            for key, value in request.POST.items():
+                if key.startswith("deal_") and value.isdigit() and request.POST.get(f"take_{key[5:]}"):
+                    chosen[int(key[5:])] = int(value)
+            try:
+                count = bank_import.record_confirmed(acting_user=request.user, data=data, chosen=chosen)
+            except ValidationError as error:
+                messages.error(request, "; ".join(error.messages))
+                return redirect("compensation:bank_import")
+            messages.success(request, _("Внесено оплат из выписки: %(count)s.") % {"count": count})
+            return redirect("compensation:payments")
+        form = BankStatementUploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return render(request, "compensation/bank_import.html", {"form": form}, status=400)
+        data = form.cleaned_data["file"].read()
+        try:
+            items, errors = bank_import.proposals(data, viewer=request.user)
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error("file", message)
+            return render(request, "compensation/bank_import.html", {"form": form}, status=400)
+        token = uuid.uuid4().hex
+        folder = Path(settings.VAR_DIR) / "imports"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"bank-{token}").write_bytes(data)
+        request.session[self.session_key] = token
+        return render(
+            request, "compensation/bank_import.html", {"form": form, "items": items, "errors": errors}
+        )

@@ -235,6 +235,7 @@ def _drive(
                 acting_user=users["buh"],
                 deal=deal,
                 kind="invoice",
+                number=f"{100 + branch}",
                 file=SimpleUploadedFile(
                     f"schet-{deal.pk}.pdf", b"%PDF-1.4\n% demo invoice\n", "application/pdf"
                 ),

@@ -241,6 +241,9 @@ class OrderDecisionForm(forms.Form):
 
 class DocumentForm(forms.Form):
     kind = forms.ChoiceField(label=_("Документ"), choices=DealDocument.Kind.choices)
+    number = forms.CharField(
+        label=_("Номер"), max_length=50, required=False, help_text=_("Для счёта обязателен")
+    )
     file = forms.FileField(label=_("Файл"))
 
 

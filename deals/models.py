@@ -394,6 +394,8 @@ class DealDocument(models.Model):
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(_("вид"), max_length=20, choices=Kind.choices)
+    # An invoice's number: the bank statement import finds it in the payment purpose.
+    number = models.CharField(_("номер документа"), max_length=50, blank=True)
     file = models.FileField(_("файл"), upload_to=deal_document_path)
     original_name = models.CharField(max_length=255)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -694,7 +694,9 @@ def check_upload(file: UploadedFile) -> None:
 
 
 @transaction.atomic
-def document_upload(*, acting_user: User, deal: Deal, kind: str, file: UploadedFile) -> DealDocument:
+def document_upload(
+    *, acting_user: User, deal: Deal, kind: str, file: UploadedFile, number: str = ""
+) -> DealDocument:
     """Invoices and waybills come from the accountant; proposals and others from whoever works the deal."""
     if kind in (DealDocument.Kind.INVOICE, DealDocument.Kind.WAYBILL):
         if not can(acting_user, Capability.RECORD_PAYMENTS):
@@ -704,8 +706,17 @@ def document_upload(*, acting_user: User, deal: Deal, kind: str, file: UploadedF
     else:
         _ensure_works_deal(acting_user, deal)
     check_upload(file)
+    if kind == DealDocument.Kind.INVOICE and not number.strip():
+        raise ValidationError(
+            {"number": _("Укажите номер счёта: по нему находятся оплаты из банковской выписки.")}
+        )
     return DealDocument.objects.create(
-        deal=deal, kind=kind, file=file, original_name=file.name[:255], uploaded_by=acting_user
+        deal=deal,
+        kind=kind,
+        number=number.strip(),
+        file=file,
+        original_name=file.name[:255],
+        uploaded_by=acting_user,
     )
 
 

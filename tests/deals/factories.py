@@ -182,7 +182,11 @@ class Pipeline:
             client_update_requisites(acting_user=self.hunter, client=client, requisites=branch_requisites())
         order_decide(acting_user=self.production, order=order, approve=True)
         document_upload(
-            acting_user=self.accountant, deal=deal, kind=DealDocument.Kind.INVOICE, file=invoice_pdf()
+            acting_user=self.accountant,
+            deal=deal,
+            kind=DealDocument.Kind.INVOICE,
+            file=invoice_pdf(),
+            number=str(deal.pk),
         )
 
     def record_shipment(self, deal: Deal) -> None:

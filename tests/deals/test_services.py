@@ -395,7 +395,9 @@ def test_move_to_shipment_refused_until_order_requisites_approval_and_invoice(
     order_decide(acting_user=production, order=order, approve=True)
     assert refused_codes(acting_user=hunter, deal=deal, to_stage=Stage.SHIPMENT) == ["invoice"]
 
-    document_upload(acting_user=accountant, deal=deal, kind=DealDocument.Kind.INVOICE, file=invoice_pdf())
+    document_upload(
+        acting_user=accountant, deal=deal, kind=DealDocument.Kind.INVOICE, file=invoice_pdf(), number="125"
+    )
     assert deal_move(acting_user=hunter, deal=deal, to_stage=Stage.SHIPMENT).stage == Stage.SHIPMENT
 
 
@@ -454,14 +456,22 @@ def test_order_totals_are_computed_from_its_lines(hunter, deal):
 
 def test_invoice_is_uploaded_by_the_accountant_from_deal_stage_on(hunter, accountant, deal, pipeline):
     with pytest.raises(DealRuleError, match="«Сделка»"):
-        document_upload(acting_user=accountant, deal=deal, kind=DealDocument.Kind.INVOICE, file=invoice_pdf())
+        document_upload(
+            acting_user=accountant,
+            deal=deal,
+            kind=DealDocument.Kind.INVOICE,
+            file=invoice_pdf(),
+            number="125",
+        )
 
     deal = pipeline.advance_to(deal, Stage.DEAL)
     with pytest.raises(PermissionDenied):
-        document_upload(acting_user=hunter, deal=deal, kind=DealDocument.Kind.INVOICE, file=invoice_pdf())
+        document_upload(
+            acting_user=hunter, deal=deal, kind=DealDocument.Kind.INVOICE, file=invoice_pdf(), number="125"
+        )
 
     document = document_upload(
-        acting_user=accountant, deal=deal, kind=DealDocument.Kind.INVOICE, file=invoice_pdf()
+        acting_user=accountant, deal=deal, kind=DealDocument.Kind.INVOICE, file=invoice_pdf(), number="125"
     )
     assert document.original_name == "invoice.pdf"
     assert document.uploaded_by == accountant

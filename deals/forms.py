@@ -261,6 +261,12 @@ class PaymentForm(forms.Form):
     bank_document = forms.CharField(label=_("Номер платёжного поручения"), max_length=50)
 
 
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(label=_("Сумма возврата, ₽"), min_value=0.01, decimal_places=2)
+    recorded_on = forms.DateField(label=_("Дата возврата"), widget=DATE, initial=timezone.localdate)
+    bank_document = forms.CharField(label=_("Номер платёжного документа"), max_length=50, required=False)
+
+
 class FeedbackForm(forms.Form):
     has_quality_claims = forms.TypedChoiceField(
         label=_("Претензии к качеству"),

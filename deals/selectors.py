@@ -286,3 +286,32 @@ def overdue_deferred_payments(
         if due_on < today:
             result.append(OverduePayment(deal=deal, due_on=due_on, outstanding=deal.order.total - deal.paid))
     return sorted(result, key=lambda item: item.due_on)
+
+
+@dataclass
+class PaymentStatus:
+    """Paid / due / overdue, as the deal page shows it."""
+
+    paid: Decimal
+    outstanding: Decimal
+    due_on: date | None
+    overdue: bool
+
+    @property
+    def label(self) -> str:
+        if self.outstanding <= 0 and self.paid > 0:
+            return "paid"
+        return "overdue" if self.overdue else "due"
+
+
+def payment_status(deal: Deal, facts: DealFacts) -> PaymentStatus | None:
+    if facts.order_total <= 0:
+        return None
+    due_on = None
+    client = deal.client
+    shipment = getattr(deal, "shipment", None)
+    if client.payment_terms == "deferred" and shipment is not None and shipment.received_on:
+        due_on = shipment.received_on + timedelta(days=client.deferred_days or 0)
+    outstanding = facts.order_total - facts.paid_total
+    overdue = outstanding > 0 and due_on is not None and due_on < timezone.localdate()
+    return PaymentStatus(paid=facts.paid_total, outstanding=outstanding, due_on=due_on, overdue=overdue)

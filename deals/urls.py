@@ -20,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/documents/", pipeline.DocumentView.as_view(), name="document"),
     path("<int:pk>/shipment/", pipeline.ShipmentView.as_view(), name="shipment"),
     path("<int:pk>/payments/", pipeline.PaymentView.as_view(), name="payment"),
+    path("<int:pk>/refunds/", pipeline.RefundView.as_view(), name="refund"),
     path("<int:pk>/feedback/", pipeline.FeedbackView.as_view(), name="feedback"),
     path("<int:pk>/transfer/", pipeline.TransferView.as_view(), name="transfer"),
     path("documents/<int:pk>/", pipeline.DocumentDownloadView.as_view(), name="document_download"),

@@ -29,6 +29,7 @@ from ..forms import (
     OrderForm,
     PaymentForm,
     ProposalForm,
+    RefundForm,
     SampleRequestForm,
     ShipmentForm,
     TransferForm,
@@ -151,6 +152,8 @@ def _stage_forms(user, deal: Deal) -> dict:
             (DealDocument.Kind.WAYBILL, DealDocument.Kind.WAYBILL.label),
         ]
         forms["payment"] = PaymentForm()
+        if deal.payments.exists():
+            forms["refund"] = RefundForm()
     return forms
 
 
@@ -200,6 +203,7 @@ def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200)
         "next_stage": stages.next_stage(deal.stage),
         "overdue": selectors.overdue_for(deal),
         "works": deal.status == DealStatus.OPEN and services.works_deal(request.user, deal),
+        "payment_status": selectors.payment_status(deal, facts),
     }
     return render(request, "deals/deal_detail.html", context, status=status)
 
@@ -358,6 +362,17 @@ class PaymentView(DealActionView):
 
     def perform(self, form, deal):
         services.payment_record(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class RefundView(DealActionView):
+    form_class, form_key = RefundForm, "refund"
+
+    @property
+    def success_message(self):
+        return _("Возврат записан.")
+
+    def perform(self, form, deal):
+        services.payment_refund(acting_user=self.request.user, deal=deal, **form.cleaned_data)
 
 
 class FeedbackView(DealActionView):

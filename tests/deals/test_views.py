@@ -387,3 +387,40 @@ def test_client_card_timeline_shows_activities(client, hunter):
     activity_log(acting_user=hunter, kind="meeting", client=card, outcome="Показал линейку для кухни")
     client.force_login(hunter)
     assert "Показал линейку для кухни" in page_text(client.get(reverse("clients:detail", args=[card.pk])))
+
+
+def test_accountant_records_a_refund_and_the_deal_shows_what_is_due(client, pipeline, accountant):
+    from datetime import date
+    from decimal import Decimal
+
+    from deals.services import payment_record
+
+    deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.PAYMENT)
+    payment_record(acting_user=accountant, deal=deal, amount=deal.order.total, received_on=date.today())
+    client.force_login(accountant)
+    assert "оплачено" in page_text(client.get(reverse("deals:detail", args=[deal.pk])))
+    response = client.post(
+        reverse("deals:refund", args=[deal.pk]),
+        {"amount": "1000.00", "recorded_on": date.today().isoformat()},
+    )
+    assert response.status_code == 302
+    text = page_text(client.get(reverse("deals:detail", args=[deal.pk])))
+    assert "(возврат)" in text and "ожидается" in text
+    assert deal.payments.filter(kind="refund").get().amount == Decimal("-1000.00")
+
+
+def test_refund_larger_than_paid_is_refused_on_the_page(client, pipeline, accountant):
+    from datetime import date
+    from decimal import Decimal
+
+    from deals.services import payment_record
+
+    deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.PAYMENT)
+    payment_record(acting_user=accountant, deal=deal, amount=Decimal("100"), received_on=date.today())
+    client.force_login(accountant)
+    response = client.post(
+        reverse("deals:refund", args=[deal.pk]), {"amount": "500.00", "recorded_on": date.today().isoformat()}
+    )
+    assert response.status_code == 400
+    assert "не больше, чем оплачено" in page_text(response)
+    assert not deal.payments.filter(kind="refund").exists()

@@ -12,6 +12,12 @@ from accounts.roles import Capability
 from . import rules
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class LockedStatementError(Exception):
+    """An attempt to change what the accountant has locked."""
+
+
 RATE = {"max_digits": 7, "decimal_places": 4}
 
 
@@ -128,6 +134,27 @@ class Statement(models.Model):
     def __str__(self) -> str:
         return f"{self.hunter} {self.month:%m.%Y}"
 
+    def save(self, *args, **kwargs):
+        # A locked statement never changes: only marking it paid is allowed (admin, shell and services alike).
+        if self.pk is not None:
+            stored = (
+                Statement.objects.filter(pk=self.pk).values("status", "total", "hunter_id", "month").first()
+            )
+            if stored and stored["status"] in (self.Status.LOCKED, self.Status.PAID):
+                changed = (stored["total"], stored["hunter_id"], stored["month"]) != (
+                    self.total,
+                    self.hunter_id,
+                    self.month,
+                )
+                if changed or self.status not in (self.Status.LOCKED, self.Status.PAID):
+                    raise LockedStatementError(_("Закрытый расчётный лист не изменяется."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.is_locked:
+            raise LockedStatementError(_("Закрытый расчётный лист не удаляется."))
+        return super().delete(*args, **kwargs)
+
     @property
     def is_locked(self) -> bool:
         return self.status in (self.Status.LOCKED, self.Status.PAID)
@@ -160,6 +187,14 @@ class StatementLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement} #{self.position}: {self.amount}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise LockedStatementError(_("Строка закрытого расчётного листа не изменяется."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LockedStatementError(_("Строка закрытого расчётного листа не удаляется."))
 
 
 class Adjustment(models.Model):

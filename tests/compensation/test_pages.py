@@ -164,3 +164,25 @@ def test_hunter_asks_about_a_line_and_the_answer_brings_an_adjustment(client, pe
     assert dispute.status == "answered"
     adjustment = Adjustment.objects.get()
     assert adjustment.month == timezone.localdate().replace(day=1) and adjustment.amount == 250
+
+
+def test_a_locked_statement_cannot_be_changed_below_the_pages_either(people):
+    from compensation.models import LockedStatementError
+    from compensation.services import statements_lock_month, statements_mark_paid
+    from kpi.months import parse_month
+
+    statements_lock_month(acting_user=people["buh"], month=parse_month(MARCH))
+    record = Statement.objects.get(hunter=people["ivanov"])
+    record.total = 1
+    with pytest.raises(LockedStatementError):
+        record.save()
+    line = record.lines.first()
+    line.amount = 0
+    with pytest.raises(LockedStatementError):
+        line.save()
+    with pytest.raises(LockedStatementError):
+        line.delete()
+    with pytest.raises(LockedStatementError):
+        Statement.objects.get(pk=record.pk).delete()
+    assert statements_mark_paid(acting_user=people["buh"], month=parse_month(MARCH)) == 1
+    assert Statement.objects.get(pk=record.pk).total == 38000

@@ -20,8 +20,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 
 from accounts.access import CapabilityRequiredMixin
+from accounts.models import User
 from accounts.roles import Capability
 from compensation.projection import projected_pay
+from compensation.selectors import best_employee_of_quarter
 from deals.models import Client, Deal
 from deals.selectors import overdue_deferred_payments, quality_claims
 
@@ -45,6 +47,17 @@ KPI_COLUMNS = [
     ("revenue", _lazy("Выручка")),
     ("deals", _lazy("Сделки")),
 ]
+
+
+def _best_employee(month: date) -> dict | None:
+    best = best_employee_of_quarter(quarter_start(month))
+    if best is None:
+        return None
+    return {
+        "hunter": User.objects.get(pk=best.hunter_id),
+        "margin": best.margin,
+        "quarter": quarter_start(month),
+    }
 
 
 class DashboardView(CapabilityRequiredMixin, TemplateView):
@@ -90,6 +103,7 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
             columns=KPI_COLUMNS,
             rows=rows,
             records=selectors.team_records(),
+            best_employee=_best_employee(month),
             revenue_chart=[(m, value, int(value * 100 / top) if value > 0 else 0) for m, value in revenue],
             overdue=selectors.overdue_follow_ups_by_hunter(),
             quality_claims=quality_claims(days=60),
@@ -121,6 +135,7 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
             recent=Activity.objects.filter(owner=user).select_related("client", "deal")[:10],
             activity_form=activity_form(user),
             projection=projected_pay(hunter=user, month=month),
+            best_employee=_best_employee(month),
             **kwargs,
         )
 

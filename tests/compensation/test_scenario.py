@@ -122,3 +122,14 @@ def test_scheme_change_applies_from_its_month_and_never_rewrites_an_earlier_one(
     assert statement(month="2026-03")["total"] == "38000.00"
     [april] = lines(statement(month="2026-04"), "commission")
     assert (april["rate"], april["amount"]) == ("0.07", "70.00")
+
+
+def test_best_employee_of_the_quarter_has_the_most_recognised_margin(db, tmp_path):
+    from datetime import date
+
+    from compensation.selectors import best_employee_of_quarter
+
+    run_scenario(tmp_path, WORKED_EXAMPLE)
+    best = best_employee_of_quarter(date(2026, 1, 1))
+    assert User.objects.get(pk=best.hunter_id).username == "ivanov"
+    assert str(best.margin) == "133000.00"  # 80 000 + 50 000 in March and 3 000 on d0 in January

@@ -116,6 +116,7 @@ def client_page(request, pk: int, *, bound: dict | None = None, status: int = 20
     forms = {}
     if works:
         forms["contact"] = ContactForm()
+    if works or can(request.user, Capability.RECORD_PAYMENTS):  # the accountant manages payment terms too
         forms["terms"] = PaymentTermsForm(
             initial={
                 "payment_terms": client.payment_terms,

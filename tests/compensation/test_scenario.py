@@ -133,3 +133,50 @@ def test_best_employee_of_the_quarter_has_the_most_recognised_margin(db, tmp_pat
     best = best_employee_of_quarter(date(2026, 1, 1))
     assert User.objects.get(pk=best.hunter_id).username == "ivanov"
     assert str(best.margin) == "133000.00"  # 80 000 + 50 000 in March and 3 000 on d0 in January
+
+
+def test_department_bonus_by_revenue_share_and_inactive_hunters_get_none(db, tmp_path):
+    data = copy.deepcopy(WORKED_EXAMPLE)
+    data["department_plans"] = [
+        {"quarter": "2026-Q1", "revenue": "300000.00", "pool": "60000.00", "split": "revenue_share"}
+    ]
+    data["users"] += [
+        {"username": "petrov", "role": "hunter", "full_name": "Пётр Петров", "extension": "102"},
+        {"username": "idle", "role": "hunter", "full_name": "Без плана", "extension": "103"},
+    ]
+    data["plans"].append({"hunter": "petrov", "month": "2026-03", "revenue": "100000.00", "deals": 1})
+    data["clients"].append(
+        {
+            "key": "p1",
+            "name": "ООО «Лотос-2»",
+            "owner": "petrov",
+            "address": "Сургут",
+            "phones": ["+7 3462 00-00-09"],
+            "created": "2026-03-01",
+        }
+    )
+    data["deals"].append(
+        {
+            "key": "p1d",
+            "client": "p1",
+            "owner": "petrov",
+            "created": "2026-03-02",
+            "order": [{"product": "Гель 5 л", "quantity": 40, "price": "1000.00", "cost": "600.00"}],
+        }
+    )
+    data["payments"].append({"deal": "p1d", "amount": "40000.00", "received_on": "2026-03-10"})
+    run_scenario(tmp_path, data)
+
+    # Q1 revenue of the active hunters: ivanov 360 000 (10 000 in January), petrov 40 000 → 90 % / 10 %
+    [ivanov_bonus] = lines(statement("ivanov"), "department_bonus")
+    [petrov_bonus] = lines(statement("petrov"), "department_bonus")
+    assert (ivanov_bonus["amount"], petrov_bonus["amount"]) == ("54000.00", "6000.00")
+    assert lines(statement("idle"), "department_bonus") == []
+
+
+def test_department_bonus_needs_the_quarterly_target_reached(db, tmp_path):
+    data = copy.deepcopy(WORKED_EXAMPLE)
+    data["department_plans"] = [{"quarter": "2026-Q1", "revenue": "2400000.00", "pool": "60000.00"}]
+    run_scenario(tmp_path, data)
+    assert lines(statement(), "department_bonus") == []
+    assert statement()["total"] == "38000.00"

@@ -424,3 +424,14 @@ def test_refund_larger_than_paid_is_refused_on_the_page(client, pipeline, accoun
     assert response.status_code == 400
     assert "не больше, чем оплачено" in page_text(response)
     assert not deal.payments.filter(kind="refund").exists()
+
+
+def test_accountant_sets_consignment_terms_on_a_finance_client(client, pipeline, accountant):
+    deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.DEAL)
+    client.force_login(accountant)
+    response = client.post(
+        reverse("clients:terms", args=[deal.client_id]),
+        {"payment_terms": "consignment", "consignment_cadence": "weekly"},
+    )
+    assert response.status_code == 302
+    assert Client.objects.get(pk=deal.client_id).consignment_cadence == "weekly"

@@ -17,6 +17,7 @@ from .models import (
     SampleRequest,
     SettlementCadence,
 )
+from .services import CLIENT_CARD_FIELDS
 from .stages import CallOutcome, Stage
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -38,19 +39,8 @@ class ClientForm(forms.ModelForm):
 
     class Meta:
         model = Client
-        fields = [
-            "name",
-            "address",
-            "city",
-            "phones_text",
-            "email",
-            "website",
-            "segment",
-            "source",
-            "decision_maker_name",
-            "decision_maker_email",
-            "notes",
-        ]
+        # The card's fields as the service takes them, with the phones after the address.
+        fields = [*CLIENT_CARD_FIELDS[:3], "phones_text", *CLIENT_CARD_FIELDS[3:]]
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, may_choose_owner: bool = False, **kwargs):

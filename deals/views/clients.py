@@ -1,11 +1,10 @@
 """The client pages: the list, the card with its timeline, editing, requisites, terms and contacts."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
-from django_filters.views import FilterView
 
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.roles import Capability
@@ -15,20 +14,12 @@ from .. import selectors, services
 from ..filters import ClientFilter
 from ..forms import ClientForm, ContactForm, PaymentTermsForm, RequisitesForm, TransferForm
 from ..models import Client, Deal, DealDocument, StageChange
-from .common import add_form_errors, flash_errors, get_visible_or_404
+from .common import ScopedListView, add_form_errors, flash_errors, get_visible_or_404
 
 
-class ClientListView(FilterView):
+class ClientListView(ScopedListView):
     filterset_class = ClientFilter
     template_name = "deals/client_list.html"
-    paginate_by = 50
-
-    def dispatch(self, request, *args, **kwargs):
-        if not (
-            can(request.user, Capability.WORK_PIPELINE) or can(request.user, Capability.VIEW_FINANCE_DEALS)
-        ):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
         return selectors.client_list(viewer=self.request.user).order_by("name", "pk")

@@ -1,8 +1,12 @@
 """What the client and deal views share: scoping to 404, and turning service refusals into messages."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django_filters.views import FilterView
+
+from accounts.access import can
+from accounts.roles import Capability
 
 from ..services import DealRuleError
 
@@ -38,3 +42,17 @@ def add_form_errors(form, error: ValidationError) -> None:
 def flash_errors(request, error: Exception, prefix: str = "") -> None:
     for message in error_messages(error):
         messages.error(request, f"{prefix}{message}")
+
+
+class ScopedListView(FilterView):
+    """A filtered, paginated list for whoever works the pipeline or sees deals from stage 6 on; the
+    queryset itself is scoped by the model's ``visible_to``."""
+
+    paginate_by = 50
+
+    def dispatch(self, request, *args, **kwargs):
+        if not (
+            can(request.user, Capability.WORK_PIPELINE) or can(request.user, Capability.VIEW_FINANCE_DEALS)
+        ):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)

@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
-from django_filters.views import FilterView
 
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
@@ -36,7 +35,7 @@ from ..forms import (
 )
 from ..models import Client, Deal, DealDocument
 from ..stages import DealStatus, Stage
-from .common import add_form_errors, error_messages, flash_errors, get_visible_or_404
+from .common import ScopedListView, add_form_errors, error_messages, flash_errors, get_visible_or_404
 
 
 class BoardView(CapabilityRequiredMixin, TemplateView):
@@ -61,17 +60,9 @@ class BoardView(CapabilityRequiredMixin, TemplateView):
         )
 
 
-class DealListView(FilterView):
+class DealListView(ScopedListView):
     filterset_class = DealFilter
     template_name = "deals/deal_list.html"
-    paginate_by = 50
-
-    def dispatch(self, request, *args, **kwargs):
-        if not (
-            can(request.user, Capability.WORK_PIPELINE) or can(request.user, Capability.VIEW_FINANCE_DEALS)
-        ):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
         return selectors.deal_list(viewer=self.request.user)

@@ -1,7 +1,9 @@
 from django.utils import timezone
 
+from onboarding.selectors import onboarding_complete
+
 from .access import can, role_of
-from .roles import Capability
+from .roles import Capability, Role
 
 
 def navigation(request) -> dict:
@@ -9,8 +11,10 @@ def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    role = role_of(user)
     return {
+        "onboarding_pending": role is Role.HUNTER and not onboarding_complete(user),
         "plans_month": f"{timezone.localdate():%Y-%m}",
-        "user_role": role_of(user),
+        "user_role": role,
         "user_can": {capability.value: can(user, capability) for capability in Capability},
     }

@@ -30,6 +30,7 @@ DEMO_USERS = [
     {"username": "ivanov", "full_name": "Иван Иванов", "role": Role.HUNTER, "extension": "101"},
     {"username": "smirnova", "full_name": "Анна Смирнова", "role": Role.HUNTER, "extension": "102"},
     {"username": "sokolov", "full_name": "Дмитрий Соколов", "role": Role.HUNTER, "extension": "103"},
+    {"username": "novikov", "full_name": "Павел Новиков", "role": Role.HUNTER, "extension": "104"},
 ]
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -16,6 +17,7 @@ from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
 from compensation.selectors import first_open_month
+from onboarding.selectors import onboarding_complete
 
 from . import stages
 from .lead_import import LeadRow, ParsedLeads, RejectedRow
@@ -376,6 +378,12 @@ def deal_create(
 ) -> Deal:
     """Opens a deal for the client's owner. The new-client flag is fixed now (SPEC §2)."""
     _ensure_works_client(acting_user, client)
+    if (
+        settings.ONBOARDING_REQUIRED_FOR_DEALS
+        and acting_user.role == Role.HUNTER
+        and not onboarding_complete(acting_user)
+    ):
+        raise DealRuleError(_("Сначала пройдите обучение: прочитайте все разделы регламента и сдайте тест."))
     client = Client.objects.select_for_update().get(pk=client.pk)
     is_new_client = not client_has_paid_deal(client)
     if start_stage not in (Stage.LEAD, stages.REPEAT_ORDER_START):

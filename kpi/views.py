@@ -26,6 +26,7 @@ from compensation.projection import projected_pay
 from compensation.selectors import best_employee_of_quarter
 from deals.models import Client, Deal
 from deals.selectors import overdue_deferred_payments, quality_claims
+from onboarding.selectors import progress_for
 
 from . import analytics, selectors, services
 from .counters import month_progress
@@ -75,9 +76,11 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
                 {row.hunter.pk: getattr(row.counters, name) for row in progress}
             )
             highlights[name] = (best, worst)
+        onboarding = {item.user.pk: item for item in progress_for([row.hunter for row in progress])}
         rows = [
             {
                 "progress": row,
+                "onboarding": onboarding[row.hunter.pk],
                 "cells": [
                     {
                         "name": name,

@@ -226,3 +226,7 @@ LOGGING = {
 KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)
 # The PBX posts call records to /kpi/telephony/cdr/ with this token (header X-Portal-Token or ?token=).
 TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")
+
+# Onboarding: the test's pass mark, and whether a hunter must finish onboarding before opening deals.
+ONBOARDING_PASS_MARK = env.int("ONBOARDING_PASS_MARK", default=80)
+ONBOARDING_REQUIRED_FOR_DEALS = env.bool("ONBOARDING_REQUIRED_FOR_DEALS", default=True)

@@ -12,3 +12,6 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 
 # Uploaded files from tests go to a throwaway folder, never into the project's var/.
 MEDIA_ROOT = tempfile.mkdtemp(prefix="atlanset-test-media-")
+
+# Most tests open deals for hunters who never took the onboarding; the gate's own tests switch it on.
+ONBOARDING_REQUIRED_FOR_DEALS = False

@@ -16,7 +16,7 @@ from atlanset_portal.celery import app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_scheduled_task_is_registered():
+def test_every_scheduled_task_is_registered(db):  # importing the tasks runs model checks (JSON support)
     from django.conf import settings
 
     app.loader.import_default_modules()

@@ -4,7 +4,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, seed_demo_users
+from accounts.models import User
 from deals.demo import seed_demo_pipeline
+from onboarding.demo import seed_demo_onboarding
 
 
 class Command(BaseCommand):
@@ -13,6 +15,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         created = seed_demo_users()
+        seed_demo_onboarding(author=User.objects.get(username="head"))
         pipeline_created = seed_demo_pipeline()
         self.stdout.write(self.style.SUCCESS("Демо-данные готовы. Пользователи (логин / пароль):"))
         for user, is_new in created:

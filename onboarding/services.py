@@ -103,10 +103,17 @@ def attempt_submit(
         user=acting_user, score=score, pass_mark=pass_mark, passed=score >= pass_mark
     )
     for question, position, chosen, points in rows:
-        answer = AttemptAnswer.objects.create(
-            attempt=attempt, question=question, position=position, points=points
+        AttemptAnswer.objects.create(
+            attempt=attempt,
+            question=question,
+            position=position,
+            points=points,
+            chosen=[
+                {"id": c.pk, "text": c.text, "correct": c.is_correct}
+                for c in question.choices.all()
+                if c.pk in chosen
+            ],
         )
-        answer.chosen.set(Choice.objects.filter(pk__in=chosen))
     return attempt
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.utils import timezone
 
 from onboarding.selectors import onboarding_complete
@@ -14,6 +15,7 @@ def navigation(request) -> dict:
     role = role_of(user)
     return {
         "onboarding_pending": role is Role.HUNTER and not onboarding_complete(user),
+        "production_contact": settings.PRODUCTION_CONTACT,
         "plans_month": f"{timezone.localdate():%Y-%m}",
         "user_role": role,
         "user_can": {capability.value: can(user, capability) for capability in Capability},

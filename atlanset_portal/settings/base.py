@@ -230,3 +230,5 @@ TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")
 # Onboarding: the test's pass mark, and whether a hunter must finish onboarding before opening deals.
 ONBOARDING_PASS_MARK = env.int("ONBOARDING_PASS_MARK", default=80)
 ONBOARDING_REQUIRED_FOR_DEALS = env.bool("ONBOARDING_REQUIRED_FOR_DEALS", default=True)
+# Who hunters call or write at production about samples and orders (shown on the samples pages).
+PRODUCTION_CONTACT = env.str("PRODUCTION_CONTACT", default="")

@@ -58,3 +58,15 @@ def test_assets_are_served_by_the_portal_from_installed_packages(page):
     from django.contrib.staticfiles import finders
 
     assert finders.find(page), page
+
+
+def test_production_contact_is_a_setting_shown_on_the_samples_pages(client, hunter, settings):
+    settings.PRODUCTION_CONTACT = "Сергей, цех фасовки, доб. 300"
+    client.force_login(hunter)
+    from tests.deals.factories import make_deal
+
+    deal = make_deal(acting_user=hunter)
+    from deals.models import Deal
+
+    Deal.objects.filter(pk=deal.pk).update(stage="samples")
+    assert "Сергей, цех фасовки, доб. 300" in client.get(f"/deals/{deal.pk}/").content.decode()

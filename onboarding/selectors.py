@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import markdown
 import nh3
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
@@ -87,7 +87,7 @@ def progress_for(users: list[User]) -> list[Progress]:
         row["user"]: row
         for row in TestAttempt.objects.filter(user__in=users)
         .values("user")
-        .annotate(best=Max("score"), passed=Max("passed"))
+        .annotate(best=Max("score"), passed=Count("pk", filter=Q(passed=True)))
     }
     return [
         Progress(

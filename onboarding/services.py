@@ -82,10 +82,9 @@ def attempt_submit(
     *, acting_user: User, answers: Mapping[int, Sequence[int]], order: Sequence[int]
 ) -> TestAttempt:
     """Scores and stores an attempt: ``answers`` maps question ids to the chosen choice ids."""
-    questions = {
-        q.pk: q for q in Question.objects.filter(pk__in=order, is_active=True).prefetch_related("choices")
-    }
-    if not questions or set(order) != set(questions):
+    questions = {q.pk: q for q in Question.objects.filter(is_active=True).prefetch_related("choices")}
+    # The attempt must answer exactly the current test: every active question, each once.
+    if not questions or len(order) != len(set(order)) or set(order) != set(questions):
         raise ValidationError(_("Тест изменился, пока вы отвечали: начните заново."))
     total = Decimal(0)
     rows = []

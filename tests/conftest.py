@@ -57,3 +57,17 @@ def migrated_data(transactional_db):
 
     import_module(DATA_MIGRATIONS[0]).create_role_groups(apps, schema_editor=None)
     import_module(DATA_MIGRATIONS[1]).create_reasons(apps, schema_editor=None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Transactional tests (the browser's, the concurrency one) run last: their flush removes what the
+    migrations created, and pytest-django would otherwise run database-free tests after them."""
+    transactional = [
+        item
+        for item in items
+        if "transactional_db" in getattr(item, "fixturenames", ())
+        or any(mark.kwargs.get("transaction") for mark in item.iter_markers("django_db"))
+    ]
+    others = [item for item in items if item not in transactional]
+    items[:] = others + transactional

@@ -131,21 +131,25 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         today = timezone.localdate()
         month = month_start(today)
         [progress] = month_progress(month=month, hunters=[user])
+        tasks = selectors.tasks_due(hunter=user, today=today)
+        # The quick form offers the deals due today; any other deal has its own link from its page.
+        due_deals = Deal.objects.filter(pk__in=[deal.pk for deal in tasks.due_deals]).select_related("client")
         return super().get_context_data(
             today=today,
-            tasks=selectors.tasks_due(hunter=user, today=today),
+            tasks=tasks,
             progress=progress,
             recent=Activity.objects.filter(owner=user).select_related("client", "deal")[:10],
-            activity_form=activity_form(user),
+            activity_form=activity_form(user, deals=due_deals.order_by("client__name")),
             projection=projected_pay(hunter=user, month=month),
             best_employee=_best_employee(month),
             **kwargs,
         )
 
 
-def activity_form(user, data=None, initial=None) -> ActivityForm:
+def activity_form(user, data=None, initial=None, deals=None) -> ActivityForm:
     clients = Client.objects.visible_to(user).order_by("name")
-    deals = Deal.objects.visible_to(user).open().select_related("client").order_by("client__name")
+    if deals is None:
+        deals = Deal.objects.visible_to(user).open().select_related("client").order_by("client__name")
     return ActivityForm(data, clients=clients, deals=deals, initial=initial)
 
 

@@ -1,12 +1,9 @@
 """The pay pages: statements of a month, one statement with its reasons, the pay scheme, payments."""
 
-import uuid
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
@@ -21,6 +18,7 @@ from django.views.generic import TemplateView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from atlanset_portal.uploads import stash_upload, stashed_upload
 from deals.models import Deal, Payment
 from deals.selectors import overdue_deferred_payments
 from kpi.models import Activity, ActivityKind
@@ -430,9 +428,8 @@ class BankImportView(CapabilityRequiredMixin, View):
     session_key = "bank_statement_upload"
 
     def stored(self, request) -> bytes | None:
-        token = request.session.get(self.session_key)
-        path = Path(settings.VAR_DIR) / "imports" / f"bank-{token}" if token else None
-        return path.read_bytes() if path and path.exists() else None
+        path = stashed_upload(request.session.get(self.session_key, ""))
+        return path.read_bytes() if path else None
 
     def get(self, request):
         return render(request, "compensation/bank_import.html", {"form": BankStatementUploadForm()})
@@ -464,11 +461,7 @@ class BankImportView(CapabilityRequiredMixin, View):
             for message in error.messages:
                 form.add_error("file", message)
             return render(request, "compensation/bank_import.html", {"form": form}, status=400)
-        token = uuid.uuid4().hex
-        folder = Path(settings.VAR_DIR) / "imports"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"bank-{token}").write_bytes(data)
-        request.session[self.session_key] = token
+        request.session[self.session_key] = stash_upload(data)
         return render(
             request, "compensation/bank_import.html", {"form": form, "items": items, "errors": errors}
         )

@@ -1,11 +1,8 @@
 """Lead list import: upload, map columns when the layout is unknown, preview, then import all at once."""
 
 import json
-import uuid
-from pathlib import Path
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -15,6 +12,7 @@ from django.views import View
 
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.roles import Capability
+from atlanset_portal.uploads import stash_upload, stashed_upload
 
 from .. import services
 from ..forms import hunters
@@ -72,12 +70,6 @@ def mapping_form_class(labels: list[str]) -> type[forms.Form]:
                 empty_value=None,
             )
     return type("LeadMappingForm", (forms.Form,), fields)
-
-
-def _upload_dir() -> Path:
-    path = Path(settings.VAR_DIR) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 class LeadImportView(CapabilityRequiredMixin, View):
@@ -155,8 +147,7 @@ class LeadImportView(CapabilityRequiredMixin, View):
             for message in error.messages:
                 form.add_error("file", message)
             return render(request, self.template_name, {"form": form}, status=400)
-        token = uuid.uuid4().hex
-        (_upload_dir() / token).write_bytes(data)
+        token = stash_upload(data)
         owner = form.cleaned_data.get("owner")
         uploads = request.session.get(SESSION_KEY, {})
         uploads[token] = {
@@ -175,8 +166,8 @@ class LeadImportView(CapabilityRequiredMixin, View):
         meta = request.session.get(SESSION_KEY, {}).get(token)
         if not meta:
             return None
-        path = _upload_dir() / token
-        return (token, path, meta) if path.exists() else None
+        path = stashed_upload(token)
+        return (token, path, meta) if path else None
 
     def render_mapping(self, request, token, table, form, status=200):
         from ..lead_import import suggest_choices

@@ -6,7 +6,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atlanset_portal.settings.base")
 
-app = Celery("atlanset_portal")
+app = Celery("atlanset_portal", task_cls="atlanset_portal.background:PortalTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

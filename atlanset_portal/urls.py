@@ -16,6 +16,7 @@ urlpatterns = [
     path("deals/", include("deals.urls")),
     path("kpi/", include("kpi.urls")),
     path("compensation/", include("compensation.urls")),
+    path("notifications/", include("notifications.urls")),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
 ]

@@ -81,6 +81,7 @@ class RequisitesForm(forms.Form):
 class PaymentTermsForm(forms.Form):
     payment_terms = forms.ChoiceField(label=_("Условия оплаты"), choices=PaymentTerms.choices)
     deferred_days = forms.IntegerField(label=_("Отсрочка, дней"), required=False, min_value=1, max_value=365)
+    deferred_in_working_days = forms.BooleanField(label=_("Дни отсрочки — рабочие"), required=False)
     deferred_limit = forms.DecimalField(
         label=_("Лимит отсрочки, ₽"), required=False, min_value=0, decimal_places=2
     )

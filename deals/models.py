@@ -93,6 +93,11 @@ class Client(models.Model):
         _("условия оплаты"), max_length=20, choices=PaymentTerms.choices, default=PaymentTerms.PREPAYMENT
     )
     deferred_days = models.PositiveSmallIntegerField(_("отсрочка, дней"), null=True, blank=True)
+    deferred_in_working_days = models.BooleanField(
+        _("отсрочка в рабочих днях"),
+        default=False,
+        help_text=_("Считать дни отсрочки по производственному календарю, без выходных и праздников."),
+    )
     deferred_limit = models.DecimalField(_("лимит отсрочки, ₽"), null=True, blank=True, **MONEY)
     consignment_cadence = models.CharField(
         _("расчёты по реализации"), max_length=10, choices=SettlementCadence.choices, blank=True

@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from atlanset_portal.workdays import add_working_days
 
 from . import stages
 from .models import (
@@ -261,6 +262,15 @@ class OverduePayment:
     outstanding: Decimal
 
 
+def deferred_due_on(client: Client, received_on: date) -> date:
+    """The last day to pay on deferred terms: the term runs from the client's receipt of the goods,
+    in calendar days or, when the contract says so, in working days of the production calendar."""
+    days = client.deferred_days or 0
+    if client.deferred_in_working_days:
+        return add_working_days(received_on, days)
+    return received_on + timedelta(days=days)
+
+
 def overdue_deferred_payments(
     *, today: "date | None" = None, owner: User | None = None
 ) -> list[OverduePayment]:
@@ -282,7 +292,7 @@ def overdue_deferred_payments(
         deals = deals.filter(owner=owner)
     result = []
     for deal in deals:
-        due_on = deal.shipment.received_on + timedelta(days=deal.client.deferred_days or 0)
+        due_on = deferred_due_on(deal.client, deal.shipment.received_on)
         if due_on < today:
             result.append(OverduePayment(deal=deal, due_on=due_on, outstanding=deal.order.total - deal.paid))
     return sorted(result, key=lambda item: item.due_on)
@@ -311,7 +321,7 @@ def payment_status(deal: Deal, facts: DealFacts) -> PaymentStatus | None:
     client = deal.client
     shipment = getattr(deal, "shipment", None)
     if client.payment_terms == "deferred" and shipment is not None and shipment.received_on:
-        due_on = shipment.received_on + timedelta(days=client.deferred_days or 0)
+        due_on = deferred_due_on(client, shipment.received_on)
     outstanding = facts.order_total - facts.paid_total
     overdue = outstanding > 0 and due_on is not None and due_on < timezone.localdate()
     return PaymentStatus(paid=facts.paid_total, outstanding=outstanding, due_on=due_on, overdue=overdue)

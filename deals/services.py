@@ -17,6 +17,7 @@ from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
 from compensation.selectors import first_open_month
+from kpi.progress import progress_schedule
 from onboarding.selectors import onboarding_complete
 
 from . import stages
@@ -219,6 +220,7 @@ def client_create(
     client.full_clean(exclude=["owner", "created_by"])
     client.save()
     ClientPhone.objects.bulk_create([ClientPhone(client=client, number=number) for number in numbers])
+    progress_schedule(months=[timezone.localdate(client.created_at)])
     return client
 
 
@@ -245,6 +247,8 @@ def client_update(
         ClientPhone.objects.bulk_create(
             [ClientPhone(client=client, number=n) for n in numbers if n not in existing]
         )
+    # A card that gains its name, address or phone becomes a lead of the month it was created in.
+    progress_schedule(months=[timezone.localdate(client.created_at)])
     return client
 
 
@@ -314,6 +318,7 @@ def client_set_payment_terms(
     deferred_days: int | None = None,
     deferred_limit: Decimal | None = None,
     consignment_cadence: str = "",
+    deferred_in_working_days: bool = False,
 ) -> Client:
     """Sets prepayment, deferred payment (from the client's second deal) or consignment."""
     if not (can(acting_user, Capability.VIEW_ALL_HUNTERS) or can(acting_user, Capability.RECORD_PAYMENTS)):
@@ -329,6 +334,7 @@ def client_set_payment_terms(
     client.payment_terms = payment_terms
     client.deferred_days = deferred_days if payment_terms == "deferred" else None
     client.deferred_limit = deferred_limit if payment_terms == "deferred" else None
+    client.deferred_in_working_days = payment_terms == "deferred" and deferred_in_working_days
     client.consignment_cadence = consignment_cadence if payment_terms == "consignment" else ""
     client.full_clean(exclude=["owner", "created_by"])
     client.save()
@@ -976,6 +982,7 @@ def payment_record(
                 late=accrual_month != received_on.replace(day=1),
             )
             deal_update_paid_in_full(deal)
+            progress_schedule(months=[accrual_month])
             return payment
     except IntegrityError:
         # A concurrent submit of the same document won the race: that payment is the one.
@@ -1010,6 +1017,7 @@ def payment_refund(
         late=accrual_month != recorded_on.replace(day=1),
     )
     deal_update_paid_in_full(deal)
+    progress_schedule(months=[accrual_month])
     return refund
 
 
@@ -1031,7 +1039,10 @@ def deal_update_paid_in_full(deal: Deal) -> None:
             if running >= total:
                 paid_in_full_on = received_on
                 break
-    Deal.objects.filter(pk=deal.pk).update(paid_in_full_on=paid_in_full_on)
+    previous = Deal.objects.filter(pk=deal.pk).values_list("paid_in_full_on", flat=True).first()
+    if previous != paid_in_full_on:
+        Deal.objects.filter(pk=deal.pk).update(paid_in_full_on=paid_in_full_on)
+        progress_schedule(months=[day for day in (previous, paid_in_full_on) if day is not None])
 
 
 @transaction.atomic
@@ -1089,7 +1100,9 @@ def client_transfer(
         reason=reason,
     )
     # Deals the head handed to someone else separately stay with that hunter.
-    client.deals.filter(status=DealStatus.OPEN, owner=client.owner).update(owner=to_owner)
+    moved = client.deals.filter(status=DealStatus.OPEN, owner=client.owner)
+    _schedule_progress_of_deals(moved)
+    moved.update(owner=to_owner)
     client.owner = to_owner
     client.save(update_fields=["owner"])
     return transfer
@@ -1112,9 +1125,17 @@ def deal_transfer(
         return_on=return_on,
         reason=reason,
     )
+    _schedule_progress_of_deals(Deal.objects.filter(pk=deal.pk))
     deal.owner = to_owner
     deal.save(update_fields=["owner"])
     return transfer
+
+
+def _schedule_progress_of_deals(deals) -> None:
+    """A deal's payments and completion count for its owner: a new owner changes those months."""
+    months = set(Payment.objects.filter(deal__in=deals).values_list("accrual_month", flat=True))
+    months |= set(deals.filter(paid_in_full_on__isnull=False).values_list("paid_in_full_on", flat=True))
+    progress_schedule(months=months)
 
 
 # --- lead import ----------------------------------------------------------------------------------
@@ -1182,4 +1203,5 @@ def leads_import(
             for phone in row.phones
         ]
     )
+    progress_schedule(months=[timezone.localdate(now)])
     return plan

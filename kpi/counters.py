@@ -127,9 +127,13 @@ class PlanProgress:
         return kpi_plan_met(self.counters, self.plan)
 
 
-def month_progress(*, month: date, hunters: Iterable[User]) -> list[PlanProgress]:
+def month_progress(
+    *, month: date, hunters: Iterable[User], counters: dict[int, Counters] | None = None
+) -> list[PlanProgress]:
+    """Progress against the month's plans; counted now unless the stored ``counters`` are given."""
     hunters = list(hunters)
-    counters = month_counters(month=month, hunter_ids=[hunter.pk for hunter in hunters])
+    if counters is None:
+        counters = month_counters(month=month, hunter_ids=[hunter.pk for hunter in hunters])
     plans = {
         plan.hunter_id: plan
         for plan in MonthlyPlan.objects.filter(month=month_start(month), hunter__in=hunters)

@@ -206,3 +206,32 @@ class DepartmentQuarterPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{(self.quarter_start.month - 1) // 3 + 1} кв. {self.quarter_start.year}"
+
+
+class MonthlyProgress(models.Model):
+    """A hunter's counters for a month as last recalculated (kpi/progress.py): dashboards and records
+    read these rows instead of counting the month's history on every page view."""
+
+    hunter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    leads = models.PositiveIntegerField(default=0)
+    calls = models.PositiveIntegerField(default=0)
+    meetings = models.PositiveIntegerField(default=0)
+    messages = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(default=0, **MONEY)
+    deals = models.PositiveIntegerField(default=0)
+    sales_plan_fulfilled = models.BooleanField(default=False)
+    kpi_plan_met = models.BooleanField(default=False)
+    calculated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("выполнение плана")
+        verbose_name_plural = _("выполнение планов")
+        constraints = [
+            models.UniqueConstraint(fields=["hunter", "month"], name="kpi_progress_one_per_hunter_month"),
+            models.CheckConstraint(condition=Q(month__day=1), name="kpi_progress_month_starts_on_first"),
+        ]
+        indexes = [models.Index(fields=["month"])]
+
+    def __str__(self) -> str:
+        return f"{self.hunter_id} {self.month:%m.%Y}"

@@ -4,8 +4,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -13,8 +12,7 @@ from accounts.roles import Role
 from deals.models import Deal, Payment
 from deals.stages import DealStatus
 
-from .counters import counted_calls
-from .models import Activity, ActivityKind, MonthlyPlan
+from .models import Activity, ActivityKind, MonthlyPlan, MonthlyProgress
 from .months import month_start
 
 
@@ -71,55 +69,31 @@ class RecordMonth:
 
 
 def team_records() -> list[RecordMonth]:
-    """The department's record months per hunter (the results board's "records"), one query each."""
-    hunters = {user.pk: user for user in User.objects.filter(role=Role.HUNTER)}
-
-    def best(rows, label):
-        row = max(rows, key=lambda item: (item["value"] or 0, -item["month"].toordinal()), default=None)
-        if row is None or not row["value"]:
-            return RecordMonth(label=label, value=0, hunter=None, month=None)
-        return RecordMonth(
-            label=label, value=row["value"], hunter=hunters.get(row["owner"]), month=row["month"]
+    """The department's record months (the results board's "records"), read from the stored monthly
+    progress: one small indexed query per record, however long the history."""
+    records = []
+    for name, label in RECORD_COLUMNS:
+        row = (
+            MonthlyProgress.objects.filter(hunter__role=Role.HUNTER, **{f"{name}__gt": 0})
+            .select_related("hunter")
+            .order_by(f"-{name}", "month", "hunter_id")
+            .first()
         )
-
-    # Revenue by the month it accrues in, as on the results board and in the statements.
-    revenue = Payment.objects.values(month=F("accrual_month"), owner=F("deal__owner")).annotate(
-        value=Sum("amount")
-    )
-    deals = (
-        Deal.objects.filter(paid_in_full_on__isnull=False)
-        .annotate(month=TruncMonth("paid_in_full_on"))
-        .values("month", "owner")
-        .annotate(value=Count("pk"))
-    )
-    calls = (
-        counted_calls(Activity.objects.all())
-        .annotate(month=TruncMonth("at"))
-        .values("month", "owner")
-        .annotate(value=Count("pk"))
-    )
-    meetings = (
-        Activity.objects.filter(kind=ActivityKind.MEETING)
-        .annotate(month=TruncMonth("at"))
-        .values("month", "owner")
-        .annotate(value=Count("pk"))
-    )
-    return [
-        best(_as_dates(revenue), "Выручка за месяц"),
-        best(_as_dates(deals), "Завершённые сделки за месяц"),
-        best(_as_dates(calls), "Звонки за месяц"),
-        best(_as_dates(meetings), "Встречи за месяц"),
-    ]
+        if row is None:
+            records.append(RecordMonth(label=label, value=0, hunter=None, month=None))
+        else:
+            records.append(
+                RecordMonth(label=label, value=getattr(row, name), hunter=row.hunter, month=row.month)
+            )
+    return records
 
 
-def _as_dates(rows) -> list[dict]:
-    result = []
-    for row in rows:
-        month = row["month"]
-        if hasattr(month, "date"):
-            month = timezone.localtime(month).date() if timezone.is_aware(month) else month.date()
-        result.append({**row, "month": month})
-    return result
+RECORD_COLUMNS = (
+    ("revenue", "Выручка за месяц"),
+    ("deals", "Завершённые сделки за месяц"),
+    ("calls", "Звонки за месяц"),
+    ("meetings", "Встречи за месяц"),
+)
 
 
 def department_revenue_by_month(*, months: int = 12, until: date | None = None) -> list[tuple[date, Decimal]]:

@@ -17,6 +17,7 @@ from deals.models import Client, ClientPhone, Deal
 
 from .models import Activity, ActivityKind, ActivitySource, CallRecord, DepartmentQuarterPlan, MonthlyPlan
 from .months import month_start, previous_month, quarter_start
+from .progress import progress_schedule
 
 PLAN_FIELDS = (
     "revenue_target",
@@ -65,6 +66,7 @@ def activity_log(
     activity.save()
     if deal is not None and next_contact_on is not None:
         Deal.objects.filter(pk=deal.pk).update(next_contact_on=next_contact_on)
+    progress_schedule(months=[timezone.localdate(activity.at)])
     return activity
 
 
@@ -100,6 +102,7 @@ def plans_save(*, acting_user: User, month: date, rows: Sequence[PlanRow]) -> li
             defaults={**values, "set_by": acting_user, "updated_at": timezone.now()},
         )
         saved.append(plan)
+    progress_schedule(months=[month])
     return saved
 
 
@@ -123,6 +126,7 @@ def plans_copy_previous(*, acting_user: User, month: date) -> int:
         if plan.hunter_id not in existing
     ]
     MonthlyPlan.objects.bulk_create(copies)
+    progress_schedule(months=[month])
     return len(copies)
 
 
@@ -226,6 +230,7 @@ def call_records_import(*, rows: Iterable, batch_size: int = 2000) -> CallImport
             record.activity = next(iterator)
     CallRecord.objects.bulk_create(records, batch_size=batch_size)
     result.created = len(records)
+    progress_schedule(months={timezone.localdate(activity.at) for activity in created_activities})
     return result
 
 
@@ -257,6 +262,7 @@ def activities_import(
         next_contact_on=at.date() if kind == ActivityKind.FOLLOW_UP else None,
     )
     template.full_clean(exclude=["client"])
+    progress_schedule(months=[timezone.localdate(at)])
     return Activity.objects.bulk_create(
         [
             Activity(

@@ -26,6 +26,7 @@ from compensation.projection import projected_pay
 from compensation.selectors import best_employee_of_quarter
 from deals.models import Client, Deal
 from deals.selectors import overdue_deferred_payments, quality_claims
+from notifications.models import Notification, NotificationKind
 from onboarding.selectors import progress_for
 
 from . import analytics, selectors, services
@@ -33,6 +34,7 @@ from .counters import month_progress
 from .forms import ActivityForm, CallLogUploadForm, PlanRowForm, QuarterPlanForm
 from .models import Activity, DepartmentQuarterPlan
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
+from .progress import stored_counters
 from .telephony import CSV_COLUMNS, CallLogFileError, CdrError, parse_cdr, read_call_log
 
 
@@ -69,7 +71,12 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         month = _month_from(self.request)
-        progress = month_progress(month=month, hunters=selectors.active_hunters())
+        hunters = list(selectors.active_hunters())
+        progress = month_progress(
+            month=month,
+            hunters=hunters,
+            counters=stored_counters(month=month, hunter_ids=[hunter.pk for hunter in hunters]),
+        )
         highlights = {}
         for name, _label in KPI_COLUMNS:
             best, worst = selectors.best_and_worst(
@@ -137,6 +144,10 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         return super().get_context_data(
             today=today,
             tasks=tasks,
+            # The morning run's other reminders (payments, idle deals, birthdays…); due contacts are above.
+            reminders=Notification.objects.filter(recipient=user, for_day=today)
+            .exclude(kind=NotificationKind.FOLLOW_UP_DUE)
+            .order_by("kind", "pk")[:30],
             progress=progress,
             recent=Activity.objects.filter(owner=user).select_related("client", "deal")[:10],
             activity_form=activity_form(user, deals=due_deals.order_by("client__name")),

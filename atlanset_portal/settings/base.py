@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "deals",
     "kpi",
     "compensation",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -81,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
+                "notifications.context_processors.bell",
             ],
             "builtins": ["atlanset_portal.templatetags.formatting"],
         },
@@ -162,6 +164,8 @@ if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
     }
 else:
     MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"]}}
+# Links in emails point here.
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Атлансет <portal@atlanset.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -201,6 +205,11 @@ else:
         "store_processed": False,
     }
 CELERY_TIMEZONE = TIME_ZONE
+# A page that queues work must not hang on a dead broker: give up fast and do the work inline
+# (atlanset_portal/background.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -211,7 +220,36 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.clear_expired_sessions",
         "schedule": crontab(hour=3, minute=0),
     },
+    # A safety net under the event-driven recalculations: this month and last, every 15 minutes.
+    "recalculate-plan-progress": {
+        "task": "kpi.tasks.recalculate_plan_progress",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Reminders at 09:00 Yekaterinburg time (CELERY_TIMEZONE); days off are skipped by the run itself.
+    "send-daily-reminders": {
+        "task": "notifications.tasks.send_daily_reminders",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    # Emails that could not go out at once (SMTP down) are retried.
+    "send-pending-notification-emails": {
+        "task": "notifications.tasks.send_notification_emails",
+        "schedule": crontab(minute="*/10"),
+    },
 }
+
+# Plan progress is recalculated at most once per this many seconds per month, however many changes
+# arrive (kpi/progress.py).
+PLAN_PROGRESS_DEBOUNCE_SECONDS = env.int("PLAN_PROGRESS_DEBOUNCE_SECONDS", default=20)
+
+# Shared between web processes and workers in production (debouncing, sign-in throttling).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Its own database, so clearing the cache never touches the broker's queues.
+            "LOCATION": env.str("CACHE_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/1"),
+        }
+    }
 
 LOGGING = {
     "version": 1,
@@ -226,6 +264,19 @@ LOGGING = {
 KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)
 # The PBX posts call records to /kpi/telephony/cdr/ with this token (header X-Portal-Token or ?token=).
 TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")
+
+# Reminders: an open deal with no stage change or activity for longer than its stage's limit (days).
+STAGE_IDLE_DAYS = {
+    "lead": 7,
+    "call": 5,
+    "proposal": 5,
+    "samples": 10,
+    "follow_up": 7,
+    "deal": 5,
+    "shipment": 7,
+    "payment": 14,
+    "closed": 7,
+}
 
 # Onboarding: the test's pass mark, and whether a hunter must finish onboarding before opening deals.
 ONBOARDING_PASS_MARK = env.int("ONBOARDING_PASS_MARK", default=80)

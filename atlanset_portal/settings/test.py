@@ -15,3 +15,6 @@ MEDIA_ROOT = tempfile.mkdtemp(prefix="atlanset-test-media-")
 
 # Most tests open deals for hunters who never took the onboarding; the gate's own tests switch it on.
 ONBOARDING_REQUIRED_FOR_DEALS = False
+
+# Every change recalculates its month at once in tests; the debouncing test sets its own window.
+PLAN_PROGRESS_DEBOUNCE_SECONDS = 0

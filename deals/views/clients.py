@@ -112,6 +112,7 @@ def client_page(request, pk: int, *, bound: dict | None = None, status: int = 20
             initial={
                 "payment_terms": client.payment_terms,
                 "deferred_days": client.deferred_days,
+                "deferred_in_working_days": client.deferred_in_working_days,
                 "deferred_limit": client.deferred_limit,
                 "consignment_cadence": client.consignment_cadence,
             }

@@ -6,6 +6,8 @@ from django.db import transaction
 from accounts.demo import DEMO_PASSWORD, seed_demo_users
 from accounts.models import User
 from deals.demo import seed_demo_pipeline
+from kpi.progress import progress_recalculate_history
+from notifications.services import daily_reminders_send
 from onboarding.demo import seed_demo_onboarding
 
 
@@ -23,4 +25,6 @@ class Command(BaseCommand):
             mark = "" if is_new else " (уже был)"
             self.stdout.write(f"  {user.username:<10} / {DEMO_PASSWORD}   {role}: {user.full_name}{mark}")
         if pipeline_created:
+            progress_recalculate_history()
+            daily_reminders_send()
             self.stdout.write("Созданы демо-клиенты и сделки на всех этапах воронки.")

@@ -1,6 +1,8 @@
 """Test settings: the base settings with tasks run in-process and a fast password hasher."""
 
+import os
 import tempfile
+from pathlib import Path
 
 from .base import *  # noqa: F403
 
@@ -18,3 +20,10 @@ ONBOARDING_REQUIRED_FOR_DEALS = False
 
 # Every change recalculates its month at once in tests; the debouncing test sets its own window.
 PLAN_PROGRESS_DEBOUNCE_SECONDS = 0
+
+# The test database lives in a file, not in memory, so a real Celery worker started by a test
+# (tests/portal/test_celery.py) reads and writes the same database as the test.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"atlanset-test-{os.getpid()}.sqlite3")
+    }  # noqa: F405

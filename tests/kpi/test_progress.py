@@ -1,0 +1,202 @@
+"""Stored plan progress: what changes it, the debouncing of recalculations, and who reads it."""
+
+from datetime import date
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from kpi import progress
+from kpi.models import ActivityKind, MonthlyProgress
+from kpi.progress import progress_recalculate, progress_recalculate_history, stored_counters
+from kpi.selectors import team_records
+from kpi.services import PlanRow, plans_save
+from tests.deals.factories import Pipeline, make_client
+
+from .factories import ORDER_TOTAL, local, log_activity, make_hunter, paid_deal, pbx_call
+from .test_views import results_board
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def stored(hunter, month: date) -> MonthlyProgress:
+    return MonthlyProgress.objects.get(hunter=hunter, month=month)
+
+
+def test_recalculation_stores_each_hunters_counters_and_plan_verdicts(sales_head, production, accountant):
+    hunter, idle = make_hunter(), make_hunter()
+    today = timezone.localdate()
+    month = today.replace(day=1)
+    plans_save(
+        acting_user=sales_head,
+        month=month,
+        rows=[PlanRow(hunter=hunter, revenue_target=ORDER_TOTAL, deals_target=1, calls_target=2)],
+    )
+    pbx_call(hunter, at=timezone.now(), duration_s=90)
+    pbx_call(hunter, at=timezone.now(), duration_s=30)
+    log_activity(hunter, ActivityKind.MEETING, at=timezone.now())
+    paid_deal(Pipeline(hunter=hunter, production=production, accountant=accountant), (ORDER_TOTAL, today))
+
+    assert progress_recalculate(month=month) >= 2
+
+    row = stored(hunter, month)
+    assert (row.calls, row.meetings, row.revenue, row.deals) == (2, 1, ORDER_TOTAL, 1)
+    assert row.sales_plan_fulfilled is True
+    assert row.kpi_plan_met is True
+    assert (stored(idle, month).calls, stored(idle, month).revenue) == (0, Decimal("0"))
+
+
+def test_running_the_recalculation_twice_writes_the_same_figures_once(sales_head):
+    hunter = make_hunter()
+    month = timezone.localdate().replace(day=1)
+    pbx_call(hunter, at=timezone.now())
+    progress_recalculate(month=month)
+    progress_recalculate(month=month)
+
+    assert MonthlyProgress.objects.filter(hunter=hunter, month=month).count() == 1
+    assert stored(hunter, month).calls == 1
+
+
+def test_a_change_after_commit_updates_the_stored_progress(django_capture_on_commit_callbacks):
+    hunter = make_hunter()
+    month = timezone.localdate().replace(day=1)
+    progress_recalculate(month=month)
+    assert stored(hunter, month).meetings == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        log_activity(hunter, ActivityKind.MEETING, at=timezone.now())
+
+    assert stored(hunter, month).meetings == 1
+
+
+def test_a_rolled_back_change_queues_nothing(django_capture_on_commit_callbacks):
+    hunter = make_hunter()
+    with django_capture_on_commit_callbacks() as callbacks:
+        log_activity(hunter, ActivityKind.MEETING, at=timezone.now())
+    # Nothing is queued inside the transaction itself: only its commit would run these.
+    assert callbacks
+    assert not MonthlyProgress.objects.exists()
+
+
+def test_a_burst_of_a_thousand_activities_is_one_recalculation(settings, django_capture_on_commit_callbacks):
+    settings.PLAN_PROGRESS_DEBOUNCE_SECONDS = 30
+    hunter = make_hunter()
+    client = make_client(acting_user=hunter, created_at=local(2020, 1, 15))
+    with mock.patch("kpi.tasks.progress_recalculate", wraps=progress_recalculate) as recalculation:
+        for _ in range(1000):
+            with django_capture_on_commit_callbacks(execute=True):
+                log_activity(hunter, ActivityKind.MESSAGE, at=timezone.now(), client=client)
+
+    assert recalculation.call_count == 1
+    month = timezone.localdate().replace(day=1)
+    # Eager tasks run at once; a real worker waits out the window and so counts the whole burst.
+    assert stored(hunter, month).messages >= 1
+
+
+def test_each_month_touched_is_queued_once_per_window(settings, django_capture_on_commit_callbacks):
+    settings.PLAN_PROGRESS_DEBOUNCE_SECONDS = 30
+    hunter = make_hunter()
+    client = make_client(acting_user=hunter, created_at=local(2020, 1, 15))
+    with mock.patch("kpi.tasks.recalculate_plan_progress.apply_async") as queued:
+        for when in [local(2026, 3, 2), local(2026, 3, 20), local(2026, 4, 1), local(2026, 3, 31)]:
+            with django_capture_on_commit_callbacks(execute=True):
+                log_activity(hunter, ActivityKind.MEETING, at=when, client=client)
+
+    months = sorted(call.kwargs["args"][0] for call in queued.call_args_list)
+    assert months == ["2026-03-01", "2026-04-01"]
+    assert {call.kwargs["countdown"] for call in queued.call_args_list} == {30}
+
+
+def test_a_new_window_opens_when_the_last_one_closed(settings, django_capture_on_commit_callbacks):
+    settings.PLAN_PROGRESS_DEBOUNCE_SECONDS = 30
+    hunter = make_hunter()
+    client = make_client(acting_user=hunter, created_at=local(2020, 1, 15))
+    with mock.patch("kpi.tasks.recalculate_plan_progress.apply_async") as queued:
+        with django_capture_on_commit_callbacks(execute=True):
+            log_activity(hunter, ActivityKind.MEETING, at=local(2026, 3, 2), client=client)
+        cache.delete(progress.debounce_key(date(2026, 3, 1)))  # the window's time is up
+        with django_capture_on_commit_callbacks(execute=True):
+            log_activity(hunter, ActivityKind.MEETING, at=local(2026, 3, 3), client=client)
+
+    assert queued.call_count == 2
+
+
+def test_plan_changes_recalculate_the_verdicts(sales_head, django_capture_on_commit_callbacks):
+    hunter = make_hunter()
+    month = timezone.localdate().replace(day=1)
+    pbx_call(hunter, at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        plans_save(acting_user=sales_head, month=month, rows=[PlanRow(hunter=hunter, calls_target=5)])
+    assert stored(hunter, month).kpi_plan_met is False
+
+    with django_capture_on_commit_callbacks(execute=True):
+        plans_save(acting_user=sales_head, month=month, rows=[PlanRow(hunter=hunter, calls_target=1)])
+    assert stored(hunter, month).kpi_plan_met is True
+
+
+def test_call_imports_and_payments_queue_their_months(
+    production, accountant, django_capture_on_commit_callbacks
+):
+    hunter = make_hunter()
+    with django_capture_on_commit_callbacks(execute=True):
+        pbx_call(hunter, at=local(2026, 2, 10))
+    assert stored(hunter, date(2026, 2, 1)).calls == 1
+
+    today = timezone.localdate()
+    with django_capture_on_commit_callbacks(execute=True):
+        paid_deal(Pipeline(hunter=hunter, production=production, accountant=accountant), (ORDER_TOTAL, today))
+    assert stored(hunter, today.replace(day=1)).revenue == ORDER_TOTAL
+
+
+def test_stored_counters_count_a_never_recalculated_month_once():
+    hunter = make_hunter()
+    pbx_call(hunter, at=local(2025, 6, 10))
+
+    assert stored_counters(month=date(2025, 6, 1), hunter_ids=[hunter.pk])[hunter.pk].calls == 1
+    assert stored(hunter, date(2025, 6, 1)).calls == 1
+
+
+def test_the_dashboard_shows_the_stored_figures_not_a_recount(client, sales_head):
+    hunter = make_hunter(full_name="Хантер Записанный")
+    month = timezone.localdate().replace(day=1)
+    pbx_call(hunter, at=timezone.now())
+    progress_recalculate(month=month)
+    MonthlyProgress.objects.filter(hunter=hunter, month=month).update(calls=41)
+
+    client.force_login(sales_head)
+    board = results_board(client.get(reverse("kpi:dashboard")))
+
+    assert board["Хантер Записанный"]["calls"][1].startswith("41")
+
+
+def test_records_come_from_the_stored_history():
+    first, second = make_hunter(full_name="Первый"), make_hunter(full_name="Второй")
+    for _ in range(3):
+        pbx_call(first, at=local(2025, 5, 12))
+    pbx_call(second, at=local(2025, 9, 1))
+    assert progress_recalculate_history() >= 4
+
+    calls = next(record for record in team_records() if record.label == "Звонки за месяц")
+
+    assert (calls.hunter, calls.month, calls.value) == (first, date(2025, 5, 1), 3)
+
+
+def test_the_periodic_task_recalculates_this_month_and_the_last(settings):
+    from kpi.tasks import recalculate_plan_progress
+
+    hunter = make_hunter()
+    today = timezone.localdate()
+    pbx_call(hunter, at=timezone.now())
+
+    assert recalculate_plan_progress.delay().get() == 2  # one hunter, two months
+    assert stored(hunter, today.replace(day=1)).calls == 1

@@ -22,8 +22,7 @@ ONBOARDING_REQUIRED_FOR_DEALS = False
 PLAN_PROGRESS_DEBOUNCE_SECONDS = 0
 
 # The test database lives in a file, not in memory, so a real Celery worker started by a test
-# (tests/portal/test_celery.py) reads and writes the same database as the test.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {
-        "NAME": str(Path(tempfile.gettempdir()) / f"atlanset-test-{os.getpid()}.sqlite3")
-    }  # noqa: F405
+# (tests/portal/test_worker_jobs.py) reads and writes the same database as the test.
+_database = DATABASES["default"]  # noqa: F405
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    _database["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"atlanset-test-{os.getpid()}.sqlite3")}

@@ -1,0 +1,330 @@
+"""The performance benchmark (``python manage.py benchmark``): the main pages through the full Django
+stack as the user who uses them, the background jobs, a call-log import, and the hand-written SQL
+floor of the head's dashboard. Jobs that write run inside a transaction that is rolled back, so the
+benchmark can run again on the same data."""
+
+import json
+import platform
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.test import Client as TestClient
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.roles import Role
+from deals.models import Client, Deal
+from deals.stages import DealStatus, Stage
+from kpi.months import month_range, month_start, previous_month
+from kpi.progress import progress_recalculate
+from kpi.services import call_records_import
+from kpi.telephony import read_call_log
+from notifications.services import daily_reminders_send
+
+
+@dataclass
+class Measurement:
+    name: str
+    target_ms: float | None
+    samples_ms: list[float] = field(default_factory=list)
+    queries: int | None = None
+    note: str = ""
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p95_ms(self) -> float:
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("samples_ms")
+        return {
+            **data,
+            "runs": len(self.samples_ms),
+            "median_ms": round(self.median_ms, 1),
+            "p95_ms": round(self.p95_ms, 1),
+            "met": None if self.target_ms is None else self.median_ms <= self.target_ms,
+        }
+
+
+class RolledBack(Exception):
+    """Raised to undo what a measured job wrote."""
+
+
+class Benchmark:
+    def __init__(self, *, requests: int = 20, warmup: int = 3, out=print):
+        self.requests = requests
+        self.warmup = warmup
+        self.out = out
+        self.results: list[Measurement] = []
+        host = (settings.ALLOWED_HOSTS or ["127.0.0.1"])[0].lstrip(".").replace("*", "127.0.0.1")
+        self.client_options = {
+            "HTTP_HOST": host,
+            "secure": bool(getattr(settings, "SECURE_SSL_REDIRECT", False)),
+        }
+
+    # --- pages ----------------------------------------------------------------------------------
+
+    def page(
+        self, name: str, user: User, url: str, *, target_ms: float | None, note: str = ""
+    ) -> Measurement:
+        browser = TestClient(HTTP_HOST=self.client_options["HTTP_HOST"])
+        browser.force_login(user)
+        secure = self.client_options["secure"]
+        for _ in range(self.warmup):
+            response = browser.get(url, secure=secure)
+            if response.status_code != 200:
+                raise RuntimeError(f"{name}: {url} answered {response.status_code}")
+        measurement = Measurement(name=name, target_ms=target_ms, note=note or url)
+        for _ in range(self.requests):
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                browser.get(url, secure=secure)
+                measurement.samples_ms.append((time.perf_counter() - started) * 1000)
+            measurement.queries = len(queries)
+        return self._done(measurement)
+
+    # --- jobs -----------------------------------------------------------------------------------
+
+    def job(
+        self, name: str, work: Callable[[], object], *, target_ms: float | None, runs: int = 3, note: str = ""
+    ):
+        measurement = Measurement(name=name, target_ms=target_ms, note=note)
+        for _ in range(runs):
+            try:
+                with transaction.atomic():
+                    with CaptureQueriesContext(connection) as queries:
+                        started = time.perf_counter()
+                        work()
+                        measurement.samples_ms.append((time.perf_counter() - started) * 1000)
+                    measurement.queries = len(queries)
+                    raise RolledBack
+            except RolledBack:
+                pass
+        return self._done(measurement)
+
+    def _done(self, measurement: Measurement) -> Measurement:
+        self.results.append(measurement)
+        row = measurement.as_dict()
+        target = f"≤ {measurement.target_ms:.0f}" if measurement.target_ms else "—"
+        self.out(
+            f"{measurement.name:<46} {row['median_ms']:>10.1f} {row['p95_ms']:>10.1f} "
+            f"{row['queries'] if row['queries'] is not None else '—':>8} {target:>10}"
+        )
+        return measurement
+
+    # --- the run --------------------------------------------------------------------------------
+
+    def run(self, *, call_rows: int = 100_000) -> dict:
+        today = timezone.localdate()
+        month = month_start(today)
+        head = User.objects.filter(role=Role.SALES_HEAD, is_active=True).order_by("pk").first()
+        if head is None:
+            raise RuntimeError("No sales head: load data first (generate_data or seed_demo).")
+        busiest = (
+            User.objects.filter(role=Role.HUNTER, is_active=True)
+            .annotate(open_deals=Count("deals", filter=Q(deals__status=DealStatus.OPEN)))
+            .order_by("-open_deals", "pk")
+            .first()
+        )
+        deal = (
+            Deal.objects.filter(stage=Stage.PAYMENT)
+            .annotate(events=Count("stage_changes"))
+            .order_by("-events", "pk")
+            .values_list("pk", flat=True)
+            .first()
+        ) or Deal.objects.order_by("-pk").values_list("pk", flat=True).first()
+        sample = Client.objects.order_by("pk").values_list("name", "segment").first() or ("", "")
+        search = sample[0].split()[-1][:6] if sample[0] else ""
+        counts = {
+            "hunters": User.objects.filter(role=Role.HUNTER).count(),
+            "clients": Client.objects.count(),
+            "deals": Deal.objects.count(),
+            "activities": _count("kpi_activity"),
+            "payments": _count("deals_payment"),
+            "busiest_hunter_open_deals": busiest.open_deals if busiest else 0,
+        }
+        self.out(
+            f"Database: {connection.vendor}; data: "
+            + ", ".join(f"{key} {value}" for key, value in counts.items())
+        )
+        self.out(f"{'what':<46} {'median ms':>10} {'p95 ms':>10} {'queries':>8} {'target':>10}")
+
+        dashboard = self.page(
+            "head dashboard, one month",
+            head,
+            f"{reverse('kpi:dashboard')}?month={month:%Y-%m}",
+            target_ms=150,
+        )
+        if busiest is not None:
+            self.page(
+                f"hunter board ({busiest.open_deals} open deals)",
+                busiest,
+                reverse("deals:board"),
+                target_ms=150,
+            )
+        self.page(
+            "client list, filtered and searched",
+            head,
+            f"{reverse('clients:list')}?q={search}&status=active",
+            target_ms=100,
+        )
+        self.page("client list, first page", head, reverse("clients:list"), target_ms=100)
+        if deal is not None:
+            self.page("deal page", head, reverse("deals:detail", args=[deal]), target_ms=60)
+        if busiest is not None:
+            statement_month = previous_month(month)
+            self.page(
+                "statement page (last month)",
+                head,
+                reverse("compensation:statement", args=[busiest.username, f"{statement_month:%Y-%m}"]),
+                target_ms=100,
+            )
+            self.page("«Мой день»", busiest, reverse("kpi:my_day"), target_ms=None)
+        self.page("deal list (head, all deals)", head, reverse("deals:list"), target_ms=None)
+
+        self.job(
+            "plan progress recalculation, all hunters",
+            lambda: progress_recalculate(month=month),
+            target_ms=3000,
+            note=f"{month:%Y-%m}",
+        )
+        self.job(
+            "daily reminder run",
+            lambda: daily_reminders_send(today=_a_working_day(today)),
+            target_ms=None,
+            runs=1,
+        )
+        self.job(
+            f"call-log import, {call_rows} rows",
+            lambda: call_records_import(rows=read_call_log(_call_log(call_rows, month), "calls.csv").rows),
+            target_ms=60_000,
+            runs=1,
+        )
+        floor = self.job(
+            "SQL floor: dashboard figures in one query", lambda: _dashboard_floor(month), target_ms=None
+        )
+        ratio = dashboard.median_ms / floor.median_ms if floor.median_ms else None
+        self.out(f"Dashboard / SQL floor: {ratio:.2f}×" if ratio else "Dashboard / SQL floor: —")
+        return {
+            "date": timezone.now().isoformat(timespec="seconds"),
+            "database": connection.vendor,
+            "machine": _machine(),
+            "data": counts,
+            "requests": self.requests,
+            "warmup": self.warmup,
+            "dashboard_to_floor": round(ratio, 2) if ratio else None,
+            "results": [m.as_dict() for m in self.results],
+        }
+
+
+def _count(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
+        return cursor.fetchone()[0]
+
+
+def _a_working_day(day):
+    from atlanset_portal.workdays import next_working_day
+
+    return next_working_day(day)
+
+
+def _call_log(rows: int, month) -> bytes:
+    """A PBX export of ``rows`` calls in the month by the hunters' extensions to known client phones."""
+    from deals.models import ClientPhone
+
+    extensions = list(
+        User.objects.filter(role=Role.HUNTER).exclude(extension="").values_list("extension", flat=True)
+    )
+    numbers = list(ClientPhone.objects.values_list("number", flat=True)[:5000]) or ["+79000000000"]
+    start, _end = month_range(month)
+    rng = random.Random(7)
+    stamp = int(time.time())
+    lines = ["call_id,started_at,extension,other_number,direction,duration_s,recording_url"]
+    for index in range(rows):
+        at = start + timedelta(minutes=rng.randrange(0, 27 * 24 * 60))
+        lines.append(
+            f"bench-{stamp}-{index},{at.isoformat()},{rng.choice(extensions or ['100'])},"
+            f"{rng.choice(numbers)},out,{rng.choice([0, 15, 45, 120, 300])},"
+        )
+    return "\n".join(lines).encode()
+
+
+def _dashboard_floor(month) -> list[tuple]:
+    """The results board's figures for every hunter in one hand-written query: the floor the
+    dashboard page is compared against."""
+    start, end = month_range(month)
+    sql = """
+        SELECT u.id,
+               (SELECT COUNT(DISTINCT c.id) FROM deals_client c
+                  JOIN deals_clientphone p ON p.client_id = c.id
+                 WHERE c.created_by_id = u.id AND c.created_at >= %(start)s AND c.created_at < %(end)s
+                   AND c.name <> '' AND c.address <> '') AS leads,
+               (SELECT COUNT(*) FROM kpi_activity a
+                 WHERE a.owner_id = u.id AND a.at >= %(start)s AND a.at < %(end)s AND a.kind = 'call'
+                   AND a.source = 'telephony' AND a.direction = 'out'
+                   AND a.duration_s >= %(min_call)s) AS calls,
+               (SELECT COUNT(*) FROM kpi_activity a
+                 WHERE a.owner_id = u.id AND a.at >= %(start)s AND a.at < %(end)s
+                   AND a.kind = 'meeting') AS meetings,
+               (SELECT COUNT(*) FROM kpi_activity a
+                 WHERE a.owner_id = u.id AND a.at >= %(start)s AND a.at < %(end)s
+                   AND a.kind = 'message') AS messages,
+               (SELECT COALESCE(SUM(pay.amount), 0) FROM deals_payment pay
+                  JOIN deals_deal d ON d.id = pay.deal_id
+                 WHERE d.owner_id = u.id AND pay.accrual_month = %(month)s) AS revenue,
+               (SELECT COUNT(*) FROM deals_deal d
+                 WHERE d.owner_id = u.id AND d.paid_in_full_on >= %(month)s
+                   AND d.paid_in_full_on < %(next)s) AS deals
+          FROM accounts_user u
+         WHERE u.role = 'hunter' AND u.is_active
+    """
+    from kpi.months import next_month
+
+    params = {
+        "start": start,
+        "end": end,
+        "month": month,
+        "next": next_month(month),
+        "min_call": settings.KPI_MIN_CALL_SECONDS,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _machine() -> dict:
+    import os
+
+    memory = ""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            memory = meminfo.readline().split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+def write_json(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")

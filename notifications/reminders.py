@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.db.models.functions import ExtractDay, ExtractMonth
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Role
+from atlanset_portal.templatetags.formatting import rub
 from compensation.models import Statement
 from compensation.services import hunters_of_month
 from deals.models import ClientHoliday, Contact, Deal, Transfer
@@ -76,13 +77,21 @@ def follow_ups_due(today: date, days: list[date]) -> Iterator[Reminder]:
             % {"client": client_name, "day": _day(due_on)},
             url=_deal_url(pk),
         )
-    # The latest follow-up per client, when it is not about a deal and falls due in the window.
-    follow_ups = Activity.objects.filter(
-        kind=ActivityKind.FOLLOW_UP,
-        deal__isnull=True,
-        next_contact_on__in=days,
-        owner__is_active=True,
-    ).values_list("client_id", "owner_id", "client__name")
+    # A follow-up agreed with a client outside a deal: only the client's latest one counts (a later
+    # one reschedules it), and it goes to whoever owns the client now.
+    later = Activity.objects.filter(
+        kind=ActivityKind.FOLLOW_UP, deal__isnull=True, client=OuterRef("client"), at__gt=OuterRef("at")
+    )
+    follow_ups = (
+        Activity.objects.filter(
+            kind=ActivityKind.FOLLOW_UP,
+            deal__isnull=True,
+            next_contact_on__in=days,
+            client__owner__is_active=True,
+        )
+        .exclude(Exists(later))
+        .values_list("client_id", "client__owner_id", "client__name")
+    )
     for client_id, owner_id, client_name in follow_ups.distinct():
         yield Reminder(
             recipient_id=owner_id,
@@ -97,17 +106,18 @@ def deferred_payments_overdue(today: date, days: list[date]) -> Iterator[Reminde
     """Deferred payments past their term: the deal's owner and the accountants ("Получение оплаты")."""
     accountants = _people(Role.ACCOUNTANT)
     for item in overdue_deferred_payments(today=today):
+        owner = [item.deal.owner_id] if item.deal.owner.is_active else []
         title = _("Просрочена оплата «%(client)s»: срок был %(day)s") % {
             "client": item.deal.client.name,
             "day": _day(item.due_on),
         }
-        for recipient_id in {item.deal.owner_id, *accountants}:
+        for recipient_id in {*owner, *accountants}:
             yield Reminder(
                 recipient_id=recipient_id,
                 kind=NotificationKind.PAYMENT_OVERDUE,
                 subject_key=f"deal:{item.deal.pk}",
                 title=title,
-                body=_("Не оплачено: %(amount)s ₽.") % {"amount": item.outstanding},
+                body=_("Не оплачено: %(amount)s.") % {"amount": rub(item.outstanding)},
                 url=_deal_url(item.deal.pk),
             )
 
@@ -128,6 +138,7 @@ def consignment_settlements_due(today: date, days: list[date]) -> Iterator[Remin
     deals = Deal.objects.filter(
         status=DealStatus.OPEN,
         client__payment_terms="consignment",
+        owner__is_active=True,
         shipment__received_on__isnull=False,
         paid_in_full_on__isnull=True,
     ).values_list("pk", "owner_id", "client__name", "client__consignment_cadence", "shipment__received_on")
@@ -144,7 +155,8 @@ def consignment_settlements_due(today: date, days: list[date]) -> Iterator[Remin
 
 
 def deals_idle(today: date, days: list[date]) -> Iterator[Reminder]:
-    """Open deals with no stage change and no activity for longer than their stage's limit."""
+    """Open deals with no stage change and no activity for longer than their stage's limit; a next
+    contact agreed for a later date holds the reminder back."""
     last_activity = (
         Activity.objects.filter(deal=OuterRef("pk")).order_by().values("deal").annotate(last=Max("at"))
     )
@@ -156,6 +168,7 @@ def deals_idle(today: date, days: list[date]) -> Iterator[Reminder]:
         )
     deals = (
         Deal.objects.filter(status=DealStatus.OPEN, owner__is_active=True)
+        .exclude(next_contact_on__gt=today)
         .annotate(last_activity=Subquery(last_activity.values("last")))
         .filter(conditions)
         .values_list("pk", "owner_id", "client__name", "stage")
@@ -246,7 +259,16 @@ def statements_pending(today: date, days: list[date]) -> Iterator[Reminder]:
 
 def transfers_due(today: date, days: list[date]) -> Iterator[Reminder]:
     """Temporary transfers whose return date has come while the client is still with the stand-in."""
-    transfers = Transfer.objects.filter(return_on__lte=today).select_related("client", "deal", "to_owner")
+    # Only the newest transfer of a client (or of a deal) stands: a later one supersedes a return date.
+    due = Transfer.objects.filter(return_on__lte=today).select_related("client", "deal", "to_owner", "by")
+    newer_of_deal = Transfer.objects.filter(deal=OuterRef("deal"), at__gt=OuterRef("at"))
+    newer_of_client = Transfer.objects.filter(
+        client=OuterRef("client"), deal__isnull=True, at__gt=OuterRef("at")
+    )
+    transfers = [
+        *due.filter(deal__isnull=False).exclude(Exists(newer_of_deal)),
+        *due.filter(deal__isnull=True).exclude(Exists(newer_of_client)),
+    ]
     for transfer in transfers:
         current_owner = transfer.deal.owner_id if transfer.deal_id else transfer.client.owner_id
         if current_owner != transfer.to_owner_id:
@@ -257,7 +279,8 @@ def transfers_due(today: date, days: list[date]) -> Iterator[Reminder]:
             "day": _day(transfer.return_on),
         }
         url = _deal_url(transfer.deal_id) if transfer.deal_id else _client_url(transfer.client_id)
-        for recipient_id in {transfer.by_id, transfer.to_owner_id}:
+        recipients = {user.pk for user in (transfer.by, transfer.to_owner) if user.is_active}
+        for recipient_id in recipients:
             yield Reminder(
                 recipient_id=recipient_id,
                 kind=NotificationKind.TRANSFER_RETURN,

@@ -23,9 +23,10 @@ from .reminders import RULES, Reminder
 logger = logging.getLogger(__name__)
 
 
-def notifications_create(*, reminders: Iterable[Reminder], for_day: date) -> int:
-    """Stores the reminders not yet given today (per recipient, kind and subject) and queues their
-    email; returns how many are new. Repeating the call creates and sends nothing twice."""
+def notifications_create(*, reminders: Iterable[Reminder], for_day: date, queue_email: bool = True) -> int:
+    """Stores the reminders not yet given today (per recipient, kind and subject) and, unless told not
+    to, queues their email; returns how many are new. Repeating the call creates and sends nothing
+    twice."""
     wanted = {(r.recipient_id, r.kind, r.subject_key): r for r in reminders}
     if not wanted:
         return 0
@@ -58,11 +59,15 @@ def notifications_create(*, reminders: Iterable[Reminder], for_day: date) -> int
     ]
     # ignore_conflicts: a concurrent run that got there first keeps its rows; nothing is doubled.
     Notification.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
-    if any(n.email_state == Notification.EmailState.PENDING for n in fresh):
-        from .tasks import send_notification_emails
-
-        send_notification_emails.delay_on_commit()
+    if queue_email and any(n.email_state == Notification.EmailState.PENDING for n in fresh):
+        _queue_emails()
     return len(fresh)
+
+
+def _queue_emails() -> None:
+    from .tasks import send_notification_emails
+
+    send_notification_emails.delay_on_commit()
 
 
 @dataclass
@@ -83,9 +88,11 @@ def daily_reminders_send(*, today: date | None = None) -> ReminderRun:
     run = ReminderRun(day=today, working_day=bool(days))
     for rule in RULES if days else ():
         with transaction.atomic():
-            created = notifications_create(reminders=rule(today, days), for_day=today)
+            created = notifications_create(reminders=rule(today, days), for_day=today, queue_email=False)
         run.by_rule[rule.__name__] = created
         run.created += created
+    if run.created:
+        _queue_emails()  # once for the whole run: one digest per person, not one per rule
     run.seconds = time.monotonic() - started
     logger.info("Reminders for %s: %s new in %.1f s %s", today, run.created, run.seconds, run.by_rule)
     return run
@@ -107,9 +114,25 @@ def notification_emails_send(*, batch_size: int = 500) -> int:
             )
             if not batch:
                 return sent
+            opted_out = set(
+                EmailOptOut.objects.filter(user__in={n.recipient_id for n in batch}).values_list(
+                    "user_id", "kind"
+                )
+            )
             by_recipient: dict[User, list[Notification]] = defaultdict(list)
+            unwanted = []
             for notification in batch:
-                by_recipient[notification.recipient].append(notification)
+                recipient = notification.recipient
+                # Someone who left, lost their address or opted out since the reminder was made.
+                if (
+                    not recipient.is_active
+                    or not recipient.email
+                    or (recipient.pk, notification.kind) in opted_out
+                ):
+                    unwanted.append(notification.pk)
+                else:
+                    by_recipient[recipient].append(notification)
+            Notification.objects.filter(pk__in=unwanted).update(email_state=Notification.EmailState.SKIPPED)
             for recipient, items in by_recipient.items():
                 try:
                     _send_digest(recipient, items)

@@ -9,4 +9,6 @@ urlpatterns = [
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("no-role/", views.no_role, name="no_role"),
+    path("two-factor/", views.TwoFactorView.as_view(), name="two_factor"),
+    path("audit/", views.AuditView.as_view(), name="audit"),
 ]

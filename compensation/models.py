@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from accounts.access import can, scope_owned
 from accounts.roles import Capability
@@ -44,6 +45,8 @@ class PaySchemeVersion(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("схема оплаты")
@@ -116,6 +119,8 @@ class Statement(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
 
     objects = StatementQuerySet.as_manager()
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("расчётный лист")

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from accounts.access import can, scope_owned
 from accounts.roles import Capability
@@ -302,6 +303,8 @@ class Deal(models.Model):
     external_key = models.CharField(_("внешний код"), max_length=100, blank=True, db_index=True)
 
     objects = DealQuerySet.as_manager()
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("сделка")
@@ -605,6 +608,8 @@ class Payment(models.Model):
     accrual_month = models.DateField(_("учитывается в месяце"))
     late = models.BooleanField(_("поступила после закрытия месяца"), default=False)
 
+    history = HistoricalRecords()
+
     class Meta:
         verbose_name = _("оплата")
         verbose_name_plural = _("оплаты")
@@ -678,3 +683,21 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}: {self.from_owner_id} → {self.to_owner_id}"
+
+
+class ClientExport(models.Model):
+    """A download of the client base: the company's main asset, so every export is on record."""
+
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    rows = models.PositiveIntegerField()
+    filters = models.CharField(max_length=500, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("выгрузка клиентской базы")
+        verbose_name_plural = _("выгрузки клиентской базы")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.by} {self.at:%d.%m.%Y %H:%M}: {self.rows}"

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from accounts.access import can, scope_owned
 from accounts.roles import Capability
@@ -154,6 +155,8 @@ class MonthlyPlan(models.Model):
     messages_target = models.PositiveIntegerField(_("сообщения"), default=0)
     set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("план месяца")

@@ -26,3 +26,10 @@ PLAN_PROGRESS_DEBOUNCE_SECONDS = 0
 _database = DATABASES["default"]  # noqa: F405
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     _database["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"atlanset-test-{os.getpid()}.sqlite3")}
+
+# The test client's login() authenticates without a request, which django-axes refuses; the
+# throttling tests switch it back on (tests/portal/test_security.py).
+AXES_ENABLED = False
+
+# Most tests sign the head and the accountant in directly; the two-factor tests turn the rule on.
+OTP_REQUIRED_ROLES = []

@@ -38,6 +38,12 @@ def progress_width(percent) -> int:
 
 
 @register.filter
+def minutes(value) -> int:
+    """A timedelta in whole minutes, rounded up (a lockout's wait)."""
+    return -(-int(value.total_seconds()) // 60)
+
+
+@register.filter
 def get_item(mapping, key):
     """``{{ counts|get_item:hunter.pk }}``: a dict lookup by a variable key."""
     return mapping.get(key) if hasattr(mapping, "get") else None

@@ -2,7 +2,9 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -10,7 +12,7 @@ from accounts.access import CapabilityRequiredMixin, can
 from accounts.roles import Capability
 from kpi.models import Activity
 
-from .. import selectors, services
+from .. import exports, selectors, services
 from ..filters import ClientFilter
 from ..forms import ClientForm, ContactForm, PaymentTermsForm, RequisitesForm, TransferForm
 from ..models import Client, Deal, DealDocument, StageChange
@@ -28,6 +30,31 @@ class ClientListView(ScopedListView):
         kwargs = super().get_filterset_kwargs(filterset_class)
         kwargs["show_owner"] = can(self.request.user, Capability.VIEW_ALL_HUNTERS)
         return kwargs
+
+
+class ClientExportView(CapabilityRequiredMixin, View):
+    """The client list, as filtered on the page, as an XLSX file (its own permission; logged)."""
+
+    required_capability = Capability.EXPORT_CLIENT_BASE
+
+    def get(self, request):
+        visible = selectors.client_list(viewer=request.user).order_by("name", "pk")
+        clients = ClientFilter(
+            request.GET, queryset=visible, show_owner=can(request.user, Capability.VIEW_ALL_HUNTERS)
+        ).qs
+        data = exports.client_base_export(
+            acting_user=request.user,
+            clients=clients,
+            filters=request.GET.urlencode(),
+            address=request.META.get("REMOTE_ADDR"),
+        )
+        response = HttpResponse(
+            data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="klienty-{timezone.localdate():%Y-%m-%d}.xlsx"'
+        )
+        return response
 
 
 def _visible_client(request, pk: int) -> Client:

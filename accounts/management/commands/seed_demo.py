@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.demo import DEMO_PASSWORD, seed_demo_users
+from accounts.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_demo_second_factor, seed_demo_users
 from accounts.models import User
 from deals.demo import seed_demo_pipeline
 from kpi.progress import progress_recalculate_history
@@ -17,6 +17,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         created = seed_demo_users()
+        seed_demo_second_factor()
         seed_demo_onboarding(author=User.objects.get(username="head"))
         pipeline_created = seed_demo_pipeline()
         self.stdout.write(self.style.SUCCESS("Демо-данные готовы. Пользователи (логин / пароль):"))
@@ -24,6 +25,10 @@ class Command(BaseCommand):
             role = user.get_role_display() if user.role else "администратор"
             mark = "" if is_new else " (уже был)"
             self.stdout.write(f"  {user.username:<10} / {DEMO_PASSWORD}   {role}: {user.full_name}{mark}")
+        self.stdout.write(
+            f"Руководитель и бухгалтер подтверждают вход кодом TOTP: ключ {DEMO_TOTP_SECRET} "
+            "(или текущий код: python manage.py totp_code head)."
+        )
         if pipeline_created:
             progress_recalculate_history()
             daily_reminders_send()

@@ -1,0 +1,116 @@
+"""The head's audit history, and exporting the client base: its own permission, and on record."""
+
+from io import BytesIO
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from deals.models import ClientExport, Payment
+from deals.stages import Stage
+from kpi.services import PlanRow, plans_save
+from tests.deals.factories import Pipeline, make_client, make_deal
+
+pytestmark = pytest.mark.django_db
+
+
+def grant_export(user):
+    user.user_permissions.add(Permission.objects.get(codename="export_client_base"))
+    return type(user).objects.get(pk=user.pk)  # a fresh object: permissions are cached per instance
+
+
+def test_the_head_sees_who_changed_a_plan_and_what(client, sales_head, hunter):
+    month = timezone.localdate().replace(day=1)
+    client.force_login(sales_head)
+    prefix = f"h{hunter.pk}"
+    form = {
+        f"{prefix}-revenue_target": "100000",
+        f"{prefix}-deals_target": "2",
+        f"{prefix}-leads_target": "10",
+        f"{prefix}-calls_target": "100",
+        f"{prefix}-meetings_target": "5",
+        f"{prefix}-messages_target": "20",
+    }
+    client.post(reverse("kpi:plans", args=[f"{month:%Y-%m}"]), form)
+    client.post(reverse("kpi:plans", args=[f"{month:%Y-%m}"]), {**form, f"{prefix}-calls_target": "150"})
+
+    page = client.get(reverse("audit")).content.decode()
+
+    assert "Ольга Петрова" in page
+    assert "изменение" in page and "создание" in page
+    assert "100 → 150" in page
+
+
+def test_a_recorded_payment_is_on_record_with_the_accountant(client, sales_head, hunter, production, accountant):
+    deal = Pipeline(hunter=hunter, production=production, accountant=accountant).advance_to(
+        make_deal(acting_user=hunter), Stage.PAYMENT
+    )
+    client.force_login(accountant)
+    client.post(
+        reverse("deals:payment", args=[deal.pk]),
+        {"amount": "1200.00", "received_on": timezone.localdate().isoformat(), "bank_document": "п/п 5"},
+    )
+    assert Payment.objects.filter(deal=deal).count() == 1
+
+    client.force_login(sales_head)
+    page = client.get(reverse("audit") + "?kind=payment").content.decode()
+
+    assert "Евгения Шибанова" in page
+    assert reverse("deals:detail", args=[deal.pk]) in page
+
+
+def test_only_the_head_reads_the_audit_history(client, hunter, accountant, production):
+    for user in (hunter, accountant, production):
+        client.force_login(user)
+        assert client.get(reverse("audit")).status_code == 403
+
+
+def test_plans_saved_by_a_service_outside_a_request_are_on_record_too(sales_head, hunter):
+    plans_save(acting_user=sales_head, month=timezone.localdate(), rows=[PlanRow(hunter=hunter, calls_target=7)])
+    from kpi.models import MonthlyPlan
+
+    assert MonthlyPlan.history.count() == 1
+
+
+def test_the_head_cannot_export_without_the_permission(client, sales_head):
+    client.force_login(sales_head)
+    assert client.get(reverse("clients:export")).status_code == 403
+    assert "client-export" not in client.get(reverse("clients:list")).content.decode()
+    assert not ClientExport.objects.exists()
+
+
+def test_an_export_holds_the_filtered_clients_and_is_logged(client, sales_head, hunter, other_hunter):
+    make_client(acting_user=hunter, name="Автомойка «Блеск»", segment="Автомойки", phones=["+7 912 000-11-22"])
+    make_client(acting_user=other_hunter, name="Кафе «Уют»", segment="Кафе")
+    head = grant_export(sales_head)
+    client.force_login(head)
+    assert "client-export" in client.get(reverse("clients:list")).content.decode()
+
+    response = client.get(reverse("clients:export") + "?segment=Автомойки")
+
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(load_workbook(BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "Клиент"
+    assert [row[0] for row in rows[1:]] == ["Автомойка «Блеск»"]
+    assert rows[1][-1] == "+79120001122"
+    [export] = ClientExport.objects.all()
+    assert (export.by, export.rows) == (head, 1)
+    assert "segment=" in export.filters
+
+    page = client.get(reverse("audit")).content.decode()
+    assert "Выгрузки клиентской базы" in page and ">1<" in page
+
+
+def test_a_hunter_with_the_permission_exports_only_own_clients(client, hunter, other_hunter):
+    make_client(acting_user=hunter, name="Своя автомойка")
+    make_client(acting_user=other_hunter, name="Чужое кафе")
+    client.force_login(grant_export(hunter))
+
+    rows = list(
+        load_workbook(BytesIO(client.get(reverse("clients:export")).content)).active.iter_rows(values_only=True)
+    )
+
+    assert [row[0] for row in rows[1:]] == ["Своя автомойка"]

@@ -34,11 +34,9 @@ def start_worker(tmp_path, *extra):
     }
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
     log = (tmp_path / "worker.log").open("a")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "atlanset_portal", "worker", "--concurrency=1", "--pool=prefork",
-         "--loglevel=INFO", "--without-mingle", "--without-gossip", *extra],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "celery", "-A", "atlanset_portal", "worker", "--concurrency=1"]
+    command += ["--pool=prefork", "--loglevel=INFO", "--without-mingle", "--without-gossip", *extra]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     return process, env
 
 
@@ -75,13 +73,16 @@ def test_a_worker_killed_in_the_middle_of_the_reminder_run_loses_and_doubles_not
     (tmp_path / "pause-once").write_text("")
     worker, env = start_worker(tmp_path, "-I", "tests.portal.worker_hooks")
     try:
+        task = f"app.send_task('notifications.tasks.send_daily_reminders', args=['{REMINDER_DAY}'])"
+        script = f"from atlanset_portal.celery import app; print({task}.get(timeout=150))"
         sender = subprocess.Popen(
-            [sys.executable, "-c",
-             "from atlanset_portal.celery import app; "
-             f"print(app.send_task('notifications.tasks.send_daily_reminders', args=[{REMINDER_DAY.isoformat()!r}])"
-             ".get(timeout=150))"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         paused = tmp_path / "paused"
         deadline = time.monotonic() + 90
         while not paused.exists() and time.monotonic() < deadline:
@@ -111,11 +112,8 @@ POSTGRES_BIN = os.environ.get("CI_POSTGRES_BIN")
 
 
 def restart_postgres() -> None:
-    subprocess.run(
-        ["runuser", "-u", "postgres", "--", f"{POSTGRES_BIN}/pg_ctl", "-D", POSTGRES_DATA, "-m", "fast", "-w",
-         "restart"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+    pg_ctl = [f"{POSTGRES_BIN}/pg_ctl", "-D", POSTGRES_DATA, "-m", "fast", "-w", "restart"]
+    subprocess.run(["runuser", "-u", "postgres", "--", *pg_ctl], check=True, capture_output=True, timeout=120)
 
 
 needs_ci_postgres = pytest.mark.skipif(

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -51,6 +52,12 @@ class TwoFactorView(View):
         if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             return target
         return home_url(request.user)
+
+    def dispatch(self, request, *args, **kwargs):
+        # Only the roles that sign in with a code have anything to do here.
+        if request.user.role not in settings.OTP_REQUIRED_ROLES:
+            return redirect(home_url(request.user))
+        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
         if request.user.is_verified():

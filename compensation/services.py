@@ -159,7 +159,8 @@ def expense_claim(
     note: str = "",
     receipt: UploadedFile | None = None,
 ) -> Expense:
-    if not can(acting_user, Capability.WORK_PIPELINE):
+    # A hunter claims; the head decides, and never on a claim of her own.
+    if acting_user.role != Role.HUNTER or not can(acting_user, Capability.WORK_PIPELINE):
         raise PermissionDenied
     if meeting is not None and (meeting.owner_id != acting_user.pk or meeting.kind != ActivityKind.MEETING):
         raise ValidationError({"meeting": _("Расход оформляется на свою встречу с клиентом.")})
@@ -182,6 +183,8 @@ def expense_decide(
     if not can(acting_user, Capability.APPROVE_STATEMENTS):
         raise PermissionDenied
     expense = Expense.objects.select_for_update().get(pk=expense.pk)
+    if expense.hunter_id == acting_user.pk:
+        raise PermissionDenied
     if expense.status != Expense.Status.CLAIMED:
         raise ValidationError(_("По этому расходу уже есть решение."))
     if approved_amount < 0 or approved_amount > expense.amount:

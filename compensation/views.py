@@ -30,6 +30,19 @@ from .projection import projected_pay
 from .statements import scheme_for, statement_for
 
 
+def _posted_id(request, name: str) -> int:
+    """A posted object id; anything else is no such object (404), not an error page."""
+    value = request.POST.get(name, "")
+    if not value.isdigit():
+        raise Http404
+    return int(value)
+
+
+def _may_claim(user) -> bool:
+    """Expenses are claimed by hunters and decided by the head, never by the same person."""
+    return can(user, Capability.WORK_PIPELINE) and not can(user, Capability.VIEW_ALL_HUNTERS)
+
+
 def _month(request) -> date:
     return parse_month(request.GET.get("month", "")) or month_start(timezone.localdate())
 
@@ -82,7 +95,7 @@ class StatementListView(View):
         action = request.POST.get("action")
         try:
             if action == "approve":
-                hunter = get_object_or_404(User, pk=request.POST.get("hunter"), role=Role.HUNTER)
+                hunter = get_object_or_404(User, pk=_posted_id(request, "hunter"), role=Role.HUNTER)
                 services.statement_approve(acting_user=request.user, hunter=hunter, month=month)
                 messages.success(request, _("Расчётный лист %(hunter)s утверждён.") % {"hunter": hunter})
             elif action == "lock":
@@ -185,7 +198,7 @@ class StatementDetailView(View):
                 messages.success(request, _("Вопрос отправлен руководителю и бухгалтерии."))
             return redirect(request.path)
         if request.POST.get("action") == "answer":
-            dispute = get_object_or_404(Dispute, pk=request.POST.get("dispute"), hunter=hunter)
+            dispute = get_object_or_404(Dispute, pk=_posted_id(request, "dispute"), hunter=hunter)
             answer_form = DisputeAnswerForm(request.POST)
             if answer_form.is_valid():
                 try:
@@ -345,7 +358,7 @@ class ExpensesView(View):
         if not sees_all:
             expenses = expenses.filter(hunter=user)
         claim_form = None
-        if can(user, Capability.WORK_PIPELINE) and not can(user, Capability.VIEW_ALL_HUNTERS):
+        if _may_claim(user):
             claim_form = form or ExpenseClaimForm(hunter=user)
         return render(
             request,
@@ -363,7 +376,7 @@ class ExpensesView(View):
 
     def post(self, request):
         if "expense" in request.POST:
-            expense = get_object_or_404(Expense, pk=request.POST["expense"])
+            expense = get_object_or_404(Expense, pk=_posted_id(request, "expense"))
             form = ExpenseDecisionForm(request.POST)
             if form.is_valid():
                 try:
@@ -375,6 +388,8 @@ class ExpensesView(View):
             else:
                 messages.error(request, _("Укажите одобренную сумму."))
             return redirect("compensation:expenses")
+        if not _may_claim(request.user):
+            raise PermissionDenied
         form = ExpenseClaimForm(request.POST, request.FILES, hunter=request.user)
         if form.is_valid():
             try:

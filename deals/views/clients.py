@@ -1,7 +1,7 @@
 """The client pages: the list, the card with its timeline, editing, requisites, terms and contacts."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -61,6 +61,14 @@ def _visible_client(request, pk: int) -> Client:
     return get_visible_or_404(Client.objects.visible_to(request.user).select_related("owner"), pk=pk)
 
 
+def _workable_client(request, pk: int) -> Client:
+    """A client the user may change: the owner's, or any for the head (others only read it)."""
+    client = _visible_client(request, pk)
+    if not (can(request.user, Capability.VIEW_ALL_HUNTERS) or client.owner_id == request.user.pk):
+        raise PermissionDenied
+    return client
+
+
 class ClientCreateView(CapabilityRequiredMixin, View):
     required_capability = Capability.WORK_PIPELINE
 
@@ -94,13 +102,13 @@ class ClientCreateView(CapabilityRequiredMixin, View):
 
 class ClientUpdateView(View):
     def get(self, request, pk: int):
-        client = _visible_client(request, pk)
+        client = _workable_client(request, pk)
         return render(
             request, "deals/client_form.html", {"form": ClientForm(instance=client), "client": client}
         )
 
     def post(self, request, pk: int):
-        client = _visible_client(request, pk)
+        client = _workable_client(request, pk)
         form = ClientForm(request.POST, instance=Client.objects.get(pk=client.pk))
         if form.is_valid():
             try:
@@ -179,12 +187,12 @@ def _timeline(client: Client, deals) -> list[dict]:
 
 class ClientRequisitesView(View):
     def get(self, request, pk: int):
-        client = _visible_client(request, pk)
+        client = _workable_client(request, pk)
         form = RequisitesForm(initial={name: getattr(client, name) for name in RequisitesForm.base_fields})
         return render(request, "deals/client_requisites.html", {"client": client, "form": form})
 
     def post(self, request, pk: int):
-        client = _visible_client(request, pk)
+        client = _workable_client(request, pk)
         form = RequisitesForm(request.POST)
         if form.is_valid():
             try:

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -438,7 +439,7 @@ class AdvanceView(View):
             notice = render_to_string("deals/_board_notice.html", {"level": "success", "messages": [message]})
             return HttpResponse(notice, headers={"HX-Trigger": "board-changed"})
         messages.success(request, message)
-        return redirect(request.POST.get("next") or reverse("deals:detail", args=[deal.pk]))
+        return redirect(_safe_next(request) or reverse("deals:detail", args=[deal.pk]))
 
     def refused(self, request, deal: Deal, refusal: services.DealRuleError):
         if isinstance(refusal, services.StageCriteriaNotMet):
@@ -454,7 +455,13 @@ class AdvanceView(View):
             )
             return HttpResponse(html, status=422)
         messages.error(request, f"{title}: " + "; ".join(refusal.messages) + ".")
-        return redirect(request.POST.get("next") or reverse("deals:detail", args=[deal.pk]))
+        return redirect(_safe_next(request) or reverse("deals:detail", args=[deal.pk]))
+
+
+def _safe_next(request) -> str:
+    """The page to return to, if it is one of the portal's own."""
+    target = request.POST.get("next", "")
+    return target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else ""
 
 
 class RestoreView(View):

@@ -43,7 +43,9 @@ def test_the_head_sees_who_changed_a_plan_and_what(client, sales_head, hunter):
     assert "100 → 150" in page
 
 
-def test_a_recorded_payment_is_on_record_with_the_accountant(client, sales_head, hunter, production, accountant):
+def test_a_recorded_payment_is_on_record_with_the_accountant(
+    client, sales_head, hunter, production, accountant
+):
     deal = Pipeline(hunter=hunter, production=production, accountant=accountant).advance_to(
         make_deal(acting_user=hunter), Stage.PAYMENT
     )
@@ -68,7 +70,9 @@ def test_only_the_head_reads_the_audit_history(client, hunter, accountant, produ
 
 
 def test_plans_saved_by_a_service_outside_a_request_are_on_record_too(sales_head, hunter):
-    plans_save(acting_user=sales_head, month=timezone.localdate(), rows=[PlanRow(hunter=hunter, calls_target=7)])
+    plans_save(
+        acting_user=sales_head, month=timezone.localdate(), rows=[PlanRow(hunter=hunter, calls_target=7)]
+    )
     from kpi.models import MonthlyPlan
 
     assert MonthlyPlan.history.count() == 1
@@ -82,7 +86,9 @@ def test_the_head_cannot_export_without_the_permission(client, sales_head):
 
 
 def test_an_export_holds_the_filtered_clients_and_is_logged(client, sales_head, hunter, other_hunter):
-    make_client(acting_user=hunter, name="Автомойка «Блеск»", segment="Автомойки", phones=["+7 912 000-11-22"])
+    make_client(
+        acting_user=hunter, name="Автомойка «Блеск»", segment="Автомойки", phones=["+7 912 000-11-22"]
+    )
     make_client(acting_user=other_hunter, name="Кафе «Уют»", segment="Кафе")
     head = grant_export(sales_head)
     client.force_login(head)
@@ -110,7 +116,9 @@ def test_a_hunter_with_the_permission_exports_only_own_clients(client, hunter, o
     client.force_login(grant_export(hunter))
 
     rows = list(
-        load_workbook(BytesIO(client.get(reverse("clients:export")).content)).active.iter_rows(values_only=True)
+        load_workbook(BytesIO(client.get(reverse("clients:export")).content)).active.iter_rows(
+            values_only=True
+        )
     )
 
     assert [row[0] for row in rows[1:]] == ["Своя автомойка"]

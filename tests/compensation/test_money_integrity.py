@@ -57,7 +57,7 @@ def test_a_recorded_payment_is_never_deleted(paid):
 
 
 def test_a_mistake_is_corrected_by_a_new_entry(paid, accountant):
-    deal, payment = paid
+    deal, _payment = paid
     payment_refund(
         acting_user=accountant, deal=deal, amount=Decimal("1000.00"), recorded_on=timezone.localdate()
     )
@@ -103,8 +103,8 @@ def test_posted_lines_never_change_and_the_locked_total_is_their_sum(paid, hunte
     )
     assert "не изменяется" in refused("DELETE FROM compensation_statementline WHERE id = %s", [line.pk])
     assert "новых строк" in refused(
-        "INSERT INTO compensation_statementline (statement_id, position, kind, amount, base, rate, accelerated,"
-        " late, explanation) VALUES (%s, 99, 'adjustment', 100, NULL, NULL, %s, %s, 'приписка')",
+        "INSERT INTO compensation_statementline (statement_id, position, kind, amount, base, rate,"
+        " accelerated, late, explanation) VALUES (%s, 99, 'adjustment', 100, NULL, NULL, %s, %s, 'приписка')",
         [record.pk, False, False],
     )
 

@@ -243,7 +243,8 @@ def forecast(*, owners: Iterable[int] | None = None, history_since: date | None 
     paid_sum = paid_orders.aggregate(total=Sum("total"), count=Count("pk"))
     average_order = _money(paid_sum["total"] / paid_sum["count"]) if paid_sum["count"] else ZERO
 
-    open_deals = Deal.objects.open()
+    # A deal already paid in full brings no more money, even while it waits to be closed.
+    open_deals = Deal.objects.open().filter(paid_in_full_on__isnull=True)
     if owner_ids is not None:
         open_deals = open_deals.filter(owner_id__in=owner_ids)
     # One order per deal, so the join to it never repeats a deal.

@@ -13,6 +13,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
@@ -178,9 +179,11 @@ class ActivityCreateView(CapabilityRequiredMixin, View):
             deal = Deal.objects.visible_to(request.user).filter(pk=deal_id).first()
             if deal:
                 initial["client"] = deal.client_id
-        return render(
-            request, "kpi/activity_form.html", {"form": activity_form(request.user, initial=initial)}
-        )
+        context = {
+            "form": activity_form(request.user, initial=initial),
+            "next_url": request.GET.get("next", ""),
+        }
+        return render(request, "kpi/activity_form.html", context)
 
     def post(self, request):
         form = activity_form(request.user, data=request.POST)
@@ -196,7 +199,7 @@ class ActivityCreateView(CapabilityRequiredMixin, View):
                     request, _("Записано: %(activity)s.") % {"activity": activity.get_kind_display()}
                 )
                 next_url = request.POST.get("next", "")
-                if next_url.startswith("/") and not next_url.startswith("//"):
+                if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
                     return redirect(next_url)
                 return redirect("kpi:my_day")
         context = {"form": form, "next_url": request.POST.get("next", "")}

@@ -11,7 +11,6 @@ from base64 import b32decode
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice

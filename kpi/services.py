@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from atlanset_portal.bulk import insert_rows
 from deals.models import Client, ClientPhone, Deal
 
 from .models import Activity, ActivityKind, ActivitySource, CallRecord, DepartmentQuarterPlan, MonthlyPlan
@@ -183,26 +184,29 @@ def call_records_import(*, rows: Iterable, batch_size: int = 2000) -> CallImport
     numbers = {row.other_number for row in fresh if row.other_number}
     clients = dict(ClientPhone.objects.filter(number__in=numbers).values_list("number", "client_id"))
     client_owner = dict(Client.objects.filter(pk__in=set(clients.values())).values_list("pk", "owner_id"))
+    now = timezone.now()
     records, activities = [], []
     for row in fresh:
         hunter = hunters.get(row.extension)
         client_id = clients.get(row.other_number)
-        record = CallRecord(
-            external_id=row.external_id,
-            started_at=row.started_at,
-            direction=row.direction,
-            extension=row.extension,
-            other_number=row.other_number,
-            duration_s=row.duration_s,
-            recording_url=row.recording_url,
-            end_reason=row.end_reason,
-            hunter=hunter,
-            client_id=client_id,
+        records.append(
+            [
+                row.external_id,
+                row.started_at,
+                row.direction,
+                row.extension,
+                row.other_number,
+                row.duration_s,
+                row.recording_url,
+                row.end_reason,
+                hunter.pk if hunter else None,
+                client_id,
+                None,  # the activity, filled in below
+                now,
+            ]
         )
-        records.append(record)
         if hunter is None:
             result.without_hunter.append(row)
-            activities.append(None)
             continue
         if client_id is None:
             result.without_client += 1
@@ -210,27 +214,62 @@ def call_records_import(*, rows: Iterable, batch_size: int = 2000) -> CallImport
         # where the caller owns the card, so nobody's timeline shows another hunter's work.
         own_client = client_id if client_id is not None and client_owner.get(client_id) == hunter.pk else None
         activities.append(
-            Activity(
-                owner=hunter,
-                kind=ActivityKind.CALL,
-                at=row.started_at,
-                client_id=own_client,
-                source=ActivitySource.TELEPHONY,
-                direction=row.direction,
-                duration_s=row.duration_s,
-                outcome=row.end_reason[:300],
+            (
+                len(records) - 1,
+                (
+                    hunter.pk,
+                    ActivityKind.CALL,
+                    row.started_at,
+                    own_client,
+                    ActivitySource.TELEPHONY,
+                    row.direction,
+                    row.duration_s,
+                    row.end_reason[:300],
+                    "",
+                    now,
+                ),
             )
         )
-    created_activities = Activity.objects.bulk_create(
-        [a for a in activities if a is not None], batch_size=batch_size
+    activity_ids = insert_rows(
+        Activity,
+        [
+            "owner_id",
+            "kind",
+            "at",
+            "client_id",
+            "source",
+            "direction",
+            "duration_s",
+            "outcome",
+            "note",
+            "created_at",
+        ],
+        (values for _index, values in activities),
+        batch_size=batch_size // 4,
     )
-    iterator = iter(created_activities)
-    for record, activity in zip(records, activities, strict=True):
-        if activity is not None:
-            record.activity = next(iterator)
-    CallRecord.objects.bulk_create(records, batch_size=batch_size)
+    for (index, _values), activity_id in zip(activities, activity_ids, strict=True):
+        records[index][10] = activity_id
+    insert_rows(
+        CallRecord,
+        [
+            "external_id",
+            "started_at",
+            "direction",
+            "extension",
+            "other_number",
+            "duration_s",
+            "recording_url",
+            "end_reason",
+            "hunter_id",
+            "client_id",
+            "activity_id",
+            "imported_at",
+        ],
+        records,
+        batch_size=batch_size // 4,
+    )
     result.created = len(records)
-    progress_schedule(months={timezone.localdate(activity.at) for activity in created_activities})
+    progress_schedule(months={timezone.localdate(values[2]) for _index, values in activities})
     return result
 
 

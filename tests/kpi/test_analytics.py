@@ -252,10 +252,10 @@ def test_forecast_expects_open_deals_amounts_times_their_stage_rate(forecast_his
     assert rows[Stage.PROPOSAL].expected == Decimal("2833.33")  # 4250 × 2/3
     assert (rows[Stage.DEAL].amount, rows[Stage.DEAL].without_order) == (Decimal("1500.00"), 0)
     assert rows[Stage.DEAL].expected == Decimal("1500.00")
-    # The deal paid in full is still open at the payment stage.
-    assert (rows[Stage.PAYMENT].open_deals, rows[Stage.PAYMENT].expected) == (1, Decimal("3500.00"))
+    # The deal paid in full is still open at the payment stage, but brings no more money.
+    assert (rows[Stage.PAYMENT].open_deals, rows[Stage.PAYMENT].expected) == (0, Decimal("0.00"))
     assert (rows[Stage.SAMPLES].open_deals, rows[Stage.SAMPLES].expected) == (0, Decimal("0.00"))
-    assert result.total == Decimal("11658.33")
+    assert result.total == Decimal("8158.33")
 
 
 def test_forecast_history_since_leaves_out_older_deals(forecast_history):
@@ -264,7 +264,7 @@ def test_forecast_history_since_leaves_out_older_deals(forecast_history):
 
     # L0 joins the lead history: 2 paid of 6; 4250 × 2/6 = 1416.666… → 1416.67.
     assert (lead.finished, lead.rate, lead.expected) == (6, Decimal("33.3"), Decimal("1416.67"))
-    assert result.total == Decimal("11375.00")
+    assert result.total == Decimal("7875.00")
 
 
 def test_forecast_for_chosen_hunters_counts_only_their_open_deals_at_department_rates(

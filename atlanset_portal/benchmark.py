@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -175,11 +176,23 @@ class Benchmark:
         )
         if busiest is not None:
             self.page(
-                f"hunter board ({busiest.open_deals} open deals)",
+                f"hunter board, busiest hunter ({busiest.open_deals} open deals)",
                 busiest,
                 reverse("deals:board"),
                 target_ms=150,
             )
+        # The target's case: a hunter with 500 open deals, every one due today (made for the measurement
+        # and rolled back after it).
+        try:
+            with transaction.atomic():
+                loaded = _hunter_with_open_deals(500, today)
+                self.page("hunter board (500 open deals)", loaded, reverse("deals:board"), target_ms=150)
+                self.page(
+                    "«Мой день» (500 open deals due today)", loaded, reverse("kpi:my_day"), target_ms=None
+                )
+                raise RolledBack
+        except RolledBack:
+            pass
         self.page(
             "client list, filtered and searched",
             head,
@@ -233,6 +246,51 @@ class Benchmark:
             "dashboard_to_floor": round(ratio, 2) if ratio else None,
             "results": [m.as_dict() for m in self.results],
         }
+
+
+def _hunter_with_open_deals(count: int, today) -> User:
+    """A hunter holding ``count`` open deals spread over the stages, a third of them with an order."""
+    from accounts.services import user_create
+    from deals.models import ClientPhone, Order
+    from deals.stages import ORDER
+
+    hunter = user_create(
+        username=f"bench-{time.time_ns()}", password=None, full_name="Нагрузочный хантер", role=Role.HUNTER
+    )
+    now = timezone.now()
+    clients = Client.objects.bulk_create(
+        [
+            Client(
+                name=f"Клиент нагрузки {n}", address="Сургут", owner=hunter, created_by=hunter, created_at=now
+            )
+            for n in range(count)
+        ]
+    )
+    ClientPhone.objects.bulk_create(
+        [
+            ClientPhone(client=client, number=f"+7999{hunter.pk % 1000:03d}{n:04d}")
+            for n, client in enumerate(clients)
+        ]
+    )
+    deals = Deal.objects.bulk_create(
+        [
+            Deal(
+                client=client,
+                owner=hunter,
+                created_by=hunter,
+                stage=ORDER[n % len(ORDER)],
+                is_new_client=True,
+                next_contact_on=today,
+                created_at=now,
+                stage_entered_at=now,
+            )
+            for n, client in enumerate(clients)
+        ]
+    )
+    Order.objects.bulk_create(
+        [Order(deal=deal, total=Decimal("15000.00"), cost_total=Decimal("9000.00")) for deal in deals[::3]]
+    )
+    return hunter
 
 
 def _confirm_second_factor(browser: TestClient, user: User) -> None:

@@ -146,6 +146,7 @@ class BoardColumn:
     deals: list[Deal]
     count: int
     total: Decimal
+    is_last: bool = False
 
 
 def board_columns(

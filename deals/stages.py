@@ -118,12 +118,16 @@ class StageDefinition:
     number: int
     last_action: Promise
     criteria: tuple[Criterion, ...]
-    # Days a deal may rest in the stage before it is reported idle (a default; settings may override).
+    # Days a deal may rest in the stage before it is reported idle (STAGE_IDLE_DAYS may override).
     idle_limit_days: int
 
     @property
     def label(self) -> str:
         return self.stage.label
+
+    def __reduce__(self):
+        # Pickled by name (stored dashboard figures hold stage rows): the criteria are functions.
+        return (definition, (self.stage.value,))
 
     @property
     def regulation_slug(self) -> str:

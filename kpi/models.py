@@ -238,3 +238,16 @@ class MonthlyProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hunter_id} {self.month:%m.%Y}"
+
+
+class DashboardFigure(models.Model):
+    """A dashboard figure computed from long history (the forecast's rates, samples → orders over a
+    year, the funnel of a month, the quarter's best employee), kept between background refreshes so a
+    page view reads it instead of scanning years of deals (kpi/figures.py)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    value = models.BinaryField()
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.key

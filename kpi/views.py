@@ -2,7 +2,7 @@
 
 import hmac
 import json
-from datetime import date, timedelta
+from datetime import date
 
 from django.conf import settings
 from django.contrib import messages
@@ -30,8 +30,9 @@ from deals.selectors import overdue_deferred_payments, quality_claims
 from notifications.models import Notification, NotificationKind
 from onboarding.selectors import progress_for
 
-from . import analytics, selectors, services
+from . import selectors, services
 from .counters import month_progress
+from .figures import dashboard_figures, dashboard_figures_read, stored_figure
 from .forms import ActivityForm, CallLogUploadForm, PlanRowForm, QuarterPlanForm
 from .models import Activity, DepartmentQuarterPlan
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
@@ -53,7 +54,7 @@ KPI_COLUMNS = [
 ]
 
 
-def _best_employee(month: date) -> dict | None:
+def best_employee(month: date) -> dict | None:
     best = best_employee_of_quarter(quarter_start(month))
     if best is None:
         return None
@@ -104,7 +105,8 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
             for row in progress
         ]
         revenue = selectors.department_revenue_by_month(months=12, until=month)
-        funnel = analytics.funnel(since=month, until=next_month(month) - timedelta(days=1))
+        figures = dashboard_figures_read(month)
+        funnel = figures["funnel"]
         widest = max((row.entered for row in funnel), default=0) or 1
         top = max((value for _m, value in revenue), default=0) or 1
         return super().get_context_data(
@@ -114,16 +116,14 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
             columns=KPI_COLUMNS,
             rows=rows,
             records=selectors.team_records(),
-            best_employee=_best_employee(month),
+            best_employee=figures["best_employee"],
             revenue_chart=[(m, value, int(value * 100 / top) if value > 0 else 0) for m, value in revenue],
             overdue=selectors.overdue_follow_ups_by_hunter(),
             quality_claims=quality_claims(days=60),
             overdue_payments=overdue_deferred_payments()[:50],
             funnel=[(row, row.entered * 100 // widest) for row in funnel],
-            forecast=analytics.forecast(),
-            samples=analytics.samples_conversion(
-                since=month - timedelta(days=365), until=next_month(month) - timedelta(days=1)
-            ),
+            forecast=figures["forecast"],
+            samples=figures["samples"],
             **kwargs,
         )
 
@@ -153,7 +153,7 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
             recent=Activity.objects.filter(owner=user).select_related("client", "deal")[:10],
             activity_form=activity_form(user, deals=due_deals.order_by("client__name")),
             projection=projected_pay(hunter=user, month=month),
-            best_employee=_best_employee(month),
+            best_employee=stored_figure(*dashboard_figures(month)["best_employee"]),
             **kwargs,
         )
 

@@ -24,7 +24,7 @@ from compensation.models import Statement
 from compensation.services import hunters_of_month
 from deals.models import ClientHoliday, Contact, Deal, Transfer
 from deals.selectors import overdue_deferred_payments
-from deals.stages import DealStatus, Stage
+from deals.stages import ORDER, DealStatus, Stage, definition
 from kpi.models import Activity, ActivityKind
 from kpi.months import month_start, previous_month
 
@@ -154,6 +154,12 @@ def consignment_settlements_due(today: date, days: list[date]) -> Iterator[Remin
             )
 
 
+def idle_limit(stage: str) -> int:
+    """Days a deal may rest in the stage before it is reported idle: the stage's own limit, unless the
+    STAGE_IDLE_DAYS setting overrides it."""
+    return int(settings.STAGE_IDLE_DAYS.get(stage, definition(stage).idle_limit_days))
+
+
 def deals_idle(today: date, days: list[date]) -> Iterator[Reminder]:
     """Open deals with no stage change and no activity for longer than their stage's limit; a next
     contact agreed for a later date holds the reminder back."""
@@ -162,7 +168,8 @@ def deals_idle(today: date, days: list[date]) -> Iterator[Reminder]:
     )
     midnight = datetime.combine(today, time.min, tzinfo=timezone.get_current_timezone())
     conditions = Q()
-    for stage, limit in settings.STAGE_IDLE_DAYS.items():
+    for stage in ORDER:
+        limit = idle_limit(stage)
         conditions |= Q(stage=stage, stage_entered_at__lt=midnight - timedelta(days=limit)) & (
             Q(last_activity__isnull=True) | Q(last_activity__lt=midnight - timedelta(days=limit))
         )

@@ -316,18 +316,10 @@ KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)
 # The PBX posts call records to /kpi/telephony/cdr/ with this token (header X-Portal-Token or ?token=).
 TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")
 
-# Reminders: an open deal with no stage change or activity for longer than its stage's limit (days).
-STAGE_IDLE_DAYS = {
-    "lead": 7,
-    "call": 5,
-    "proposal": 5,
-    "samples": 10,
-    "follow_up": 7,
-    "deal": 5,
-    "shipment": 7,
-    "payment": 14,
-    "closed": 7,
-}
+# Reminders: an open deal with no stage change or activity for longer than its stage's limit (days)
+# is reported idle. The limits live with the stages (deals/stages.py); this overrides some of them,
+# e.g. STAGE_IDLE_DAYS='{"payment": 21}'.
+STAGE_IDLE_DAYS = env.json("STAGE_IDLE_DAYS", default={})
 
 # Onboarding: the test's pass mark, and whether a hunter must finish onboarding before opening deals.
 ONBOARDING_PASS_MARK = env.int("ONBOARDING_PASS_MARK", default=80)

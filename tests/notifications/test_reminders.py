@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -35,7 +34,7 @@ from deals.stages import Stage
 from kpi.models import ActivityKind
 from kpi.services import activity_log
 from notifications.models import Notification, NotificationKind
-from notifications.reminders import RULES
+from notifications.reminders import RULES, idle_limit
 from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.factories import UserFactory
 from tests.kpi.factories import local, paid_deal, set_plan
@@ -605,7 +604,7 @@ def moment(day: date, hour: int = 10) -> datetime:
 
 
 def test_deal_idle_beyond_its_stages_limit_is_reminded(hunter, run_reminders):
-    limit = settings.STAGE_IDLE_DAYS[Stage.LEAD]
+    limit = idle_limit(Stage.LEAD)
     idle = make_deal(
         acting_user=hunter,
         client=make_client(acting_user=hunter, name="Автомойка «Стоит»"),
@@ -628,8 +627,8 @@ def test_deal_idle_beyond_its_stages_limit_is_reminded(hunter, run_reminders):
 
 
 def test_idle_limit_is_per_stage_and_a_stage_change_resets_it(hunter, run_reminders):
-    limit = settings.STAGE_IDLE_DAYS[Stage.CALL]
-    assert limit < settings.STAGE_IDLE_DAYS[Stage.LEAD]  # the call stage is checked sooner than the lead one
+    limit = idle_limit(Stage.CALL)
+    assert limit < idle_limit(Stage.LEAD)  # the call stage is checked sooner than the lead one
     long_ago = moment(date(2026, 10, 1))
     idle = make_deal(
         acting_user=hunter, client=make_client(acting_user=hunter, name="Кафе «Звонок»"), created_at=long_ago
@@ -652,7 +651,7 @@ def test_idle_limit_is_per_stage_and_a_stage_change_resets_it(hunter, run_remind
 
 
 def test_a_next_contact_agreed_for_later_holds_the_idle_reminder_back(hunter, run_reminders):
-    limit = settings.STAGE_IDLE_DAYS[Stage.LEAD]
+    limit = idle_limit(Stage.LEAD)
     waiting = make_deal(
         acting_user=hunter,
         client=make_client(acting_user=hunter, name="Склад «Ждёт звонка»"),

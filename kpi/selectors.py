@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role
-from deals.models import Deal, Payment
+from deals.models import Deal
 from deals.stages import DealStatus
 
 from .models import Activity, ActivityKind, MonthlyPlan, MonthlyProgress
@@ -102,10 +102,12 @@ def department_revenue_by_month(*, months: int = 12, until: date | None = None) 
     first = until
     for _ in range(months - 1):
         first = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+    # From the stored monthly progress: the same sums the statements use, without reading payments.
     totals = dict(
-        Payment.objects.filter(accrual_month__gte=first)
-        .values_list("accrual_month")
-        .annotate(total=Sum("amount"))
+        MonthlyProgress.objects.filter(month__gte=first, month__lte=until)
+        .values_list("month")
+        .annotate(total=Sum("revenue"))
+        .order_by()
     )
     result, month = [], first
     while month <= until:

@@ -1,5 +1,4 @@
 from django.core.management.base import BaseCommand, CommandError
-
 from django.utils import timezone
 
 from kpi.figures import dashboard_figures_refresh

@@ -1,5 +1,5 @@
 import django_filters
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -53,11 +53,11 @@ class ClientFilter(django_filters.FilterSet):
 
     def filter_status(self, queryset, name, value):
         if value == "in_work":
-            return queryset.filter(deals__status=DealStatus.OPEN).distinct()
+            return queryset.filter(Exists(Deal.objects.filter(client=OuterRef("pk"), status=DealStatus.OPEN)))
         if value == "customer":
-            return queryset.filter(deals__status=DealStatus.WON).distinct()
+            return queryset.filter(Exists(Deal.objects.filter(client=OuterRef("pk"), status=DealStatus.WON)))
         if value == "no_deals":
-            return queryset.filter(deals=None)
+            return queryset.exclude(Exists(Deal.objects.filter(client=OuterRef("pk"))))
         return queryset
 
 

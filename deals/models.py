@@ -112,6 +112,7 @@ class Client(models.Model):
         ordering = ["name", "pk"]
         indexes = [
             models.Index(fields=["owner", "name"]),
+            models.Index(fields=["name", "id"]),
             models.Index(fields=["owner", "created_at"]),
             models.Index(fields=["inn"]),
         ]

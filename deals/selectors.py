@@ -196,11 +196,20 @@ def client_list(*, viewer: User) -> QuerySet[Client]:
         Client.objects.visible_to(viewer)
         .select_related("owner")
         .prefetch_related("phones")
-        .annotate(
-            open_deals=Count("deals", filter=Q(deals__status=DealStatus.OPEN), distinct=True),
-            won_deals=Count("deals", filter=Q(deals__status=DealStatus.WON), distinct=True),
-        )
+        # Counted per shown row (subqueries), not by grouping every client's deals before paginating.
+        .annotate(open_deals=_deals_of_client(DealStatus.OPEN), won_deals=_deals_of_client(DealStatus.WON))
     )
+
+
+def _deals_of_client(status: str):
+    counted = (
+        Deal.objects.filter(client=OuterRef("pk"), status=status)
+        .order_by()
+        .values("client")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 def deal_detail(*, viewer: User, pk: int) -> Deal:

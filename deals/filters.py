@@ -5,23 +5,27 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.roles import Role
 
-from .models import Client, ClientSource, Deal
+from .models import Client, ClientPhone, ClientSource, Deal
 from .phones import normalize_phone
 from .stages import DealStatus, Stage
 
 
-def _search(queryset, value: str, *, name_field: str, phone_field: str, inn_field: str):
+def _search(queryset, value: str, *, client: str):
+    """Name, ИНН or phone of the client; ``client`` is the path to the client ("" on clients themselves,
+    "client__" on deals). Phones are matched with EXISTS, so no row is repeated and no DISTINCT needed."""
     value = value.strip()
     if not value:
         return queryset
-    condition = Q(**{f"{name_field}__icontains": value}) | Q(**{f"{inn_field}__startswith": value})
+    condition = Q(**{f"{client}name__icontains": value}) | Q(**{f"{client}inn__startswith": value})
     digits = "".join(ch for ch in value if ch.isdigit())
     if len(digits) >= 5:
+        phones = ClientPhone.objects.filter(client=OuterRef(client.removesuffix("__") or "pk"))
         try:
-            condition |= Q(**{phone_field: normalize_phone(value)})
+            phones = phones.filter(number=normalize_phone(value))
         except Exception:  # a fragment of a number: match the digits anywhere
-            condition |= Q(**{f"{phone_field}__contains": digits})
-    return queryset.filter(condition).distinct()
+            phones = phones.filter(number__contains=digits)
+        condition |= Exists(phones)
+    return queryset.filter(condition)
 
 
 class ClientFilter(django_filters.FilterSet):
@@ -49,7 +53,7 @@ class ClientFilter(django_filters.FilterSet):
             del self.filters["owner"]
 
     def filter_search(self, queryset, name, value):
-        return _search(queryset, value, name_field="name", phone_field="phones__number", inn_field="inn")
+        return _search(queryset, value, client="")
 
     def filter_status(self, queryset, name, value):
         if value == "in_work":
@@ -80,10 +84,4 @@ class DealFilter(django_filters.FilterSet):
             del self.filters["owner"]
 
     def filter_search(self, queryset, name, value):
-        return _search(
-            queryset,
-            value,
-            name_field="client__name",
-            phone_field="client__phones__number",
-            inn_field="client__inn",
-        )
+        return _search(queryset, value, client="client__")

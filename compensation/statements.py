@@ -4,6 +4,7 @@ An open month is recalculated whenever it is looked at; a locked month is read b
 lines and never recalculated.
 """
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -186,8 +187,27 @@ class MonthStatement:
     totals: dict = field(default_factory=dict)
 
 
+# Statements already worked out during one top-level statement_for call: a refund's clawback needs the
+# commission of earlier open months, and several refunds often reach back into the same months.
+_worked_out: ContextVar[dict | None] = ContextVar("statements_worked_out", default=None)
+
+
 def statement_for(*, hunter: User, month: date) -> MonthStatement:
     """The month's statement: stored lines if locked, else calculated now."""
+    memo = _worked_out.get()
+    token = _worked_out.set({}) if memo is None else None
+    try:
+        memo = _worked_out.get()
+        key = (hunter.pk, month_start(month))
+        if key not in memo:
+            memo[key] = _statement_for(hunter=hunter, month=month)
+        return memo[key]
+    finally:
+        if token is not None:
+            _worked_out.reset(token)
+
+
+def _statement_for(*, hunter: User, month: date) -> MonthStatement:
     month = month_start(month)
     record = Statement.objects.filter(hunter=hunter, month=month).first()
     plan = MonthlyPlan.objects.filter(hunter=hunter, month=month).first()

@@ -1,6 +1,6 @@
 """Reads about clients and deals that are more than a ``.get()``; each runs a fixed number of queries."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -147,6 +147,7 @@ class BoardColumn:
     count: int
     total: Decimal
     is_last: bool = False
+    cards: list = field(default_factory=list)  # the rendered cards (deals/cards.py)
 
 
 def board_columns(
@@ -178,6 +179,7 @@ def board_columns(
             column.append(deal)
     return [
         BoardColumn(
+            is_last=definition is stages.STAGES[-1],
             definition=definition,
             deals=by_stage[definition.stage.value],
             count=summary.get(definition.stage.value, {}).get("count", 0),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -107,8 +108,17 @@ POSTGRES_BIN = os.environ.get("CI_POSTGRES_BIN")
 
 
 def restart_postgres() -> None:
-    pg_ctl = [f"{POSTGRES_BIN}/pg_ctl", "-D", POSTGRES_DATA, "-m", "fast", "-w", "restart"]
-    subprocess.run(["runuser", "-u", "postgres", "--", *pg_ctl], check=True, capture_output=True, timeout=120)
+    # The new server must not inherit this process's pipes: its log goes to a file next to the data.
+    log = str(Path(POSTGRES_DATA).parent / "postgres-restart.log")
+    pg_ctl = [f"{POSTGRES_BIN}/pg_ctl", "-D", POSTGRES_DATA, "-l", log, "-m", "fast", "-w", "restart"]
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", *pg_ctl],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=120,
+    )
 
 
 needs_ci_postgres = pytest.mark.skipif(

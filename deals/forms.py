@@ -247,13 +247,13 @@ class ShipmentForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    amount = forms.DecimalField(label=_("Сумма, ₽"), min_value=0.01, decimal_places=2)
+    amount = forms.DecimalField(label=_("Сумма, ₽"), min_value=0.01, decimal_places=2, max_digits=14)
     received_on = forms.DateField(label=_("Дата поступления"), widget=DATE, initial=timezone.localdate)
     bank_document = forms.CharField(label=_("Номер платёжного поручения"), max_length=50)
 
 
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(label=_("Сумма возврата, ₽"), min_value=0.01, decimal_places=2)
+    amount = forms.DecimalField(label=_("Сумма возврата, ₽"), min_value=0.01, decimal_places=2, max_digits=14)
     recorded_on = forms.DateField(label=_("Дата возврата"), widget=DATE, initial=timezone.localdate)
     bank_document = forms.CharField(label=_("Номер платёжного документа"), max_length=50, required=False)
 

@@ -24,6 +24,12 @@ class ActivityForm(forms.Form):
         self.fields["client"].queryset = clients
         self.fields["deal"].queryset = deals
 
+    def clean_at(self):
+        at = self.cleaned_data["at"]
+        if at is not None and not 2000 <= at.year <= 2100:
+            raise forms.ValidationError(_("Проверьте дату: такой даты у активности быть не может."))
+        return at
+
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("kind") == ActivityKind.FOLLOW_UP and not cleaned.get("next_contact_on"):
@@ -33,16 +39,21 @@ class ActivityForm(forms.Form):
 
 class PlanRowForm(forms.Form):
     revenue_target = forms.DecimalField(label=_("Выручка, ₽"), min_value=0, decimal_places=2, max_digits=14)
-    deals_target = forms.IntegerField(label=_("Сделки"), min_value=0)
-    leads_target = forms.IntegerField(label=_("Лиды"), min_value=0)
-    calls_target = forms.IntegerField(label=_("Звонки"), min_value=0)
-    meetings_target = forms.IntegerField(label=_("Встречи"), min_value=0)
-    messages_target = forms.IntegerField(label=_("Сообщения"), min_value=0)
+    # A month's target beyond a million is a typing mistake (and beyond the database's integer column).
+    deals_target = forms.IntegerField(label=_("Сделки"), min_value=0, max_value=1_000_000)
+    leads_target = forms.IntegerField(label=_("Лиды"), min_value=0, max_value=1_000_000)
+    calls_target = forms.IntegerField(label=_("Звонки"), min_value=0, max_value=1_000_000)
+    meetings_target = forms.IntegerField(label=_("Встречи"), min_value=0, max_value=1_000_000)
+    messages_target = forms.IntegerField(label=_("Сообщения"), min_value=0, max_value=1_000_000)
 
 
 class QuarterPlanForm(forms.Form):
-    revenue_target = forms.DecimalField(label=_("План отдела на квартал, ₽"), min_value=0, decimal_places=2)
-    bonus_pool = forms.DecimalField(label=_("Премиальный фонд, ₽"), min_value=0, decimal_places=2)
+    revenue_target = forms.DecimalField(
+        label=_("План отдела на квартал, ₽"), min_value=0, decimal_places=2, max_digits=14
+    )
+    bonus_pool = forms.DecimalField(
+        label=_("Премиальный фонд, ₽"), min_value=0, decimal_places=2, max_digits=14
+    )
     split = forms.ChoiceField(
         label=_("Распределение"),
         choices=[("", _("Как в схеме оплаты")), *DepartmentQuarterPlan.Split.choices],

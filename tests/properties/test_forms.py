@@ -440,12 +440,6 @@ def test_activity_is_logged_as_typed_or_refused_in_russian_with_nothing_saved(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ActivityForm.at (kpi/forms.py) takes any year; a moment whose "
-    "UTC time falls before year 1 (e.g. 01.01.0001 03:00 in Yekaterinburg) raises OverflowError "
-    "when stored (kpi/services.py:66 activity.save), a 500 on /kpi/activities/new/",
-)
 @pytest.mark.parametrize("at", ["0001-01-01T03:00", "0001-01-01T00:00"])
 def test_an_activity_time_the_database_cannot_hold_is_refused_not_a_500(client, hunter, base_client, at):
     client.force_login(hunter)
@@ -557,12 +551,6 @@ def test_refund_up_to_the_paid_sum_is_recorded_or_refused_in_russian_with_nothin
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: PaymentForm/RefundForm.amount (deals/forms.py) have no max_digits; "
-    "payment_record stores 10¹³ ₽ into numeric(14,2) (PostgreSQL: numeric field overflow, a 500; "
-    "SQLite: stored, then the deal page fails reading it back, decimal.InvalidOperation)",
-)
 @pytest.mark.parametrize("amount", ["10000000000000", "1e13"])
 def test_an_amount_the_money_column_cannot_hold_is_refused_in_russian(
     client, accountant, deal_awaiting_payment, amount
@@ -637,12 +625,6 @@ def test_plan_grid_saves_every_row_or_none_and_refuses_in_russian(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: PlanRowForm's counts (kpi/forms.py) have no max_value: 10²⁰ "
-    "raises OverflowError in plans_save (SQLite) and anything over 2 147 483 647 overflows "
-    "PostgreSQL's integer column: a 500 on /kpi/plans/<month>/ instead of a field error",
-)
 @pytest.mark.parametrize("deals_target", ["100000000000000000000", "3000000000"])
 def test_a_plan_number_beyond_the_integer_column_is_refused_not_a_500(
     client, sales_head, hunter, deals_target
@@ -660,12 +642,6 @@ def test_a_plan_number_beyond_the_integer_column_is_refused_not_a_500(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: QuarterPlanForm (kpi/forms.py) has no max_digits: 10²⁰ ₽ is "
-    "stored into numeric(14,2) (PostgreSQL: overflow, a 500; SQLite: the plan page then fails "
-    "reading it back)",
-)
 def test_a_quarter_plan_beyond_the_money_column_is_refused(client, sales_head):
     client.force_login(sales_head)
     data = {"action": "quarter", "quarter-revenue_target": "1" + "0" * 20, "quarter-bonus_pool": "1000"}

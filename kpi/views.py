@@ -324,7 +324,12 @@ class TelephonyWebhookView(View):
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             return JsonResponse({"error": "forbidden"}, status=403)
         try:
-            payload = json.loads(request.body) if request.content_type == "application/json" else request.POST
+            try:
+                payload = (
+                    json.loads(request.body) if request.content_type == "application/json" else request.POST
+                )
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                raise CdrError(_("Тело запроса — не JSON: пришлите запись звонка объектом JSON.")) from None
             if not hasattr(payload, "get"):
                 raise CdrError(_("Запись звонка должна быть объектом JSON."))
             row = parse_cdr(payload)

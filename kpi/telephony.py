@@ -45,7 +45,9 @@ _RECORDING_URL_MAX_LENGTH: int = CallRecord._meta.get_field("recording_url").max
 _END_REASON_MAX_LENGTH: int = CallRecord._meta.get_field("end_reason").max_length
 
 _EXTENSION_LENGTHS = range(2, 7)  # PortSIP extensions are 2–6 digits: "101", "1001"
-_LATEST_UNIX_TIME = 253_402_300_799  # 9999-12-31 23:59:59 UTC, the last second datetime can hold
+# Calls are from this century: later "times" are garbage (and beyond what the database stores).
+_LATEST_UNIX_TIME = 4_102_444_799  # 2099-12-31 23:59:59 UTC
+_LONGEST_CALL_SECONDS = 24 * 60 * 60
 
 
 class CdrError(ValueError):
@@ -162,7 +164,8 @@ def _recording_url(value: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    # A NUL character cannot be stored (PostgreSQL refuses it) and never means anything in a CDR.
+    return "" if value is None else str(value).replace("\x00", "").strip()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -199,6 +202,8 @@ def parse_cdr(payload: Mapping[str, Any]) -> CallRow:
         started = answered or ended
     # Clocks of the PBX's legs can disagree by a second; talk time is never negative.
     duration = max(ended - answered, 0) if answered else 0
+    if duration > _LONGEST_CALL_SECONDS:
+        raise CdrError(gettext("Разговор длиннее суток: проверьте answered_time и ended_time"))
 
     return CallRow(
         external_id=external_id,
@@ -549,6 +554,8 @@ def _local_datetime(text: str) -> datetime | None:
             return None  # a bare date says nothing about when the call was
     except ValueError:
         return None
+    if not 2000 <= moment.year <= 2099:
+        return None  # not a call of this century
     if moment.tzinfo is None:
         # Yekaterinburg has had no DST since 2014, so every wall-clock time there is unambiguous.
         moment = moment.replace(tzinfo=PBX_TIME_ZONE)
@@ -579,7 +586,8 @@ def _duration_seconds(text: str) -> int | None:
     if not (text.isascii() and text.replace(":", "").isdigit()):
         return None
     if ":" not in text:
-        return int(text)
+        seconds = int(text)
+        return seconds if seconds <= _LONGEST_CALL_SECONDS else None
     fields = text.split(":")
     if len(fields) > 3 or "" in fields:
         return None
@@ -589,4 +597,4 @@ def _duration_seconds(text: str) -> int | None:
         if position and value >= 60:  # minutes and seconds after a colon stay below 60
             return None
         seconds = seconds * 60 + value
-    return seconds
+    return seconds if seconds <= _LONGEST_CALL_SECONDS else None

@@ -377,11 +377,6 @@ HEADER_LINE = ";".join(ENGLISH_HEADER[:6])
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: kpi/telephony.py _duration_seconds has no upper bound; "
-    "call_records_import then raises OverflowError (kpi/services.py:224), a 500 on /kpi/calls/import/",
-)
 def test_a_talk_time_too_long_for_the_column_is_a_rejected_row_not_a_500(client, sales_head, hunter_101):
     data = f"{HEADER_LINE}\nc-1;2026-03-03T11:00:00;101;89123456789;out;99999999999999999999999\n".encode()
     client.force_login(sales_head)
@@ -392,11 +387,6 @@ def test_a_talk_time_too_long_for_the_column_is_a_rejected_row_not_a_500(client,
     assert_clear_russian(error.message, echoed=["99999999999999999999999"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: durations over 2 147 483 647 s pass read_call_log and parse_cdr; "
-    "CallRecord.duration_s is an integer column on PostgreSQL (DataError, a 500)",
-)
 @pytest.mark.parametrize(
     "parse",
     [
@@ -418,11 +408,6 @@ def test_a_talk_time_beyond_the_integer_column_is_refused(parse):
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: kpi/telephony.py _local_datetime accepts start times whose UTC "
-    "moment has no year 1..9999; storing them raises OverflowError (kpi/services.py:224/231), a 500",
-)
 @pytest.mark.parametrize(
     "started", ["0001-01-01T03:00:00", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
 )
@@ -495,12 +480,6 @@ def test_webhook_stores_one_call_or_refuses_in_russian_and_never_answers_500(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a CDR ending at the last second parse_cdr allows (_LATEST_UNIX_TIME, "
-    "9999-12-31 23:59:59 UTC) has no local date in Yekaterinburg: OverflowError in "
-    "call_records_import (kpi/services.py:233), a 500 from /kpi/telephony/cdr/",
-)
 def test_webhook_refuses_a_cdr_time_past_the_calendar_instead_of_a_500(client, settings, hunter_101):
     settings.TELEPHONY_WEBHOOK_TOKEN = TOKEN
     payload = {**VALID_CDR, "start_time": 0, "answered_time": 0, "ended_time": 253_402_300_799}
@@ -510,11 +489,6 @@ def test_webhook_refuses_a_cdr_time_past_the_calendar_instead_of_a_500(client, s
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: kpi/telephony.py parse_cdr keeps NUL characters in cdr_id, end_reason and recording_url; "
-    "PostgreSQL refuses them when the call is stored (ValueError from psycopg2, a 500 from the webhook)",
-)
 @pytest.mark.parametrize("field", ["cdr_id", "end_reason", "recording_url"])
 def test_webhook_refuses_or_cleans_nul_characters(client, settings, hunter_101, field):
     settings.TELEPHONY_WEBHOOK_TOKEN = TOKEN

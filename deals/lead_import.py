@@ -598,7 +598,7 @@ def _first_valid_email(cells: list[str]) -> str:
     for cell_text in cells:
         for piece in _EMAIL_OR_WEBSITE_SEPARATORS.split(cell_text):
             candidate = piece.removeprefix("mailto:")
-            if not candidate:
+            if not candidate or len(candidate) > 254:  # the longest address the base keeps
                 continue
             try:
                 _validate_email(candidate)

@@ -287,6 +287,11 @@ def clean_requisites(requisites: Requisites) -> Requisites:
     if cleaned["bik"] and "bik" not in errors:
         check("settlement_account", validate_settlement_account, cleaned["bik"])
         check("correspondent_account", validate_correspondent_account, cleaned["bik"])
+    elif not cleaned["bik"]:
+        # An account's check digit depends on the bank: without a БИК it cannot be checked.
+        for name in ("settlement_account", "correspondent_account"):
+            if cleaned[name]:
+                errors.setdefault(name, []).append(_("Укажите БИК банка: без него счёт не проверить."))
     if cleaned["inn"] and len(cleaned["inn"]) == 12 and cleaned["kpp"]:
         errors.setdefault("kpp", []).append(_("У индивидуального предпринимателя нет КПП."))
     if errors:

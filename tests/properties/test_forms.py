@@ -321,12 +321,6 @@ def test_requisites_are_stored_normalised_and_valid_or_refused_with_the_card_unc
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: deals/services.py clean_requisites checks the accounts only when a "
-    "БИК is given (lines 287-289); without one they are stored as typed, spaces included, e.g. "
-    "26 characters into the 20-character column (PostgreSQL: value too long, a 500)",
-)
 @pytest.mark.parametrize("field", ["settlement_account", "correspondent_account"])
 def test_bank_accounts_without_a_bik_are_checked_or_refused(client, hunter, base_client, field):
     client.force_login(hunter)

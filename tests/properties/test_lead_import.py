@@ -309,11 +309,6 @@ def test_lead_import_saves_every_new_lead_as_parsed_or_nothing(hunter, lead_in_b
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a lead's e-mail of 255-320 characters passes the parser and "
-    "is stored into the 254-character column (PostgreSQL: DataError, a 500 at confirmation)",
-)
 def test_lead_with_an_email_longer_than_the_column_is_refused_not_stored(hunter):
     long_email = "a" * 260 + "@example.ru"  # EmailValidator takes up to 320 characters
     parsed = parsed_file([["Кафе", "", "ул. Мира, 1", "Сургут", "8 912 345-67-89", "", long_email, ""]])

@@ -399,8 +399,15 @@ class Replay:
             if client_key is not None and str(client_key) not in client_keys:
                 _fail(f"{where}.client", f"неизвестный клиент «{client_key}»")
             count = entry.get("count", 1)
-            if not isinstance(count, int) or count < 1:
-                _fail(f"{where}.count", "должно быть целое число не меньше 1")
+            if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10_000:
+                _fail(f"{where}.count", "должно быть целое число от 1 до 10 000")
+            duration = entry.get("duration_s")
+            if duration is not None and (
+                not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= 86_400
+            ):
+                _fail(
+                    f"{where}.duration_s", "длительность звонка — целое число секунд от 0 до 86 400 (сутки)"
+                )
             run = partial(
                 self.import_activities,
                 where=where,
@@ -411,7 +418,7 @@ class Replay:
                 client_key=client_key,
                 source=source,
                 direction=direction,
-                duration=entry.get("duration_s"),
+                duration=duration,
             )
             self.add(timezone.localdate(moment), "activities", index, run)
 

@@ -35,7 +35,7 @@ def dashboard_figures(month: date) -> dict[str, tuple[str, Callable[[], object]]
     """The stored figures of the head's dashboard for a month: name → (key, how to compute it)."""
     from . import analytics
     from .months import next_month, quarter_start
-    from .views import best_employee
+    from .selectors import best_employee
 
     until = next_month(month) - timedelta(days=1)
     return {

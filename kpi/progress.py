@@ -88,18 +88,19 @@ def stored_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Coun
     """The stored figures of the month; a hunter never recalculated yet is counted once now and stored."""
     month = month_start(month)
     ids = list(hunter_ids)
-    stored = {
-        row.hunter_id: Counters(**{name: getattr(row, name) for name in COUNTER_FIELDS})
-        for row in MonthlyProgress.objects.filter(month=month, hunter__in=ids)
-    }
+    stored = _read_stored(month, ids)
     missing = [hunter_id for hunter_id in ids if hunter_id not in stored]
     if missing:
         progress_recalculate(month=month, hunter_ids=missing)
-        stored |= {
-            row.hunter_id: Counters(**{name: getattr(row, name) for name in COUNTER_FIELDS})
-            for row in MonthlyProgress.objects.filter(month=month, hunter__in=missing)
-        }
+        stored |= _read_stored(month, missing)
     return stored
+
+
+def _read_stored(month: date, hunter_ids: list[int]) -> dict[int, Counters]:
+    return {
+        row.hunter_id: Counters(**{name: getattr(row, name) for name in COUNTER_FIELDS})
+        for row in MonthlyProgress.objects.filter(month=month, hunter__in=hunter_ids)
+    }
 
 
 def progress_schedule(*, months: Iterable[date]) -> None:

@@ -9,11 +9,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role
+from compensation.selectors import best_employee_of_quarter
 from deals.models import Deal
 from deals.stages import DealStatus
 
 from .models import Activity, ActivityKind, MonthlyPlan, MonthlyProgress
-from .months import month_start
+from .months import month_start, quarter_start
 
 
 def active_hunters() -> QuerySet[User]:
@@ -126,3 +127,15 @@ def best_and_worst(values: dict[int, Decimal | int]) -> tuple[set[int], set[int]
         return set(), set()
     top, bottom = max(values.values()), min(values.values())
     return {k for k, v in values.items() if v == top}, {k for k, v in values.items() if v == bottom}
+
+
+def best_employee(month: date) -> dict | None:
+    """The quarter's best employee (most recognised margin) for the dashboard and «Мой день»."""
+    best = best_employee_of_quarter(quarter_start(month))
+    if best is None:
+        return None
+    return {
+        "hunter": User.objects.get(pk=best.hunter_id),
+        "margin": best.margin,
+        "quarter": quarter_start(month),
+    }

@@ -21,10 +21,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 
 from accounts.access import CapabilityRequiredMixin
-from accounts.models import User
 from accounts.roles import Capability
 from compensation.projection import projected_pay
-from compensation.selectors import best_employee_of_quarter
 from deals.models import Client, Deal
 from deals.selectors import overdue_deferred_payments, quality_claims
 from notifications.models import Notification, NotificationKind
@@ -52,17 +50,6 @@ KPI_COLUMNS = [
     ("revenue", _lazy("Выручка")),
     ("deals", _lazy("Сделки")),
 ]
-
-
-def best_employee(month: date) -> dict | None:
-    best = best_employee_of_quarter(quarter_start(month))
-    if best is None:
-        return None
-    return {
-        "hunter": User.objects.get(pk=best.hunter_id),
-        "margin": best.margin,
-        "quarter": quarter_start(month),
-    }
 
 
 class DashboardView(CapabilityRequiredMixin, TemplateView):

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 DEFAULT_REGION = "RU"
+E164_MAX_LENGTH = 16  # "+" and at most 15 digits
 
 
 def normalize_phone(raw: str) -> str:
@@ -18,13 +19,32 @@ def normalize_phone(raw: str) -> str:
         raise ValidationError(
             _("«%(value)s» — не номер телефона."), code="invalid", params={"value": text}
         ) from None
-    if number.extension or not phonenumbers.is_possible_number(number):
+    e164 = _e164(number)
+    # A stored number must read back as itself: some possible numbers lose a digit when formatted
+    # ("+310000000" → "+31000000" → "+3100000"), and E.164 has at most 15 digits.
+    if number.extension or not phonenumbers.is_possible_number(number) or not _is_stable_e164(e164):
         raise ValidationError(
-            _("«%(value)s» — неверный номер телефона: нужен номер из 10 цифр после +7 или 8."),
+            _(
+                "«%(value)s» — неверный номер телефона: для России нужно 10 цифр после +7 или 8, "
+                "иностранный номер пишите полностью с кодом страны."
+            ),
             code="invalid",
             params={"value": text},
         )
+    return e164
+
+
+def _e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _is_stable_e164(e164: str) -> bool:
+    if len(e164) > E164_MAX_LENGTH:
+        return False
+    try:
+        return _e164(phonenumbers.parse(e164, DEFAULT_REGION)) == e164
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def format_phone(e164: str) -> str:

@@ -216,13 +216,6 @@ def test_client_card_is_edited_as_typed_or_left_exactly_as_it_was(client, hunter
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: deals/phones.py normalize_phone checks is_possible_number only, so its result is not always "
-    "E.164 nor stable: '+310000000' is stored as '+31000000', which the edit form posts back and which "
-    "becomes '+3100000' (the phone changes on every save); '+81000000000000000' gives 16 digits, "
-    "17 characters for the 16-character ClientPhone.number (PostgreSQL: value too long, a 500)",
-)
 @pytest.mark.parametrize("typed", ["+310000000", "+81000000000000000"])
 def test_a_stored_phone_stays_the_same_when_the_card_is_saved_again(client, hunter, typed):
     client.force_login(hunter)

@@ -45,12 +45,36 @@ def scheme_save(*, acting_user: User, effective_from: date, **values) -> PaySche
         raise ValidationError(
             _("С этой даты уже есть закрытые расчётные листы: прошлые месяцы не пересчитываются.")
         )
+    errors = scheme_values_errors(values)
+    if errors:
+        raise ValidationError(errors)
     rules.PayScheme(effective_from=effective_from, **values)  # the rules' own checks of the values
     version, _created = PaySchemeVersion.objects.update_or_create(
         effective_from=effective_from,
         defaults={**values, "created_by": acting_user, "created_at": timezone.now()},
     )
     return version
+
+
+SCHEME_RATES = ("new_client_rate", "existing_client_rate", "margin_bonus_rate")
+
+
+def scheme_values_errors(values: dict) -> dict[str, str]:
+    """Why the rules could not pay by these values, field by field in Russian (only the given fields)."""
+    errors = {}
+    if "accelerator" in values and values["accelerator"] not in PaySchemeVersion.Accelerator.values:
+        errors["accelerator"] = _("Выберите ускоритель из списка.")
+    split = values.get("department_bonus_split", PaySchemeVersion.Split.EQUAL)
+    if split not in PaySchemeVersion.Split.values:
+        errors["department_bonus_split"] = _("Выберите способ деления премии отдела из списка.")
+    if "fixed_amount" in values and not values["fixed_amount"] >= 0:
+        errors["fixed_amount"] = _("Фиксированная часть не может быть отрицательной.")
+    for name in SCHEME_RATES:
+        if name in values and not 0 <= values[name] <= 1:
+            errors[name] = _("Процент записывается долей от 0 до 1: 5 % — это 0,05.")
+    if "accelerator_multiplier" in values and not values["accelerator_multiplier"] >= 1:
+        errors["accelerator_multiplier"] = _("Множитель ускорителя не может быть меньше 1.")
+    return errors
 
 
 def _statement_record(hunter: User, month: date) -> Statement:

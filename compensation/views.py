@@ -1,9 +1,7 @@
 """The pay pages: statements of a month, one statement with its reasons, the pay scheme, payments."""
 
 from datetime import date
-from decimal import Decimal
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
@@ -11,7 +9,6 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -21,10 +18,18 @@ from accounts.roles import Capability, Role
 from atlanset_portal.uploads import stash_upload, stashed_upload
 from deals.models import Deal, Payment
 from deals.selectors import overdue_deferred_payments
-from kpi.models import Activity, ActivityKind
 from kpi.months import month_start, next_month, parse_month, previous_month
 
 from . import bank_import, exports, services
+from .forms import (
+    AdjustmentForm,
+    BankStatementUploadForm,
+    DisputeAnswerForm,
+    DisputeForm,
+    ExpenseClaimForm,
+    ExpenseDecisionForm,
+    SchemeForm,
+)
 from .models import Dispute, Expense, PaySchemeVersion
 from .projection import projected_pay
 from .statements import scheme_for, statement_for
@@ -109,13 +114,6 @@ class StatementListView(View):
         except ValidationError as error:
             messages.error(request, "; ".join(error.messages))
         return redirect(f"{request.path}?month={month:%Y-%m}")
-
-
-class AdjustmentForm(forms.Form):
-    amount = forms.DecimalField(
-        label=gettext_lazy("Сумма, ₽ (минус — удержание)"), decimal_places=2, max_digits=14
-    )
-    reason = forms.CharField(label=gettext_lazy("Причина"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class StatementDetailView(View):
@@ -235,22 +233,6 @@ class MyStatementView(CapabilityRequiredMixin, View):
         )
 
 
-class SchemeForm(forms.ModelForm):
-    class Meta:
-        model = PaySchemeVersion
-        fields = [
-            "effective_from",
-            "fixed_amount",
-            "new_client_rate",
-            "existing_client_rate",
-            "margin_bonus_rate",
-            "accelerator",
-            "accelerator_multiplier",
-            "department_bonus_split",
-        ]
-        widgets = {"effective_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
-
-
 class SchemeView(View):
     """The pay scheme in force and its history; the head adds a version from a month on."""
 
@@ -287,8 +269,8 @@ class SchemeView(View):
         if form.is_valid():
             try:
                 services.scheme_save(acting_user=request.user, **form.cleaned_data)
-            except (ValidationError, ValueError) as error:
-                form.add_error(None, "; ".join(getattr(error, "messages", [str(error)])))
+            except ValidationError as error:
+                form.add_error(None, error)
             else:
                 messages.success(request, _("Схема оплаты сохранена."))
                 return redirect("compensation:scheme")
@@ -318,29 +300,6 @@ class PaymentsView(CapabilityRequiredMixin, TemplateView):
             overdue=overdue_deferred_payments(),
             **kwargs,
         )
-
-
-class ExpenseClaimForm(forms.Form):
-    amount = forms.DecimalField(
-        label=gettext_lazy("Сумма, ₽"), min_value=Decimal("0.01"), decimal_places=2, max_digits=14
-    )
-    meeting = forms.ModelChoiceField(label=gettext_lazy("Встреча с клиентом"), queryset=None, required=False)
-    note = forms.CharField(label=gettext_lazy("Что оплачено"), widget=forms.Textarea(attrs={"rows": 2}))
-    receipt = forms.FileField(label=gettext_lazy("Чек (PDF или фото)"))
-
-    def __init__(self, *args, hunter, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["meeting"].queryset = (
-            Activity.objects.filter(owner=hunter, kind=ActivityKind.MEETING)
-            .select_related("client")
-            .order_by("-at")[:50]
-        )
-
-
-class ExpenseDecisionForm(forms.Form):
-    approved_amount = forms.DecimalField(
-        label=gettext_lazy("Одобрить, ₽"), min_value=0, decimal_places=2, max_digits=14
-    )
 
 
 class ExpensesView(View):
@@ -418,22 +377,6 @@ class ExpenseReceiptView(View):
         return FileResponse(
             expense.receipt.open("rb"), as_attachment=True, filename=expense.receipt.name.rsplit("/", 1)[-1]
         )
-
-
-class DisputeForm(forms.Form):
-    line_text = forms.CharField(label=gettext_lazy("Начисление"), widget=forms.Select)
-    comment = forms.CharField(label=gettext_lazy("Вопрос"), widget=forms.Textarea(attrs={"rows": 2}))
-
-
-class DisputeAnswerForm(forms.Form):
-    answer = forms.CharField(label=gettext_lazy("Ответ"), widget=forms.Textarea(attrs={"rows": 2}))
-    correction = forms.DecimalField(
-        label=gettext_lazy("Корректировка, ₽ (если нужна)"), required=False, decimal_places=2, max_digits=14
-    )
-
-
-class BankStatementUploadForm(forms.Form):
-    file = forms.FileField(label=gettext_lazy("Выписка банка (1CClientBankExchange, .txt)"))
 
 
 class BankImportView(CapabilityRequiredMixin, View):

@@ -1,5 +1,7 @@
 """Input validation and widgets for the client and deal pages; the rules live in services."""
 
+from decimal import Decimal
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +25,18 @@ from .stages import CallOutcome, Stage
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 TEXT = forms.Textarea(attrs={"rows": 2})
+
+
+def quantity_field(**kwargs) -> forms.DecimalField:
+    """An order quantity as the order lines keep it (numeric(12,3))."""
+    return forms.DecimalField(
+        label=_("Количество"), min_value=Decimal("0.001"), max_digits=12, decimal_places=3, **kwargs
+    )
+
+
+def money_field(*, min_value=Decimal("0"), **kwargs) -> forms.DecimalField:
+    """Roubles and kopecks as the money columns keep them (numeric(14,2))."""
+    return forms.DecimalField(min_value=min_value, max_digits=14, decimal_places=2, **kwargs)
 
 
 def hunters() -> "forms.QuerySet[User]":
@@ -82,9 +96,7 @@ class PaymentTermsForm(forms.Form):
     payment_terms = forms.ChoiceField(label=_("Условия оплаты"), choices=PaymentTerms.choices)
     deferred_days = forms.IntegerField(label=_("Отсрочка, дней"), required=False, min_value=1, max_value=365)
     deferred_in_working_days = forms.BooleanField(label=_("Дни отсрочки — рабочие"), required=False)
-    deferred_limit = forms.DecimalField(
-        label=_("Лимит отсрочки, ₽"), required=False, min_value=0, decimal_places=2
-    )
+    deferred_limit = money_field(label=_("Лимит отсрочки, ₽"), required=False)
     consignment_cadence = forms.ChoiceField(
         label=_("Расчёты по реализации"), choices=[("", "—"), *SettlementCadence.choices], required=False
     )
@@ -200,15 +212,9 @@ class OrderForm(forms.Form):
             self.fields[f"product_{index}"] = forms.ModelChoiceField(
                 label=_("Товар"), queryset=products, required=index == 1
             )
-            self.fields[f"quantity_{index}"] = forms.DecimalField(
-                label=_("Количество"), min_value=0.001, decimal_places=3, required=False
-            )
-            self.fields[f"price_{index}"] = forms.DecimalField(
-                label=_("Цена, ₽"),
-                min_value=0,
-                decimal_places=2,
-                required=False,
-                help_text=_("Пусто — по прайсу"),
+            self.fields[f"quantity_{index}"] = quantity_field(required=False)
+            self.fields[f"price_{index}"] = money_field(
+                label=_("Цена, ₽"), required=False, help_text=_("Пусто — по прайсу")
             )
 
     def clean(self):
@@ -247,13 +253,13 @@ class ShipmentForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    amount = forms.DecimalField(label=_("Сумма, ₽"), min_value=0.01, decimal_places=2, max_digits=14)
+    amount = money_field(label=_("Сумма, ₽"), min_value=Decimal("0.01"))
     received_on = forms.DateField(label=_("Дата поступления"), widget=DATE, initial=timezone.localdate)
     bank_document = forms.CharField(label=_("Номер платёжного поручения"), max_length=50)
 
 
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(label=_("Сумма возврата, ₽"), min_value=0.01, decimal_places=2, max_digits=14)
+    amount = money_field(label=_("Сумма возврата, ₽"), min_value=Decimal("0.01"))
     recorded_on = forms.DateField(label=_("Дата возврата"), widget=DATE, initial=timezone.localdate)
     bank_document = forms.CharField(label=_("Номер платёжного документа"), max_length=50, required=False)
 

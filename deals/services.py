@@ -55,6 +55,9 @@ from .requisites import (
 from .stages import DealStatus, Stage
 
 KOPECK = Decimal("0.01")
+# What the numeric columns hold: money numeric(14,2), order quantities numeric(12,3).
+MONEY_LIMIT = Decimal(10) ** 12
+QUANTITY_LIMIT = Decimal(10) ** 9
 
 
 class DealRuleError(Exception):
@@ -117,6 +120,33 @@ def _open_locked_deal(deal: Deal) -> Deal:
 
 def _money(value: Decimal) -> Decimal:
     return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
+
+
+def _fits(value: Decimal, *, limit: Decimal, places: int) -> bool:
+    """The value is a finite number below the column's limit with no more decimal places than it keeps."""
+    return value.is_finite() and abs(value) < limit and value == value.quantize(Decimal(1).scaleb(-places))
+
+
+def _checked_amount(amount: Decimal | None, *, not_positive: str) -> Decimal:
+    """A payment or refund sum: more than zero, whole kopecks, within what the books hold."""
+    amount = None if amount is None else Decimal(amount)
+    if amount is None or not amount.is_finite() or amount <= 0:
+        raise ValidationError({"amount": not_positive})
+    if not _fits(amount, limit=MONEY_LIMIT, places=2):
+        raise ValidationError(
+            {"amount": _("Сумма — в рублях и копейках (не больше двух знаков после запятой), до триллиона.")}
+        )
+    return amount
+
+
+def _checked_bank_document(bank_document: str) -> str:
+    bank_document = bank_document.strip()
+    limit = Payment._meta.get_field("bank_document").max_length
+    if len(bank_document) > limit:
+        raise ValidationError(
+            {"bank_document": _("Номер документа — не длиннее %(limit)s символов.") % {"limit": limit}}
+        )
+    return bank_document
 
 
 # --- clients ----------------------------------------------------------------------------------
@@ -886,13 +916,22 @@ def order_set_lines(*, acting_user: User, deal: Deal, lines: Sequence[OrderLineI
         raise ValidationError(_("В заказе должна быть хотя бы одна позиция."))
     rows = []
     for line in lines:
-        if line.quantity is None or line.quantity <= 0:
+        quantity = None if line.quantity is None else Decimal(line.quantity)
+        if quantity is None or not quantity.is_finite() or quantity <= 0:
             raise ValidationError(_("Количество должно быть больше нуля."))
-        price = line.product.list_price if line.price is None else line.price
-        cost = line.product.cost if line.cost is None else line.cost
+        if not _fits(quantity, limit=QUANTITY_LIMIT, places=3):
+            raise ValidationError(_("Количество — до миллиарда, не больше трёх знаков после запятой."))
+        price = Decimal(line.product.list_price if line.price is None else line.price)
+        cost = Decimal(line.product.cost if line.cost is None else line.cost)
         if price < 0 or cost < 0:
             raise ValidationError(_("Цена и себестоимость не могут быть отрицательными."))
-        rows.append((line.product, line.quantity, price, cost))
+        if not (_fits(price, limit=MONEY_LIMIT, places=2) and _fits(cost, limit=MONEY_LIMIT, places=2)):
+            raise ValidationError(_("Цена и себестоимость — в рублях и копейках, до триллиона."))
+        rows.append((line.product, quantity, price, cost))
+    if sum((q * max(price, cost) for _p, q, price, cost in rows), Decimal("0")) >= MONEY_LIMIT:
+        raise ValidationError(
+            _("Сумма заказа не может быть больше триллиона рублей: проверьте количество и цены.")
+        )
     order, _created = Order.objects.select_for_update().get_or_create(deal=deal)
     order.lines.all().delete()
     OrderLine.objects.bulk_create(
@@ -963,12 +1002,11 @@ def payment_record(
     it is submitted."""
     if not can(acting_user, Capability.RECORD_PAYMENTS):
         raise PermissionDenied
-    if amount is None or amount <= 0:
-        raise ValidationError({"amount": _("Сумма оплаты должна быть больше нуля.")})
+    amount = _checked_amount(amount, not_positive=_("Сумма оплаты должна быть больше нуля."))
+    bank_document = _checked_bank_document(bank_document)
     deal = _locked_deal(deal)
     if deal.stage not in stages.FINANCE_STAGES:
         raise DealRuleError(_("Оплаты вносятся по сделкам с этапа «Сделка»."))
-    bank_document = bank_document.strip()
     if bank_document:
         existing = Payment.objects.filter(deal=deal, bank_document=bank_document).first()
         if existing is not None:
@@ -991,7 +1029,10 @@ def payment_record(
             return payment
     except IntegrityError:
         # A concurrent submit of the same document won the race: that payment is the one.
-        return Payment.objects.get(deal=deal, bank_document=bank_document)
+        existing = Payment.objects.filter(deal=deal, bank_document=bank_document).first()
+        if not bank_document or existing is None:
+            raise
+        return existing
 
 
 @transaction.atomic
@@ -1002,8 +1043,8 @@ def payment_refund(
     the month it is recorded in and takes back commission at the deal's effective rate (SPEC §5.8)."""
     if not can(acting_user, Capability.RECORD_PAYMENTS):
         raise PermissionDenied
-    if amount is None or amount <= 0:
-        raise ValidationError({"amount": _("Сумма возврата должна быть больше нуля.")})
+    amount = _checked_amount(amount, not_positive=_("Сумма возврата должна быть больше нуля."))
+    bank_document = _checked_bank_document(bank_document)
     deal = _locked_deal(deal)
     paid = deal_paid_total(deal)
     if amount > paid:
@@ -1016,7 +1057,7 @@ def payment_refund(
         kind=Payment.Kind.REFUND,
         amount=-_money(amount),
         received_on=recorded_on,
-        bank_document=bank_document.strip(),
+        bank_document=bank_document,
         recorded_by=acting_user,
         accrual_month=accrual_month,
         late=accrual_month != recorded_on.replace(day=1),

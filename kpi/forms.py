@@ -2,7 +2,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from deals.forms import DATE, DATETIME, TEXT
+from deals.forms import DATE, DATETIME, TEXT, money_field
 from deals.models import Client, Deal
 
 from .models import ActivityKind, DepartmentQuarterPlan
@@ -38,7 +38,7 @@ class ActivityForm(forms.Form):
 
 
 class PlanRowForm(forms.Form):
-    revenue_target = forms.DecimalField(label=_("Выручка, ₽"), min_value=0, decimal_places=2, max_digits=14)
+    revenue_target = money_field(label=_("Выручка, ₽"))
     # A month's target beyond a million is a typing mistake (and beyond the database's integer column).
     deals_target = forms.IntegerField(label=_("Сделки"), min_value=0, max_value=1_000_000)
     leads_target = forms.IntegerField(label=_("Лиды"), min_value=0, max_value=1_000_000)
@@ -48,12 +48,8 @@ class PlanRowForm(forms.Form):
 
 
 class QuarterPlanForm(forms.Form):
-    revenue_target = forms.DecimalField(
-        label=_("План отдела на квартал, ₽"), min_value=0, decimal_places=2, max_digits=14
-    )
-    bonus_pool = forms.DecimalField(
-        label=_("Премиальный фонд, ₽"), min_value=0, decimal_places=2, max_digits=14
-    )
+    revenue_target = money_field(label=_("План отдела на квартал, ₽"))
+    bonus_pool = money_field(label=_("Премиальный фонд, ₽"))
     split = forms.ChoiceField(
         label=_("Распределение"),
         choices=[("", _("Как в схеме оплаты")), *DepartmentQuarterPlan.Split.choices],

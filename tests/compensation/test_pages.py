@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,53 @@ def test_a_locked_statement_cannot_be_changed_below_the_pages_either(people):
         Statement.objects.get(pk=record.pk).delete()
     assert statements_mark_paid(acting_user=people["buh"], month=parse_month(MARCH)) == 1
     assert Statement.objects.get(pk=record.pk).total == 38000
+
+
+SCHEME_POST = {
+    "effective_from": "2026-06-01",
+    "fixed_amount": "12000.00",
+    "new_client_rate": "0.06",
+    "existing_client_rate": "0.03",
+    "margin_bonus_rate": "0.10",
+    "accelerator": "marginal",
+    "accelerator_multiplier": "2",
+    "department_bonus_split": "equal",
+}
+
+
+def test_head_adds_a_scheme_version_and_saving_the_month_again_replaces_it(client, people):
+    from compensation.models import PaySchemeVersion
+
+    client.force_login(people["head"])
+    assert client.post(reverse("compensation:scheme"), SCHEME_POST).status_code == 302
+    assert (
+        client.post(reverse("compensation:scheme"), {**SCHEME_POST, "fixed_amount": "15000"}).status_code
+        == 302
+    )
+
+    version = PaySchemeVersion.objects.get(effective_from="2026-06-01")
+    assert (version.fixed_amount, version.new_client_rate) == (15000, Decimal("0.06"))
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("new_client_rate", "5", "5 % — это 0,05"),
+        ("margin_bonus_rate", "-0.1", "5 % — это 0,05"),
+        ("accelerator_multiplier", "0.5", "не может быть меньше 1"),
+        ("fixed_amount", "-1", "не может быть отрицательной"),
+    ],
+)
+def test_a_scheme_the_rules_cannot_pay_by_is_refused_with_the_reason_beside_the_field(
+    client, people, field, value, message
+):
+    from compensation.models import PaySchemeVersion
+
+    client.force_login(people["head"])
+    before = PaySchemeVersion.objects.count()
+    response = client.post(reverse("compensation:scheme"), {**SCHEME_POST, field: value})
+
+    assert response.status_code == 400
+    assert message in response.context["form"].errors[field][0]
+    assert message in text(response)
+    assert PaySchemeVersion.objects.count() == before

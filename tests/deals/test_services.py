@@ -54,6 +54,7 @@ from deals.services import (
     order_decide,
     order_set_lines,
     payment_record,
+    payment_refund,
     proposal_record,
     sample_request_create,
     sample_request_set_status,
@@ -452,6 +453,36 @@ def test_order_totals_are_computed_from_its_lines(hunter, deal):
     assert order.cost_total == Decimal("500.00")  # 4 × 100 + 2.5 × 40
     assert order.margin == Decimal("700.00")
     assert order.lines.count() == 2
+
+
+@pytest.mark.parametrize(
+    "quantity, price, message",
+    [
+        ("1e10", "1", "до миллиарда"),  # beyond numeric(12,3)
+        ("1.0005", "1", "трёх знаков"),
+        ("1", "1e12", "до триллиона"),
+        ("1", "0.001", "в рублях и копейках"),
+        ("999999", "9999999", "Сумма заказа"),  # each fits, the total does not
+    ],
+)
+def test_an_order_the_columns_cannot_hold_is_refused_and_the_old_lines_stay(
+    hunter, deal, quantity, price, message
+):
+    product = make_product(list_price=Decimal("250.00"), cost=Decimal("100.00"))
+    order_set_lines(
+        acting_user=hunter, deal=deal, lines=[OrderLineInput(product=product, quantity=Decimal("2"))]
+    )
+
+    with pytest.raises(ValidationError, match=message):
+        order_set_lines(
+            acting_user=hunter,
+            deal=deal,
+            lines=[OrderLineInput(product=product, quantity=Decimal(quantity), price=Decimal(price))],
+        )
+
+    deal.order.refresh_from_db()
+    assert deal.order.total == Decimal("500.00")
+    assert list(deal.order.lines.values_list("quantity", flat=True)) == [Decimal("2.000")]
 
 
 def test_invoice_is_uploaded_by_the_accountant_from_deal_stage_on(hunter, accountant, deal, pipeline):
@@ -1342,6 +1373,49 @@ def test_payment_is_recorded_by_the_accountant_only_and_must_be_positive(hunter,
             pay(accountant, deal, amount)
 
     assert not deal.payments.exists()
+
+
+@pytest.mark.parametrize(
+    "amount, field, message",
+    [
+        ("0.001", "amount", "двух знаков"),  # would round to 0,00 ₽
+        ("10.005", "amount", "двух знаков"),  # a kopeck would be invented or lost
+        ("1e12", "amount", "до триллиона"),  # beyond numeric(14,2)
+        ("NaN", "amount", "больше нуля"),
+    ],
+)
+def test_a_payment_the_books_cannot_hold_exactly_is_refused_in_russian(
+    accountant, deal, amount, field, message
+):
+    at_deal_stage(deal)
+    with pytest.raises(ValidationError) as refused:
+        payment_record(acting_user=accountant, deal=deal, amount=Decimal(amount), received_on=today())
+
+    assert message in refused.value.message_dict[field][0]
+    assert not deal.payments.exists()
+
+
+def test_a_bank_document_longer_than_the_books_keep_is_refused(accountant, deal):
+    at_deal_stage(deal)
+    with pytest.raises(ValidationError) as refused:
+        payment_record(
+            acting_user=accountant,
+            deal=deal,
+            amount=Decimal("100"),
+            received_on=today(),
+            bank_document="п/п " + "1" * 60,
+        )
+
+    assert "не длиннее 50" in refused.value.message_dict["bank_document"][0]
+    assert not deal.payments.exists()
+
+
+def test_a_refund_in_fractions_of_a_kopeck_is_refused(accountant, deal):
+    pay(accountant, deal, "100")
+    with pytest.raises(ValidationError, match="двух знаков"):
+        payment_refund(acting_user=accountant, deal=deal, amount=Decimal("0.005"), recorded_on=today())
+
+    assert deal_paid_total(deal) == Decimal("100.00")
 
 
 # --- the board ----------------------------------------------------------------------------------

@@ -459,6 +459,7 @@ def test_order_totals_are_computed_from_its_lines(hunter, deal):
     "quantity, price, message",
     [
         ("1e10", "1", "до миллиарда"),  # beyond numeric(12,3)
+        ("2000000000", "250", "до миллиарда"),  # the total would fit, the quantity does not
         ("1.0005", "1", "трёх знаков"),
         ("1", "1e12", "до триллиона"),
         ("1", "0.001", "в рублях и копейках"),

@@ -122,7 +122,7 @@ def value_problems(field: models.Field, value: object) -> list[str]:
 
 def phone_is_stable(phone: str) -> bool:
     """An E.164 number (at most 15 digits) that normalize_phone leaves as it is: what a stored phone must
-    be, since the card's edit form posts it back. Pinned where it is not (tests/properties/test_forms.py)."""
+    be, since the card's edit form posts it back."""
     from deals.phones import normalize_phone
 
     return bool(re.fullmatch(r"\+[1-9][0-9]{6,14}", phone)) and normalize_phone(phone) == phone

@@ -34,7 +34,7 @@ from tests.properties.support import (
 
 # Examples per property (hypothesis max_examples).
 LOAD_EXAMPLES = 100
-IMPORT_EXAMPLES = 25
+IMPORT_EXAMPLES = 60
 
 WORKED_EXAMPLE = json.loads(
     (Path(__file__).parents[1] / "compensation" / "scenarios" / "worked_example.json").read_text(

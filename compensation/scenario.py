@@ -225,6 +225,8 @@ class Replay:
         self.clients: dict[str, Client] = {}
         self.deals: dict[str, Deal] = {}
         self.deal_stage: dict[str, str | None] = {}
+        self.client_keys: set[str] = set()  # the file's keys, checked in plan()
+        self.deal_keys: set[str] = set()
         self.events: list[Event] = []
 
     # -- who acts ------------------------------------------------------------------------------
@@ -372,7 +374,7 @@ class Replay:
 
     def plan_clients_and_deals(self) -> None:
         key_length = _max_length(Client, "external_key")
-        client_keys: set[str] = set()
+        client_keys = self.client_keys
         for index, entry in enumerate(self.entries("clients")):
             where = f"clients[{index}]"
             key = _text(_require(entry, "key", where), f"{where}.key", max_length=key_length)
@@ -409,7 +411,7 @@ class Replay:
 
         key_length = _max_length(Deal, "external_key")
         product_length = _max_length(Product, "name")
-        deal_keys: set[str] = set()
+        deal_keys = self.deal_keys
         for index, entry in enumerate(self.entries("deals")):
             where = f"deals[{index}]"
             key = _text(_require(entry, "key", where), f"{where}.key", max_length=key_length)
@@ -458,7 +460,7 @@ class Replay:
             self.add(created, "deals", index, run)
 
     def plan_money(self) -> None:
-        deal_keys = {str(entry.get("key")) for entry in self.entries("deals")}
+        deal_keys = self.deal_keys
         for section, form in (("payments", PaymentForm), ("refunds", RefundForm)):
             for index, entry in enumerate(self.entries(section)):
                 where = f"{section}[{index}]"
@@ -490,7 +492,7 @@ class Replay:
                 self.add(recorded, section, index, run)
 
     def plan_activities(self) -> None:
-        client_keys = {str(entry.get("key")) for entry in self.entries("clients")}
+        client_keys = self.client_keys
         for index, entry in enumerate(self.entries("activities")):
             where = f"activities[{index}]"
             owner = self.hunter(_require(entry, "owner", where), f"{where}.owner")

@@ -64,8 +64,10 @@ def scheme_values_errors(values: dict) -> dict[str, str]:
     errors = {}
     if "accelerator" in values and values["accelerator"] not in PaySchemeVersion.Accelerator.values:
         errors["accelerator"] = _("Выберите ускоритель из списка.")
-    split = values.get("department_bonus_split", PaySchemeVersion.Split.EQUAL)
-    if split not in PaySchemeVersion.Split.values:
+    if (
+        "department_bonus_split" in values
+        and values["department_bonus_split"] not in PaySchemeVersion.Split.values
+    ):
         errors["department_bonus_split"] = _("Выберите способ деления премии отдела из списка.")
     if "fixed_amount" in values and not values["fixed_amount"] >= 0:
         errors["fixed_amount"] = _("Фиксированная часть не может быть отрицательной.")

@@ -41,6 +41,8 @@ def _e164(number: phonenumbers.PhoneNumber) -> str:
 def _is_stable_e164(e164: str) -> bool:
     if len(e164) > E164_MAX_LENGTH:
         return False
+    if len(e164) == 12 and e164.startswith("+7"):
+        return True  # the usual Russian number (ten digits, none of them leading zeros): no second parse
     try:
         return _e164(phonenumbers.parse(e164, DEFAULT_REGION)) == e164
     except phonenumbers.NumberParseException:

@@ -37,11 +37,13 @@ from stdnum.ru import ogrn as stdnum_ogrn
 
 from accounts.models import User
 from accounts.roles import Role
+from compensation import guards
 from compensation.models import Adjustment, Dispute, Expense, Statement, StatementLine
 from deals import stages
 from deals.demo import PRODUCTS as CATALOGUE
 from deals.models import (
     CallResult,
+    Clawback,
     Client,
     ClientHoliday,
     ClientPhone,
@@ -145,11 +147,18 @@ def delete_generated(progress: Progress | None = None) -> int:
     number of rows deleted."""
     progress = progress or _Silent()
     hunters = _generated_hunters()
+    if Statement.objects.filter(hunter__in=hunters).exclude(status=Statement.Status.DRAFT).exists():
+        # Approved or locked pay is real work on these hunters: it is never wiped with the sample data.
+        raise GeneratorError(
+            "The database refused the change, nothing was written: a generated hunter has an approved or "
+            "locked statement."
+        )
     clients = Client.objects.filter(external_key__startswith=KEY_PREFIX)
     deals = Deal.objects.filter(external_key__startswith=KEY_PREFIX)
     by_deal = Q(deal__in=deals)
-    # Foreign keys are checked at commit, so a parent may go before its rows: the database lets a
-    # payment or a statement line be deleted only once its deal or statement is gone.
+    # Foreign keys are checked at commit, so a parent may go before its rows. Recorded money is never
+    # deleted by the portal: this deliberate wipe of generated data lifts the money guards for its own
+    # transaction (compensation/guards.py).
     lines = StatementLine.objects.filter(
         Q(statement__hunter__in=hunters) | by_deal | Q(payment__deal__in=deals)
     )
@@ -175,6 +184,7 @@ def delete_generated(progress: Progress | None = None) -> int:
         (Transfer, by_deal | Q(client__in=clients)),
         (Deal, Q(external_key__startswith=KEY_PREFIX)),
         *((StatementLine, Q(pk__in=chunk)) for chunk in _chunks(line_ids, BATCH_SIZE)),
+        (Clawback, Q(refund__deal__in=deals) | Q(hunter__in=hunters)),
         *((Payment, Q(pk__in=chunk)) for chunk in _chunks(payment_ids, BATCH_SIZE)),
         (ClientPhone, Q(client__in=clients)),
         (Contact, Q(client__in=clients)),
@@ -200,9 +210,10 @@ def delete_generated(progress: Progress | None = None) -> int:
             deleted += _delete(
                 history.model.objects.filter(**{f"{model._meta.pk.attname}__in": owned.values("pk")})
             )
-    for model, condition in steps:
-        deleted += _delete(model.objects.filter(condition))
-        progress.advance(1)
+    with guards.lifted(connection):
+        for model, condition in steps:
+            deleted += _delete(model.objects.filter(condition))
+            progress.advance(1)
     progress.done()
     return deleted
 
@@ -1320,6 +1331,7 @@ class _Generator:
                         stage_entered_at=self.dt(deal.entered[-1]),
                         closed_at=self.dt(deal.closed) if deal.closed is not None else None,
                         paid_in_full_on=paid_on,
+                        completed_for_id=client.owner.pk if paid_on is not None else None,
                         external_key=f"{KEY_PREFIX}{self.seed}-{number * BATCH_SIZE + index + 1}",
                     )
                 )
@@ -1371,7 +1383,22 @@ class _Generator:
             )
             self._bulk(DealDocument, rows["documents"], "invoices")
             self._bulk(Shipment, rows["shipments"], "shipments")
-            self._bulk(Payment, rows["payments"], "payments")
+            payment_ids = self._bulk(Payment, rows["payments"], "payments")
+            # A refund takes back commission from the hunter credited with the deal's payments.
+            self._bulk(
+                Clawback,
+                [
+                    dict(
+                        refund_id=payment_id,
+                        hunter_id=row["credited_to_id"],
+                        accrual_month=row["accrual_month"],
+                        late=False,
+                    )
+                    for row, payment_id in zip(rows["payments"], payment_ids, strict=True)
+                    if row["kind"] == Payment.Kind.REFUND
+                ],
+                "clawbacks",
+            )
             self._bulk(Feedback, rows["feedback"], "feedback")
             self.progress.advance(len(chunk))
         self.progress.done()
@@ -1658,6 +1685,7 @@ class _Generator:
                     amount=Decimal(amount) / 100,
                     received_on=received,
                     bank_document=str(self.bank_document),
+                    credited_to_id=owner.pk,
                     recorded_by_id=accountant.pk,
                     recorded_at=self.dt(moment),
                     accrual_month=received.replace(day=1),

@@ -43,6 +43,14 @@ def add_working_days(start: date, days: int) -> date:
     return day
 
 
+def working_days_back(today: date, days: int) -> date:
+    """The earliest date ``days`` working days before ``today`` (today itself not counted)."""
+    day = today
+    for _ in range(days):
+        day = previous_working_day(day)
+    return day
+
+
 def reminder_days(today: date) -> list[date]:
     """The dates whose reminders go out today: nothing on a day off; on a working day, the days off
     just before it and today itself."""

@@ -116,6 +116,11 @@ class RefundInput:
     order_cost: Decimal
     so_far_includes_this_month: bool = False
     entry_order: int = 0
+    # The refund is credited to this hunter: it reduces the month's recognised margin.
+    reduces_margin: bool = True
+    # This hunter earned commission on the deal: part of it is taken back (SPEC §5.8). The two "so far"
+    # figures are then this hunter's commission on the deal and everything paid on the deal.
+    takes_back_commission: bool = True
 
     def __post_init__(self):
         if self.amount <= 0:
@@ -369,6 +374,23 @@ def _clawback_lines(
     """A negative commission line per refund, at the deal's effective rate so far."""
     lines = []
     for refund in sorted(refunds, key=lambda r: (r.recorded_on, r.entry_order)):
+        if not refund.takes_back_commission:
+            lines.append(
+                Line(
+                    kind=LineKind.COMMISSION,
+                    amount=round_kopecks(ZERO),
+                    base=refund.amount,
+                    rate=ZERO,
+                    deal_key=refund.deal_key,
+                    client_key=refund.client_key,
+                    source_id=refund.refund_id,
+                    explanation=(
+                        f"Возврат {_rub(refund.amount)} по сделке уменьшает выручку и маржу месяца; "
+                        f"комиссия по этой сделке начислялась другому хантеру, удержание — у него"
+                    ),
+                )
+            )
+            continue
         earned = refund.deal_commission_so_far
         paid = refund.deal_paid_so_far
         if not refund.so_far_includes_this_month:
@@ -410,6 +432,7 @@ def _plan_bonus_line(payments: list[PaymentInput], refunds: list[RefundInput], s
         (recognised_margin(p.amount, order_total=p.order_total, order_cost=p.order_cost) for p in payments),
         ZERO,
     )
+    refunds = [refund for refund in refunds if refund.reduces_margin]
     refunded_margin = sum(
         (recognised_margin(r.amount, order_total=r.order_total, order_cost=r.order_cost) for r in refunds),
         ZERO,

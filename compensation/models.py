@@ -93,8 +93,11 @@ class StatementQuerySet(models.QuerySet):
 
 
 class Statement(models.Model):
-    """A hunter's monthly statement. Draft and approved ones are recalculated on view; a locked one is
-    stored line by line and never changes again."""
+    """A hunter's monthly statement: draft → approved by the head → locked by the accountant → paid.
+
+    A draft is worked out whenever it is read. Approval stores the figures approved (``approved_lines``):
+    an approved statement is shown from them, and a change that would alter them sends it back to draft
+    (``changed_after_approval``). Locking stores the lines as rows that never change again."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Черновик")
@@ -102,21 +105,43 @@ class Statement(models.Model):
         LOCKED = "locked", _("Закрыт бухгалтерией")
         PAID = "paid", _("Выплачен")
 
-    hunter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="statements")
+    hunter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="statements",
+        verbose_name=_("хантер"),
+    )
     month = models.DateField(_("месяц"))
     status = models.CharField(_("статус"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     total = models.DecimalField(_("итого, ₽"), null=True, blank=True, **MONEY)
     sales_plan_fulfilled = models.BooleanField(null=True, blank=True)
     kpi_met = models.BooleanField(null=True, blank=True)
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("утвердил"),
     )
-    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(_("утверждён"), null=True, blank=True)
     locked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("закрыл"),
     )
-    locked_at = models.DateTimeField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    locked_at = models.DateTimeField(_("закрыт"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("выплачен"), null=True, blank=True)
+    # The figures the head approved, line by line (see compensation.approval); none for a draft.
+    approved_total = models.DecimalField(_("утверждено, ₽"), null=True, blank=True, **MONEY)
+    approved_lines = models.JSONField(null=True, blank=True, editable=False)
+    # Something the statement is computed from changed since approval: check before it is read.
+    needs_check = models.BooleanField(default=False, editable=False)
+    check_cause = models.CharField(max_length=300, blank=True, editable=False)
+    changed_after_approval = models.BooleanField(_("изменён после утверждения"), default=False)
 
     objects = StatementQuerySet.as_manager()
 
@@ -133,6 +158,19 @@ class Statement(models.Model):
                 condition=Q(status__in=["draft", "approved"])
                 | Q(total__isnull=False, locked_at__isnull=False),
                 name="compensation_locked_statement_has_total",
+            ),
+            # Only what the head approved is locked, and only as approved.
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(approved_at__isnull=False, approved_total__isnull=False),
+                name="compensation_statement_approved_before_locked",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "approved"]) | Q(total=models.F("approved_total")),
+                name="compensation_locked_statement_is_what_was_approved",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_at__isnull=False),
+                name="compensation_paid_statement_has_date",
             ),
         ]
 
@@ -163,6 +201,26 @@ class Statement(models.Model):
     @property
     def is_locked(self) -> bool:
         return self.status in (self.Status.LOCKED, self.Status.PAID)
+
+
+class StatementReopening(models.Model):
+    """An approved statement sent back to draft because its figures changed: what changed and why."""
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="reopenings")
+    at = models.DateTimeField(default=timezone.now)
+    cause = models.CharField(_("причина"), max_length=300)
+    approved_total = models.DecimalField(_("было утверждено, ₽"), **MONEY)
+    new_total = models.DecimalField(_("стало, ₽"), **MONEY)
+    # The lines that differ: [{"line": explanation, "before": "…", "after": "…"}]
+    differences = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = _("изменение после утверждения")
+        verbose_name_plural = _("изменения после утверждения")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.statement}: {self.approved_total} → {self.new_total}"
 
 
 class StatementLine(models.Model):
@@ -203,16 +261,39 @@ class StatementLine(models.Model):
 
 
 class Adjustment(models.Model):
-    """A correction with its reason, entered in an open month (a locked month is never edited)."""
+    """A correction with its reason in an open month (a locked month is never edited). The head enters
+    it; the accountant may propose one, which counts only once the head approves it."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Предложена бухгалтерией")
+        APPROVED = "approved", _("Утверждена руководителем")
+        DECLINED = "declined", _("Отклонена руководителем")
 
     hunter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pay_adjustments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="pay_adjustments",
+        verbose_name=_("хантер"),
     )
     month = models.DateField(_("месяц"))
     amount = models.DecimalField(_("сумма, ₽"), **MONEY)
     reason = models.TextField(_("причина"))
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(_("статус"), max_length=10, choices=Status.choices, default=Status.APPROVED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("внёс")
+    )
+    created_at = models.DateTimeField(_("внесена"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("решение принял"),
+    )
+    decided_at = models.DateTimeField(_("решение принято"), null=True, blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("корректировка")
@@ -221,6 +302,10 @@ class Adjustment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(month__day=1), name="compensation_adjustment_month_first_day"),
             models.CheckConstraint(condition=~Q(reason=""), name="compensation_adjustment_has_reason"),
+            models.CheckConstraint(
+                condition=Q(status="proposed") | Q(decided_by__isnull=False),
+                name="compensation_adjustment_decided_by_someone",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -30,8 +30,10 @@ from kpi.models import ActivityKind, ActivitySource, CallDirection
 
 from . import rules
 from . import services as pay_services
+from .changes import month_status
 from .engine import LineKind
 from .forms import SchemeForm
+from .models import Statement
 from .statements import MonthStatement
 
 SECTIONS = (
@@ -502,8 +504,9 @@ class Replay:
             source = entry.get("source", ActivitySource.MANUAL)
             if source not in ActivitySource.values:
                 _fail(f"{where}.source", f"«{source}» — ожидается telephony или manual")
-            direction = entry.get("direction", "")
-            if direction and direction not in CallDirection.values:
+            direction = entry.get("direction")
+            direction = "" if direction is None else direction  # null: not given
+            if direction != "" and direction not in CallDirection.values:
                 _fail(f"{where}.direction", f"«{direction}» — ожидается outgoing, incoming или internal")
             moment = _datetime(_require(entry, "at", where), f"{where}.at")
             client_key = entry.get("client")
@@ -677,12 +680,19 @@ class Replay:
         self.guard(where, approve)
 
     def lock_month(self, *, where, month, locked_on) -> None:
-        self.guard(
-            where,
-            lambda: pay_services.statements_lock_month(
-                acting_user=self.actor(Role.ACCOUNTANT), month=month, at=_noon(locked_on)
-            ),
-        )
+        """A lock in the file is the whole workflow of that day: the head approves the month's drafts,
+        the accountant locks them."""
+
+        def approve_and_lock():
+            at = _noon(locked_on)
+            for hunter in pay_services.hunters_of_month(month):
+                if month_status(hunter_id=hunter.pk, month=month) == Statement.Status.DRAFT:
+                    pay_services.statement_approve(
+                        acting_user=self.actor(Role.SALES_HEAD), hunter=hunter, month=month, at=at
+                    )
+            pay_services.statements_lock_month(acting_user=self.actor(Role.ACCOUNTANT), month=month, at=at)
+
+        self.guard(where, approve_and_lock)
 
     def guard(self, where: str, action: Callable):
         try:

@@ -6,30 +6,12 @@ from decimal import Decimal
 
 from django.db.models import DecimalField, F, Max, Sum
 
-from kpi.months import month_start, next_month, quarter_months
+from kpi.months import quarter_months
 
 from . import rules
 from .models import Statement
 
 LOCKED_STATUSES = (Statement.Status.LOCKED, Statement.Status.PAID)
-
-
-def locked_months(hunter_id: int) -> set[date]:
-    return set(
-        Statement.objects.filter(hunter_id=hunter_id, status__in=LOCKED_STATUSES).values_list(
-            "month", flat=True
-        )
-    )
-
-
-def first_open_month(*, hunter_id: int, month: date) -> date:
-    """The month itself if its statement is open, else the first later month that is (SPEC §5: late
-    payments accrue in the first open month)."""
-    locked = locked_months(hunter_id)
-    month = month_start(month)
-    while month in locked:
-        month = next_month(month)
-    return month
 
 
 @dataclass
@@ -47,7 +29,7 @@ def best_employee_of_quarter(quarter: date) -> BestEmployee | None:
     months = quarter_months(quarter)
     rows = (
         Payment.objects.filter(accrual_month__in=months, deal__order__total__gt=0)
-        .values("deal__owner")
+        .values("credited_to")
         .annotate(
             margin=Sum(
                 F("amount")
@@ -68,7 +50,7 @@ def best_employee_of_quarter(quarter: date) -> BestEmployee | None:
         return None
     row = best[1]
     return BestEmployee(
-        hunter_id=row["deal__owner"],
+        hunter_id=row["credited_to"],
         margin=rules.round_kopecks(row["margin"]),
         revenue=rules.round_kopecks(row["revenue"]),
     )

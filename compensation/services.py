@@ -1,5 +1,6 @@
 """Writes about pay: schemes, statement approval and locking, adjustments and expenses."""
 
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -12,27 +13,23 @@ from django.utils.translation import gettext as _
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
-from deals.models import Payment
+from deals.models import Clawback, Payment
 from kpi.models import Activity, ActivityKind, MonthlyPlan
-from kpi.months import month_start
+from kpi.months import month_start, next_month
 
 from . import rules
+from .approval import approve, figures, lines_from_json, reopen
+from .changes import StatementLocked, ensure_month_open, pay_changed, statement_row_for_update
 from .engine import LineKind
 from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement, StatementLine
 from .selectors import LOCKED_STATUSES
-from .statements import statement_for
+from .statements import compute_statement
+
+__all__ = ["StatementLocked"]
 
 
-class StatementLocked(ValidationError):
-    pass
-
-
-def _ensure_open(hunter: User, month: date) -> None:
-    if Statement.objects.filter(hunter=hunter, month=month_start(month), status__in=LOCKED_STATUSES).exists():
-        raise StatementLocked(
-            _("Расчётный лист за %(month)s закрыт: исправления — корректировкой в открытом месяце.")
-            % {"month": f"{month:%m.%Y}"}
-        )
+def _month_ended(month: date, at) -> bool:
+    return timezone.localdate(at) >= next_month(month_start(month))
 
 
 @transaction.atomic
@@ -53,6 +50,7 @@ def scheme_save(*, acting_user: User, effective_from: date, **values) -> PaySche
         effective_from=effective_from,
         defaults={**values, "created_by": acting_user, "created_at": timezone.now()},
     )
+    pay_changed(hunter_ids=None, month=effective_from, cause=_("изменена схема оплаты"))
     return version
 
 
@@ -79,44 +77,72 @@ def scheme_values_errors(values: dict) -> dict[str, str]:
     return errors
 
 
-def _statement_record(hunter: User, month: date) -> Statement:
-    record, _created = Statement.objects.select_for_update().get_or_create(
-        hunter=hunter, month=month_start(month)
-    )
-    return record
-
-
 @transaction.atomic
-def statement_approve(*, acting_user: User, hunter: User, month: date) -> Statement:
+def statement_approve(*, acting_user: User, hunter: User, month: date, at=None) -> Statement:
+    """The head approves the figures of an ended month's draft; they are stored and shown from now on."""
     if not can(acting_user, Capability.APPROVE_STATEMENTS):
         raise PermissionDenied
-    record = _statement_record(hunter, month)
+    at = at or timezone.now()
+    month = month_start(month)
+    if not _month_ended(month, at):
+        raise ValidationError(_("Утвердить расчётный лист можно после окончания месяца."))
+    record = statement_row_for_update(hunter_id=hunter.pk, month=month)
     if record.status != Statement.Status.DRAFT:
-        raise ValidationError(_("Утвердить можно только черновик."))
-    record.status = Statement.Status.APPROVED
-    record.approved_by, record.approved_at = acting_user, timezone.now()
-    record.save()
-    return record
+        raise ValidationError(
+            _("Расчётный лист %(hunter)s уже утверждён или закрыт.") % {"hunter": _name(hunter)}
+        )
+    return approve(record, by=acting_user, at=at)
+
+
+def statements_approve_month(*, acting_user: User, month: date) -> int:
+    """The head approves every draft of an ended month at once; returns how many were approved."""
+    if not can(acting_user, Capability.APPROVE_STATEMENTS):
+        raise PermissionDenied
+    approved = 0
+    for hunter in hunters_of_month(month):
+        with transaction.atomic():
+            if statement_row_for_update(hunter_id=hunter.pk, month=month).status == Statement.Status.DRAFT:
+                statement_approve(acting_user=acting_user, hunter=hunter, month=month)
+                approved += 1
+    return approved
+
+
+def _name(user: User) -> str:
+    return user.full_name or user.username
 
 
 def hunters_of_month(month: date) -> list[User]:
-    """Hunters with a plan, a payment or a statement in the month."""
+    """Hunters with a plan, money credited, a clawback or a statement in the month."""
     month = month_start(month)
     ids = set(MonthlyPlan.objects.filter(month=month).values_list("hunter_id", flat=True))
-    ids |= set(Payment.objects.filter(accrual_month=month).values_list("deal__owner_id", flat=True))
+    ids |= set(Payment.objects.filter(accrual_month=month).values_list("credited_to_id", flat=True))
+    ids |= set(Clawback.objects.filter(accrual_month=month).values_list("hunter_id", flat=True))
     ids |= set(Statement.objects.filter(month=month).values_list("hunter_id", flat=True))
     return list(User.objects.filter(pk__in=ids, role=Role.HUNTER).order_by("full_name", "pk"))
 
 
 @transaction.atomic
 def statement_lock(*, acting_user: User, hunter: User, month: date, at=None) -> Statement:
-    """Stores the month's statement line by line; from now on it never changes."""
+    """Locks an approved statement of an ended month: its lines are stored and never change again. If its
+    figures changed since approval it goes back to draft instead (the caller sees the status)."""
     if not can(acting_user, Capability.LOCK_STATEMENTS):
         raise PermissionDenied
-    record = _statement_record(hunter, month)
+    at = at or timezone.now()
+    month = month_start(month)
+    if not _month_ended(month, at):
+        raise ValidationError(_("Закрыть месяц можно только после его окончания."))
+    record = statement_row_for_update(hunter_id=hunter.pk, month=month)
     if record.is_locked:
         return record
-    statement = statement_for(hunter=hunter, month=month)
+    if record.status != Statement.Status.APPROVED:
+        raise ValidationError(
+            _("Расчётный лист %(hunter)s не утверждён руководителем: закрыть можно только утверждённый.")
+            % {"hunter": _name(hunter)}
+        )
+    statement = compute_statement(hunter=hunter, month=month, record=record)
+    if figures(statement.lines) != figures(lines_from_json(record.approved_lines)):
+        record.check_cause = record.check_cause or _("данные изменились после утверждения")
+        return reopen(record, lines=statement.lines, total=statement.total)
     StatementLine.objects.bulk_create(
         [
             StatementLine(
@@ -137,19 +163,49 @@ def statement_lock(*, acting_user: User, hunter: User, month: date, at=None) -> 
     )
     record.status = Statement.Status.LOCKED
     record.total = statement.total
-    record.sales_plan_fulfilled = statement.sales_plan_fulfilled
-    record.kpi_met = statement.kpi_met
-    record.locked_by, record.locked_at = acting_user, at or timezone.now()
+    record.needs_check, record.check_cause = False, ""
+    record.locked_by, record.locked_at = acting_user, at
     record.save()
     return record
 
 
-@transaction.atomic
-def statements_lock_month(*, acting_user: User, month: date, at=None) -> list[Statement]:
-    return [
-        statement_lock(acting_user=acting_user, hunter=hunter, month=month, at=at)
-        for hunter in hunters_of_month(month)
-    ]
+@dataclass
+class MonthLock:
+    locked: list[Statement] = field(default_factory=list)
+    reopened: list[Statement] = field(default_factory=list)
+    not_approved: list[User] = field(default_factory=list)
+
+
+def statements_to_lock(month: date) -> MonthLock:
+    """What locking the month would do now: the approved statements it locks, the drafts it leaves."""
+    month = month_start(month)
+    plan = MonthLock()
+    records = {r.hunter_id: r for r in Statement.objects.filter(month=month).select_related("hunter")}
+    for hunter in hunters_of_month(month):
+        record = records.get(hunter.pk)
+        if record is not None and record.status == Statement.Status.APPROVED:
+            plan.locked.append(record)
+        elif record is None or record.status == Statement.Status.DRAFT:
+            plan.not_approved.append(hunter)
+    return plan
+
+
+def statements_lock_month(
+    *, acting_user: User, month: date, at=None, hunter_ids: set[int] | None = None
+) -> MonthLock:
+    """Locks the month's approved statements (only those of ``hunter_ids`` when given: the ones the
+    accountant confirmed); drafts stay open. Each statement is locked in its own transaction, so one
+    that changed since approval goes back to draft without holding up the others."""
+    if not can(acting_user, Capability.LOCK_STATEMENTS):
+        raise PermissionDenied
+    result = MonthLock()
+    for record in statements_to_lock(month).locked:
+        if hunter_ids is not None and record.hunter_id not in hunter_ids:
+            continue
+        done = statement_lock(acting_user=acting_user, hunter=record.hunter, month=month, at=at)
+        (result.locked if done.is_locked else result.reopened).append(done)
+    result.not_approved = statements_to_lock(month).not_approved
+    return result
 
 
 @transaction.atomic
@@ -161,19 +217,58 @@ def statements_mark_paid(*, acting_user: User, month: date) -> int:
     )
 
 
+def _may_adjust(user: User) -> bool:
+    return can(user, Capability.APPROVE_STATEMENTS) or can(user, Capability.LOCK_STATEMENTS)
+
+
 @transaction.atomic
 def adjustment_add(
     *, acting_user: User, hunter: User, month: date, amount: Decimal, reason: str
 ) -> Adjustment:
-    """A correction with its reason in an open month."""
-    if not (can(acting_user, Capability.APPROVE_STATEMENTS) or can(acting_user, Capability.LOCK_STATEMENTS)):
+    """A correction with its reason in an open month. The head's counts at once; the accountant's is a
+    proposal that counts once the head approves it."""
+    if not _may_adjust(acting_user):
         raise PermissionDenied
     if not reason.strip():
         raise ValidationError({"reason": _("Укажите причину корректировки.")})
-    _ensure_open(hunter, month)
-    return Adjustment.objects.create(
-        hunter=hunter, month=month_start(month), amount=amount, reason=reason.strip(), created_by=acting_user
+    month = month_start(month)
+    statement_row_for_update(hunter_id=hunter.pk, month=month)
+    ensure_month_open(hunter_id=hunter.pk, month=month)
+    by_head = can(acting_user, Capability.APPROVE_STATEMENTS)
+    adjustment = Adjustment.objects.create(
+        hunter=hunter,
+        month=month,
+        amount=amount,
+        reason=reason.strip(),
+        created_by=acting_user,
+        status=Adjustment.Status.APPROVED if by_head else Adjustment.Status.PROPOSED,
+        decided_by=acting_user if by_head else None,
+        decided_at=timezone.now() if by_head else None,
     )
+    if by_head:
+        pay_changed(hunter_ids=[hunter.pk], month=month, cause=_("добавлена корректировка"))
+    return adjustment
+
+
+@transaction.atomic
+def adjustment_decide(*, acting_user: User, adjustment: Adjustment, approve: bool) -> Adjustment:
+    """The head approves or declines an adjustment the accountant proposed."""
+    if not can(acting_user, Capability.APPROVE_STATEMENTS):
+        raise PermissionDenied
+    statement_row_for_update(hunter_id=adjustment.hunter_id, month=adjustment.month)
+    adjustment = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
+    if adjustment.status != Adjustment.Status.PROPOSED:
+        raise ValidationError(_("По этой корректировке уже есть решение."))
+    if approve:
+        ensure_month_open(hunter_id=adjustment.hunter_id, month=adjustment.month)
+    adjustment.status = Adjustment.Status.APPROVED if approve else Adjustment.Status.DECLINED
+    adjustment.decided_by, adjustment.decided_at = acting_user, timezone.now()
+    adjustment.save()
+    if approve:
+        pay_changed(
+            hunter_ids=[adjustment.hunter_id], month=adjustment.month, cause=_("утверждена корректировка")
+        )
+    return adjustment
 
 
 @transaction.atomic
@@ -216,7 +311,8 @@ def expense_decide(
     if approved_amount < 0 or approved_amount > expense.amount:
         raise ValidationError({"approved_amount": _("Одобрить можно от 0 до заявленной суммы.")})
     decided_on = decided_on or timezone.localdate()
-    _ensure_open(expense.hunter, decided_on)
+    statement_row_for_update(hunter_id=expense.hunter_id, month=decided_on)
+    ensure_month_open(hunter_id=expense.hunter_id, month=decided_on)
     expense.status = Expense.Status.APPROVED if approved_amount > 0 else Expense.Status.REJECTED
     expense.approved_amount, expense.approved_on, expense.decided_by = (
         approved_amount,
@@ -224,6 +320,8 @@ def expense_decide(
         acting_user,
     )
     expense.save()
+    if approved_amount > 0:
+        pay_changed(hunter_ids=[expense.hunter_id], month=decided_on, cause=_("одобрен расход"))
     return expense
 
 
@@ -251,7 +349,7 @@ def dispute_answer(
     correction_month: date | None = None,
 ) -> Dispute:
     """Answers a question; a correction becomes an adjustment line in an open month (by default this one)."""
-    if not (can(acting_user, Capability.APPROVE_STATEMENTS) or can(acting_user, Capability.LOCK_STATEMENTS)):
+    if not _may_adjust(acting_user):
         raise PermissionDenied
     dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
     if not answer.strip():

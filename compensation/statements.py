@@ -1,7 +1,12 @@
 """A hunter's monthly statement from the database: gathers SPEC §5's inputs and runs the one engine.
 
-An open month is recalculated whenever it is looked at; a locked month is read back from its stored
-lines and never recalculated.
+A draft is worked out whenever it is looked at; an approved statement is read back from the figures the
+head approved (checked first when something it is computed from has changed since); a locked month is
+read back from its stored lines and never recalculated.
+
+Money counts for the hunter it was credited to when it was recorded (``Payment.credited_to``), never for
+the deal's current hunter; a refund's clawback is charged to each hunter who earned commission on the
+deal (``Clawback``), at the deal's effective rate for that hunter.
 """
 
 from contextvars import ContextVar
@@ -12,7 +17,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from accounts.models import User
-from deals.models import Payment
+from deals.models import Clawback, Payment
 from kpi.counters import Counters, kpi_plan_met, month_counters
 from kpi.models import DepartmentQuarterPlan, MonthlyPlan
 from kpi.months import month_start, next_month, quarter_months, quarter_start
@@ -80,25 +85,30 @@ def department_bonus_share(*, hunter: User, month: date) -> Decimal:
         return ZERO
     split = plan.split or scheme_for(month).department_bonus_split
     if split == rules.SPLIT_REVENUE_SHARE:
-        mine = in_quarter.filter(deal__owner=hunter).aggregate(total=Sum("amount"))["total"] or ZERO
+        mine = in_quarter.filter(credited_to=hunter).aggregate(total=Sum("amount"))["total"] or ZERO
         active_revenue = (
-            in_quarter.filter(deal__owner__in=active).aggregate(total=Sum("amount"))["total"] or ZERO
+            in_quarter.filter(credited_to__in=active).aggregate(total=Sum("amount"))["total"] or ZERO
         )
         return plan.bonus_pool * mine / active_revenue if active_revenue > 0 else ZERO
     return plan.bonus_pool / len(active)
 
 
-def _commission_on_deal_before(deal_id: int, hunter: User, month: date) -> tuple[Decimal, Decimal]:
-    """Commission earned on a deal and the amount paid on it in months before ``month`` (for clawbacks)."""
-    earned = ZERO
-    earlier_months = sorted(
-        set(
-            Payment.objects.filter(deal_id=deal_id, accrual_month__lt=month).values_list(
-                "accrual_month", flat=True
-            )
+def _deal_figures_before(deal_id: int, hunter: User, month: date) -> tuple[Decimal, Decimal]:
+    """For a refund's clawback in ``month``: the commission this hunter earned on the deal in earlier
+    months (net of earlier clawbacks, as their statements show it), and the amount paid on the deal by
+    then, whoever it was credited to (earlier months, net of refunds, and other hunters' payments of this
+    month; the engine adds this hunter's own payments of the month)."""
+    earlier_months = set(
+        Payment.objects.filter(deal_id=deal_id, credited_to=hunter, accrual_month__lt=month).values_list(
+            "accrual_month", flat=True
+        )
+    ) | set(
+        Clawback.objects.filter(refund__deal_id=deal_id, hunter=hunter, accrual_month__lt=month).values_list(
+            "accrual_month", flat=True
         )
     )
-    for earlier in earlier_months:
+    earned = ZERO
+    for earlier in sorted(earlier_months):
         statement = statement_for(hunter=hunter, month=earlier)
         earned += sum(
             (
@@ -108,10 +118,19 @@ def _commission_on_deal_before(deal_id: int, hunter: User, month: date) -> tuple
             ),
             ZERO,
         )
-    paid = Payment.objects.filter(deal_id=deal_id, accrual_month__lt=month).aggregate(total=Sum("amount"))[
-        "total"
-    ]
-    return earned, paid or ZERO
+    paid = (
+        Payment.objects.filter(deal_id=deal_id, accrual_month__lt=month).aggregate(total=Sum("amount"))[
+            "total"
+        ]
+        or ZERO
+    )
+    paid += (
+        Payment.objects.filter(deal_id=deal_id, kind=Payment.Kind.PAYMENT, accrual_month=month)
+        .exclude(credited_to=hunter)
+        .aggregate(total=Sum("amount"))["total"]
+        or ZERO
+    )
+    return earned, paid
 
 
 def month_input(*, hunter: User, month: date, counters: Counters | None = None) -> MonthInput:
@@ -119,29 +138,39 @@ def month_input(*, hunter: User, month: date, counters: Counters | None = None) 
     counters = counters or month_counters(month=month, hunter_ids=[hunter.pk])[hunter.pk]
     plan = MonthlyPlan.objects.filter(hunter=hunter, month=month).first()
     accrued = (
-        Payment.objects.filter(deal__owner=hunter, accrual_month=month)
+        Payment.objects.filter(credited_to=hunter, accrual_month=month)
         .select_related("deal__order")
         .order_by("received_on", "pk")
     )
-    payments, refunds = [], []
-    for payment in accrued:
-        if payment.kind == Payment.Kind.PAYMENT:
-            payments.append(_payment_input(payment))
-            continue
-        earned, paid = _commission_on_deal_before(payment.deal_id, hunter, month)
-        order = getattr(payment.deal, "order", None)
+    payments = [_payment_input(p) for p in accrued if p.kind == Payment.Kind.PAYMENT]
+    # A refund reduces the revenue and margin of the hunter it is credited to, and takes back commission
+    # from each hunter who earned some on the deal: usually one and the same hunter.
+    own_refunds = {p.pk: p for p in accrued if p.kind == Payment.Kind.REFUND}
+    charged = {
+        clawback.refund_id: clawback.refund
+        for clawback in Clawback.objects.filter(hunter=hunter, accrual_month=month).select_related(
+            "refund__deal__order"
+        )
+    }
+    refunds = []
+    for refund in sorted({**charged, **own_refunds}.values(), key=lambda r: (r.received_on, r.pk)):
+        takes_back = refund.pk in charged
+        earned, paid = _deal_figures_before(refund.deal_id, hunter, month) if takes_back else (ZERO, ZERO)
+        order = getattr(refund.deal, "order", None)
         refunds.append(
             RefundInput(
-                refund_id=payment.pk,
-                deal_key=payment.deal_id,
-                client_key=payment.deal.client_id,
-                amount=-payment.amount,
-                recorded_on=payment.received_on,
+                refund_id=refund.pk,
+                deal_key=refund.deal_id,
+                client_key=refund.deal.client_id,
+                amount=-refund.amount,
+                recorded_on=refund.received_on,
                 deal_commission_so_far=earned,
                 deal_paid_so_far=paid,
-                order_total=order.total if order else -payment.amount,
+                order_total=order.total if order else -refund.amount,
                 order_cost=order.cost_total if order else ZERO,
-                entry_order=payment.pk,
+                entry_order=refund.pk,
+                reduces_margin=refund.pk in own_refunds,
+                takes_back_commission=takes_back,
             )
         )
     expenses = Expense.objects.filter(
@@ -167,7 +196,7 @@ def month_input(*, hunter: User, month: date, counters: Counters | None = None) 
         ],
         adjustments=[
             AdjustmentInput(adjustment_id=a.pk, amount=a.amount, reason=a.reason)
-            for a in Adjustment.objects.filter(hunter=hunter, month=month)
+            for a in Adjustment.objects.filter(hunter=hunter, month=month, status=Adjustment.Status.APPROVED)
         ],
     )
 
@@ -210,25 +239,23 @@ def statement_for(*, hunter: User, month: date) -> MonthStatement:
 def _statement_for(*, hunter: User, month: date) -> MonthStatement:
     month = month_start(month)
     record = Statement.objects.filter(hunter=hunter, month=month).first()
-    plan = MonthlyPlan.objects.filter(hunter=hunter, month=month).first()
+    if record is not None and record.status == Statement.Status.APPROVED and record.needs_check:
+        from .approval import statement_check
+
+        record = statement_check(record)
     if record is not None and record.is_locked:
-        lines = [_line_from_row(row) for row in record.lines.all()]
-        totals = {kind: ZERO for kind in LineKind}
-        for line in lines:
-            totals[line.kind] += line.amount
-        return MonthStatement(
-            hunter=hunter,
-            month=month,
-            status=record.status,
-            lines=lines,
-            total=record.total,
-            sales_plan_fulfilled=bool(record.sales_plan_fulfilled),
-            kpi_met=bool(record.kpi_met),
-            counters=None,
-            plan=plan,
-            record=record,
-            totals=totals,
-        )
+        return _stored(record, [_line_from_row(row) for row in record.lines.all()])
+    if record is not None and record.status == Statement.Status.APPROVED:
+        from .approval import lines_from_json
+
+        return _stored(record, lines_from_json(record.approved_lines))
+    return compute_statement(hunter=hunter, month=month, record=record)
+
+
+def compute_statement(*, hunter: User, month: date, record: Statement | None = None) -> MonthStatement:
+    """The statement worked out now from the month's data, whatever its status (approval and locking
+    store this)."""
+    month = month_start(month)
     counters = month_counters(month=month, hunter_ids=[hunter.pk])[hunter.pk]
     month_data = month_input(hunter=hunter, month=month, counters=counters)
     built = build_statement(month_data)
@@ -241,9 +268,29 @@ def _statement_for(*, hunter: User, month: date) -> MonthStatement:
         sales_plan_fulfilled=built.sales_plan_fulfilled,
         kpi_met=month_data.kpi_met,
         counters=counters,
-        plan=plan,
+        plan=MonthlyPlan.objects.filter(hunter=hunter, month=month).first(),
         record=record,
         totals=built.totals,
+    )
+
+
+def _stored(record: Statement, lines: list[Line]) -> MonthStatement:
+    """A statement as it was approved or locked: the stored lines, never recalculated."""
+    totals = {kind: ZERO for kind in LineKind}
+    for line in lines:
+        totals[line.kind] += line.amount
+    return MonthStatement(
+        hunter=record.hunter,
+        month=record.month,
+        status=record.status,
+        lines=lines,
+        total=record.total if record.is_locked else record.approved_total,
+        sales_plan_fulfilled=bool(record.sales_plan_fulfilled),
+        kpi_met=bool(record.kpi_met),
+        counters=None,
+        plan=MonthlyPlan.objects.filter(hunter_id=record.hunter_id, month=record.month).first(),
+        record=record,
+        totals=totals,
     )
 
 

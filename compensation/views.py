@@ -30,7 +30,7 @@ from .forms import (
     ExpenseDecisionForm,
     SchemeForm,
 )
-from .models import Dispute, Expense, PaySchemeVersion
+from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement
 from .projection import projected_pay
 from .statements import scheme_for, statement_for
 
@@ -57,7 +57,8 @@ def _may_see_all(user) -> bool:
 
 
 class StatementListView(View):
-    """All statements of a month, for the head and the accountant, with approval, locking and export."""
+    """All statements of a month, for the head and the accountant: the head approves an ended month's
+    drafts, the accountant locks what was approved (after confirming the list) and marks it paid."""
 
     def dispatch(self, request, *args, **kwargs):
         if not _may_see_all(request.user):
@@ -69,9 +70,9 @@ class StatementListView(View):
 
     def get(self, request):
         month = _month(request)
-        statements = self.statements(month)
         export = request.GET.get("export")
         if export in ("csv", "xlsx"):
+            statements = self.statements(month)
             name = f"raschetnye-listy-{month:%Y-%m}.{export}"
             if export == "csv":
                 body, content_type = exports.statements_csv(statements), "text/csv; charset=utf-8"
@@ -83,17 +84,21 @@ class StatementListView(View):
                 content_type=content_type,
                 headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )
-        return render(
-            request,
-            "compensation/statement_list.html",
-            {
-                "month": month,
-                "statements": statements,
-                "previous": previous_month(month),
-                "next": next_month(month),
-                "total": sum((s.total for s in statements), start=0),
-            },
-        )
+        statements = self.statements(month)
+        ended = timezone.localdate() >= next_month(month)
+        context = {
+            "month": month,
+            "statements": statements,
+            "previous": previous_month(month),
+            "next": next_month(month),
+            "total": sum((s.total for s in statements), start=0),
+            "month_ended": ended,
+            "drafts": sum(1 for s in statements if s.status == Statement.Status.DRAFT),
+            "locked": sum(1 for s in statements if s.status == Statement.Status.LOCKED),
+        }
+        if request.GET.get("confirm") == "lock" and can(request.user, Capability.LOCK_STATEMENTS) and ended:
+            context["to_lock"] = services.statements_to_lock(month)
+        return render(request, "compensation/statement_list.html", context)
 
     def post(self, request):
         month = _month(request)
@@ -102,12 +107,29 @@ class StatementListView(View):
             if action == "approve":
                 hunter = get_object_or_404(User, pk=_posted_id(request, "hunter"), role=Role.HUNTER)
                 services.statement_approve(acting_user=request.user, hunter=hunter, month=month)
-                messages.success(request, _("Расчётный лист %(hunter)s утверждён.") % {"hunter": hunter})
-            elif action == "lock":
-                locked = services.statements_lock_month(acting_user=request.user, month=month)
                 messages.success(
-                    request, _("Месяц закрыт: расчётных листов %(count)s.") % {"count": len(locked)}
+                    request, _("Расчётный лист хантера %(hunter)s утверждён.") % {"hunter": hunter}
                 )
+            elif action == "approve_all":
+                approved = services.statements_approve_month(acting_user=request.user, month=month)
+                messages.success(request, _("Утверждено расчётных листов: %(count)s.") % {"count": approved})
+            elif action == "lock":
+                confirmed = {int(value) for value in request.POST.getlist("hunter") if value.isdigit()}
+                result = services.statements_lock_month(
+                    acting_user=request.user, month=month, hunter_ids=confirmed
+                )
+                messages.success(
+                    request, _("Закрыто расчётных листов: %(count)s.") % {"count": len(result.locked)}
+                )
+                for record in result.reopened:
+                    messages.warning(
+                        request,
+                        _(
+                            "Расчётный лист хантера %(hunter)s изменился после утверждения и вернулся в "
+                            "черновик: он не закрыт, руководитель утвердит его заново."
+                        )
+                        % {"hunter": record.hunter},
+                    )
             elif action == "paid":
                 count = services.statements_mark_paid(acting_user=request.user, month=month)
                 messages.success(request, _("Отмечено выплаченными: %(count)s.") % {"count": count})
@@ -139,6 +161,7 @@ class StatementDetailView(View):
         may_adjust = not (statement.record and statement.record.is_locked) and (
             can(request.user, Capability.APPROVE_STATEMENTS) or can(request.user, Capability.LOCK_STATEMENTS)
         )
+        record = statement.record
         is_own = hunter.pk == request.user.pk
         dispute_form = None
         if is_own:
@@ -170,6 +193,16 @@ class StatementDetailView(View):
                 "in_flight": [upsides[pk] for pk in waiting if pk in upsides],
                 "overdue": {item.deal.pk for item in overdue_deferred_payments(owner=hunter)},
                 "form": form or (AdjustmentForm() if may_adjust else None),
+                "adjustment_is_proposal": may_adjust and not can(request.user, Capability.APPROVE_STATEMENTS),
+                "proposals": Adjustment.objects.filter(
+                    hunter=hunter, month=month, status=Adjustment.Status.PROPOSED
+                ).select_related("created_by"),
+                "reopening": record.reopenings.first() if record and record.changed_after_approval else None,
+                "may_approve": (
+                    can(request.user, Capability.APPROVE_STATEMENTS)
+                    and statement.status == Statement.Status.DRAFT
+                    and timezone.localdate() >= next_month(month)
+                ),
                 "previous": previous_month(month),
                 "next": next_month(month),
             },
@@ -210,16 +243,43 @@ class StatementDetailView(View):
             else:
                 messages.error(request, _("Напишите ответ."))
             return redirect(request.path)
+        if request.POST.get("action") == "approve":
+            try:
+                services.statement_approve(acting_user=request.user, hunter=hunter, month=month)
+            except ValidationError as error:
+                messages.error(request, "; ".join(error.messages))
+            else:
+                messages.success(request, _("Расчётный лист утверждён."))
+            return redirect(request.path)
+        if request.POST.get("action") in ("accept_adjustment", "decline_adjustment"):
+            adjustment = get_object_or_404(
+                Adjustment, pk=_posted_id(request, "adjustment"), hunter=hunter, month=month
+            )
+            accept = request.POST["action"] == "accept_adjustment"
+            try:
+                services.adjustment_decide(acting_user=request.user, adjustment=adjustment, approve=accept)
+            except ValidationError as error:
+                messages.error(request, "; ".join(error.messages))
+            else:
+                messages.success(
+                    request, _("Корректировка утверждена.") if accept else _("Корректировка отклонена.")
+                )
+            return redirect(request.path)
         form = AdjustmentForm(request.POST)
         if form.is_valid():
             try:
-                services.adjustment_add(
+                adjustment = services.adjustment_add(
                     acting_user=request.user, hunter=hunter, month=month, **form.cleaned_data
                 )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, _("Корректировка добавлена."))
+                messages.success(
+                    request,
+                    _("Корректировка добавлена.")
+                    if adjustment.status == Adjustment.Status.APPROVED
+                    else _("Корректировка предложена руководителю: она войдёт в лист после его решения."),
+                )
                 return redirect(request.path)
         return self.render(request, hunter, month, form=form, status=400)
 

@@ -1,5 +1,6 @@
 """Input validation and widgets for the client and deal pages; the rules live in services."""
 
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -252,16 +253,30 @@ class ShipmentForm(forms.Form):
     received_on = forms.DateField(label=_("Клиент получил товар"), required=False, widget=DATE)
 
 
+def _new_submission_key() -> str:
+    return uuid.uuid4().hex
+
+
+def submission_key_field() -> forms.CharField:
+    """A one-time key rendered with the form: the same submission sent twice (a double tap, a resent
+    page) is recorded once."""
+    return forms.CharField(
+        widget=forms.HiddenInput, required=False, max_length=64, initial=_new_submission_key
+    )
+
+
 class PaymentForm(forms.Form):
     amount = money_field(label=_("Сумма, ₽"), min_value=Decimal("0.01"))
     received_on = forms.DateField(label=_("Дата поступления"), widget=DATE, initial=timezone.localdate)
     bank_document = forms.CharField(label=_("Номер платёжного поручения"), max_length=50)
+    idempotency_key = submission_key_field()
 
 
 class RefundForm(forms.Form):
     amount = money_field(label=_("Сумма возврата, ₽"), min_value=Decimal("0.01"))
     recorded_on = forms.DateField(label=_("Дата возврата"), widget=DATE, initial=timezone.localdate)
     bank_document = forms.CharField(label=_("Номер платёжного документа"), max_length=50, required=False)
+    idempotency_key = submission_key_field()
 
 
 class FeedbackForm(forms.Form):
@@ -301,6 +316,15 @@ class TransferForm(forms.Form):
     def __init__(self, *args, current_owner: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["to_owner"].queryset = hunters().exclude(pk=current_owner.pk)
+        self.fields["return_on"].help_text = _(
+            "Для временной передачи (отпуск, больничный): в этот день придёт напоминание вернуть."
+        )
+
+    def clean_return_on(self):
+        return_on = self.cleaned_data["return_on"]
+        if return_on is not None and return_on <= timezone.localdate():
+            raise forms.ValidationError(_("Дата возврата должна быть позже сегодняшней."))
+        return return_on
 
 
 SOURCE_CHOICES = ClientSource.choices

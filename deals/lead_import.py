@@ -20,6 +20,7 @@ import csv
 import io
 import re
 import zipfile
+from xml.etree import ElementTree
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -248,7 +249,8 @@ def _iterate_first_sheet(workbook: Workbook) -> Iterator[tuple[int, list[str]]]:
             yield row_number, [_cell_to_text(value) for value in values]
     except LeadImportError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError):
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, ElementTree.ParseError):
+        # a damaged sheet's XML is read lazily, row by row
         raise _unsupported_file_error() from None
     finally:
         workbook.close()  # read-only workbooks keep the archive open until closed

@@ -47,7 +47,7 @@ class ClientQuerySet(models.QuerySet):
         if can(user, Capability.VIEW_ALL_HUNTERS) or can(user, Capability.WORK_PIPELINE):
             return scope_owned(self, user)
         if can(user, Capability.VIEW_FINANCE_DEALS):
-            return self.filter(deals__stage__in=FINANCE_STAGES).distinct()
+            return self.filter(models.Exists(Deal.objects.in_finance().filter(client=models.OuterRef("pk"))))
         return self.none()
 
 
@@ -268,8 +268,19 @@ class DealQuerySet(models.QuerySet):
         if can(user, Capability.VIEW_ALL_HUNTERS) or can(user, Capability.WORK_PIPELINE):
             return scope_owned(self, user)
         if can(user, Capability.VIEW_FINANCE_DEALS):
-            return self.filter(stage__in=FINANCE_STAGES)
+            return self.in_finance()
         return self.none()
+
+    def in_finance(self) -> "DealQuerySet":
+        """What the accountant works: deals from stage 6 on, and any deal with a payment or an invoice
+        whatever its stage, so money is never hidden by a move back."""
+        return self.filter(
+            Q(stage__in=FINANCE_STAGES)
+            | models.Exists(Payment.objects.filter(deal=models.OuterRef("pk")))
+            | models.Exists(
+                DealDocument.objects.filter(deal=models.OuterRef("pk"), kind=DealDocument.Kind.INVOICE)
+            )
+        )
 
     def open(self) -> "DealQuerySet":
         return self.filter(status=DealStatus.OPEN)
@@ -298,9 +309,18 @@ class Deal(models.Model):
     created_at = models.DateTimeField(_("создана"), default=timezone.now)
     stage_entered_at = models.DateTimeField(_("на этапе с"), default=timezone.now)
     closed_at = models.DateTimeField(_("закрыта"), null=True, blank=True)
-    # The receipt date of the payment that covered the order total (a "completed deal", SPEC §4);
-    # kept by the payment services.
+    # The receipt date of the payment that covered the order total (a "completed deal", SPEC §4) and
+    # the hunter that payment is credited to, whose plan counts the deal; kept by the payment services.
     paid_in_full_on = models.DateField(_("оплачена полностью"), null=True, blank=True, editable=False)
+    completed_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("завершённая сделка засчитана"),
+    )
     external_key = models.CharField(_("внешний код"), max_length=100, blank=True, db_index=True)
 
     objects = DealQuerySet.as_manager()
@@ -316,6 +336,7 @@ class Deal(models.Model):
             models.Index(fields=["status", "stage"]),
             models.Index(fields=["owner", "next_contact_on"]),
             models.Index(fields=["owner", "paid_in_full_on"]),
+            models.Index(fields=["completed_for", "paid_in_full_on"]),
         ]
         constraints = [
             models.CheckConstraint(
@@ -590,24 +611,39 @@ class Shipment(models.Model):
 
 
 class Payment(models.Model):
-    """Money received on a deal, recorded by the accountant; a refund is a negative payment."""
+    """Money received on a deal, recorded by the accountant; a refund is a negative payment.
+
+    A payment is a fact with an earner: ``credited_to`` is the deal's hunter when it was recorded, and a
+    later transfer of the deal never moves it (SPEC §5, the workflow around the rules)."""
 
     class Kind(models.TextChoices):
         PAYMENT = "payment", _("Оплата")
         REFUND = "refund", _("Возврат")
 
-    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="payments")
+    deal = models.ForeignKey(
+        Deal, on_delete=models.PROTECT, related_name="payments", verbose_name=_("сделка")
+    )
     kind = models.CharField(_("вид"), max_length=10, choices=Kind.choices, default=Kind.PAYMENT)
     amount = models.DecimalField(_("сумма, ₽"), **MONEY)
     received_on = models.DateField(_("дата поступления"))
     bank_document = models.CharField(_("номер платёжного документа"), max_length=50, blank=True)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    credited_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="credited_payments",
+        verbose_name=_("засчитана хантеру"),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("внёс")
+    )
     recorded_at = models.DateTimeField(_("внесена"), default=timezone.now)
     # The month whose statement it counts in: its receipt month, or the first open month when that
     # statement was already locked at recording (then ``late``). A refund counts in the month it is
     # recorded in (SPEC §5).
     accrual_month = models.DateField(_("учитывается в месяце"))
     late = models.BooleanField(_("поступила после закрытия месяца"), default=False)
+    # The form's one-time key: the same submission sent twice records one payment.
+    idempotency_key = models.CharField(max_length=64, blank=True, editable=False)
 
     history = HistoricalRecords()
 
@@ -619,8 +655,14 @@ class Payment(models.Model):
             models.Index(fields=["received_on"]),
             models.Index(fields=["deal", "received_on"]),
             models.Index(fields=["accrual_month"]),
+            models.Index(fields=["credited_to", "accrual_month"]),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="deals_payment_unique_idempotency_key",
+            ),
             models.UniqueConstraint(
                 fields=["deal", "bank_document"],
                 condition=~Q(bank_document=""),
@@ -635,6 +677,31 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} ₽ ({self.received_on:%d.%m.%Y})"
+
+
+class Clawback(models.Model):
+    """A refund's claim on one hunter's commission (SPEC §5.8): the hunters credited with the deal's
+    payments give back commission in proportion to what each earned on it, each in their own first open
+    month. The amount is worked out in the statement from the deal's figures."""
+
+    refund = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="clawbacks")
+    hunter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clawbacks", verbose_name=_("хантер")
+    )
+    accrual_month = models.DateField(_("учитывается в месяце"))
+    late = models.BooleanField(_("после закрытия месяца"), default=False)
+
+    class Meta:
+        verbose_name = _("удержание комиссии")
+        verbose_name_plural = _("удержания комиссии")
+        ordering = ["refund", "pk"]
+        indexes = [models.Index(fields=["hunter", "accrual_month"])]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "hunter"], name="deals_clawback_once_per_hunter")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.refund_id} → {self.hunter_id} ({self.accrual_month:%m.%Y})"
 
 
 class Feedback(models.Model):
@@ -661,16 +728,42 @@ class Feedback(models.Model):
 
 
 class Transfer(models.Model):
-    """A client (with its open deals) or one deal handed to another hunter by the sales head."""
+    """A client (with its open deals) or one deal handed to another hunter by the sales head. Money
+    already recorded stays with whoever it was credited to; only what comes later follows the deal. A
+    temporary transfer (``return_on``) is ended by a return: a transfer back that names it."""
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="transfers")
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, null=True, blank=True, related_name="transfers")
-    from_owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    to_owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="transfers", verbose_name=_("клиент")
+    )
+    deal = models.ForeignKey(
+        Deal,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transfers",
+        verbose_name=_("сделка"),
+    )
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("от кого")
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("кому")
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("кто передал")
+    )
+    at = models.DateTimeField(_("когда"), default=timezone.now)
     return_on = models.DateField(_("вернуть"), null=True, blank=True)
     reason = models.TextField(_("причина"), blank=True)
+    # The temporary transfer this one ends ("вернуть сейчас" or the return date reached).
+    returns = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="returned_by",
+        verbose_name=_("возврат передачи"),
+    )
 
     class Meta:
         verbose_name = _("передача")

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 DEFAULT_REGION = "RU"
 E164_MAX_LENGTH = 16  # "+" and at most 15 digits
+E164_MIN_LENGTH = 8  # "+" and at least 7 digits: the shortest numbers in use (e.g. +290 and 4 digits)
 
 
 def normalize_phone(raw: str) -> str:
@@ -39,7 +40,7 @@ def _e164(number: phonenumbers.PhoneNumber) -> str:
 
 
 def _is_stable_e164(e164: str) -> bool:
-    if len(e164) > E164_MAX_LENGTH:
+    if not E164_MIN_LENGTH <= len(e164) <= E164_MAX_LENGTH:
         return False
     if len(e164) == 12 and e164.startswith("+7"):
         return True  # the usual Russian number (ten digits, none of them leading zeros): no second parse

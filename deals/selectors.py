@@ -37,6 +37,7 @@ from .models import (
     SampleRequest,
     Shipment,
     StageChange,
+    Transfer,
 )
 from .stages import (
     AGREED_CALL_OUTCOMES,
@@ -337,3 +338,22 @@ def payment_status(deal: Deal, facts: DealFacts) -> PaymentStatus | None:
     outstanding = facts.order_total - facts.paid_total
     overdue = outstanding > 0 and due_on is not None and due_on < timezone.localdate()
     return PaymentStatus(paid=facts.paid_total, outstanding=outstanding, due_on=due_on, overdue=overdue)
+
+
+def transfers_of(*, deal: Deal | None = None, client: Client | None = None) -> list[Transfer]:
+    """The transfer log of a deal (its own transfers and its client's) or of a client (all of them),
+    newest first, each marked whether it can still be returned."""
+    from .services import transfer_is_returnable
+
+    if deal is not None:
+        rows = Transfer.objects.filter(Q(deal=deal) | Q(client_id=deal.client_id, deal__isnull=True))
+    else:
+        rows = Transfer.objects.filter(client=client)
+    rows = list(
+        rows.select_related("from_owner", "to_owner", "by", "deal", "client", "returned_by").order_by(
+            "-at", "-pk"
+        )
+    )
+    for transfer in rows:
+        transfer.returnable = transfer_is_returnable(transfer)
+    return rows

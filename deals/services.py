@@ -16,7 +16,9 @@ from django.utils.translation import gettext as _
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
-from compensation.selectors import first_open_month
+from atlanset_portal.templatetags.formatting import rub
+from compensation.changes import accrual_month_for_update, pay_changed
+from kpi.months import month_start
 from kpi.progress import progress_schedule
 from onboarding.selectors import onboarding_complete
 
@@ -24,6 +26,7 @@ from . import stages
 from .lead_import import LeadRow, ParsedLeads, RejectedRow
 from .models import (
     CallResult,
+    Clawback,
     Client,
     ClientPhone,
     Contact,
@@ -73,6 +76,14 @@ class StageCriteriaNotMet(DealRuleError):
         self.stage = stage
         self.missing = list(missing)
         super().__init__(*[criterion.label for criterion in missing])
+
+
+class DuplicatePayment(ValidationError):
+    """The deal already has a payment or refund with this bank document; ``existing`` is that entry."""
+
+    def __init__(self, message: str, existing: Payment):
+        super().__init__({"bank_document": message}, code="duplicate")
+        self.existing = existing
 
 
 class DuplicateClient(ValidationError):
@@ -522,6 +533,10 @@ def _record_stage_change(
     deal.stage_entered_at = at
 
 
+def _has_money_papers(deal: Deal) -> bool:
+    return deal.payments.exists() or deal.documents.filter(kind=DealDocument.Kind.INVOICE).exists()
+
+
 @transaction.atomic
 def deal_move(
     *, acting_user: User, deal: Deal, to_stage: str, comment: str = "", at: datetime | None = None
@@ -540,6 +555,17 @@ def deal_move(
     if stages.is_before(to_stage, deal.stage):
         if not comment.strip():
             raise DealRuleError(_("Чтобы вернуть сделку на прежний этап, напишите комментарий."))
+        if (
+            stages.is_before(to_stage, Stage.PAYMENT)
+            and not can(acting_user, Capability.VIEW_ALL_HUNTERS)
+            and _has_money_papers(deal)
+        ):
+            raise DealRuleError(
+                _(
+                    "По сделке уже есть оплата или счёт: вернуть её раньше этапа «Получение оплаты» "
+                    "может только руководитель."
+                )
+            )
         _record_stage_change(
             deal, kind=StageChange.Kind.BACK, to_stage=to_stage, by=acting_user, comment=comment, at=at
         )
@@ -750,8 +776,8 @@ def document_upload(
     if kind in (DealDocument.Kind.INVOICE, DealDocument.Kind.WAYBILL):
         if not can(acting_user, Capability.RECORD_PAYMENTS):
             raise PermissionDenied
-        if deal.stage not in stages.FINANCE_STAGES:
-            raise DealRuleError(_("Счёт и накладная загружаются со этапа «Сделка»."))
+        if not deal_in_finance(deal):
+            raise DealRuleError(_("Счёт и накладная загружаются с этапа «Сделка»."))
     else:
         _ensure_works_deal(acting_user, deal)
     check_upload(file)
@@ -988,6 +1014,60 @@ def shipment_record(
     return shipment
 
 
+def deal_in_finance(deal: Deal) -> bool:
+    """The accountant works this deal (stage 6 on, or it has a payment or an invoice)."""
+    return Deal.objects.in_finance().filter(pk=deal.pk).exists()
+
+
+def _replayed(*, idempotency_key: str, deal: Deal, kind: str, amount: Decimal) -> Payment | None:
+    """The entry a form already recorded under this key (the same submission sent again), or None."""
+    if not idempotency_key:
+        return None
+    existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    if existing.deal_id != deal.pk or existing.kind != kind or abs(existing.amount) != amount:
+        raise ValidationError(_("Эта форма уже была отправлена с другими данными: откройте сделку заново."))
+    return existing
+
+
+def _check_bank_document(*, deal: Deal, bank_document: str, amount: Decimal, on: date) -> None:
+    """The same bank document on a deal is one entry: sending it again is refused with what was
+    recorded, so a different amount under the same number is never taken for the old one."""
+    if not bank_document:
+        return
+    existing = Payment.objects.filter(deal=deal, bank_document=bank_document).first()
+    if existing is None:
+        return
+    figures = {
+        "document": bank_document,
+        "kind": existing.get_kind_display().lower(),
+        "amount": rub(abs(existing.amount)),
+        "date": f"{existing.received_on:%d.%m.%Y}",
+    }
+    if abs(existing.amount) == amount and existing.received_on == on:
+        message = _("Документ №%(document)s уже внесён: %(kind)s %(amount)s от %(date)s.") % figures
+    else:
+        message = (
+            _(
+                "По документу №%(document)s уже внесена %(kind)s %(amount)s от %(date)s: другая сумма или "
+                "дата под тем же номером — проверьте выписку."
+            )
+            % figures
+        )
+    raise DuplicatePayment(message, existing)
+
+
+def deal_paid_total(deal: Deal) -> Decimal:
+    return deal.payments.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+
+
+def deal_outstanding(deal: Deal) -> Decimal:
+    """What the order still lacks: its total less what was paid (net of refunds)."""
+    total = Order.objects.filter(deal=deal).values_list("total", flat=True).first() or Decimal("0")
+    return total - deal_paid_total(deal)
+
+
 @transaction.atomic
 def payment_record(
     *,
@@ -997,98 +1077,165 @@ def payment_record(
     received_on: date,
     bank_document: str = "",
     recorded_at: datetime | None = None,
+    idempotency_key: str = "",
 ) -> Payment:
-    """Records money received on a deal. The same bank document on a deal is one payment, however often
-    it is submitted."""
+    """Records money received on a deal, credited to the deal's hunter now; a transfer later never moves
+    it. It counts in its receipt month, or the first open month when that one is locked (late). A
+    payment beyond what the order still lacks, or a bank document already recorded, is refused."""
     if not can(acting_user, Capability.RECORD_PAYMENTS):
         raise PermissionDenied
-    amount = _checked_amount(amount, not_positive=_("Сумма оплаты должна быть больше нуля."))
+    amount = _money(_checked_amount(amount, not_positive=_("Сумма оплаты должна быть больше нуля.")))
     bank_document = _checked_bank_document(bank_document)
     deal = _locked_deal(deal)
-    if deal.stage not in stages.FINANCE_STAGES:
+    replayed = _replayed(idempotency_key=idempotency_key, deal=deal, kind=Payment.Kind.PAYMENT, amount=amount)
+    if replayed is not None:
+        return replayed
+    if not deal_in_finance(deal):
         raise DealRuleError(_("Оплаты вносятся по сделкам с этапа «Сделка»."))
-    if bank_document:
-        existing = Payment.objects.filter(deal=deal, bank_document=bank_document).first()
-        if existing is not None:
-            return existing
+    _check_bank_document(deal=deal, bank_document=bank_document, amount=amount, on=received_on)
+    outstanding = deal_outstanding(deal)
+    if amount > outstanding:
+        total = Order.objects.filter(deal=deal).values_list("total", flat=True).first() or Decimal("0")
+        raise ValidationError(
+            {
+                "amount": _(
+                    "Оплата %(amount)s больше, чем осталось оплатить по заказу: %(outstanding)s "
+                    "(сумма заказа %(total)s, оплачено %(paid)s)."
+                )
+                % {
+                    "amount": rub(amount),
+                    "outstanding": rub(max(outstanding, Decimal("0"))),
+                    "total": rub(total),
+                    "paid": rub(total - outstanding),
+                }
+            }
+        )
+    accrual_month = accrual_month_for_update(hunter_id=deal.owner_id, month=received_on)
     try:
         with transaction.atomic():
-            accrual_month = first_open_month(hunter_id=deal.owner_id, month=received_on)
             payment = Payment.objects.create(
                 deal=deal,
-                amount=_money(amount),
+                amount=amount,
                 received_on=received_on,
                 bank_document=bank_document,
+                credited_to_id=deal.owner_id,
                 recorded_by=acting_user,
                 recorded_at=recorded_at or timezone.now(),
                 accrual_month=accrual_month,
-                late=accrual_month != received_on.replace(day=1),
+                late=accrual_month != month_start(received_on),
+                idempotency_key=idempotency_key,
             )
-            deal_update_paid_in_full(deal)
-            progress_schedule(months=[accrual_month])
-            return payment
     except IntegrityError:
-        # A concurrent submit of the same document won the race: that payment is the one.
-        existing = Payment.objects.filter(deal=deal, bank_document=bank_document).first()
-        if not bank_document or existing is None:
-            raise
-        return existing
+        # Only a concurrent entry of the same form or document gets here (the deal row is locked).
+        _replayed(idempotency_key=idempotency_key, deal=deal, kind=Payment.Kind.PAYMENT, amount=amount)
+        _check_bank_document(deal=deal, bank_document=bank_document, amount=amount, on=received_on)
+        raise
+    deal_update_paid_in_full(deal)
+    pay_changed(
+        hunter_ids=[deal.owner_id],
+        month=accrual_month,
+        cause=_("внесена оплата %(amount)s по сделке «%(deal)s»") % {"amount": rub(amount), "deal": deal},
+    )
+    progress_schedule(months=[accrual_month])
+    return payment
 
 
 @transaction.atomic
 def payment_refund(
-    *, acting_user: User, deal: Deal, amount: Decimal, recorded_on: date, bank_document: str = ""
+    *,
+    acting_user: User,
+    deal: Deal,
+    amount: Decimal,
+    recorded_on: date,
+    bank_document: str = "",
+    idempotency_key: str = "",
 ) -> Payment:
     """Records money returned to the client as a negative payment. It reduces the revenue and margin of
-    the month it is recorded in and takes back commission at the deal's effective rate (SPEC §5.8)."""
+    the deal's hunter of now, in the month it is recorded in, and takes back commission from each hunter
+    credited with the deal's payments, in proportion to what each earned on it (SPEC §5.8)."""
     if not can(acting_user, Capability.RECORD_PAYMENTS):
         raise PermissionDenied
-    amount = _checked_amount(amount, not_positive=_("Сумма возврата должна быть больше нуля."))
+    amount = _money(_checked_amount(amount, not_positive=_("Сумма возврата должна быть больше нуля.")))
     bank_document = _checked_bank_document(bank_document)
     deal = _locked_deal(deal)
+    replayed = _replayed(idempotency_key=idempotency_key, deal=deal, kind=Payment.Kind.REFUND, amount=amount)
+    if replayed is not None:
+        return replayed
+    _check_bank_document(deal=deal, bank_document=bank_document, amount=amount, on=recorded_on)
     paid = deal_paid_total(deal)
     if amount > paid:
         raise ValidationError(
-            {"amount": _("Вернуть можно не больше, чем оплачено: %(paid)s ₽.") % {"paid": paid}}
+            {"amount": _("Вернуть можно не больше, чем оплачено: %(paid)s.") % {"paid": rub(paid)}}
         )
-    accrual_month = first_open_month(hunter_id=deal.owner_id, month=recorded_on)
-    refund = Payment.objects.create(
-        deal=deal,
-        kind=Payment.Kind.REFUND,
-        amount=-_money(amount),
-        received_on=recorded_on,
-        bank_document=bank_document,
-        recorded_by=acting_user,
-        accrual_month=accrual_month,
-        late=accrual_month != recorded_on.replace(day=1),
+    earners = sorted(
+        set(deal.payments.filter(kind=Payment.Kind.PAYMENT).values_list("credited_to_id", flat=True))
+    )
+    months = {
+        hunter_id: accrual_month_for_update(hunter_id=hunter_id, month=recorded_on)
+        for hunter_id in sorted({deal.owner_id, *earners})
+    }
+    accrual_month = months[deal.owner_id]
+    try:
+        with transaction.atomic():
+            refund = Payment.objects.create(
+                deal=deal,
+                kind=Payment.Kind.REFUND,
+                amount=-amount,
+                received_on=recorded_on,
+                bank_document=bank_document,
+                credited_to_id=deal.owner_id,
+                recorded_by=acting_user,
+                accrual_month=accrual_month,
+                late=accrual_month != month_start(recorded_on),
+                idempotency_key=idempotency_key,
+            )
+    except IntegrityError:
+        _replayed(idempotency_key=idempotency_key, deal=deal, kind=Payment.Kind.REFUND, amount=amount)
+        _check_bank_document(deal=deal, bank_document=bank_document, amount=amount, on=recorded_on)
+        raise
+    Clawback.objects.bulk_create(
+        Clawback(
+            refund=refund,
+            hunter_id=hunter_id,
+            accrual_month=months[hunter_id],
+            late=months[hunter_id] != month_start(recorded_on),
+        )
+        for hunter_id in earners
     )
     deal_update_paid_in_full(deal)
-    progress_schedule(months=[accrual_month])
+    cause = _("внесён возврат %(amount)s по сделке «%(deal)s»") % {"amount": rub(amount), "deal": deal}
+    for hunter_id, month in months.items():
+        pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
+    progress_schedule(months=set(months.values()))
     return refund
 
 
-def deal_paid_total(deal: Deal) -> Decimal:
-    return deal.payments.aggregate(total=Sum("amount"))["total"] or Decimal("0")
-
-
 def deal_update_paid_in_full(deal: Deal) -> None:
-    """Stores when the deal's payments first covered its order total: a deal completed in that month
-    (SPEC §4). Payments count in order of receipt (date, then entry); a later refund does not move
-    the completion into another month, it reduces the revenue of its own month instead."""
+    """Stores when the deal's payments first covered its order total, and for whom: a deal completed in
+    that month for the hunter the covering payment is credited to (SPEC §4). Payments count in order of
+    receipt (date, then entry); a later refund does not move the completion into another month, it
+    reduces the revenue of its own month instead."""
     total = Order.objects.filter(deal=deal).values_list("total", flat=True).first() or Decimal("0")
-    paid_in_full_on = None
+    completion = (None, None)
     if total > 0:
         running = Decimal("0")
-        payments = deal.payments.order_by("received_on", "pk").values_list("amount", "received_on")
-        for amount, received_on in payments:
+        payments = deal.payments.order_by("received_on", "pk").values_list(
+            "amount", "received_on", "credited_to_id"
+        )
+        for amount, received_on, credited_to_id in payments:
             running += amount
             if running >= total:
-                paid_in_full_on = received_on
+                completion = (received_on, credited_to_id)
                 break
-    previous = Deal.objects.filter(pk=deal.pk).values_list("paid_in_full_on", flat=True).first()
-    if previous != paid_in_full_on:
-        Deal.objects.filter(pk=deal.pk).update(paid_in_full_on=paid_in_full_on)
-        progress_schedule(months=[day for day in (previous, paid_in_full_on) if day is not None])
+    previous = Deal.objects.filter(pk=deal.pk).values_list("paid_in_full_on", "completed_for_id").first()
+    if previous != completion:
+        Deal.objects.filter(pk=deal.pk).update(paid_in_full_on=completion[0], completed_for_id=completion[1])
+        for day, hunter_id in (previous, completion):
+            if day is not None:
+                pay_changed(
+                    hunter_ids=[hunter_id], month=day, cause=_("изменились завершённые сделки месяца")
+                )
+        progress_schedule(months=[day for day, _hunter in (previous, completion) if day is not None])
 
 
 @transaction.atomic
@@ -1130,9 +1277,16 @@ def _ensure_can_transfer(acting_user: User, to_owner: User) -> None:
 
 @transaction.atomic
 def client_transfer(
-    *, acting_user: User, client: Client, to_owner: User, return_on: date | None = None, reason: str = ""
+    *,
+    acting_user: User,
+    client: Client,
+    to_owner: User,
+    return_on: date | None = None,
+    reason: str = "",
+    returns: Transfer | None = None,
 ) -> Transfer:
-    """Hands a client and its open deals to another hunter; the transfer is logged."""
+    """Hands a client and its open deals to another hunter; the transfer is logged. Money already
+    recorded stays credited to whoever earned it: only later payments count for the new hunter."""
     _ensure_can_transfer(acting_user, to_owner)
     client = Client.objects.select_for_update().get(pk=client.pk)
     if client.owner_id == to_owner.pk:
@@ -1143,12 +1297,11 @@ def client_transfer(
         to_owner=to_owner,
         by=acting_user,
         return_on=return_on,
-        reason=reason,
+        reason=reason.strip(),
+        returns=returns,
     )
     # Deals the head handed to someone else separately stay with that hunter.
-    moved = client.deals.filter(status=DealStatus.OPEN, owner=client.owner)
-    _schedule_progress_of_deals(moved)
-    moved.update(owner=to_owner)
+    client.deals.filter(status=DealStatus.OPEN, owner=client.owner).update(owner=to_owner)
     client.owner = to_owner
     client.save(update_fields=["owner"])
     return transfer
@@ -1156,12 +1309,21 @@ def client_transfer(
 
 @transaction.atomic
 def deal_transfer(
-    *, acting_user: User, deal: Deal, to_owner: User, return_on: date | None = None, reason: str = ""
+    *,
+    acting_user: User,
+    deal: Deal,
+    to_owner: User,
+    return_on: date | None = None,
+    reason: str = "",
+    returns: Transfer | None = None,
 ) -> Transfer:
+    """Hands one open deal to another hunter; its recorded payments stay with whoever earned them."""
     _ensure_can_transfer(acting_user, to_owner)
     deal = _locked_deal(deal)
     if deal.owner_id == to_owner.pk:
         raise ValidationError(_("Сделка уже у этого хантера."))
+    if deal.status != DealStatus.OPEN:
+        raise ValidationError(_("Передать можно только открытую сделку."))
     transfer = Transfer.objects.create(
         client=deal.client,
         deal=deal,
@@ -1169,19 +1331,42 @@ def deal_transfer(
         to_owner=to_owner,
         by=acting_user,
         return_on=return_on,
-        reason=reason,
+        reason=reason.strip(),
+        returns=returns,
     )
-    _schedule_progress_of_deals(Deal.objects.filter(pk=deal.pk))
     deal.owner = to_owner
     deal.save(update_fields=["owner"])
     return transfer
 
 
-def _schedule_progress_of_deals(deals) -> None:
-    """A deal's payments and completion count for its owner: a new owner changes those months."""
-    months = set(Payment.objects.filter(deal__in=deals).values_list("accrual_month", flat=True))
-    months |= set(deals.filter(paid_in_full_on__isnull=False).values_list("paid_in_full_on", flat=True))
-    progress_schedule(months=months)
+def transfer_is_returnable(transfer: Transfer) -> bool:
+    """A temporary transfer still in force: not returned, and what it moved is still with the stand-in."""
+    if transfer.return_on is None or hasattr(transfer, "returned_by"):
+        return False
+    holder = transfer.deal.owner_id if transfer.deal_id else transfer.client.owner_id
+    return holder == transfer.to_owner_id
+
+
+@transaction.atomic
+def transfer_return(*, acting_user: User, transfer: Transfer) -> Transfer:
+    """Ends a temporary transfer now: the client (with the open deals the stand-in holds) or the deal goes
+    back to the hunter it came from; logged as a transfer that names the one it ends."""
+    if not can(acting_user, Capability.TRANSFER_CLIENTS):
+        raise PermissionDenied
+    transfer = Transfer.objects.select_for_update().select_related("client", "deal").get(pk=transfer.pk)
+    if not transfer_is_returnable(transfer):
+        raise ValidationError(_("Эта передача уже завершена или не была временной."))
+    reason = _("Возврат после временной передачи от %(day)s") % {
+        "day": f"{timezone.localtime(transfer.at):%d.%m.%Y}"
+    }
+    back_to = transfer.from_owner
+    if transfer.deal_id:
+        return deal_transfer(
+            acting_user=acting_user, deal=transfer.deal, to_owner=back_to, reason=reason, returns=transfer
+        )
+    return client_transfer(
+        acting_user=acting_user, client=transfer.client, to_owner=back_to, reason=reason, returns=transfer
+    )
 
 
 # --- lead import ----------------------------------------------------------------------------------

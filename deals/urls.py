@@ -23,6 +23,7 @@ urlpatterns = [
     path("<int:pk>/refunds/", pipeline.RefundView.as_view(), name="refund"),
     path("<int:pk>/feedback/", pipeline.FeedbackView.as_view(), name="feedback"),
     path("<int:pk>/transfer/", pipeline.TransferView.as_view(), name="transfer"),
+    path("transfers/<int:pk>/return/", pipeline.TransferReturnView.as_view(), name="transfer_return"),
     path("documents/<int:pk>/", pipeline.DocumentDownloadView.as_view(), name="document_download"),
     path("products/", catalogue.ProductListView.as_view(), name="products"),
     path("products/new/", catalogue.ProductCreateView.as_view(), name="product_create"),

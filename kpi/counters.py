@@ -66,14 +66,15 @@ def month_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Count
     calls = dict(counted_calls(in_month).values_list("owner").annotate(count=Count("pk")))
     # Revenue is what accrues in the month: receipts of the month, refunds recorded in it, and payments
     # that arrived after an earlier month was locked (SPEC §5); the same figure the statement uses.
+    # Money counts for the hunter it was credited to when recorded, not the deal's hunter of today.
     revenue = dict(
-        Payment.objects.filter(deal__owner__in=ids, accrual_month=first)
-        .values_list("deal__owner")
+        Payment.objects.filter(credited_to__in=ids, accrual_month=first)
+        .values_list("credited_to")
         .annotate(total=Sum("amount"))
     )
     completed = dict(
-        Deal.objects.filter(owner__in=ids, paid_in_full_on__gte=first, paid_in_full_on__lt=following)
-        .values_list("owner")
+        Deal.objects.filter(completed_for__in=ids, paid_in_full_on__gte=first, paid_in_full_on__lt=following)
+        .values_list("completed_for")
         .annotate(count=Count("pk"))
     )
     return {

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -14,6 +15,9 @@ from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
 from atlanset_portal.bulk import insert_rows
+from atlanset_portal.workdays import working_days_back
+from compensation.changes import ensure_month_open, month_status, pay_changed
+from compensation.models import Statement
 from deals.models import Client, ClientPhone, Deal
 
 from .models import Activity, ActivityKind, ActivitySource, CallRecord, DepartmentQuarterPlan, MonthlyPlan
@@ -41,9 +45,12 @@ def activity_log(
     outcome: str = "",
     note: str = "",
     next_contact_on: date | None = None,
+    entered_on: date | None = None,
 ) -> Activity:
     """A manual entry of a call, meeting, message, proposal, samples or follow-up (manual calls do not
-    count for KPI: only the PBX's do)."""
+    count for KPI: only the PBX's do). ``entered_on`` is the day the entry is made (today; a replay of
+    history gives the day it was made then): the activity may be dated at most a few working days
+    before it."""
     if not can(acting_user, Capability.WORK_PIPELINE):
         raise PermissionDenied
     if not can(acting_user, Capability.VIEW_ALL_HUNTERS) and client.owner_id != acting_user.pk:
@@ -52,12 +59,15 @@ def activity_log(
         raise ValidationError({"deal": _("Сделка относится к другому клиенту.")})
     if kind == ActivityKind.FOLLOW_UP and next_contact_on is None:
         raise ValidationError({"next_contact_on": _("Для дожима укажите дату следующего контакта.")})
+    owner = client.owner if can(acting_user, Capability.VIEW_ALL_HUNTERS) else acting_user
+    at = at or timezone.now()
+    check_activity_date(owner=owner, at=at, entered_on=entered_on)
     activity = Activity(
-        owner=client.owner if can(acting_user, Capability.VIEW_ALL_HUNTERS) else acting_user,
+        owner=owner,
         kind=kind,
         client=client,
         deal=deal,
-        at=at or timezone.now(),
+        at=at,
         outcome=outcome.strip(),
         note=note.strip(),
         next_contact_on=next_contact_on,
@@ -67,8 +77,44 @@ def activity_log(
     activity.save()
     if deal is not None and next_contact_on is not None:
         Deal.objects.filter(pk=deal.pk).update(next_contact_on=next_contact_on)
-    progress_schedule(months=[timezone.localdate(activity.at)])
+    _activities_changed({(owner.pk, timezone.localdate(activity.at))})
     return activity
+
+
+def check_activity_date(*, owner: User, at: datetime, entered_on: date | None = None) -> None:
+    """A hand-entered activity happened today or up to ``ACTIVITY_BACKDATE_WORKING_DAYS`` working days
+    ago, and never in a month whose statement is approved or locked: the KPI figures of a month the head
+    has signed off are not rewritten by hand (calls from the PBX still arrive and are checked)."""
+    today = entered_on or timezone.localdate()
+    day = timezone.localdate(at)
+    earliest = working_days_back(today, settings.ACTIVITY_BACKDATE_WORKING_DAYS)
+    if day > today:
+        raise ValidationError({"at": _("Активность записывается, когда она уже состоялась: дата в будущем.")})
+    if day < earliest:
+        raise ValidationError(
+            {
+                "at": _("Задним числом активность записывается не раньше %(day)s (%(count)s раб. дн. назад).")
+                % {"day": f"{earliest:%d.%m.%Y}", "count": settings.ACTIVITY_BACKDATE_WORKING_DAYS}
+            }
+        )
+    if month_status(hunter_id=owner.pk, month=day) != Statement.Status.DRAFT:
+        raise ValidationError(
+            {
+                "at": _(
+                    "Расчётный лист за %(month)s уже утверждён или закрыт: активности в этот месяц не "
+                    "записываются."
+                )
+                % {"month": f"{day:%m.%Y}"}
+            }
+        )
+
+
+def _activities_changed(owner_days: set[tuple[int, date]]) -> None:
+    """Activities count for KPI: the months they fall in are recounted, and a statement approved for one
+    of them is checked again (a PBX call can still arrive for a month the head has approved)."""
+    for owner_id, day in owner_days:
+        pay_changed(hunter_ids=[owner_id], month=day, cause=_("изменились активности месяца"))
+    progress_schedule(months={day for _owner, day in owner_days})
 
 
 # --- plans -----------------------------------------------------------------------------------------
@@ -97,12 +143,18 @@ def plans_save(*, acting_user: User, month: date, rows: Sequence[PlanRow]) -> li
         values = {name: getattr(row, name) for name in PLAN_FIELDS}
         if any(value is None or value < 0 for value in values.values()):
             raise ValidationError(_("Плановые значения не могут быть отрицательными."))
+        existing = MonthlyPlan.objects.filter(hunter=row.hunter, month=month_start(month)).first()
+        if existing is not None and all(getattr(existing, name) == value for name, value in values.items()):
+            saved.append(existing)
+            continue
+        ensure_month_open(hunter_id=row.hunter.pk, month=month)
         plan, _created = MonthlyPlan.objects.update_or_create(
             hunter=row.hunter,
             month=month_start(month),
             defaults={**values, "set_by": acting_user, "updated_at": timezone.now()},
         )
         saved.append(plan)
+        pay_changed(hunter_ids=[row.hunter.pk], month=month, cause=_("изменён план месяца"))
     progress_schedule(months=[month])
     return saved
 
@@ -126,7 +178,15 @@ def plans_copy_previous(*, acting_user: User, month: date) -> int:
         )
         if plan.hunter_id not in existing
     ]
+    for copy in copies:
+        ensure_month_open(hunter_id=copy.hunter_id, month=month)
     MonthlyPlan.objects.bulk_create(copies)
+    if copies:
+        pay_changed(
+            hunter_ids=[copy.hunter_id for copy in copies],
+            month=month,
+            cause=_("план скопирован с прошлого месяца"),
+        )
     progress_schedule(months=[month])
     return len(copies)
 
@@ -269,7 +329,7 @@ def call_records_import(*, rows: Iterable, batch_size: int = 2000) -> CallImport
         batch_size=batch_size // 4,
     )
     result.created = len(records)
-    progress_schedule(months={timezone.localdate(values[2]) for _index, values in activities})
+    _activities_changed({(values[0], timezone.localdate(values[2])) for _index, values in activities})
     return result
 
 
@@ -301,7 +361,7 @@ def activities_import(
         next_contact_on=at.date() if kind == ActivityKind.FOLLOW_UP else None,
     )
     template.full_clean(exclude=["client"])
-    progress_schedule(months=[timezone.localdate(at)])
+    _activities_changed({(owner.pk, timezone.localdate(at))})
     return Activity.objects.bulk_create(
         [
             Activity(

@@ -15,6 +15,7 @@ class NotificationKind(models.TextChoices):
     CELEBRATION = "celebration", _("День рождения или праздник клиента")
     STATEMENTS_PENDING = "statements_pending", _("Расчётные листы ждут утверждения или закрытия")
     TRANSFER_RETURN = "transfer_return", _("Пора вернуть переданного клиента")
+    STATEMENT_CHANGED = "statement_changed", _("Расчётный лист изменён после утверждения")
 
 
 class NotificationQuerySet(models.QuerySet):

@@ -21,6 +21,7 @@ confirmed their second factor in their sessions, and the PBX hook has a token.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -42,6 +43,7 @@ from compensation import models as compensation_models
 from compensation.services import expense_claim
 from deals import models as deals_models
 from deals.models import DealDocument, LostReason, Order, SampleRequest
+from deals.services import client_transfer
 from deals.stages import Stage
 from kpi import models as kpi_models
 from notifications import models as notifications_models
@@ -269,6 +271,11 @@ MATRIX: dict[str, Row] = {
     # Only the head transfers; the view leaves the refusal to the service.
     "deals:transfer": Row({"pk": "deal"}, get=every(405, ANON=LOGIN),
         post={ANON: LOGIN, A: LATE, B: 404, HEAD: 400, BUH: LATE, PROD: 404}),
+    # Only the head ends a temporary transfer (the world's: hunter B's client, with hunter A for now).
+    "deals:transfer_return": Row({"pk": "transfer"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: Go("clients:detail", pk="transferred_client"), BUH: 403,
+              PROD: 403}),
     "deals:document_download": Row({"pk": "document"},
         get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 200, PROD: 404},
         post=every(405, ANON=LOGIN)),
@@ -453,6 +460,14 @@ def build_world() -> World:
         for_day=timezone.localdate(),
         queue_email=False,
     )
+    stand_in_client = make_client(acting_user=users[B], name="Кафе «На время отпуска»")
+    transfer = client_transfer(
+        acting_user=users[HEAD],
+        client=stand_in_client,
+        to_owner=hunter,
+        return_on=timezone.localdate() + timedelta(days=14),
+        reason="Отпуск",
+    )
     section = Section.objects.get(stage=Stage.CALL)
     sessions = {role: session_of(user) for role, user in users.items()}
     ref = {
@@ -464,6 +479,8 @@ def build_world() -> World:
         "product": pipeline.product.pk,
         "lost_reason": LostReason.objects.get(code="competitor").pk,
         "expense": expense.pk,
+        "transfer": transfer.pk,
+        "transferred_client": stand_in_client.pk,
         "notification": Notification.objects.get(recipient=hunter).pk,
         "attempt": attempt.pk,
         "question": questions[0],

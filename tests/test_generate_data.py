@@ -28,6 +28,7 @@ from deals.requisites import (
 )
 from deals.selectors import deal_facts
 from kpi.models import Activity, MonthlyPlan
+from tests.workflow import close_month
 
 TINY = {"hunters": 3, "clients": 40, "deals": 120, "activities": 600, "payments": 80, "months": 6}
 
@@ -225,13 +226,8 @@ def test_replace_deletes_the_previous_rows_first(generated):
 
 def test_replace_refused_while_a_generated_hunter_has_a_locked_statement(generated):
     hunter = _hunters().first()
-    Statement.objects.create(
-        hunter=hunter,
-        month=timezone.localdate().replace(day=1),
-        status=Statement.Status.LOCKED,
-        total=Decimal("0"),
-        locked_at=timezone.now(),
-    )
+    close_month(hunter, timezone.localdate().replace(day=1))
+    assert Statement.objects.get(hunter=hunter, month=timezone.localdate().replace(day=1)).is_locked
     before = _counts()
     with pytest.raises(CommandError, match="refused"):
         _generate(**TINY, replace=True)

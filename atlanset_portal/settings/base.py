@@ -316,6 +316,10 @@ KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)
 # The PBX posts call records to /kpi/telephony/cdr/ with this token (header X-Portal-Token or ?token=).
 TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")
 
+# A hand-entered activity may be dated today or up to this many working days back (never into a month
+# whose statement is approved or locked).
+ACTIVITY_BACKDATE_WORKING_DAYS = env.int("ACTIVITY_BACKDATE_WORKING_DAYS", default=2)
+
 # Reminders: an open deal with no stage change or activity for longer than its stage's limit (days)
 # is reported idle. The limits live with the stages (deals/stages.py); this overrides some of them,
 # e.g. STAGE_IDLE_DAYS='{"payment": 21}'.

@@ -155,17 +155,25 @@ def client_page(request, pk: int, *, bound: dict | None = None, status: int = 20
     if can(request.user, Capability.TRANSFER_CLIENTS):
         forms["transfer"] = TransferForm(current_owner=client.owner)
     forms.update(bound or {})
-    timeline = _timeline(client, deals)
+    transfers = selectors.transfers_of(client=client)
+    timeline = _timeline(client, deals, transfers)
     return render(
         request,
         "deals/client_detail.html",
-        {"client": client, "deals": deals, "forms": forms, "works": works, "timeline": timeline},
+        {
+            "client": client,
+            "deals": deals,
+            "forms": forms,
+            "works": works,
+            "timeline": timeline,
+            "transfers": transfers,
+        },
         status=status,
     )
 
 
-def _timeline(client: Client, deals) -> list[dict]:
-    """Deal events, documents and activities, newest first."""
+def _timeline(client: Client, deals, transfers) -> list[dict]:
+    """Deal events, documents, activities and transfers, newest first."""
     events = [
         {"at": change.at, "kind": "stage", "change": change}
         for change in StageChange.objects.filter(deal__in=deals)
@@ -182,6 +190,7 @@ def _timeline(client: Client, deals) -> list[dict]:
         {"at": activity.at, "kind": "activity", "activity": activity}
         for activity in Activity.objects.filter(client=client).select_related("owner").order_by("-at")[:50]
     ]
+    events += [{"at": transfer.at, "kind": "transfer", "transfer": transfer} for transfer in transfers[:50]]
     return sorted(events, key=lambda event: event["at"], reverse=True)[:50]
 
 

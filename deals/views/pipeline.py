@@ -35,7 +35,7 @@ from ..forms import (
     ShipmentForm,
     TransferForm,
 )
-from ..models import Client, Deal, DealDocument
+from ..models import Client, Deal, DealDocument, Transfer
 from ..stages import DealStatus, Stage
 from .common import ScopedListView, add_form_errors, error_messages, flash_errors, get_visible_or_404
 
@@ -145,7 +145,7 @@ def _stage_forms(user, deal: Deal) -> dict:
             )
     if can(user, Capability.TRANSFER_CLIENTS) and deal.status == DealStatus.OPEN:
         forms["transfer"] = TransferForm(current_owner=deal.owner)
-    if can(user, Capability.RECORD_PAYMENTS) and deal.stage in stages.FINANCE_STAGES:
+    if can(user, Capability.RECORD_PAYMENTS) and services.deal_in_finance(deal):
         forms["document"] = DocumentForm(initial={"kind": DealDocument.Kind.INVOICE})
         forms["document"].fields["kind"].choices = [
             (DealDocument.Kind.INVOICE, DealDocument.Kind.INVOICE.label),
@@ -204,6 +204,7 @@ def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200)
         "overdue": selectors.overdue_for(deal),
         "works": deal.status == DealStatus.OPEN and services.works_deal(request.user, deal),
         "payment_status": selectors.payment_status(deal, facts),
+        "transfers": selectors.transfers_of(deal=deal),
     }
     return render(request, "deals/deal_detail.html", context, status=status)
 
@@ -228,6 +229,7 @@ class DealActionView(View):
     form_class = None
     form_key = ""
     success_message = ""
+    message_level = messages.SUCCESS
 
     def form_kwargs(self, deal: Deal) -> dict:
         return {}
@@ -252,7 +254,7 @@ class DealActionView(View):
                     form.add_error(None, message)
             else:
                 if self.success_message:
-                    messages.success(request, self.success_message)
+                    messages.add_message(request, self.message_level, self.success_message)
                 return redirect(reverse("deals:detail", args=[deal.pk]) + f"#{self.form_key}")
         messages.error(request, _("Не сохранено: исправьте ошибки в форме."))
         return deal_page(request, pk, bound={self.form_key: form}, status=400)
@@ -355,13 +357,25 @@ class ShipmentView(DealActionView):
 
 class PaymentView(DealActionView):
     form_class, form_key = PaymentForm, "payment"
+    already_recorded = ""
 
     @property
     def success_message(self):
-        return _("Оплата внесена.")
+        return self.already_recorded or _("Оплата внесена.")
 
     def perform(self, form, deal):
-        services.payment_record(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+        try:
+            services.payment_record(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+        except services.DuplicatePayment as duplicate:
+            existing = duplicate.existing
+            if (existing.amount, existing.received_on) != (
+                form.cleaned_data["amount"],
+                form.cleaned_data["received_on"],
+            ):
+                raise
+            # The same document with the same figures: it is in the books once, and the page says so.
+            self.already_recorded = _("Повторно не внесена: %(what)s") % {"what": duplicate.messages[0]}
+            self.message_level = messages.WARNING
 
 
 class RefundView(DealActionView):
@@ -422,6 +436,24 @@ class TransferView(DealActionView):
 
     def perform(self, form, deal):
         services.deal_transfer(acting_user=self.request.user, deal=deal, **form.cleaned_data)
+
+
+class TransferReturnView(CapabilityRequiredMixin, View):
+    """ "Вернуть сейчас": a temporary transfer ends today; back to the page it was pressed on."""
+
+    required_capability = Capability.TRANSFER_CLIENTS
+
+    def post(self, request, pk: int):
+        transfer = get_visible_or_404(Transfer.objects.select_related("client", "deal"), pk=pk)
+        try:
+            services.transfer_return(acting_user=request.user, transfer=transfer)
+        except ValidationError as error:
+            flash_errors(request, error)
+        else:
+            messages.success(request, _("Возвращено хантеру %(owner)s.") % {"owner": transfer.from_owner})
+        if transfer.deal_id:
+            return redirect(reverse("deals:detail", args=[transfer.deal_id]) + "#transfers")
+        return redirect(reverse("clients:detail", args=[transfer.client_id]) + "#transfers")
 
 
 class AdvanceView(View):

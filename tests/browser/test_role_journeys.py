@@ -17,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from accounts.roles import Role
+from compensation.services import statement_approve
 from deals.models import Client, Deal, Order, Product
 from deals.services import (
     OrderLineInput,
@@ -266,11 +267,13 @@ def test_accountant_signs_in_with_a_code_invoices_records_a_payment_locks_and_ex
     hunter = UserFactory(role=Role.HUNTER, full_name="Иван Иванов")
     accountant = UserFactory(role=Role.ACCOUNTANT, full_name="Евгения Шибанова")
     production = UserFactory(role=Role.PRODUCTION, full_name="Сергей Кузнецов")
+    head = UserFactory(role=Role.SALES_HEAD, full_name="Ольга Петрова")
     deal = deal_awaiting_invoice(
         hunter=hunter, production=production, accountant=accountant, client_name="Кафе «Уют»"
     )
     total = Order.objects.get(deal=deal).total
-    month = f"{timezone.localdate():%Y-%m}"
+    last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
+    month = f"{last_month:%Y-%m}"
 
     # First sign-in: the password, then the authenticator app is set up from the QR code.
     sign_in(page, accountant.username)
@@ -310,8 +313,9 @@ def test_accountant_signs_in_with_a_code_invoices_records_a_payment_locks_and_ex
     expect(page.locator("main")).to_contain_text("schet-17.pdf")
 
     payment = page.locator("#payment")
+    # The money arrived on the last day of last month; the bank statement came in this morning.
     payment.get_by_label("Сумма, ₽").fill(str(total))
-    payment.get_by_label("Дата поступления").fill(timezone.localdate().isoformat())
+    payment.get_by_label("Дата поступления").fill(last_month.isoformat())
     payment.get_by_label("Номер платёжного поручения").fill("п/п 341")
     payment.get_by_role("button", name="Внести").click()
     expect(page.locator(".alert-success")).to_contain_text("Оплата внесена.")
@@ -319,13 +323,16 @@ def test_accountant_signs_in_with_a_code_invoices_records_a_payment_locks_and_ex
     expect(page.locator("#payment-status")).to_contain_text("п/п 341")
     screenshot(page, "journey-accountant-deal")
 
-    # The month's statements: lock, export, and the hunter's statement says it is closed.
-    page.locator("nav").get_by_role("link", name="Расчётные листы").click()
+    # Last month's statements: the head has approved them; the accountant confirms the list and locks it,
+    # exports, and the hunter's statement says it is closed.
+    statement_approve(acting_user=head, hunter=hunter, month=last_month)
+    page.goto(f"/compensation/statements/?month={month}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Расчётные листы")
     row = page.locator("tbody tr", has_text="Иван Иванов")
-    expect(row).to_contain_text("Черновик")
-    page.get_by_role("button", name="Закрыть месяц").click()
-    expect(page.locator(".alert-success")).to_contain_text("Месяц закрыт: расчётных листов 1.")
+    expect(row).to_contain_text("Утверждён руководителем")
+    page.get_by_role("link", name="Закрыть месяц…").click()
+    page.locator("#lock-confirm").get_by_role("button", name="Закрыть расчётные листы: 1").click()
+    expect(page.locator(".alert-success")).to_contain_text("Закрыто расчётных листов: 1.")
     expect(row).to_contain_text("Закрыт бухгалтерией")
     screenshot(page, "journey-accountant-statements-locked")
 

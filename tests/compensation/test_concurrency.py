@@ -1,4 +1,5 @@
-"""Two people (or a double click) recording the same bank document at the same moment make one payment."""
+"""Two people (or a double click) recording the same bank document at the same moment make one payment;
+the second is told, in Russian, that the document is already recorded."""
 
 import threading
 from datetime import date
@@ -9,7 +10,7 @@ from django.db import connections
 
 from compensation.statements import statement_for
 from deals.models import Payment
-from deals.services import payment_record
+from deals.services import DuplicatePayment, payment_record
 from deals.stages import Stage
 from tests.deals.factories import Pipeline, make_deal
 
@@ -48,8 +49,10 @@ def test_concurrent_recordings_of_the_same_document_make_one_payment_and_one_com
     for thread in threads:
         thread.join(timeout=30)
 
-    assert errors == []
-    assert len(set(results)) == 1
+    assert len(results) == 1 and len(errors) == 1
+    [duplicate] = errors
+    assert isinstance(duplicate, DuplicatePayment) and duplicate.existing.pk == results[0]
+    assert "уже внесён" in duplicate.message_dict["bank_document"][0]
     assert Payment.objects.filter(deal=deal).count() == 1
     lines = statement_for(hunter=hunter, month=date.today()).lines
     assert len([line for line in lines if line.kind == "commission"]) == 1

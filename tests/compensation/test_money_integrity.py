@@ -1,7 +1,7 @@
 """Money integrity held by the database itself: what the portal's services never do is refused even
 when something else (the admin, a shell, a bug) tries it."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,11 +10,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from compensation.models import Statement, StatementLine
-from compensation.services import statement_lock, statements_mark_paid
+from compensation.services import statements_mark_paid
 from deals.models import OrderLine, Payment, SampleLine
 from deals.services import payment_record, payment_refund
 from deals.stages import Stage
 from tests.deals.factories import Pipeline, make_deal
+from tests.workflow import after_month, approve, close_month
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def test_a_mistake_is_corrected_by_a_new_entry(paid, accountant):
 def test_no_payment_lands_in_a_locked_month(paid, hunter, accountant):
     deal, payment = paid
     month = payment.accrual_month
-    statement_lock(acting_user=accountant, hunter=hunter, month=month)
+    close_month(hunter, month, accountant=accountant)
 
     with pytest.raises(IntegrityError) as error, transaction.atomic():
         Payment.objects.create(
@@ -78,6 +79,7 @@ def test_no_payment_lands_in_a_locked_month(paid, hunter, accountant):
             amount=Decimal("10.00"),
             received_on=month,
             recorded_by=accountant,
+            credited_to=hunter,
             accrual_month=month,
             bank_document="обход сервиса",
         )
@@ -92,7 +94,7 @@ def test_no_payment_lands_in_a_locked_month(paid, hunter, accountant):
 
 def test_posted_lines_never_change_and_the_locked_total_is_their_sum(paid, hunter, accountant):
     _deal, payment = paid
-    record = statement_lock(acting_user=accountant, hunter=hunter, month=payment.accrual_month)
+    record = close_month(hunter, payment.accrual_month, accountant=accountant)
     lines = list(StatementLine.objects.filter(statement=record))
     assert lines
     assert record.total == sum(line.amount for line in lines)
@@ -113,16 +115,14 @@ def test_a_locked_statement_keeps_its_total_and_is_never_deleted_but_can_be_mark
     paid, hunter, accountant
 ):
     _deal, payment = paid
-    record = statement_lock(acting_user=accountant, hunter=hunter, month=payment.accrual_month)
+    record = close_month(hunter, payment.accrual_month, accountant=accountant)
 
     changed_total = refused("UPDATE compensation_statement SET total = total + 1 WHERE id = %s", [record.pk])
     assert "только отметка о выплате" in changed_total or "сумме его строк" in changed_total
     assert "только отметка о выплате" in refused(
         "UPDATE compensation_statement SET status = 'draft' WHERE id = %s", [record.pk]
     )
-    assert "только отметка о выплате" in refused(
-        "DELETE FROM compensation_statement WHERE id = %s", [record.pk]
-    )
+    assert "не удаляется" in refused("DELETE FROM compensation_statement WHERE id = %s", [record.pk])
 
     statements_mark_paid(acting_user=accountant, month=payment.accrual_month)
     record.refresh_from_db()
@@ -131,11 +131,45 @@ def test_a_locked_statement_keeps_its_total_and_is_never_deleted_but_can_be_mark
 
 def test_a_statement_cannot_be_locked_with_a_total_other_than_its_lines(paid, hunter):
     _deal, payment = paid
-    record = Statement.objects.create(hunter=hunter, month=payment.accrual_month)
+    record = approve(hunter, payment.accrual_month)
     assert "сумме его строк" in refused(
-        "UPDATE compensation_statement SET status = 'locked', total = 100, locked_at = %s WHERE id = %s",
-        [timezone.now(), record.pk],
+        "UPDATE compensation_statement SET status = 'locked', total = 100, approved_total = 100, "
+        "locked_at = %s WHERE id = %s",
+        [after_month(payment.accrual_month), record.pk],
     )
+
+
+def test_the_database_locks_only_an_approved_statement_of_an_ended_month(paid, hunter):
+    _deal, payment = paid
+    month = payment.accrual_month
+    record = Statement.objects.get(hunter=hunter, month=month)
+    assert record.status == Statement.Status.DRAFT
+    assert "только утверждённый" in refused(
+        "UPDATE compensation_statement SET status = 'locked', total = 0, approved_total = 0, "
+        "approved_at = %s, locked_at = %s WHERE id = %s",
+        [after_month(month), after_month(month), record.pk],
+    )
+    approve(hunter, month)
+    assert "после окончания месяца" in refused(
+        "UPDATE compensation_statement SET status = 'locked', total = 0, approved_total = 0, locked_at = %s "
+        "WHERE id = %s",
+        [after_month(month) - timedelta(days=1), record.pk],
+    )
+    assert "только закрытый" in refused(
+        "UPDATE compensation_statement SET status = 'paid', total = 0, approved_total = 0, paid_at = %s "
+        "WHERE id = %s",
+        [after_month(month), record.pk],
+    )
+
+
+def test_a_deal_and_its_payments_are_never_deleted_together(paid):
+    deal, payment = paid
+    # Foreign keys are checked at commit: the guard must refuse without looking for the deal.
+    with pytest.raises(IntegrityError) as error, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM deals_deal WHERE id = %s", [deal.pk])
+        cursor.execute("DELETE FROM deals_payment WHERE deal_id = %s", [deal.pk])
+    assert "Оплата не изменяется" in str(error.value)
+    assert Payment.objects.filter(pk=payment.pk).exists()
 
 
 def test_quantities_are_never_negative_or_zero(paid):
@@ -156,6 +190,7 @@ def test_two_payments_with_the_same_bank_document_on_a_deal_are_refused_by_the_d
             amount=Decimal("5.00"),
             received_on=payment.received_on,
             recorded_by=accountant,
+            credited_to=deal.owner,
             accrual_month=payment.accrual_month,
             bank_document=payment.bank_document,
         )

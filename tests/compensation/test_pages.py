@@ -12,10 +12,11 @@ from openpyxl import load_workbook
 
 from accounts.models import User
 from accounts.roles import Role
-from compensation.models import Statement, StatementLine
+from compensation.models import Adjustment, Statement, StatementLine
 from compensation.scenario import import_scenario
 from compensation.services import StatementLocked, adjustment_add
 from tests.factories import UserFactory
+from tests.workflow import close_month
 
 WORKED_EXAMPLE = json.loads(
     (Path(__file__).parent / "scenarios" / "worked_example.json").read_text(encoding="utf-8")
@@ -59,14 +60,29 @@ def test_statements_of_a_month_are_for_the_head_and_the_accountant_only(client, 
         assert "38 000,00 ₽" in text(client.get(url))
 
 
-def test_head_approves_accountant_locks_and_the_locked_statement_never_changes(client, people):
+def march_record(people) -> Statement:
+    return Statement.objects.get(hunter=people["ivanov"], month="2026-03-01")
+
+
+def test_head_approves_accountant_confirms_the_list_locks_and_the_locked_statement_never_changes(
+    client, people
+):
     url = reverse("compensation:statements") + f"?month={MARCH}"
+    client.force_login(people["buh"])
+    client.post(url, {"action": "lock", "hunter": people["ivanov"].pk})
+    assert march_record(people).status == "draft"  # nothing is locked before the head approves
+
     client.force_login(people["head"])
     client.post(url, {"action": "approve", "hunter": people["ivanov"].pk})
-    assert Statement.objects.get(hunter=people["ivanov"]).status == "approved"
+    assert march_record(people).status == "approved"
+    assert march_record(people).approved_total == 38000
+
     client.force_login(people["buh"])
-    client.post(url, {"action": "lock"})
-    record = Statement.objects.get(hunter=people["ivanov"])
+    confirm = text(client.get(url + "&confirm=lock"))
+    assert "Закрыть расчётные листы за март 2026?" in confirm
+    assert 'Иван Иванов — <span class="money">38 000,00 ₽</span>' in confirm
+    client.post(url, {"action": "lock", "hunter": people["ivanov"].pk})
+    record = march_record(people)
     assert record.status == "locked" and record.total == 38000
     assert StatementLine.objects.filter(statement=record).count() == 5
 
@@ -79,13 +95,34 @@ def test_head_approves_accountant_locks_and_the_locked_statement_never_changes(c
     assert "38 000,00 ₽" in text(client.get(statement_url()))
 
 
-def test_adjustment_with_reason_appears_in_an_open_month(client, people):
+def test_the_accountant_locks_only_what_she_confirmed(client, people):
+    url = reverse("compensation:statements") + f"?month={MARCH}"
+    client.force_login(people["head"])
+    client.post(url, {"action": "approve_all"})
+    client.force_login(people["buh"])
+    client.post(url, {"action": "lock"})  # no list confirmed
+    assert march_record(people).status == "approved"
+
+
+def test_the_accountants_adjustment_is_a_proposal_until_the_head_approves_it(client, people):
     client.force_login(people["buh"])
     response = client.post(statement_url(), {"amount": "-500.00", "reason": "Возврат аванса на бензин"})
     assert response.status_code == 302
     page = text(client.get(statement_url()))
-    assert "Возврат аванса на бензин" in page
+    assert "Возврат аванса на бензин" in page and "ждёт решения руководителя" in page
+    assert "38 000,00 ₽" in page
+
+    client.force_login(people["head"])
+    adjustment = Adjustment.objects.get()
+    client.post(statement_url(), {"action": "accept_adjustment", "adjustment": adjustment.pk})
+    page = text(client.get(statement_url()))
     assert "37 500,00 ₽" in page
+
+
+def test_the_heads_adjustment_counts_at_once(client, people):
+    client.force_login(people["head"])
+    client.post(statement_url(), {"amount": "250.00", "reason": "Премия за выставку"})
+    assert "38 250,00 ₽" in text(client.get(statement_url()))
 
 
 def test_export_csv_opens_in_russian_excel(client, people):
@@ -169,11 +206,11 @@ def test_hunter_asks_about_a_line_and_the_answer_brings_an_adjustment(client, pe
 
 def test_a_locked_statement_cannot_be_changed_below_the_pages_either(people):
     from compensation.models import LockedStatementError
-    from compensation.services import statements_lock_month, statements_mark_paid
+    from compensation.services import statements_mark_paid
     from kpi.months import parse_month
 
-    statements_lock_month(acting_user=people["buh"], month=parse_month(MARCH))
-    record = Statement.objects.get(hunter=people["ivanov"])
+    close_month(people["ivanov"], parse_month(MARCH), head=people["head"], accountant=people["buh"])
+    record = march_record(people)
     record.total = 1
     with pytest.raises(LockedStatementError):
         record.save()

@@ -65,8 +65,17 @@ def test_unknown_client_of_a_deal_is_named(db, tmp_path):
 def test_payment_recorded_after_its_month_was_locked_accrues_late_in_the_first_open_month(db, tmp_path):
     data = copy.deepcopy(WORKED_EXAMPLE)
     data["statement_locks"] = [{"month": "2026-03", "locked_on": "2026-04-02"}]
+    data["deals"].append(
+        {
+            "key": "d3",
+            "client": "c3",
+            "owner": "ivanov",
+            "created": "2026-03-10",
+            "order": [{"product": "Обезжириватель 1 л", "quantity": 5, "price": "200.00", "cost": "120.00"}],
+        }
+    )
     data["payments"].append(
-        {"deal": "d1", "amount": "1000.00", "received_on": "2026-03-30", "recorded_on": "2026-04-05"}
+        {"deal": "d3", "amount": "1000.00", "received_on": "2026-03-30", "recorded_on": "2026-04-05"}
     )
     run_scenario(tmp_path, data)
 
@@ -77,8 +86,8 @@ def test_payment_recorded_after_its_month_was_locked_accrues_late_in_the_first_o
     [late] = lines(april, "commission")
     assert late == {
         "kind": "commission",
-        "deal": "d1",
-        "client": "c1",
+        "deal": "d3",
+        "client": "c3",
         "base": "1000.00",
         "rate": "0.05",
         "amount": "50.00",
@@ -117,7 +126,16 @@ def test_scheme_change_applies_from_its_month_and_never_rewrites_an_earlier_one(
         WORKED_EXAMPLE["scheme"],
         {**WORKED_EXAMPLE["scheme"], "effective_from": "2026-04-01", "new_client_rate": "0.07"},
     ]
-    data["payments"].append({"deal": "d1", "amount": "1000.00", "received_on": "2026-04-03"})
+    data["deals"].append(
+        {
+            "key": "d3",
+            "client": "c3",
+            "owner": "ivanov",
+            "created": "2026-03-10",
+            "order": [{"product": "Обезжириватель 1 л", "quantity": 5, "price": "200.00", "cost": "120.00"}],
+        }
+    )
+    data["payments"].append({"deal": "d3", "amount": "1000.00", "received_on": "2026-04-03"})
     run_scenario(tmp_path, data)
     assert statement(month="2026-03")["total"] == "38000.00"
     [april] = lines(statement(month="2026-04"), "commission")

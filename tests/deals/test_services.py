@@ -33,6 +33,7 @@ from deals.selectors import board_columns
 from deals.services import (
     DealRuleError,
     DuplicateClient,
+    DuplicatePayment,
     OrderLineInput,
     StageCriteriaNotMet,
     call_result_record,
@@ -1047,8 +1048,17 @@ def test_requisites_with_a_wrong_inn_checksum_are_refused(hunter, client_card):
 
 
 def at_deal_stage(*deals: Deal) -> None:
-    """Payments are taken from stage 6 on. These tests are about money, not the stage walk (covered
-    above), so the deals are put at that stage directly."""
+    """Payments are taken from stage 6 on, up to the order's total. These tests are about money, not the
+    stage walk (covered above), so the deals get an order of 100 000 ₽ and are put at that stage
+    directly."""
+    product = make_product(list_price=Decimal("1000.00"), cost=Decimal("600.00"))
+    for deal in deals:
+        if not Order.objects.filter(deal=deal).exists():
+            order_set_lines(
+                acting_user=deal.owner,
+                deal=deal,
+                lines=[OrderLineInput(product=product, quantity=Decimal(100))],
+            )
     Deal.objects.filter(pk__in=[deal.pk for deal in deals]).update(stage=Stage.DEAL)
     for deal in deals:
         deal.stage = Stage.DEAL
@@ -1332,17 +1342,65 @@ def test_same_bank_document_twice_is_one_payment(accountant, deal):
         received_on=today(),
         bank_document="п/п 345",
     )
-    again = payment_record(
-        acting_user=accountant,
-        deal=deal,
-        amount=Decimal("1500"),
-        received_on=today(),
-        bank_document=" п/п 345 ",
-    )
+    with pytest.raises(DuplicatePayment) as again:
+        payment_record(
+            acting_user=accountant,
+            deal=deal,
+            amount=Decimal("1500"),
+            received_on=today(),
+            bank_document=" п/п 345 ",
+        )
 
-    assert again.pk == first.pk
+    assert again.value.existing.pk == first.pk
+    assert "уже внесён" in again.value.message_dict["bank_document"][0]
     assert deal.payments.count() == 1
     assert deal_paid_total(deal) == Decimal("1500.00")
+
+
+def test_the_same_bank_document_with_another_amount_is_refused_naming_what_was_recorded(accountant, deal):
+    at_deal_stage(deal)
+    payment_record(
+        acting_user=accountant, deal=deal, amount=Decimal("1500"), received_on=today(), bank_document="17"
+    )
+    with pytest.raises(DuplicatePayment) as refused:
+        payment_record(
+            acting_user=accountant, deal=deal, amount=Decimal("1600"), received_on=today(), bank_document="17"
+        )
+
+    message = refused.value.message_dict["bank_document"][0]
+    assert "другая сумма" in message and "1\xa0500,00" in message
+    assert deal_paid_total(deal) == Decimal("1500.00")
+
+
+def test_a_form_submitted_twice_records_one_payment_and_one_refund(accountant, deal):
+    at_deal_stage(deal)
+    first = payment_record(
+        acting_user=accountant, deal=deal, amount=Decimal("900"), received_on=today(), idempotency_key="k1"
+    )
+    again = payment_record(
+        acting_user=accountant, deal=deal, amount=Decimal("900"), received_on=today(), idempotency_key="k1"
+    )
+    refund = payment_refund(
+        acting_user=accountant, deal=deal, amount=Decimal("100"), recorded_on=today(), idempotency_key="k2"
+    )
+    refund_again = payment_refund(
+        acting_user=accountant, deal=deal, amount=Decimal("100"), recorded_on=today(), idempotency_key="k2"
+    )
+
+    assert (again.pk, refund_again.pk) == (first.pk, refund.pk)
+    assert deal_paid_total(deal) == Decimal("800.00")
+
+
+def test_a_payment_beyond_what_the_order_still_lacks_is_refused_with_the_figures(accountant, deal):
+    at_deal_stage(deal)
+    pay(accountant, deal, "99000")
+    with pytest.raises(ValidationError) as refused:
+        pay(accountant, deal, "1000.01")
+
+    message = refused.value.message_dict["amount"][0]
+    assert "1\xa0000,00" in message and "100\xa0000,00" in message and "99\xa0000,00" in message
+    pay(accountant, deal, "1000")
+    assert deal_paid_total(deal) == Decimal("100000.00")
 
 
 def test_same_bank_document_on_another_deal_is_another_payment(hunter, accountant, deal):
@@ -1461,7 +1519,7 @@ def test_board_shows_nine_columns_with_counts_and_sums_of_own_open_deals(board, 
         "proposal": (0, zero),
         "samples": (0, zero),
         "follow_up": (0, zero),
-        "deal": (3, Decimal("8000.00")),
+        "deal": (3, Decimal("108000.00")),
         "shipment": (0, zero),
         "payment": (0, zero),
         "closed": (0, zero),
@@ -1469,7 +1527,7 @@ def test_board_shows_nine_columns_with_counts_and_sums_of_own_open_deals(board, 
     by_stage = {column.definition.stage.value: column for column in columns}
     assert by_stage["lead"].deals == []
     assert {deal.pk: deal.amount for deal in by_stage["deal"].deals} == {
-        board["paid"].pk: Decimal("0"),
+        board["paid"].pk: Decimal("100000.00"),
         board["repeats"][0].pk: Decimal("5000.00"),
         board["repeats"][1].pk: Decimal("3000.00"),
     }

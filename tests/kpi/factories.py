@@ -9,6 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
+
 from accounts.models import User
 from accounts.roles import Role
 from deals.models import Client, Deal, Payment
@@ -65,8 +67,10 @@ def pbx_call(
 
 
 def log_activity(user: User, kind: str, *, at: datetime, client: Client | None = None, **kwargs) -> Activity:
-    """A manual activity on one of the user's clients (a new card dated last year unless given)."""
+    """A manual activity on one of the user's clients (a new card dated last year unless given), entered
+    on the day it is dated."""
     client = client or make_client(acting_user=user, created_at=local(2020, 1, 15))
+    kwargs.setdefault("entered_on", timezone.localdate(at))
     return activity_log(acting_user=user, kind=kind, client=client, at=at, **kwargs)
 
 

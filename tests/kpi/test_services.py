@@ -65,6 +65,7 @@ def test_a_follow_up_with_a_next_contact_date_is_recorded_as_a_manual_activity_o
         outcome="  Обещали решить до пятницы  ",
         note=" перезвонить директору ",
         next_contact_on=date(2026, 3, 6),
+        entered_on=date(2026, 3, 3),
     )
 
     activity.refresh_from_db()

@@ -31,8 +31,8 @@ from deals.services import (
     shipment_record,
 )
 from deals.stages import Stage
+from kpi import services as kpi_services
 from kpi.models import ActivityKind
-from kpi.services import activity_log
 from notifications.models import Notification, NotificationKind
 from notifications.reminders import RULES, idle_limit
 from tests.deals.factories import Pipeline, make_client, make_deal
@@ -45,6 +45,12 @@ SATURDAY = date(2026, 11, 21)
 SUNDAY = date(2026, 11, 22)
 MONDAY = date(2026, 11, 23)
 OCTOBER = date(2026, 10, 1)
+
+
+def activity_log(**kwargs):
+    """A hand-entered activity, entered on the day it is dated (these tests replay past weeks)."""
+    kwargs.setdefault("entered_on", timezone.localdate(kwargs["at"]))
+    return kpi_services.activity_log(**kwargs)
 
 
 def deal_url(deal) -> str:

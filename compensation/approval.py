@@ -1,0 +1,210 @@
+"""An approval is of figures, not of a row (STYLE: money moves by entries).
+
+Approving stores the statement's lines as approved. From then on the statement is read from them, and
+any change to what it is computed from marks it for a check (:func:`mark_for_check`, called through
+``compensation.changes.pay_changed`` in the changing transaction). The check works the statement out
+again: the same figures clear the mark; different ones send it back to draft, record what changed
+(:class:`StatementReopening`) and tell the head. Reading a marked statement checks it first, and a
+background task checks every marked statement soon after the change commits, so nobody reads a stale
+approved figure and the head hears of it the same minute.
+"""
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.roles import Role
+from kpi.models import DepartmentQuarterPlan
+from kpi.months import quarter_months, quarter_start
+
+from .engine import Line, LineKind
+from .models import Statement, StatementReopening
+
+# What makes two lines the same figure: the explanation may read differently (a KPI count in a
+# sentence) without changing what is paid.
+FIGURE_FIELDS = ("kind", "amount", "base", "rate", "deal_key", "source_id", "accelerated", "late")
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def lines_to_json(lines: Iterable[Line]) -> list[dict]:
+    return [
+        {
+            "kind": str(line.kind),
+            "amount": str(line.amount),
+            "base": _plain(line.base),
+            "rate": _plain(line.rate),
+            "deal_key": line.deal_key,
+            "client_key": line.client_key,
+            "is_new_client": line.is_new_client,
+            "accelerated": line.accelerated,
+            "late": line.late,
+            "source_id": line.source_id,
+            "explanation": line.explanation,
+        }
+        for line in lines
+    ]
+
+
+def lines_from_json(data: list[dict] | None) -> list[Line]:
+    def decimal(value):
+        return None if value is None else Decimal(value)
+
+    return [
+        Line(
+            kind=LineKind(item["kind"]),
+            amount=Decimal(item["amount"]),
+            base=decimal(item["base"]),
+            rate=decimal(item["rate"]),
+            deal_key=item["deal_key"],
+            client_key=item["client_key"],
+            is_new_client=item["is_new_client"],
+            accelerated=item["accelerated"],
+            late=item["late"],
+            source_id=item["source_id"],
+            explanation=item["explanation"],
+        )
+        for item in data or []
+    ]
+
+
+def figures(lines: Iterable[Line]) -> list[tuple]:
+    """The lines as the figures they pay, comparable across a JSON round trip."""
+    return [
+        tuple(_plain(getattr(line, name)) if name != "kind" else str(line.kind) for name in FIGURE_FIELDS)
+        for line in lines
+    ]
+
+
+def differences(before: list[Line], after: list[Line]) -> list[dict]:
+    """The lines that are not in both, each with what it paid before and after, for the head to read."""
+    old, new = figures(before), figures(after)
+    removed = [line for line, key in zip(before, old, strict=True) if key not in new]
+    added = [line for line, key in zip(after, new, strict=True) if key not in old]
+    return [
+        *({"line": line.explanation, "before": str(line.amount), "after": ""} for line in removed),
+        *({"line": line.explanation, "before": "", "after": str(line.amount)} for line in added),
+    ]
+
+
+def approve(record: Statement, *, by: User, at) -> Statement:
+    """Stores the statement's figures as approved; ``record`` is locked by the caller."""
+    from .statements import compute_statement
+
+    statement = compute_statement(hunter=record.hunter, month=record.month, record=record)
+    record.status = Statement.Status.APPROVED
+    record.approved_by, record.approved_at = by, at
+    record.approved_total = record.total = statement.total
+    record.approved_lines = lines_to_json(statement.lines)
+    record.sales_plan_fulfilled = statement.sales_plan_fulfilled
+    record.kpi_met = statement.kpi_met
+    record.needs_check, record.check_cause = False, ""
+    record.changed_after_approval = False
+    record.save()
+    return record
+
+
+def mark_for_check(*, hunter_ids: set[int] | None, month: date, cause: str) -> int:
+    approved = Statement.objects.filter(status=Statement.Status.APPROVED)
+    reach = Q(month__gte=month) if hunter_ids is None else Q(month__gte=month, hunter_id__in=hunter_ids)
+    last_of_quarter = quarter_months(month)[-1]
+    if DepartmentQuarterPlan.objects.filter(quarter_start=quarter_start(month), bonus_pool__gt=0).exists():
+        reach |= Q(month=last_of_quarter)
+    marked = approved.filter(reach).update(needs_check=True, check_cause=cause[:300])
+    if marked:
+        from .tasks import check_marked_statements
+
+        transaction.on_commit(check_marked_statements.delay)
+    return marked
+
+
+@transaction.atomic
+def statement_check(record: Statement) -> Statement:
+    """Checks a marked approved statement against a fresh computation; returns the row as it now is."""
+    from .statements import compute_statement
+
+    record = Statement.objects.select_for_update().select_related("hunter").get(pk=record.pk)
+    if record.status != Statement.Status.APPROVED or not record.needs_check:
+        return record
+    statement = compute_statement(hunter=record.hunter, month=record.month, record=record)
+    approved = lines_from_json(record.approved_lines)
+    if figures(statement.lines) == figures(approved) and statement.total == record.approved_total:
+        record.needs_check, record.check_cause = False, ""
+        record.save(update_fields=["needs_check", "check_cause"])
+        return record
+    return reopen(record, lines=statement.lines, total=statement.total)
+
+
+def reopen(record: Statement, *, lines: list[Line], total: Decimal) -> Statement:
+    """Sends an approved statement whose figures changed back to draft, keeps what was approved for the
+    record, and tells the head."""
+    StatementReopening.objects.create(
+        statement=record,
+        cause=record.check_cause or _("изменились данные, из которых он рассчитан"),
+        approved_total=record.approved_total,
+        new_total=total,
+        differences=differences(lines_from_json(record.approved_lines), lines),
+    )
+    record.status = Statement.Status.DRAFT
+    record.total = None
+    record.approved_by, record.approved_at = None, None
+    record.needs_check, record.check_cause = False, ""
+    record.changed_after_approval = True
+    record.save()
+    transaction.on_commit(lambda: _tell_the_head(record.pk))
+    return record
+
+
+def _tell_the_head(statement_id: int) -> None:
+    from notifications.models import NotificationKind
+    from notifications.reminders import Reminder
+    from notifications.services import notifications_create
+
+    record = Statement.objects.select_related("hunter").get(pk=statement_id)
+    reopening = record.reopenings.first()
+    title = _("Расчётный лист изменён после утверждения: %(hunter)s, %(month)s") % {
+        "hunter": record.hunter.full_name or record.hunter.username,
+        "month": date_format(record.month, "F Y"),
+    }
+    body = _("Было утверждено %(before)s ₽, стало %(after)s ₽. Причина: %(cause)s. Утвердите его заново.") % {
+        "before": reopening.approved_total,
+        "after": reopening.new_total,
+        "cause": reopening.cause,
+    }
+    url = reverse("compensation:statement", args=[record.hunter.username, f"{record.month:%Y-%m}"])
+    heads = User.objects.filter(role=Role.SALES_HEAD, is_active=True).values_list("pk", flat=True)
+    notifications_create(
+        reminders=[
+            Reminder(
+                recipient_id=head,
+                kind=NotificationKind.STATEMENT_CHANGED,
+                subject_key=f"statement:{record.pk}:{reopening.pk}",
+                title=title,
+                body=body,
+                url=url,
+            )
+            for head in heads
+        ],
+        for_day=timezone.localdate(),
+    )
+
+
+def check_marked() -> int:
+    """Checks every marked approved statement; returns how many went back to draft."""
+    reopened = 0
+    for record in Statement.objects.filter(status=Statement.Status.APPROVED, needs_check=True):
+        if statement_check(record).status == Statement.Status.DRAFT:
+            reopened += 1
+    return reopened

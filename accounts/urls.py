@@ -10,5 +10,4 @@ urlpatterns = [
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("no-role/", views.no_role, name="no_role"),
     path("two-factor/", views.TwoFactorView.as_view(), name="two_factor"),
-    path("audit/", views.AuditView.as_view(), name="audit"),
 ]

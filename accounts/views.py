@@ -6,11 +6,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views import View
-from django.views.generic import TemplateView
 
-from . import audit, two_factor
-from .access import CapabilityRequiredMixin, home_url
-from .roles import Capability
+from . import two_factor
+from .access import home_url
 
 
 @login_required
@@ -71,21 +69,3 @@ class TwoFactorView(View):
                 return redirect(self.next_url(request))
             form.add_error("token", _("Код не подошёл. Введите код, который приложение показывает сейчас."))
         return render(request, self.template_name, self.context(request, form), status=400)
-
-
-class AuditView(CapabilityRequiredMixin, TemplateView):
-    """The head's audit history: changes to deals, payments, plans, pay schemes and statements, and
-    every export of the client base."""
-
-    required_capability = Capability.VIEW_ALL_HUNTERS
-    template_name = "accounts/audit.html"
-
-    def get_context_data(self, **kwargs):
-        kind = self.request.GET.get("kind", "")
-        return super().get_context_data(
-            entries=audit.audit_entries(kinds=[kind] if kind in audit.AUDITED else None),
-            kinds=[(key, model._meta.verbose_name_plural) for key, model in audit.AUDITED.items()],
-            kind=kind,
-            exports=audit.client_exports(),
-            **kwargs,
-        )

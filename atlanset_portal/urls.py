@@ -5,12 +5,15 @@ from django.views.i18n import set_language
 
 from accounts.views import home
 
+from .views import AuditView
+
 admin.site.site_header = "Атлансет: администрирование"
 admin.site.site_title = "Атлансет"
 
 urlpatterns = [
     path("", home, name="home"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/audit/", AuditView.as_view(), name="audit"),
     path("onboarding/", include("onboarding.urls")),
     path("clients/", include("deals.client_urls")),
     path("deals/", include("deals.urls")),

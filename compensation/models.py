@@ -114,8 +114,8 @@ class Statement(models.Model):
     month = models.DateField(_("месяц"))
     status = models.CharField(_("статус"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     total = models.DecimalField(_("итого, ₽"), null=True, blank=True, **MONEY)
-    sales_plan_fulfilled = models.BooleanField(null=True, blank=True)
-    kpi_met = models.BooleanField(null=True, blank=True)
+    sales_plan_fulfilled = models.BooleanField(_("план продаж выполнен"), null=True, blank=True)
+    kpi_met = models.BooleanField(_("план KPI выполнен"), null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

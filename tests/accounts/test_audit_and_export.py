@@ -122,3 +122,44 @@ def test_a_hunter_with_the_permission_exports_only_own_clients(client, hunter, o
     )
 
     assert [row[0] for row in rows[1:]] == ["Своя автомойка"]
+
+
+def test_the_audit_reads_as_russian_with_values_as_the_pages_show_them(
+    client, sales_head, hunter, other_hunter, production, accountant
+):
+    from datetime import date
+
+    from compensation.services import adjustment_add
+    from deals.services import deal_transfer
+    from tests.workflow import approve
+
+    deal = Pipeline(hunter=hunter, production=production, accountant=accountant).advance_to(
+        make_deal(acting_user=hunter), Stage.PAYMENT
+    )
+    deal_transfer(
+        acting_user=sales_head, deal=deal, to_owner=other_hunter, return_on=date(2027, 1, 15), reason="Отпуск"
+    )
+    march = date(2026, 3, 1)
+    adjustment_add(acting_user=sales_head, hunter=hunter, month=march, amount=1500, reason="Выставка")
+    approve(hunter, march, head=sales_head)
+
+    client.force_login(sales_head)
+    page = client.get(reverse("audit")).content.decode().replace("\u00a0", " ")
+
+    assert "Иван Иванов → Анна Смирнова" in page  # a transfer: who to whom
+    assert "вернуть: — → 15.01.2027" in page and "Отпуск" in page
+    assert "утверждение" in page  # the statement's status change, said as the workflow says it
+    assert "Черновик → Утверждён руководителем" in page
+    assert "1 500,00 ₽" in page  # money as the pages show it
+    assert "утвердил: — → Ольга Петрова" in page  # people by name, not login or id
+    assert "approved_lines" not in page and "needs_check" not in page
+
+
+def test_the_audit_filters_by_kind(client, sales_head, hunter, other_hunter):
+    from deals.services import client_transfer
+
+    client_transfer(acting_user=sales_head, client=make_client(acting_user=hunter), to_owner=other_hunter)
+    client.force_login(sales_head)
+    page = client.get(reverse("audit") + "?kind=transfer").content.decode()
+    assert "передача" in page and "с открытыми сделками" in page
+    assert "Передачи" in page or "журнал передач" in page.lower()

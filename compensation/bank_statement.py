@@ -504,7 +504,7 @@ class MatchResult:
     reason: str
 
 
-def _usable_inn(inn: str) -> bool:
+def usable_inn(inn: str) -> bool:
     """Individuals without an INN are written as «0» or «000000000000» — not something to match on."""
     return bool(inn) and inn.isdigit() and inn.strip("0") != ""
 
@@ -520,7 +520,7 @@ def match(payment: BankPayment, candidates: list[DealCandidate]) -> MatchResult:
     - no client with the payer's INN → no match.
     """
     inn = payment.payer_inn.strip()
-    if not _usable_inn(inn):
+    if not usable_inn(inn):
         return MatchResult(None, "в платеже нет ИНН плательщика")
     clients_deals = [candidate for candidate in candidates if candidate.client_inn.strip() == inn]
     if not clients_deals:

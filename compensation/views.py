@@ -1,5 +1,6 @@
 """The pay pages: statements of a month, one statement with its reasons, the pay scheme, payments."""
 
+import re
 from datetime import date
 
 from django.contrib import messages
@@ -33,6 +34,9 @@ from .forms import (
 from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement
 from .projection import projected_pay
 from .statements import scheme_for, statement_for
+
+# A posted line index or deal id: ASCII digits that fit the id column.
+_ID = re.compile(r"[0-9]{1,9}")
 
 
 def _posted_id(request, name: str) -> int:
@@ -444,42 +448,62 @@ class BankImportView(CapabilityRequiredMixin, View):
 
     required_capability = Capability.RECORD_PAYMENTS
     session_key = "bank_statement_upload"
+    template_name = "compensation/bank_import.html"
 
     def stored(self, request) -> bytes | None:
         path = stashed_upload(request.session.get(self.session_key, ""))
         return path.read_bytes() if path else None
 
+    @staticmethod
+    def chosen(request) -> dict[int, int]:
+        """Line index → deal id, from the ticked boxes and the deals picked by hand (``deal_<line>``)."""
+        chosen = {}
+        for key, value in request.POST.items():
+            line = key.removeprefix("deal_")
+            if line != key and _ID.fullmatch(line) and _ID.fullmatch(value):
+                chosen[int(line)] = int(value)
+        return chosen
+
     def get(self, request):
-        return render(request, "compensation/bank_import.html", {"form": BankStatementUploadForm()})
+        return render(request, self.template_name, {"form": BankStatementUploadForm()})
 
     def post(self, request):
         if request.POST.get("step") == "confirm":
-            data = self.stored(request)
-            if data is None:
-                messages.error(request, _("Выписка не найдена: загрузите её ещё раз."))
-                return redirect("compensation:bank_import")
-            chosen = {}
-            for key, value in request.POST.items():
-                if key.startswith("deal_") and value.isdigit() and request.POST.get(f"take_{key[5:]}"):
-                    chosen[int(key[5:])] = int(value)
-            try:
-                count = bank_import.record_confirmed(acting_user=request.user, data=data, chosen=chosen)
-            except ValidationError as error:
-                messages.error(request, "; ".join(error.messages))
-                return redirect("compensation:bank_import")
-            messages.success(request, _("Внесено оплат из выписки: %(count)s.") % {"count": count})
-            return redirect("compensation:payments")
+            return self.confirm(request)
         form = BankStatementUploadForm(request.POST, request.FILES)
         if not form.is_valid():
-            return render(request, "compensation/bank_import.html", {"form": form}, status=400)
+            return render(request, self.template_name, {"form": form}, status=400)
         data = form.cleaned_data["file"].read()
         try:
             items, errors = bank_import.proposals(data, viewer=request.user)
         except ValidationError as error:
             for message in error.messages:
                 form.add_error("file", message)
-            return render(request, "compensation/bank_import.html", {"form": form}, status=400)
+            return render(request, self.template_name, {"form": form}, status=400)
         request.session[self.session_key] = stash_upload(data)
-        return render(
-            request, "compensation/bank_import.html", {"form": form, "items": items, "errors": errors}
-        )
+        return render(request, self.template_name, {"form": form, "items": items, "errors": errors})
+
+    def confirm(self, request):
+        data = self.stored(request)
+        if data is None:
+            messages.error(request, _("Выписка не найдена: загрузите её ещё раз."))
+            return redirect("compensation:bank_import")
+        try:
+            result = bank_import.record_confirmed(
+                acting_user=request.user, data=data, chosen=self.chosen(request)
+            )
+        except bank_import.ImportRefused as refused:
+            context = {
+                "form": BankStatementUploadForm(),
+                "items": refused.items,
+                "errors": refused.statement_errors,
+                "refusals": refused.general,
+                "refused": True,
+            }
+            return render(request, self.template_name, context, status=400)
+        except ValidationError as error:
+            messages.error(request, "; ".join(error.messages))
+            return redirect("compensation:bank_import")
+        level = messages.SUCCESS if result.recorded else messages.WARNING
+        messages.add_message(request, level, bank_import.result_summary(result))
+        return redirect("compensation:payments")

@@ -2,47 +2,107 @@
 
 import re
 from datetime import date
+from decimal import Decimal
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from deals.models import Client, Payment
+from compensation import bank_import
+from compensation.bank_import import (
+    ImportRefused,
+    LineState,
+    document_number_key,
+    proposals,
+    record_confirmed,
+)
+from deals.models import Client, Deal, Payment
+from deals.services import client_update_requisites, payment_record
 from deals.stages import Stage
-from tests.deals.factories import Pipeline, make_deal
+from tests.deals.factories import ENTREPRENEUR_REQUISITES, Pipeline, make_client, make_deal
+from tests.properties.support import assert_clear_russian, page_text
+
+ORDER_TOTAL = Decimal("5000.00")  # what Pipeline orders: 10 × 500,00
+UNKNOWN_INN = "5408131553"
 
 
-def statement_file(*, inn: str, invoice: str, amount: str) -> bytes:
-    lines = [
-        "1CClientBankExchange",
-        "ВерсияФормата=1.03",
-        "Кодировка=Windows",
-        "ДатаНачала=01.03.2026",
-        "ДатаКонца=31.03.2026",
-        "РасчСчет=40702810900000000001",
+def document(
+    *,
+    inn: str,
+    amount: str,
+    number: str = "318",
+    day: str = "05.03.2026",
+    credited: str | None = None,
+    purpose: str = "Оплата за бытовую химию, НДС не облагается",
+) -> list[str]:
+    return [
         "СекцияДокумент=Платежное поручение",
-        "Номер=318",
-        "Дата=05.03.2026",
+        f"Номер={number}",
+        f"Дата={day}",
         f"Сумма={amount}",
         "ПлательщикСчет=40702810938000012345",
         "Плательщик1=ООО «Ромашка»",
         f"ПлательщикИНН={inn}",
         "ПолучательСчет=40702810900000000001",
         "ПолучательИНН=8602000000",
-        "ДатаПоступило=05.03.2026",
-        f"НазначениеПлатежа=Оплата по счету № {invoice} от 03.03.2026 за бытовую химию, НДС не облагается",
+        f"ДатаПоступило={credited or day}",
+        f"НазначениеПлатежа={purpose}",
         "КонецДокумента",
-        "КонецФайла",
     ]
+
+
+def statement(*documents: list[str]) -> bytes:
+    header = [
+        "1CClientBankExchange",
+        "ВерсияФормата=1.03",
+        "Кодировка=Windows",
+        "ДатаНачала=01.03.2026",
+        "ДатаКонца=31.03.2026",
+        "РасчСчет=40702810900000000001",
+    ]
+    lines = header + [line for lines in documents for line in lines] + ["КонецФайла"]
     return "\r\n".join(lines).encode("cp1251")
 
 
+def for_invoice(deal: Deal, **fields) -> list[str]:
+    """A payment by the deal's client naming the deal's invoice."""
+    invoice = deal.documents.get(kind="invoice").number
+    fields.setdefault("amount", f"{ORDER_TOTAL}")
+    return document(
+        inn=Client.objects.get(pk=deal.client_id).inn,
+        purpose=f"Оплата по счету № {invoice} от 03.03.2026 за бытовую химию, НДС не облагается",
+        **fields,
+    )
+
+
+def statement_file(*, inn: str, invoice: str, amount: str) -> bytes:
+    return statement(
+        document(
+            inn=inn, amount=amount, purpose=f"Оплата по счету № {invoice} от 03.03.2026 за бытовую химию"
+        )
+    )
+
+
 @pytest.fixture
-def deal_awaiting_payment(hunter, production, accountant, settings, tmp_path):
+def pipeline(hunter, production, accountant, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     settings.VAR_DIR = tmp_path
-    return Pipeline(hunter=hunter, production=production, accountant=accountant).advance_to(
-        make_deal(acting_user=hunter), Stage.PAYMENT
+    return Pipeline(hunter=hunter, production=production, accountant=accountant)
+
+
+@pytest.fixture
+def deal_awaiting_payment(pipeline, hunter):
+    return pipeline.advance_to(make_deal(acting_user=hunter), Stage.PAYMENT)
+
+
+@pytest.fixture
+def other_deal(pipeline, hunter):
+    """A deal of another client, with an ИНН of its own."""
+    client = make_client(acting_user=hunter, name="ИП Соколова")
+    client_update_requisites(acting_user=hunter, client=client, requisites=ENTREPRENEUR_REQUISITES)
+    return pipeline.advance_to(
+        make_deal(acting_user=hunter, client=client, title="Поставка на март"), Stage.PAYMENT
     )
 
 
@@ -52,38 +112,409 @@ def upload(client, data: bytes):
     )
 
 
+def confirm(client, chosen: dict[int, int], **kwargs):
+    fields = {"step": "confirm", **{f"deal_{index}": str(deal_id) for index, deal_id in chosen.items()}}
+    return client.post(reverse("compensation:bank_import"), fields, **kwargs)
+
+
+def by_hand(
+    accountant, deal: Deal, *, amount=ORDER_TOTAL, document_number="318", on=date(2026, 3, 5)
+) -> Payment:
+    return payment_record(
+        acting_user=accountant, deal=deal, amount=amount, received_on=on, bank_document=document_number
+    )
+
+
+def plain(text: str) -> str:
+    """Money is written with no-break spaces; the assertions read it with plain ones."""
+    return " ".join(str(text).split())
+
+
+def flash(response) -> str:
+    return plain(" ".join(str(message) for message in response.context["messages"]))
+
+
+# --- the rule: the same document ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "key"),
+    [
+        ("318", "318"),
+        ("№ 318", "318"),
+        ("п/п 0318 от 05.03.2026", "318"),
+        ("пп №318 от 05.03.26", "318"),
+        ("05.03.2026 п/п 318", "318"),
+        ("000", "0"),
+        ("б/н", "Б/Н"),
+    ],
+)
+def test_document_numbers_compare_by_the_number_written_not_its_decoration(written, key):
+    assert document_number_key(written) == key
+
+
+# --- 1. documents already recorded -------------------------------------------------------------------------
+
+
 def test_incoming_payment_is_matched_by_inn_and_invoice_and_recorded_once(
     client, accountant, deal_awaiting_payment
 ):
     deal = deal_awaiting_payment
-    inn = Client.objects.get(pk=deal.client_id).inn
-    invoice = deal.documents.get(kind="invoice").number
-    data = statement_file(inn=inn, invoice=invoice, amount=f"{deal.order.total}")
+    data = statement(for_invoice(deal))
     client.force_login(accountant)
 
     preview = upload(client, data).content.decode()
     assert "по ИНН плательщика и счёту" in preview
-    take = re.search(r'name="(take_\d+)"', preview).group(1)
-    deal_field = re.search(r'name="(deal_\d+)" value="(\d+)"', preview)
-    assert int(deal_field.group(2)) == deal.pk
-    confirm = {"step": "confirm", take: "1", deal_field.group(1): deal_field.group(2)}
-    client.post(reverse("compensation:bank_import"), confirm)
+    assert re.search(rf'type="checkbox" name="deal_0" value="{deal.pk}" checked', preview)
+    response = confirm(client, {0: deal.pk}, follow=True)
 
     payment = Payment.objects.get(deal=deal)
-    assert payment.amount == deal.order.total
+    assert payment.amount == ORDER_TOTAL
     assert payment.received_on == date(2026, 3, 5)
     assert payment.bank_document == "п/п 318 от 05.03.2026"
+    assert "Внесено оплат: 1; уже были внесены: 0; пропущено: 0." in flash(response)
 
-    upload(client, data)
-    client.post(reverse("compensation:bank_import"), confirm)
+    again = upload(client, data)
+    assert [item.state for item in again.context["items"]] == [LineState.RECORDED]
+    assert 'name="deal_0"' not in again.content.decode()
+    response = confirm(client, {0: deal.pk}, follow=True)
+    assert Payment.objects.filter(deal=deal).count() == 1
+    assert "Внесено оплат: 0; уже были внесены: 1; пропущено: 0. Ничего нового не внесено." in flash(response)
+
+
+@pytest.mark.parametrize("keyed_in", ["318", "№ 318", "п/п 0318", "пп 318 от 05.03.2026"])
+def test_a_document_keyed_in_by_hand_is_shown_as_recorded_and_never_recorded_again(
+    client, accountant, deal_awaiting_payment, keyed_in
+):
+    deal = deal_awaiting_payment
+    by_hand(accountant, deal, amount=Decimal("2000.00"), document_number=keyed_in)
+    data = statement(for_invoice(deal, amount="2000.00"))
+    client.force_login(accountant)
+
+    response = upload(client, data)
+    [item] = response.context["items"]
+    assert item.state == LineState.RECORDED and item.deal == deal
+    text = page_text(response)
+    assert "уже внесена" in text and keyed_in in text
+    assert reverse("deals:detail", args=[deal.pk]) in response.content.decode()
+    assert 'name="deal_0"' not in response.content.decode()
+
+    result = record_confirmed(acting_user=accountant, data=data, chosen={0: deal.pk})
+    assert (len(result.recorded), len(result.already), result.skipped) == (0, 1, [])
     assert Payment.objects.filter(deal=deal).count() == 1
 
 
-def test_unknown_payer_is_listed_and_nothing_is_recorded(client, accountant, deal_awaiting_payment):
+def test_a_document_credited_a_day_later_is_recognised_by_either_date(accountant, deal_awaiting_payment):
+    deal = deal_awaiting_payment
+    by_hand(accountant, deal, on=date(2026, 3, 6))
+    data = statement(for_invoice(deal, credited="06.03.2026"))
+    [item], _errors = proposals(data, viewer=accountant)
+    assert item.state == LineState.RECORDED
+
+
+def test_a_document_on_another_deal_of_the_payer_is_recognised_there(accountant, pipeline, hunter):
+    """Keyed in on the first deal, which it paid in full; the payer's only open deal is another one."""
+    first = pipeline.advance_to(make_deal(acting_user=hunter), Stage.PAYMENT)
+    second = pipeline.advance_to(make_deal(acting_user=hunter, client=first.client), Stage.PAYMENT)
+    by_hand(accountant, first)
+    data = statement(document(inn=first.client.inn, amount=f"{ORDER_TOTAL}", purpose="Оплата за химию"))
+
+    [item], _errors = proposals(data, viewer=accountant)
+    assert item.state == LineState.RECORDED and item.deal == first
+    result = record_confirmed(acting_user=accountant, data=data, chosen={0: second.pk})
+    assert len(result.already) == 1 and not result.recorded
+    assert not Payment.objects.filter(deal=second).exists()
+
+
+@pytest.mark.parametrize(
+    ("amount", "on"),
+    [(Decimal("1000.00"), date(2026, 3, 5)), (ORDER_TOTAL, date(2026, 2, 20))],
+    ids=["other amount", "other date"],
+)
+def test_the_same_number_with_another_amount_or_date_is_flagged_and_not_recorded(
+    client, accountant, deal_awaiting_payment, amount, on
+):
+    deal = deal_awaiting_payment
+    keyed = by_hand(accountant, deal, amount=amount, on=on)
+    data = statement(for_invoice(deal, amount="1500.00" if amount == ORDER_TOTAL else "2000.00"))
     client.force_login(accountant)
-    page = upload(client, statement_file(inn="5408131553", invoice="1", amount="100.00")).content.decode()
+
+    response = upload(client, data)
+    [item] = response.context["items"]
+    assert item.state == LineState.CONFLICT and item.recorded == keyed
+    assert "проверьте" in page_text(response) and "другой суммой или датой" in page_text(response)
+    assert 'name="deal_0"' not in response.content.decode()
+
+    refused = confirm(client, {0: deal.pk})  # posted anyway
+    assert refused.status_code == 400
+    [line] = refused.context["items"]
+    assert "с тем же номером документа" in line.refusal
+    assert_clear_russian(line.refusal, echoed=[keyed.bank_document])
+    assert list(Payment.objects.filter(deal=deal)) == [keyed]
+
+
+# --- 2. lines matched to no deal ----------------------------------------------------------------------------
+
+
+def test_an_unknown_payer_gets_a_choice_of_the_accountants_deals_by_name_and_outstanding(
+    client, accountant, deal_awaiting_payment, other_deal
+):
+    data = statement(document(inn=UNKNOWN_INN, amount="1200.00"))
+    client.force_login(accountant)
+
+    response = upload(client, data)
+    [item] = response.context["items"]
+    assert item.state == LineState.UNMATCHED and item.payer_choices == []
+    assert {choice.deal for choice in item.other_choices} == {deal_awaiting_payment, other_deal}
+    text = page_text(response)
+    assert "не найден среди клиентов" in text
+    assert "ИП Соколова — Поставка на март (сделка №" in text
+    assert "осталось 5 000,00 ₽" in text
+    assert not re.search(r">\s*Сделка №\d+", response.content.decode())
+
+    response = confirm(client, {0: other_deal.pk}, follow=True)
+    payment = Payment.objects.get()
+    assert (payment.deal, payment.amount, payment.bank_document) == (
+        other_deal,
+        Decimal("1200.00"),
+        "п/п 318 от 05.03.2026",
+    )
+    assert "Внесено оплат: 1;" in flash(response)
+
+
+def test_an_ambiguous_line_offers_the_payers_deals_first(accountant, pipeline, hunter, other_deal):
+    first = pipeline.advance_to(make_deal(acting_user=hunter), Stage.PAYMENT)
+    second = pipeline.advance_to(make_deal(acting_user=hunter, client=first.client), Stage.PAYMENT)
+    data = statement(document(inn=first.client.inn, amount="100.00", purpose="Оплата за химию"))
+
+    [item], _errors = proposals(data, viewer=accountant)
+    assert item.state == LineState.UNMATCHED and item.deal is None
+    assert {choice.deal for choice in item.payer_choices} == {first, second}
+    assert [choice.deal for choice in item.other_choices] == [other_deal]
+
+
+def test_deals_that_cannot_take_the_amount_are_not_offered(
+    accountant, deal_awaiting_payment, other_deal, hunter
+):
+    by_hand(accountant, other_deal, amount=Decimal("4500.00"), document_number="1")
+    early = make_deal(acting_user=hunter)  # not a deal the accountant works yet
+    data = statement(document(inn=UNKNOWN_INN, amount="600.00"))
+
+    [item], _errors = proposals(data, viewer=accountant)
+    offered = {choice.deal for choice in item.other_choices}
+    assert offered == {deal_awaiting_payment}
+    assert early not in offered
+
+
+def test_a_deal_the_accountant_does_not_work_is_refused_on_confirm(
+    client, accountant, deal_awaiting_payment, hunter
+):
+    early = make_deal(acting_user=hunter)
+    client.force_login(accountant)
+    upload(client, statement(document(inn=UNKNOWN_INN, amount="600.00")))
+
+    response = confirm(client, {0: early.pk})
+    assert response.status_code == 400
+    [item] = response.context["items"]
+    assert "Сделка не найдена среди сделок" in item.refusal
+    assert "Ничего не внесено." in page_text(response) and item.refusal in page_text(response)
+    assert not Payment.objects.exists()
+
+
+def test_a_chosen_deal_that_lacks_less_than_the_amount_is_refused_with_the_figures(
+    accountant, deal_awaiting_payment, other_deal
+):
+    by_hand(accountant, other_deal, amount=Decimal("4500.00"), document_number="1")
+    data = statement(document(inn=UNKNOWN_INN, amount="600.00"))
+
+    with pytest.raises(ImportRefused) as refused:
+        record_confirmed(acting_user=accountant, data=data, chosen={0: other_deal.pk})
+    [item] = refused.value.items
+    assert plain(item.refusal) == (
+        "Оплата 600,00 ₽ больше, чем осталось оплатить по заказу сделки «ИП Соколова — Поставка на март»: "
+        "500,00 ₽ (сумма заказа 5 000,00 ₽, оплачено 4 500,00 ₽)."
+    )
+    assert Payment.objects.filter(deal=other_deal).count() == 1
+
+
+# --- 3. more than the order lacks ---------------------------------------------------------------------------
+
+
+def test_a_line_beyond_the_outstanding_amount_shows_the_figures_and_is_not_recorded_as_is(
+    client, accountant, deal_awaiting_payment, other_deal
+):
+    deal = deal_awaiting_payment
+    by_hand(accountant, deal, amount=Decimal("3000.00"), document_number="1")
+    data = statement(for_invoice(deal, amount="2500.00"))
+    client.force_login(accountant)
+
+    response = upload(client, data)
+    [item] = response.context["items"]
+    assert item.state == LineState.EXCEEDS
+    text = page_text(response)
+    assert "заказ 5 000,00 ₽, оплачено 3 000,00 ₽, осталось 2 000,00 ₽" in text
+    html = response.content.decode()
+    assert 'type="checkbox" name="deal_0"' not in html
+    assert f'<option value="{deal.pk}"' not in html and f'<option value="{other_deal.pk}"' in html
+
+    refused = confirm(client, {0: deal.pk})
+    assert refused.status_code == 400
+    assert "больше, чем осталось оплатить" in refused.context["items"][0].refusal
+    assert Payment.objects.filter(deal=deal).count() == 1
+
+    confirm(client, {0: other_deal.pk})
+    assert Payment.objects.get(deal=other_deal).amount == Decimal("2500.00")
+
+
+def test_two_lines_that_fit_the_order_alone_but_not_together_are_refused(accountant, deal_awaiting_payment):
+    deal = deal_awaiting_payment
+    data = statement(for_invoice(deal, amount="3000.00"), for_invoice(deal, number="319", amount="3000.00"))
+
+    items, _errors = proposals(data, viewer=accountant)
+    assert [item.state for item in items] == [LineState.READY, LineState.READY]
+    with pytest.raises(ImportRefused) as refused:
+        record_confirmed(acting_user=accountant, data=data, chosen={0: deal.pk, 1: deal.pk})
+    first, second = refused.value.items
+    assert not first.refusal
+    assert "Из остатка уже взято 3 000,00 ₽ строками выписки выше." in plain(second.refusal)
+    assert not Payment.objects.exists()
+
+
+# --- 4. the report and all or nothing -----------------------------------------------------------------------
+
+
+def test_the_report_counts_what_was_added_what_was_there_and_what_was_skipped_with_reasons(
+    client, accountant, deal_awaiting_payment, other_deal
+):
+    by_hand(accountant, other_deal, amount=Decimal("700.00"), document_number="77")
+    data = statement(
+        for_invoice(deal_awaiting_payment, amount="1000.00"),
+        for_invoice(other_deal, number="77", amount="700.00"),
+        document(inn=UNKNOWN_INN, number="90", amount="50.00"),
+        for_invoice(deal_awaiting_payment, number="91", amount="10.00"),
+    )
+    client.force_login(accountant)
+    upload(client, data)
+
+    response = confirm(client, {0: deal_awaiting_payment.pk}, follow=True)
+    assert flash(response) == (
+        "Внесено оплат: 1; уже были внесены: 1; пропущено: 2 "
+        f"(№90 от 05.03.2026 — плательщик с ИНН {UNKNOWN_INN} не найден среди клиентов, сделка не выбрана; "
+        "№91 от 05.03.2026 — не отмечена)."
+    )
+    assert Payment.objects.filter(deal=deal_awaiting_payment).get().amount == Decimal("1000.00")
+
+
+def test_a_line_refused_at_confirm_time_records_nothing_and_shows_the_reason_by_the_line(
+    client, accountant, deal_awaiting_payment, other_deal
+):
+    data = statement(
+        for_invoice(deal_awaiting_payment, amount="1000.00"), for_invoice(other_deal, number="5")
+    )
+    client.force_login(accountant)
+    upload(client, data)
+    by_hand(accountant, other_deal, amount=Decimal("10.00"), document_number="9")  # meanwhile, by hand
+
+    response = confirm(client, {0: deal_awaiting_payment.pk, 1: other_deal.pk})
+    assert response.status_code == 400
+    first, second = response.context["items"]
+    assert not first.refusal and "осталось оплатить" in second.refusal
+    html = response.content.decode()
+    assert re.search(rf'name="deal_0" value="{deal_awaiting_payment.pk}" checked', html)
+    row = re.search(r'<tr id="line-1".*?</tr>', html, re.DOTALL).group()
+    assert "осталось оплатить по заказу" in row
+    assert not Payment.objects.filter(deal=deal_awaiting_payment).exists()
+
+
+def test_a_refusal_by_payment_record_itself_rolls_back_the_lines_before_it(
+    accountant, deal_awaiting_payment, other_deal, monkeypatch
+):
+    data = statement(
+        for_invoice(deal_awaiting_payment, amount="1000.00"), for_invoice(other_deal, number="5")
+    )
+    real = bank_import.payment_record
+
+    def refusing_the_second(**kwargs):
+        if kwargs["deal"] == other_deal:
+            raise ValidationError({"amount": "Оплата больше, чем осталось оплатить по заказу."})
+        return real(**kwargs)
+
+    monkeypatch.setattr(bank_import, "payment_record", refusing_the_second)
+    with pytest.raises(ImportRefused) as refused:
+        record_confirmed(
+            acting_user=accountant, data=data, chosen={0: deal_awaiting_payment.pk, 1: other_deal.pk}
+        )
+    assert refused.value.items[1].refusal == "Оплата больше, чем осталось оплатить по заказу."
+    assert not Payment.objects.exists()
+
+
+def test_the_same_document_twice_in_one_statement_is_refused_not_recorded_twice(
+    accountant, deal_awaiting_payment
+):
+    deal = deal_awaiting_payment
+    data = statement(for_invoice(deal, amount="100.00"), for_invoice(deal, amount="100.00"))
+    with pytest.raises(ImportRefused) as refused:
+        record_confirmed(acting_user=accountant, data=data, chosen={0: deal.pk, 1: deal.pk})
+    assert "вносится один раз" in refused.value.items[1].refusal
+    assert not Payment.objects.exists()
+
+
+def test_the_preview_reads_the_deals_and_payments_once_whatever_the_number_of_lines(
+    client, accountant, deal_awaiting_payment, other_deal, django_assert_max_num_queries
+):
+    by_hand(accountant, other_deal, amount=Decimal("700.00"), document_number="77")
+    data = statement(
+        for_invoice(deal_awaiting_payment, amount="1000.00"),
+        for_invoice(other_deal, number="77", amount="700.00"),
+        document(inn=UNKNOWN_INN, number="90", amount="50.00"),
+        for_invoice(deal_awaiting_payment, number="91", amount="10.00"),
+        for_invoice(other_deal, number="92", amount="9000.00"),
+    )
+    client.force_login(accountant)
+    with django_assert_max_num_queries(12):
+        response = upload(client, data)
+    assert [item.state for item in response.context["items"]] == [
+        LineState.READY,
+        LineState.RECORDED,
+        LineState.UNMATCHED,
+        LineState.READY,
+        LineState.EXCEEDS,
+    ]
+
+
+# --- 5. the same stored statement twice ---------------------------------------------------------------------
+
+
+def test_confirming_the_stored_statement_twice_records_nothing_the_second_time_and_says_so(
+    client, accountant, deal_awaiting_payment, other_deal
+):
+    data = statement(
+        for_invoice(deal_awaiting_payment, amount="1000.00"),
+        document(inn=UNKNOWN_INN, number="6", amount="40.00"),
+    )
+    client.force_login(accountant)
+    upload(client, data)
+    chosen = {0: deal_awaiting_payment.pk, 1: other_deal.pk}
+
+    first = confirm(client, chosen, follow=True)
+    second = confirm(client, chosen, follow=True)
+    assert "Внесено оплат: 2; уже были внесены: 0" in flash(first)
+    assert flash(second) == "Внесено оплат: 0; уже были внесены: 2; пропущено: 0. Ничего нового не внесено."
+    assert Payment.objects.count() == 2
+
+
+# --- who may ------------------------------------------------------------------------------------------------
+
+
+def test_unknown_payer_is_listed_and_nothing_is_recorded_without_a_choice(
+    client, accountant, deal_awaiting_payment
+):
+    client.force_login(accountant)
+    page = upload(client, statement_file(inn=UNKNOWN_INN, invoice="1", amount="100.00")).content.decode()
     assert "не найден среди клиентов" in page
-    assert 'name="take_' not in page
+    assert 'type="checkbox"' not in page
+    response = confirm(client, {}, follow=True)
+    assert "пропущено: 1" in flash(response)
     assert not Payment.objects.exists()
 
 
@@ -95,6 +526,17 @@ def test_a_file_that_is_not_a_bank_statement_is_refused_in_russian(client, accou
     assert "1CClientBankExchange" in response.content.decode()
 
 
-def test_hunters_cannot_import_bank_statements(client, hunter):
-    client.force_login(hunter)
+@pytest.mark.parametrize("role", ["hunter", "sales_head", "production"])
+def test_only_the_accountant_imports_bank_statements(client, request, deal_awaiting_payment, role):
+    user = request.getfixturevalue(role)
+    client.force_login(user)
     assert client.get(reverse("compensation:bank_import")).status_code == 403
+    assert upload(client, statement(for_invoice(deal_awaiting_payment))).status_code == 403
+    assert confirm(client, {0: deal_awaiting_payment.pk}).status_code == 403
+    with pytest.raises(PermissionDenied):
+        record_confirmed(
+            acting_user=user,
+            data=statement(for_invoice(deal_awaiting_payment)),
+            chosen={0: deal_awaiting_payment.pk},
+        )
+    assert not Payment.objects.exists()

@@ -7,10 +7,8 @@ one rule that recognises a document); its number already used on the deal for an
 The last two get a choice of deal by hand. Confirming records every chosen line or none.
 """
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -23,6 +21,7 @@ from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability
 from atlanset_portal.templatetags.formatting import rub
+from deals.documents import document_date, document_number_key
 from deals.models import Deal, DealDocument, Payment
 from deals.services import DealRuleError, payment_record
 from deals.stages import DealStatus
@@ -46,34 +45,6 @@ def bank_document(payment: BankPayment) -> str:
 
 
 # --- the rule: is this bank document already recorded? ---------------------------------------------------
-
-_DATE_IN_TEXT = re.compile(r"(?<!\d)(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})(?!\d)")
-_DIGITS = re.compile(r"\d+")
-
-
-def document_number_key(text: str) -> str:
-    """How payment document numbers compare: the first number written, dates aside, leading zeros dropped.
-
-    «п/п 318 от 05.03.2026» (what the import stores), «318», «№ 0318» and «пп 318» (what people type) are
-    all «318»; a number without digits is compared as written, case and spaces aside.
-    """
-    without_dates = _DATE_IN_TEXT.sub(" ", text or "")
-    number = _DIGITS.search(without_dates)
-    if number is None:
-        return "".join(without_dates.split()).upper()
-    return number.group().lstrip("0") or "0"
-
-
-def _written_date(text: str) -> date | None:
-    """The date written in a recorded bank document («п/п 318 от 05.03.2026»), if there is one."""
-    found = _DATE_IN_TEXT.search(text or "")
-    if found is None:
-        return None
-    day, month, year = (int(part) for part in found.groups())
-    try:
-        return date(year + 2000 if year < 100 else year, month, day)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -100,7 +71,7 @@ def recorded_entry(line: BankPayment, entries: Iterable[Payment]) -> RecordedEnt
     for entry in entries:
         if entry.kind != Payment.Kind.PAYMENT or document_number_key(entry.bank_document) != number:
             continue
-        entry_date = _written_date(entry.bank_document) or entry.received_on
+        entry_date = document_date(entry.bank_document, entry.received_on)
         if entry.amount == line.amount and entry_date in dates:
             return RecordedEntry(payment=entry, same=True)
         conflicting = conflicting or RecordedEntry(payment=entry, same=False)

@@ -23,6 +23,7 @@ from kpi.progress import progress_schedule
 from onboarding.selectors import onboarding_complete
 
 from . import stages
+from .documents import document_date, document_number_key
 from .lead_import import LeadRow, ParsedLeads, RejectedRow
 from .models import (
     CallResult,
@@ -1031,31 +1032,40 @@ def _replayed(*, idempotency_key: str, deal: Deal, kind: str, amount: Decimal) -
     return existing
 
 
-def _check_bank_document(*, deal: Deal, bank_document: str, amount: Decimal, on: date) -> None:
-    """The same bank document on a deal is one entry: sending it again is refused with what was
-    recorded, so a different amount under the same number is never taken for the old one."""
+def _check_bank_document(*, deal: Deal, bank_document: str, amount: Decimal, on: date, kind: str) -> None:
+    """One bank document is one entry on a deal. The same text again, or the same number with the same
+    amount and date however it is written («318», «п/п 318 от 05.03.2026», «№ 0318»: the bank import's
+    rule, ``deals.documents``), is refused with what was recorded; the same text with another amount or
+    date is refused too, so a different sum under a used number is never taken for the old one."""
     if not bank_document:
         return
-    existing = Payment.objects.filter(deal=deal, bank_document=bank_document).first()
-    if existing is None:
-        return
-    figures = {
-        "document": bank_document,
-        "kind": existing.get_kind_display().lower(),
-        "amount": rub(abs(existing.amount)),
-        "date": f"{existing.received_on:%d.%m.%Y}",
-    }
-    if abs(existing.amount) == amount and existing.received_on == on:
-        message = _("Документ №%(document)s уже внесён: %(kind)s %(amount)s от %(date)s.") % figures
-    else:
-        message = (
-            _(
-                "По документу №%(document)s уже внесена %(kind)s %(amount)s от %(date)s: другая сумма или "
-                "дата под тем же номером — проверьте выписку."
-            )
-            % figures
+    number = document_number_key(bank_document)
+    for existing in Payment.objects.filter(deal=deal, kind=kind).exclude(bank_document=""):
+        if document_number_key(existing.bank_document) != number:
+            continue
+        same = abs(existing.amount) == amount and on in (
+            existing.received_on,
+            document_date(existing.bank_document, existing.received_on),
         )
-    raise DuplicatePayment(message, existing)
+        if not same and existing.bank_document != bank_document:
+            continue  # the same number on another day for another sum: another document
+        figures = {
+            "document": existing.bank_document,
+            "kind": existing.get_kind_display().lower(),
+            "amount": rub(abs(existing.amount)),
+            "date": f"{existing.received_on:%d.%m.%Y}",
+        }
+        if same:
+            message = _("Документ №%(document)s уже внесён: %(kind)s %(amount)s от %(date)s.") % figures
+        else:
+            message = (
+                _(
+                    "По документу №%(document)s уже внесена %(kind)s %(amount)s от %(date)s: другая сумма "
+                    "или дата под тем же номером — проверьте выписку."
+                )
+                % figures
+            )
+        raise DuplicatePayment(message, existing)
 
 
 def deal_paid_total(deal: Deal) -> Decimal:
@@ -1092,7 +1102,9 @@ def payment_record(
         return replayed
     if not deal_in_finance(deal):
         raise DealRuleError(_("Оплаты вносятся по сделкам с этапа «Сделка»."))
-    _check_bank_document(deal=deal, bank_document=bank_document, amount=amount, on=received_on)
+    _check_bank_document(
+        deal=deal, bank_document=bank_document, amount=amount, on=received_on, kind=Payment.Kind.PAYMENT
+    )
     outstanding = deal_outstanding(deal)
     if amount > outstanding:
         total = Order.objects.filter(deal=deal).values_list("total", flat=True).first() or Decimal("0")
@@ -1128,7 +1140,9 @@ def payment_record(
     except IntegrityError:
         # Only a concurrent entry of the same form or document gets here (the deal row is locked).
         _replayed(idempotency_key=idempotency_key, deal=deal, kind=Payment.Kind.PAYMENT, amount=amount)
-        _check_bank_document(deal=deal, bank_document=bank_document, amount=amount, on=received_on)
+        _check_bank_document(
+            deal=deal, bank_document=bank_document, amount=amount, on=received_on, kind=Payment.Kind.PAYMENT
+        )
         raise
     deal_update_paid_in_full(deal)
     pay_changed(
@@ -1161,7 +1175,9 @@ def payment_refund(
     replayed = _replayed(idempotency_key=idempotency_key, deal=deal, kind=Payment.Kind.REFUND, amount=amount)
     if replayed is not None:
         return replayed
-    _check_bank_document(deal=deal, bank_document=bank_document, amount=amount, on=recorded_on)
+    _check_bank_document(
+        deal=deal, bank_document=bank_document, amount=amount, on=recorded_on, kind=Payment.Kind.REFUND
+    )
     paid = deal_paid_total(deal)
     if amount > paid:
         raise ValidationError(
@@ -1191,7 +1207,9 @@ def payment_refund(
             )
     except IntegrityError:
         _replayed(idempotency_key=idempotency_key, deal=deal, kind=Payment.Kind.REFUND, amount=amount)
-        _check_bank_document(deal=deal, bank_document=bank_document, amount=amount, on=recorded_on)
+        _check_bank_document(
+            deal=deal, bank_document=bank_document, amount=amount, on=recorded_on, kind=Payment.Kind.REFUND
+        )
         raise
     Clawback.objects.bulk_create(
         Clawback(

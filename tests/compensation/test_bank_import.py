@@ -13,10 +13,10 @@ from compensation import bank_import
 from compensation.bank_import import (
     ImportRefused,
     LineState,
-    document_number_key,
     proposals,
     record_confirmed,
 )
+from deals.documents import document_number_key
 from deals.models import Client, Deal, Payment
 from deals.services import client_update_requisites, payment_record
 from deals.stages import Stage

@@ -16,6 +16,7 @@ from compensation.statements import statement_for
 from deals.models import Clawback, Deal, Payment, Transfer
 from deals.services import (
     DealRuleError,
+    DuplicatePayment,
     client_transfer,
     deal_move,
     deal_transfer,
@@ -373,3 +374,16 @@ def test_a_late_payment_after_the_lock_counts_in_the_first_open_month(
 
     assert (late.accrual_month, late.late) == (APRIL, True)
     assert [line.source_id for line in commission_of(hunter, APRIL)] == [late.pk]
+
+
+def test_a_document_keyed_in_by_hand_after_the_bank_import_stored_it_is_not_recorded_again(
+    pipeline, hunter, accountant
+):
+    deal = deal_awaiting_payment(pipeline, hunter)
+    on = timezone.localdate()
+    pay(accountant, deal, "1000", on, f"п/п 318 от {on:%d.%m.%Y}")  # as the bank import writes it
+    with pytest.raises(DuplicatePayment, match="уже внесён"):
+        pay(accountant, deal, "1000", on, "№ 0318")
+    # The same number next year for another sum is another document.
+    pay(accountant, deal, "1500", on - timedelta(days=365), "318")
+    assert Payment.objects.filter(deal=deal).count() == 2

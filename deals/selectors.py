@@ -228,7 +228,7 @@ def deal_detail(*, viewer: User, pk: int) -> Deal:
             Prefetch("follow_ups", queryset=FollowUp.objects.select_related("author")),
             "order__lines__product",
             Prefetch("documents", queryset=DealDocument.objects.select_related("uploaded_by")),
-            "payments",
+            Prefetch("payments", queryset=Payment.objects.select_related("credited_to")),
             "client__phones",
         )
         .get(pk=pk)
@@ -343,8 +343,6 @@ def payment_status(deal: Deal, facts: DealFacts) -> PaymentStatus | None:
 def transfers_of(*, deal: Deal | None = None, client: Client | None = None) -> list[Transfer]:
     """The transfer log of a deal (its own transfers and its client's) or of a client (all of them),
     newest first, each marked whether it can still be returned."""
-    from .services import transfer_is_returnable
-
     if deal is not None:
         rows = Transfer.objects.filter(Q(deal=deal) | Q(client_id=deal.client_id, deal__isnull=True))
     else:
@@ -357,3 +355,11 @@ def transfers_of(*, deal: Deal | None = None, client: Client | None = None) -> l
     for transfer in rows:
         transfer.returnable = transfer_is_returnable(transfer)
     return rows
+
+
+def transfer_is_returnable(transfer: Transfer) -> bool:
+    """A temporary transfer still in force: not returned, and what it moved is still with the stand-in."""
+    if transfer.return_on is None or hasattr(transfer, "returned_by"):
+        return False
+    holder = transfer.deal.owner_id if transfer.deal_id else transfer.client.owner_id
+    return holder == transfer.to_owner_id

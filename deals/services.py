@@ -1357,20 +1357,14 @@ def deal_transfer(
     return transfer
 
 
-def transfer_is_returnable(transfer: Transfer) -> bool:
-    """A temporary transfer still in force: not returned, and what it moved is still with the stand-in."""
-    if transfer.return_on is None or hasattr(transfer, "returned_by"):
-        return False
-    holder = transfer.deal.owner_id if transfer.deal_id else transfer.client.owner_id
-    return holder == transfer.to_owner_id
-
-
 @transaction.atomic
 def transfer_return(*, acting_user: User, transfer: Transfer) -> Transfer:
     """Ends a temporary transfer now: the client (with the open deals the stand-in holds) or the deal goes
     back to the hunter it came from; logged as a transfer that names the one it ends."""
     if not can(acting_user, Capability.TRANSFER_CLIENTS):
         raise PermissionDenied
+    from .selectors import transfer_is_returnable
+
     transfer = Transfer.objects.select_for_update().select_related("client", "deal").get(pk=transfer.pk)
     if not transfer_is_returnable(transfer):
         raise ValidationError(_("Эта передача уже завершена или не была временной."))

@@ -36,6 +36,7 @@ from compensation.services import (
 )
 from compensation.statements import compute_statement, statement_for
 from deals.models import Clawback, Deal, Order, Payment, Product, Transfer
+from deals.selectors import transfer_is_returnable
 from deals.services import (
     OrderLineInput,
     client_create,
@@ -45,7 +46,6 @@ from deals.services import (
     deal_transfer,
     payment_record,
     payment_refund,
-    transfer_is_returnable,
     transfer_return,
 )
 from kpi.models import ActivityKind, CallDirection

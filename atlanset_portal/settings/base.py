@@ -281,6 +281,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_daily_reminders",
         "schedule": crontab(hour=9, minute=0),
     },
+    # Approved statements something changed under are checked within minutes of the change; this catches
+    # any check whose task was lost.
+    "check-marked-statements": {
+        "task": "compensation.tasks.check_marked_statements",
+        "schedule": crontab(minute="*/10"),
+    },
     # Emails that could not go out at once (SMTP down) are retried.
     "send-pending-notification-emails": {
         "task": "notifications.tasks.send_notification_emails",

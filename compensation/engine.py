@@ -154,7 +154,8 @@ class MonthInput:
     month's refunds); they decide whether the plan is fulfilled. The accelerator split itself
     runs over ``payments`` only. No sales plan: ``sales_plan_target_revenue=None``.
     ``department_bonus`` is this hunter's share of the quarter's pool (non-zero only in a
-    quarter's last month).
+    quarter's last month). ``kpi_plan_set=False``: the month has no KPI plan (none, or all its
+    targets zero), so no fixed part whatever ``kpi_met`` says.
     """
 
     month: date
@@ -164,6 +165,7 @@ class MonthInput:
     revenue: Decimal
     completed_deals: int
     kpi_met: bool
+    kpi_plan_set: bool = True
     kpi_counters: dict[str, int] = field(default_factory=dict)
     payments: list[PaymentInput] = field(default_factory=list)
     refunds: list[RefundInput] = field(default_factory=list)
@@ -456,7 +458,10 @@ def _fixed_line(month: MonthInput, scheme: PayScheme) -> Line:
         f"{KPI_COUNTER_LABELS.get(name, name)} {value}" for name, value in month.kpi_counters.items()
     )
     figures = f" ({counters})" if counters else ""
-    if month.kpi_met:
+    if not month.kpi_plan_set:
+        amount = ZERO
+        explanation = f"Фиксированная часть не начислена: план KPI не задан{figures}"
+    elif month.kpi_met:
         amount = scheme.fixed_amount
         explanation = f"Фиксированная часть: план KPI выполнен{figures}"
     else:

@@ -6,12 +6,27 @@ from decimal import Decimal
 
 from django.db.models import DecimalField, F, Max, Sum
 
-from kpi.months import quarter_months
+from kpi.months import month_start, next_month, quarter_months
 
 from . import rules
 from .models import Statement
 
 LOCKED_STATUSES = (Statement.Status.LOCKED, Statement.Status.PAID)
+
+
+def first_open_month(since: date) -> date:
+    """The first month from ``since`` on with no locked statement at or after it: the earliest a new
+    version of the pay scheme may take effect, so that it never changes what a locked month paid."""
+    since = month_start(since)
+    latest_locked = Statement.objects.filter(month__gte=since, status__in=LOCKED_STATUSES).aggregate(
+        latest=Max("month")
+    )["latest"]
+    return since if latest_locked is None else next_month(latest_locked)
+
+
+def scheme_start_default(today: date) -> date:
+    """The effective date the scheme form offers: the first open month from next month on."""
+    return first_open_month(next_month(month_start(today)))
 
 
 @dataclass

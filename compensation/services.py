@@ -22,7 +22,7 @@ from .approval import approve, figures, lines_from_json, reopen
 from .changes import StatementLocked, ensure_month_open, pay_changed, statement_row_for_update
 from .engine import LineKind
 from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement, StatementLine
-from .selectors import LOCKED_STATUSES
+from .selectors import first_open_month
 from .statements import compute_statement
 
 __all__ = ["StatementLocked"]
@@ -38,9 +38,14 @@ def scheme_save(*, acting_user: User, effective_from: date, **values) -> PaySche
     if not can(acting_user, Capability.MANAGE_PLANS):
         raise PermissionDenied
     effective_from = month_start(effective_from)
-    if Statement.objects.filter(month__gte=effective_from, status__in=LOCKED_STATUSES).exists():
+    earliest = first_open_month(effective_from)
+    if earliest != effective_from:
         raise ValidationError(
-            _("С этой даты уже есть закрытые расчётные листы: прошлые месяцы не пересчитываются.")
+            _(
+                "С этой даты уже есть закрытые расчётные листы: прошлые месяцы не пересчитываются. "
+                "Новая редакция может действовать с %(day)s или позже."
+            )
+            % {"day": f"{earliest:%d.%m.%Y}"}
         )
     errors = scheme_values_errors(values)
     if errors:

@@ -18,7 +18,7 @@ from django.db.models import Sum
 
 from accounts.models import User
 from deals.models import Clawback, Payment
-from kpi.counters import Counters, kpi_plan_met, month_counters
+from kpi.counters import Counters, hunters_active_in_quarter, kpi_plan_met, kpi_plan_set, month_counters
 from kpi.models import DepartmentQuarterPlan, MonthlyPlan
 from kpi.months import month_start, next_month, quarter_months, quarter_start
 
@@ -66,7 +66,7 @@ def _payment_input(payment: Payment) -> PaymentInput:
 
 def department_bonus_share(*, hunter: User, month: date) -> Decimal:
     """SPEC §5.5: in a quarter's last month, the hunter's share of the pool when the department reached
-    its quarterly target; shared by the hunters active in the quarter (a plan in one of its months)."""
+    its quarterly target; shared by the hunters active in the quarter (``hunters_active_in_quarter``)."""
     month = month_start(month)
     months = quarter_months(month)
     if month != months[-1]:
@@ -80,7 +80,7 @@ def department_bonus_share(*, hunter: User, month: date) -> Decimal:
     revenue = in_quarter.aggregate(total=Sum("amount"))["total"] or ZERO
     if revenue < plan.revenue_target:
         return ZERO
-    active = set(MonthlyPlan.objects.filter(month__in=months).values_list("hunter_id", flat=True))
+    active = hunters_active_in_quarter(month)
     if hunter.pk not in active:
         return ZERO
     split = plan.split or scheme_for(month).department_bonus_split
@@ -187,6 +187,7 @@ def month_input(*, hunter: User, month: date, counters: Counters | None = None) 
         revenue=counters.revenue,
         completed_deals=counters.deals,
         kpi_met=kpi_plan_met(counters, plan),
+        kpi_plan_set=kpi_plan_set(plan),
         kpi_counters={name: getattr(counters, name) for name in ("leads", "calls", "meetings", "messages")},
         payments=payments,
         refunds=refunds,
@@ -214,6 +215,11 @@ class MonthStatement:
     plan: MonthlyPlan | None
     record: Statement | None = None
     totals: dict = field(default_factory=dict)
+
+    @property
+    def kpi_plan_set(self) -> bool:
+        """Whether the month has a KPI plan at all: "не задан" is not "не выполнен"."""
+        return kpi_plan_set(self.plan)
 
 
 # Statements already worked out during one top-level statement_for call: a refund's clawback needs the

@@ -1,6 +1,7 @@
 """The pay pages: statements of a month, one statement with its reasons, the pay scheme, payments."""
 
 import re
+from dataclasses import asdict
 from datetime import date
 
 from django.contrib import messages
@@ -33,6 +34,7 @@ from .forms import (
 )
 from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement
 from .projection import projected_pay
+from .selectors import scheme_start_default
 from .statements import scheme_for, statement_for
 
 # A posted line index or deal id: ASCII digits that fit the id column.
@@ -306,20 +308,15 @@ class SchemeView(View):
         return super().dispatch(request, *args, **kwargs)
 
     def render(self, request, form=None, status=200):
-        today = month_start(timezone.localdate())
+        today = timezone.localdate()
+        current = scheme_for(today)
+        if form is None and can(request.user, Capability.MANAGE_PLANS):
+            # The form starts from the rates in force, from the first month a new version may take.
+            form = SchemeForm(initial={**asdict(current), "effective_from": scheme_start_default(today)})
         return render(
             request,
             "compensation/scheme.html",
-            {
-                "current": scheme_for(today),
-                "versions": PaySchemeVersion.objects.all(),
-                "form": form
-                or (
-                    SchemeForm(initial={"effective_from": next_month(today), **scheme_for(today).__dict__})
-                    if can(request.user, Capability.MANAGE_PLANS)
-                    else None
-                ),
-            },
+            {"current": current, "versions": PaySchemeVersion.objects.all(), "form": form},
             status=status,
         )
 

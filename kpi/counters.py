@@ -16,10 +16,12 @@ from accounts.models import User
 from deals.models import Client, Deal, Payment
 
 from .models import Activity, ActivityKind, ActivitySource, CallDirection, MonthlyPlan
-from .months import month_range, month_start, next_month
+from .months import month_range, month_start, next_month, quarter_months
 
 ZERO = Decimal("0")
 KPI_COUNTERS = ("leads", "calls", "meetings", "messages")
+# A monthly plan's targets: the sales plan's two, then the KPI plan's, in the plan grid's order.
+PLAN_TARGETS = ("revenue_target", "deals_target", *(f"{name}_target" for name in KPI_COUNTERS))
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,29 @@ def sales_plan_fulfilled(counters: Counters, plan: MonthlyPlan | None) -> bool:
     )
 
 
+def kpi_plan_set(plan: MonthlyPlan | None) -> bool:
+    """SPEC §5: a KPI plan whose targets are all zero is no KPI plan (it earns no fixed part)."""
+    return plan is not None and any(getattr(plan, f"{name}_target") > 0 for name in KPI_COUNTERS)
+
+
 def kpi_plan_met(counters: Counters, plan: MonthlyPlan | None) -> bool:
-    """SPEC §4: every KPI counter reaches its target."""
-    if plan is None:
+    """SPEC §4: every KPI counter reaches its target, of a KPI plan that is set."""
+    if not kpi_plan_set(plan):
         return False
     return all(getattr(counters, name) >= getattr(plan, f"{name}_target") for name in KPI_COUNTERS)
+
+
+def hunters_active_in_quarter(day: date) -> set[int]:
+    """SPEC §5.5: the hunters active in the quarter of ``day``, for its department bonus: those with a
+    plan in one of its months that asks for something (a plan of zeros does not make a hunter active)."""
+    asks_for_something = Q()
+    for name in PLAN_TARGETS:
+        asks_for_something |= Q(**{f"{name}__gt": 0})
+    return set(
+        MonthlyPlan.objects.filter(asks_for_something, month__in=quarter_months(day)).values_list(
+            "hunter_id", flat=True
+        )
+    )
 
 
 @dataclass
@@ -126,6 +146,10 @@ class PlanProgress:
     @property
     def kpi_met(self) -> bool:
         return kpi_plan_met(self.counters, self.plan)
+
+    @property
+    def kpi_set(self) -> bool:
+        return kpi_plan_set(self.plan)
 
 
 def month_progress(

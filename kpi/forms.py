@@ -1,11 +1,13 @@
 from django import forms
+from django.forms.boundfield import BoundField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from deals.forms import DATE, DATETIME, TEXT, money_field
 from deals.models import Client, Deal
 
-from .models import ActivityKind, DepartmentQuarterPlan
+from .counters import PLAN_TARGETS, kpi_plan_set
+from .models import ActivityKind, DepartmentQuarterPlan, MonthlyPlan
 
 
 class ActivityForm(forms.Form):
@@ -37,14 +39,111 @@ class ActivityForm(forms.Form):
         return cleaned
 
 
-class PlanRowForm(forms.Form):
-    revenue_target = money_field(label=_("Выручка, ₽"))
+class GridCell(BoundField):
+    """A cell of a grid marks itself invalid (Bootstrap's ``is-invalid``) when its value is refused."""
+
+    def build_widget_attrs(self, attrs, widget=None):
+        attrs = super().build_widget_attrs(attrs, widget)
+        if self.errors:
+            widget = widget or self.field.widget
+            attrs["class"] = f"{attrs.get('class', widget.attrs.get('class', ''))} is-invalid".strip()
+        return attrs
+
+
+def _target_input(step: str) -> forms.NumberInput:
+    # Not localized: a number input takes only "300000.00"; "300000,00" would come back empty.
+    return forms.NumberInput(attrs={"min": "0", "step": step, "class": "form-control form-control-sm"})
+
+
+def _target_field(label) -> forms.IntegerField:
     # A month's target beyond a million is a typing mistake (and beyond the database's integer column).
-    deals_target = forms.IntegerField(label=_("Сделки"), min_value=0, max_value=1_000_000)
-    leads_target = forms.IntegerField(label=_("Лиды"), min_value=0, max_value=1_000_000)
-    calls_target = forms.IntegerField(label=_("Звонки"), min_value=0, max_value=1_000_000)
-    meetings_target = forms.IntegerField(label=_("Встречи"), min_value=0, max_value=1_000_000)
-    messages_target = forms.IntegerField(label=_("Сообщения"), min_value=0, max_value=1_000_000)
+    return forms.IntegerField(
+        label=label, min_value=0, max_value=1_000_000, required=False, widget=_target_input("1")
+    )
+
+
+class PlanRowForm(forms.Form):
+    """One hunter's plan for a month. Every value given: that is the plan (0 is a target like any
+    other); none given: no plan; some missing: refused, naming each missing one."""
+
+    bound_field_class = GridCell
+
+    revenue_target = money_field(label=_("Выручка, ₽"), required=False, widget=_target_input("0.01"))
+    deals_target = _target_field(_("Сделки"))
+    leads_target = _target_field(_("Лиды"))
+    calls_target = _target_field(_("Звонки"))
+    meetings_target = _target_field(_("Встречи"))
+    messages_target = _target_field(_("Сообщения"))
+
+    def target_fields(self) -> list[BoundField]:
+        return [self[name] for name in PLAN_TARGETS]
+
+    def targets(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in PLAN_TARGETS}
+
+    @property
+    def is_blank(self) -> bool:
+        """Nothing was entered in the row (valid forms only)."""
+        return all(self.cleaned_data.get(name) is None for name in PLAN_TARGETS)
+
+    def clean(self):
+        cleaned = super().clean()
+        self.check_row_complete()
+        return cleaned
+
+    def check_row_complete(self) -> None:
+        missing = [
+            name for name in PLAN_TARGETS if self.cleaned_data.get(name) is None and name not in self.errors
+        ]
+        if len(missing) == len(PLAN_TARGETS):
+            return  # an empty row: no plan
+        for name in missing:
+            self.add_error(
+                name,
+                _("Укажите «%(field)s» (можно 0) или очистите всю строку: пустая строка — плана нет.")
+                % {"field": self.fields[name].label},
+            )
+
+
+class PlanGridRowForm(PlanRowForm):
+    """A row of the head's plan grid for the hunter's ``plan`` of the month (None: no plan, an empty row,
+    never zeros). An empty row leaves the hunter without a plan; a plan already set is taken back only by
+    ticking «Снять план», never by emptying the row."""
+
+    no_plan = forms.BooleanField(
+        label=_("Снять план"), required=False, widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
+    )
+
+    def __init__(self, *args, plan: MonthlyPlan | None = None, **kwargs):
+        if plan is not None:
+            kwargs["initial"] = {name: getattr(plan, name) for name in PLAN_TARGETS}
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        self.has_plan = plan is not None
+        self.kpi_plan_set = kpi_plan_set(plan)
+
+    def check_row_complete(self) -> None:
+        if not self.cleaned_data.get("no_plan"):  # a plan being taken back needs no values
+            super().check_row_complete()
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.has_plan and not cleaned.get("no_plan") and not self.errors and self.is_blank:
+            raise forms.ValidationError(
+                _(
+                    "План на месяц уже установлен, а строка пуста: чтобы снять план, отметьте «Снять план»; "
+                    "чтобы оставить — верните значения."
+                )
+            )
+        return cleaned
+
+    @property
+    def sets_plan(self) -> bool:
+        return not self.cleaned_data.get("no_plan") and not self.is_blank
+
+    @property
+    def clears_plan(self) -> bool:
+        return bool(self.cleaned_data.get("no_plan"))
 
 
 class QuarterPlanForm(forms.Form):

@@ -20,18 +20,12 @@ from compensation.changes import ensure_month_open, month_status, pay_changed
 from compensation.models import Statement
 from deals.models import Client, ClientPhone, Deal
 
+from .counters import PLAN_TARGETS
 from .models import Activity, ActivityKind, ActivitySource, CallRecord, DepartmentQuarterPlan, MonthlyPlan
 from .months import month_start, previous_month, quarter_start
 from .progress import progress_schedule
 
-PLAN_FIELDS = (
-    "revenue_target",
-    "deals_target",
-    "leads_target",
-    "calls_target",
-    "meetings_target",
-    "messages_target",
-)
+PLAN_FIELDS = PLAN_TARGETS
 
 
 @transaction.atomic
@@ -132,10 +126,15 @@ class PlanRow:
 
 
 @transaction.atomic
-def plans_save(*, acting_user: User, month: date, rows: Sequence[PlanRow]) -> list[MonthlyPlan]:
-    """Saves the month's plan grid: one sales and KPI plan per hunter."""
+def plans_save(
+    *, acting_user: User, month: date, rows: Sequence[PlanRow], cleared: Iterable[User] = ()
+) -> list[MonthlyPlan]:
+    """Saves the month's plan grid: one sales and KPI plan per hunter in ``rows``, and no plan any more
+    for the hunters in ``cleared`` (the head's explicit "снять план"). A hunter in neither keeps what
+    they have: an empty row of the grid creates no plan and removes none."""
     if not can(acting_user, Capability.MANAGE_PLANS):
         raise PermissionDenied
+    month = month_start(month)
     saved = []
     for row in rows:
         if row.hunter.role != Role.HUNTER:
@@ -143,18 +142,31 @@ def plans_save(*, acting_user: User, month: date, rows: Sequence[PlanRow]) -> li
         values = {name: getattr(row, name) for name in PLAN_FIELDS}
         if any(value is None or value < 0 for value in values.values()):
             raise ValidationError(_("Плановые значения не могут быть отрицательными."))
-        existing = MonthlyPlan.objects.filter(hunter=row.hunter, month=month_start(month)).first()
+        existing = MonthlyPlan.objects.filter(hunter=row.hunter, month=month).first()
         if existing is not None and all(getattr(existing, name) == value for name, value in values.items()):
             saved.append(existing)
             continue
         ensure_month_open(hunter_id=row.hunter.pk, month=month)
         plan, _created = MonthlyPlan.objects.update_or_create(
             hunter=row.hunter,
-            month=month_start(month),
+            month=month,
             defaults={**values, "set_by": acting_user, "updated_at": timezone.now()},
         )
         saved.append(plan)
         pay_changed(hunter_ids=[row.hunter.pk], month=month, cause=_("изменён план месяца"))
+    for hunter in cleared:
+        if hunter.pk in {row.hunter.pk for row in rows}:
+            raise ValidationError(
+                _("План хантера %(hunter)s и сохраняется, и снимается: выберите что-то одно.")
+                % {"hunter": hunter}
+            )
+        plan = MonthlyPlan.objects.filter(hunter=hunter, month=month).first()
+        if plan is None:
+            continue
+        ensure_month_open(hunter_id=hunter.pk, month=month)
+        plan._history_user = acting_user  # the audit history names who took the plan back
+        plan.delete()
+        pay_changed(hunter_ids=[hunter.pk], month=month, cause=_("снят план месяца"))
     progress_schedule(months=[month])
     return saved
 

@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 
 from accounts.access import CapabilityRequiredMixin
+from accounts.models import User
 from accounts.roles import Capability
 from compensation.projection import projected_pay
 from deals.models import Client, Deal
@@ -31,7 +32,7 @@ from onboarding.selectors import progress_for
 from . import selectors, services
 from .counters import month_progress
 from .figures import dashboard_figures, dashboard_figures_read, stored_figure
-from .forms import ActivityForm, CallLogUploadForm, PlanRowForm, QuarterPlanForm
+from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm
 from .models import Activity, DepartmentQuarterPlan
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
 from .progress import stored_counters
@@ -204,14 +205,13 @@ class PlanGridView(CapabilityRequiredMixin, View):
             raise Http404
         return month
 
-    def forms(self, month, data=None):
+    def forms(self, month, data=None) -> list[tuple[User, PlanGridRowForm]]:
+        """(hunter, row form) for every active hunter, the row showing the hunter's plan of the month."""
         plans = selectors.plans_for_month(month)
-        rows = []
-        for hunter in selectors.active_hunters():
-            plan = plans.get(hunter.pk)
-            initial = {name: getattr(plan, name) if plan else 0 for name in services.PLAN_FIELDS}
-            rows.append((hunter, PlanRowForm(data, prefix=f"h{hunter.pk}", initial=initial)))
-        return rows
+        return [
+            (hunter, PlanGridRowForm(data, prefix=f"h{hunter.pk}", plan=plans.get(hunter.pk)))
+            for hunter in selectors.active_hunters()
+        ]
 
     def quarter_form(self, month, data=None):
         plan = DepartmentQuarterPlan.objects.filter(quarter_start=quarter_start(month)).first()
@@ -261,11 +261,20 @@ class PlanGridView(CapabilityRequiredMixin, View):
         if not all(form.is_valid() for _hunter, form in rows):
             messages.error(request, _("Не сохранено: исправьте отмеченные значения."))
             return self.render(request, month, rows, self.quarter_form(month), status=400)
-        services.plans_save(
-            acting_user=request.user,
-            month=month,
-            rows=[services.PlanRow(hunter=hunter, **form.cleaned_data) for hunter, form in rows],
-        )
+        try:
+            services.plans_save(
+                acting_user=request.user,
+                month=month,
+                rows=[
+                    services.PlanRow(hunter=hunter, **form.targets())
+                    for hunter, form in rows
+                    if form.sets_plan
+                ],
+                cleared=[hunter for hunter, form in rows if form.clears_plan],
+            )
+        except ValidationError as error:
+            messages.error(request, _("Не сохранено: %(reason)s") % {"reason": " ".join(error.messages)})
+            return self.render(request, month, rows, self.quarter_form(month), status=400)
         messages.success(request, _("Планы на %(month)s сохранены.") % {"month": f"{month:%m.%Y}"})
         return redirect("kpi:plans", month=f"{month:%Y-%m}")
 

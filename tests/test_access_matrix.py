@@ -320,9 +320,10 @@ MATRIX: dict[str, Row] = {
     "kpi:activity_create": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 400, B: 400, HEAD: 400, BUH: 403, PROD: 403}),
+    # An empty grid is every row left empty: nobody gets a plan, nothing is saved, the grid is shown again.
     "kpi:plans": Row({"month": "month"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
-        post={ANON: LOGIN, A: 403, B: 403, HEAD: 400, BUH: 403, PROD: 403}),
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: Go("kpi:plans", month="month"), BUH: 403, PROD: 403}),
     "kpi:call_import": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 400, BUH: 403, PROD: 403}),

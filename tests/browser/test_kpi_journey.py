@@ -36,6 +36,9 @@ def test_head_sets_plans_hunters_log_activities_and_the_dashboard_shows_them(pag
         row = page.locator("tr", has_text=hunter.full_name)
         row.get_by_label(f"{hunter.full_name}: Выручка, ₽").fill("300000")
         row.get_by_label(f"{hunter.full_name}: Сделки").fill("2")
+        # Every cell of a plan is filled: 0 means no target for that counter, an empty row means no plan.
+        row.get_by_label(f"{hunter.full_name}: Лиды").fill("0")
+        row.get_by_label(f"{hunter.full_name}: Звонки").fill("0")
         row.get_by_label(f"{hunter.full_name}: Встречи").fill("2")
         row.get_by_label(f"{hunter.full_name}: Сообщения").fill("1")
     page.get_by_role("button", name="Сохранить планы").click()

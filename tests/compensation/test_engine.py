@@ -594,3 +594,21 @@ def test_tidy_rate_keeps_the_value_and_writes_it_with_at_least_two_places():
     assert str(tidy_rate(D("0.1"))) == "0.10"
     assert str(tidy_rate(D("0.0250"))) == "0.025"
     assert tidy_rate(D("1") / D("30")) == D("1") / D("30")
+
+
+def test_no_kpi_plan_earns_no_fixed_part_and_the_line_says_the_plan_is_not_set_not_missed():
+    counters = {"leads": 4, "calls": 9, "meetings": 2, "messages": 5}
+    statement = build_statement(month(kpi_met=True, kpi_plan_set=False, kpi_counters=counters))
+
+    (fixed,) = statement.lines_of(LineKind.FIXED)
+    assert str(fixed.amount) == "0.00"
+    assert fixed.explanation == (
+        "Фиксированная часть не начислена: план KPI не задан (лиды 4, звонки 9, встречи 2, сообщения 5)"
+    )
+    assert "не выполнен" not in fixed.explanation
+    assert statement.total == D("28000.00")  # commission and plan bonus as in the worked example
+
+
+def test_a_month_input_has_a_kpi_plan_unless_told_otherwise():
+    assert month().kpi_plan_set is True
+    assert "план KPI выполнен" in build_statement(month()).lines_of(LineKind.FIXED)[0].explanation

@@ -3,6 +3,8 @@
 import csv
 import io
 import json
+import re
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -273,4 +275,124 @@ def test_a_scheme_the_rules_cannot_pay_by_is_refused_with_the_reason_beside_the_
     assert response.status_code == 400
     assert message in response.context["form"].errors[field][0]
     assert message in text(response)
+    assert PaySchemeVersion.objects.count() == before
+
+
+# --- no plan, a KPI plan of zeros, a KPI plan ---------------------------------------------------------
+
+NO_TARGETS = dict.fromkeys(
+    ["revenue_target", "deals_target", "leads_target", "calls_target", "meetings_target", "messages_target"],
+    0,
+)
+
+
+def plan_card(page: str) -> str:
+    start = page.index("План месяца</h2>")
+    return " ".join(re.sub(r"<[^>]+>", " ", page[start : page.index("</section>", start)]).split())
+
+
+def fixed_row(page: str) -> str:
+    match = re.search(r'<tr class="statement-line" data-kind="fixed">(.*?)</tr>', page, re.S)
+    assert match, "no fixed line"
+    return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())
+
+
+def test_the_statement_page_tells_a_kpi_plan_of_zeros_from_a_missed_one_and_from_no_plan(
+    client, sales_head, hunter, other_hunter
+):
+    from kpi.months import parse_month
+    from tests.kpi.factories import set_plan
+
+    march = parse_month(MARCH)
+    set_plan(sales_head, hunter, march, **{**NO_TARGETS, "revenue_target": Decimal("50000")})
+    set_plan(sales_head, other_hunter, march, **{**NO_TARGETS, "calls_target": 10})
+    client.force_login(sales_head)
+
+    zeros = text(client.get(statement_url(hunter.username)))
+    missed = text(client.get(statement_url(other_hunter.username)))
+    client.force_login(hunter)
+    own = text(client.get(statement_url(hunter.username)))
+    no_plan = text(client.get(statement_url(hunter.username, "2026-02")))
+
+    assert "Фиксированная часть не начислена: план KPI не задан" in fixed_row(zeros)
+    assert "0,00 ₽" in fixed_row(zeros)
+    assert "План KPI не задан" in plan_card(zeros) and "KPI не выполнен" not in plan_card(zeros)
+    assert "Выручка: 0,00 ₽ / 50 000,00 ₽" in plan_card(zeros)  # the plan's own figures, zeros shown
+    assert "Фиксированная часть не начислена: план KPI не выполнен" in fixed_row(missed)
+    assert "KPI не выполнен" in plan_card(missed)
+    assert fixed_row(own) == fixed_row(zeros)
+    assert "План на этот месяц не установлен." in plan_card(no_plan)
+    assert "план KPI не задан" in fixed_row(no_plan)
+
+
+def test_the_months_statement_list_says_which_kpi_plans_are_not_set(client, sales_head, accountant, hunter):
+    from kpi.months import parse_month
+    from tests.kpi.factories import set_plan
+
+    set_plan(sales_head, hunter, parse_month(MARCH), **NO_TARGETS)
+    url = reverse("compensation:statements") + f"?month={MARCH}"
+
+    for user in (sales_head, accountant):
+        client.force_login(user)
+        row = re.search(r"<tr>\s*<td><a [^>]*>Иван Иванов</a>(.*?)</tr>", text(client.get(url)), re.S)
+        assert row and "<td>не задан</td>" in row.group(1)
+    client.force_login(hunter)
+    assert client.get(url).status_code == 403
+
+
+# --- the scheme form's effective date -----------------------------------------------------------------
+
+
+def effective_from_input(page: str) -> str:
+    match = re.search(r'<input type="date" name="effective_from"[^>]*>', page)
+    assert match, "no effective date input"
+    return match.group(0)
+
+
+def test_the_scheme_form_offers_the_first_day_of_next_month_as_an_iso_date(client, people):
+    from django.utils import timezone
+
+    from kpi.months import month_start, next_month
+
+    close_month(people["ivanov"], date(2026, 3, 1), head=people["head"], accountant=people["buh"])
+    client.force_login(people["head"])
+
+    page = text(client.get(reverse("compensation:scheme")))
+
+    expected = next_month(month_start(timezone.localdate()))
+    assert f'value="{expected:%Y-%m-%d}"' in effective_from_input(page)
+    assert 'name="fixed_amount" value="10000.00"' in page  # the rates in force, as a number input takes them
+
+
+def test_a_scheme_dated_into_a_locked_month_is_refused_naming_the_first_open_month(client, people):
+    from compensation.models import PaySchemeVersion
+
+    close_month(people["ivanov"], date(2026, 3, 1), head=people["head"], accountant=people["buh"])
+    client.force_login(people["head"])
+    before = PaySchemeVersion.objects.count()
+
+    response = client.post(reverse("compensation:scheme"), {**SCHEME_POST, "effective_from": "2026-03-01"})
+
+    assert response.status_code == 400
+    page = text(response)
+    assert "С этой даты уже есть закрытые расчётные листы" in page
+    assert "Новая редакция может действовать с 01.04.2026 или позже." in page
+    assert 'value="2026-03-01"' in effective_from_input(page)  # re-rendered as the date input takes it
+    assert PaySchemeVersion.objects.count() == before
+    assert (
+        client.post(
+            reverse("compensation:scheme"), {**SCHEME_POST, "effective_from": "2026-04-01"}
+        ).status_code
+        == 302
+    )
+
+
+def test_only_the_head_gets_the_scheme_form(client, people):
+    from compensation.models import PaySchemeVersion
+
+    before = PaySchemeVersion.objects.count()
+    for username in ("ivanov", "buh"):
+        client.force_login(people[username])
+        assert 'name="effective_from"' not in text(client.get(reverse("compensation:scheme")))
+        assert client.post(reverse("compensation:scheme"), SCHEME_POST).status_code == 403
     assert PaySchemeVersion.objects.count() == before

@@ -7,8 +7,10 @@ import pytest
 
 from compensation.projection import projected_pay
 from deals.services import OrderLineInput, order_set_lines, payment_record
+from kpi.models import ActivityKind
 from kpi.services import PlanRow, plans_save
 from tests.deals.factories import Pipeline, make_client, make_deal, make_product
+from tests.kpi.factories import local, log_activity
 
 MARCH = date(2026, 3, 1)
 
@@ -34,8 +36,10 @@ def test_worked_example_of_the_spec_is_the_projected_pay(pipeline, sales_head, a
     plans_save(
         acting_user=sales_head,
         month=MARCH,
-        rows=[PlanRow(hunter=hunter, revenue_target=Decimal("300000"), deals_target=2)],
+        rows=[PlanRow(hunter=hunter, revenue_target=Decimal("300000"), deals_target=2, meetings_target=1)],
     )
+    # "KPI targets reached": a KPI plan of zeros would be no KPI plan and earn no fixed part.
+    log_activity(hunter, ActivityKind.MEETING, at=local(2026, 3, 10))
     regular = make_client(acting_user=hunter, name="ИП Сидоров")
     earlier = deal_with_order(
         pipeline, regular, quantity=Decimal(10), price=Decimal("1000"), cost=Decimal("700")

@@ -14,7 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from deals.services import payment_record
 from kpi.counters import (
     Counters,
+    hunters_active_in_quarter,
     kpi_plan_met,
+    kpi_plan_set,
     month_counters,
     month_progress,
     percent,
@@ -440,6 +442,53 @@ def test_without_a_plan_neither_the_sales_plan_nor_the_kpi_plan_is_reached():
 
     assert sales_plan_fulfilled(overachiever, None) is False
     assert kpi_plan_met(overachiever, None) is False
+
+
+def test_a_kpi_plan_whose_targets_are_all_zero_is_no_kpi_plan_and_is_never_met():
+    zeros = plan(leads_target=0, calls_target=0, meetings_target=0, messages_target=0)
+
+    assert kpi_plan_set(zeros) is False
+    assert kpi_plan_met(with_counters(leads=0, calls=0, meetings=0, messages=0), zeros) is False
+    assert kpi_plan_met(EXACTLY_ON_PLAN, zeros) is False
+    assert sales_plan_fulfilled(EXACTLY_ON_PLAN, zeros) is True  # the sales plan is its own
+
+
+@pytest.mark.parametrize("counter", ["leads", "calls", "meetings", "messages"])
+def test_one_kpi_target_above_zero_makes_a_kpi_plan_the_others_are_met_at_zero(counter):
+    no_kpi = {"leads_target": 0, "calls_target": 0, "meetings_target": 0, "messages_target": 0}
+    only_one = plan(**{**no_kpi, f"{counter}_target": 1})
+
+    assert kpi_plan_set(only_one) is True
+    assert kpi_plan_met(Counters(**{counter: 1}), only_one) is True
+    assert kpi_plan_met(Counters(), only_one) is False
+
+
+def test_no_plan_is_no_kpi_plan():
+    assert kpi_plan_set(None) is False
+
+
+def test_a_hunter_is_active_in_a_quarter_with_a_plan_asking_for_something_in_one_of_its_months(sales_head):
+    zeros = dict.fromkeys(
+        [
+            "revenue_target",
+            "deals_target",
+            "leads_target",
+            "calls_target",
+            "meetings_target",
+            "messages_target",
+        ],
+        0,
+    )
+    seller, caller, trainee, idle, later = (make_hunter() for _ in range(5))
+    set_plan(sales_head, seller, FEBRUARY, **{**zeros, "revenue_target": Decimal("50000")})
+    set_plan(sales_head, caller, MARCH, **{**zeros, "calls_target": 10})
+    set_plan(sales_head, trainee, date(2026, 1, 1), **zeros)
+    set_plan(sales_head, trainee, MARCH, **zeros)
+    set_plan(sales_head, later, APRIL, **{**zeros, "calls_target": 10})
+
+    assert hunters_active_in_quarter(date(2026, 3, 31)) == {seller.pk, caller.pk}
+    assert hunters_active_in_quarter(date(2026, 1, 1)) == {seller.pk, caller.pk}
+    assert idle.pk not in hunters_active_in_quarter(APRIL)
 
 
 @pytest.mark.parametrize(

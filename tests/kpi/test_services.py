@@ -12,6 +12,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.roles import Role
 from accounts.services import user_set_role
+from compensation.changes import StatementLocked
+from compensation.models import Statement
+from compensation.statements import statement_for
 from deals.models import Deal
 from kpi.counters import month_counters
 from kpi.models import (
@@ -33,8 +36,9 @@ from kpi.services import (
 )
 from kpi.telephony import read_call_log
 from tests.deals.factories import make_client, make_deal
+from tests.workflow import approve, close_month
 
-from .factories import local, make_hunter, set_plan
+from .factories import local, log_activity, make_hunter, set_plan
 
 MARCH = date(2026, 3, 1)
 APRIL = date(2026, 4, 1)
@@ -241,6 +245,101 @@ def test_only_the_sales_head_may_save_plans(request, hunter, role_fixture):
         plans_save(acting_user=user, month=MARCH, rows=[PlanRow(hunter=hunter, **TARGETS)])
 
     assert not MonthlyPlan.objects.exists()
+
+
+def test_a_hunter_left_out_of_the_grid_keeps_no_plan_and_one_with_a_plan_keeps_it(
+    sales_head, hunter, other_hunter
+):
+    set_plan(sales_head, other_hunter, MARCH, **TARGETS)
+
+    plans_save(acting_user=sales_head, month=MARCH, rows=[PlanRow(hunter=hunter, **TARGETS)])
+
+    assert targets_of(MonthlyPlan.objects.get(hunter=other_hunter, month=MARCH)) == TARGETS
+    assert MonthlyPlan.objects.filter(month=MARCH).count() == 2
+    plans_save(acting_user=sales_head, month=APRIL, rows=[])
+    assert not MonthlyPlan.objects.filter(month=APRIL).exists()
+
+
+def test_a_plan_of_zeros_is_stored_as_a_plan(sales_head, hunter):
+    zeros = dict.fromkeys(TARGETS, 0)
+
+    [plan] = plans_save(acting_user=sales_head, month=MARCH, rows=[PlanRow(hunter=hunter, **zeros)])
+
+    assert targets_of(MonthlyPlan.objects.get(pk=plan.pk)) == zeros
+
+
+def test_clearing_takes_the_hunters_plan_back_and_leaves_the_others(sales_head, hunter, other_hunter):
+    set_plan(sales_head, hunter, MARCH, **TARGETS)
+    set_plan(sales_head, other_hunter, MARCH, **TARGETS)
+
+    plans_save(acting_user=sales_head, month=date(2026, 3, 9), rows=[], cleared=[hunter])
+
+    assert not MonthlyPlan.objects.filter(hunter=hunter).exists()
+    assert targets_of(MonthlyPlan.objects.get(hunter=other_hunter)) == TARGETS
+    removal = MonthlyPlan.history.filter(hunter_id=hunter.pk).latest("history_date")
+    assert (removal.history_type, removal.history_user) == ("-", sales_head)
+
+
+def test_clearing_a_hunter_without_a_plan_changes_nothing(sales_head, hunter):
+    assert plans_save(acting_user=sales_head, month=MARCH, rows=[], cleared=[hunter]) == []
+    assert not MonthlyPlan.history.exists()
+
+
+def test_clearing_the_plan_of_an_approved_month_sends_its_statement_back_to_draft(sales_head, hunter):
+    set_plan(
+        sales_head,
+        hunter,
+        MARCH,
+        **{**TARGETS, "leads_target": 0, "calls_target": 0, "meetings_target": 0, "messages_target": 1},
+    )
+    log_activity(hunter, ActivityKind.MESSAGE, at=local(2026, 3, 10))
+    record = approve(hunter, MARCH, head=sales_head)
+    assert record.approved_total == Decimal("10000.00")  # the fixed part of a met KPI plan
+
+    plans_save(acting_user=sales_head, month=MARCH, rows=[], cleared=[hunter])
+
+    statement = statement_for(hunter=hunter, month=MARCH)
+    assert statement.status == Statement.Status.DRAFT
+    assert statement.record.changed_after_approval
+    assert statement.total == Decimal("0.00")
+
+
+def test_clearing_the_plan_of_a_locked_month_is_refused_and_the_plan_stays(sales_head, hunter, other_hunter):
+    set_plan(sales_head, hunter, MARCH, **TARGETS)
+    set_plan(sales_head, other_hunter, MARCH, **TARGETS)
+    close_month(hunter, MARCH, head=sales_head)
+
+    with pytest.raises(StatementLocked) as error:
+        plans_save(acting_user=sales_head, month=MARCH, rows=[], cleared=[other_hunter, hunter])
+
+    assert error.value.messages == [
+        "Расчётный лист за 03.2026 закрыт: исправления — корректировкой в открытом месяце."
+    ]
+    assert MonthlyPlan.objects.filter(month=MARCH).count() == 2  # the other hunter's plan stays too
+
+
+def test_a_hunter_is_not_both_given_a_plan_and_cleared_in_one_save(sales_head, hunter):
+    set_plan(sales_head, hunter, MARCH, **TARGETS)
+
+    with pytest.raises(ValidationError):
+        plans_save(
+            acting_user=sales_head,
+            month=MARCH,
+            rows=[PlanRow(hunter=hunter, **{**TARGETS, "calls_target": 1})],
+            cleared=[hunter],
+        )
+
+    assert targets_of(MonthlyPlan.objects.get(hunter=hunter)) == TARGETS
+
+
+@pytest.mark.parametrize("role_fixture", ["hunter", "accountant"])
+def test_only_the_sales_head_may_clear_plans(request, sales_head, hunter, role_fixture):
+    set_plan(sales_head, hunter, MARCH, **TARGETS)
+
+    with pytest.raises(PermissionDenied):
+        plans_save(acting_user=request.getfixturevalue(role_fixture), month=MARCH, rows=[], cleared=[hunter])
+
+    assert MonthlyPlan.objects.filter(hunter=hunter, month=MARCH).exists()
 
 
 # --- plans_copy_previous -----------------------------------------------------------------------------

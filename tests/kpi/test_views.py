@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from html import unescape
+from html.parser import HTMLParser
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -22,6 +23,7 @@ from kpi.models import Activity, ActivityKind, CallRecord, DepartmentQuarterPlan
 from kpi.progress import progress_recalculate
 from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.factories import TEST_PASSWORD
+from tests.workflow import close_month
 
 from .factories import ORDER_TOTAL, local, log_activity, make_hunter, paid_deal, pbx_call, set_plan
 
@@ -233,6 +235,190 @@ def test_a_plan_grid_for_a_month_at_the_edge_of_the_calendar_is_not_found_rather
     assert browser.get(plans_url("0001-01")).status_code == 404
 
 
+class _Inputs(HTMLParser):
+    """The inputs of the page's forms as a browser would post them: {name: value} of every text or
+    number input and of every ticked checkbox, with its type."""
+
+    def __init__(self):
+        super().__init__()
+        self.inputs: dict[str, tuple[str, str]] = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag != "input" or "name" not in attrs:
+            return
+        kind = attrs.get("type", "text")
+        if kind == "checkbox" and "checked" not in attrs:
+            return
+        self.inputs[attrs["name"]] = (kind, attrs.get("value") or ("on" if kind == "checkbox" else ""))
+
+
+def grid_inputs(html: str) -> dict[str, tuple[str, str]]:
+    """The plan grid's cells as rendered: {field name: (input type, value)}."""
+    parser = _Inputs()
+    parser.feed(html)
+    return {name: cell for name, cell in parser.inputs.items() if re.fullmatch(r"h\d+-\w+", name)}
+
+
+def grid_as_rendered(html: str) -> dict:
+    """What the head's browser posts when the grid is saved without touching it."""
+    return {"action": "plans", **{name: value for name, (_kind, value) in grid_inputs(html).items()}}
+
+
+def grid_row(html: str, hunter) -> str:
+    match = re.search(rf'<tr data-hunter="{hunter.pk}">(.*?)</tr>', html, re.S)
+    assert match, f"no grid row for {hunter}"
+    return match.group(1)
+
+
+def plans_of(*hunters) -> dict:
+    return {
+        plan.hunter_id: (*(getattr(plan, name) for name in TARGETS), plan.updated_at, plan.history.count())
+        for plan in MonthlyPlan.objects.filter(hunter__in=hunters, month=MARCH)
+    }
+
+
+def test_a_saved_grid_posted_back_as_the_page_renders_it_saves_again_and_changes_nothing(
+    login, sales_head, hunter, other_hunter
+):
+    browser = login(sales_head)
+    assert (
+        browser.post(plans_url(), grid_data((hunter, {**TARGETS, "revenue_target": "300000"}))).status_code
+        == 302
+    )
+    saved = plans_of(hunter, other_hunter)
+
+    html = browser.get(plans_url()).content.decode()
+    cells = grid_inputs(html)
+    response = browser.post(plans_url(), grid_as_rendered(html), follow=True)
+
+    # Every rendered value is one a number input keeps (a browser blanks "300000,00").
+    assert cells[f"h{hunter.pk}-revenue_target"] == ("number", "300000.00")
+    assert cells[f"h{hunter.pk}-calls_target"] == ("number", "400")
+    assert all(
+        kind == "number" and re.fullmatch(r"\d+(\.\d+)?", value)
+        for kind, value in (cells[f"h{hunter.pk}-{name}"] for name in TARGETS)
+    )
+    assert all(cells[f"h{other_hunter.pk}-{name}"] == ("number", "") for name in TARGETS)
+    assert response.redirect_chain == [(plans_url(), 302)]
+    assert "Планы на 03.2026 сохранены." in text(response.content.decode())
+    assert plans_of(hunter, other_hunter) == saved  # the same targets, not even rewritten
+    assert not MonthlyPlan.objects.filter(hunter=other_hunter).exists()
+
+
+def test_an_empty_row_creates_no_plan_and_the_grid_says_the_plan_is_not_set(
+    login, sales_head, hunter, other_hunter
+):
+    browser = login(sales_head)
+
+    response = browser.post(
+        plans_url(), grid_data((hunter, TARGETS), (other_hunter, dict.fromkeys(TARGETS, ""))), follow=True
+    )
+
+    assert response.status_code == 200
+    assert MonthlyPlan.objects.filter(month=MARCH).get().hunter == hunter
+    html = response.content.decode()
+    assert "план не установлен" in text(grid_row(html, other_hunter))
+    assert "план установлен" in text(grid_row(html, hunter))
+    assert "Пустая строка — у хантера нет плана на месяц." in text(html)
+
+
+def test_a_plan_of_zeros_is_a_plan_shown_with_its_zeros_apart_from_no_plan(
+    login, sales_head, hunter, other_hunter
+):
+    browser = login(sales_head)
+
+    browser.post(plans_url(), grid_data((hunter, dict.fromkeys(TARGETS, "0"))))
+
+    plan = MonthlyPlan.objects.get(hunter=hunter, month=MARCH)
+    assert [getattr(plan, name) for name in TARGETS] == [Decimal("0.00"), 0, 0, 0, 0, 0]
+    html = browser.get(plans_url()).content.decode()
+    cells = grid_inputs(html)
+    assert cells[f"h{hunter.pk}-revenue_target"] == ("number", "0.00")
+    assert cells[f"h{hunter.pk}-calls_target"] == ("number", "0")
+    assert cells[f"h{other_hunter.pk}-calls_target"] == ("number", "")
+    assert "план KPI не задан" in text(grid_row(html, hunter))
+    assert "план не установлен" in text(grid_row(html, other_hunter))
+    assert not MonthlyPlan.objects.filter(hunter=other_hunter).exists()
+
+
+def test_a_row_with_cells_left_empty_is_refused_naming_each_empty_cell_and_nothing_is_saved(
+    login, sales_head, hunter, other_hunter
+):
+    response = login(sales_head).post(
+        plans_url(),
+        grid_data((hunter, TARGETS), (other_hunter, {**TARGETS, "leads_target": "", "revenue_target": ""})),
+    )
+
+    assert response.status_code == 400
+    row = text(grid_row(response.content.decode(), other_hunter))
+    assert "Укажите «Лиды» (можно 0) или очистите всю строку: пустая строка — плана нет." in row
+    assert "Укажите «Выручка, ₽» (можно 0)" in row
+    assert "Укажите «Звонки»" not in row
+    assert not MonthlyPlan.objects.exists()
+
+
+def test_emptying_the_row_of_a_hunter_who_has_a_plan_is_refused_and_the_plan_stays(login, sales_head, hunter):
+    set_plan(sales_head, hunter, MARCH, calls_target=100)
+    browser = login(sales_head)
+    html = browser.get(plans_url()).content.decode()
+
+    response = browser.post(
+        plans_url(), {**grid_as_rendered(html), **{f"h{hunter.pk}-{name}": "" for name in TARGETS}}
+    )
+
+    assert response.status_code == 400
+    assert "чтобы снять план, отметьте «Снять план»" in text(grid_row(response.content.decode(), hunter))
+    assert MonthlyPlan.objects.get(hunter=hunter, month=MARCH).calls_target == 100
+
+
+def test_ticking_remove_plan_takes_the_hunters_plan_back(login, sales_head, hunter, other_hunter):
+    set_plan(sales_head, hunter, MARCH, calls_target=100)
+    set_plan(sales_head, other_hunter, MARCH, calls_target=7)
+    browser = login(sales_head)
+    html = browser.get(plans_url()).content.decode()
+    assert f'name="h{other_hunter.pk}-no_plan"' in grid_row(html, other_hunter)  # offered to each plan
+    assert f"h{other_hunter.pk}-no_plan" not in grid_inputs(html)  # and not ticked
+
+    response = browser.post(
+        plans_url(), {**grid_as_rendered(html), f"h{hunter.pk}-no_plan": "on"}, follow=True
+    )
+
+    assert response.redirect_chain == [(plans_url(), 302)]
+    assert not MonthlyPlan.objects.filter(hunter=hunter).exists()
+    assert MonthlyPlan.objects.get(hunter=other_hunter).calls_target == 7
+    assert "план не установлен" in text(grid_row(response.content.decode(), hunter))
+    assert f'name="h{hunter.pk}-no_plan"' not in grid_row(response.content.decode(), hunter)
+
+
+def test_a_locked_months_plan_is_neither_changed_nor_taken_back_on_the_grid(login, sales_head, hunter):
+    set_plan(sales_head, hunter, MARCH, calls_target=100)
+    close_month(hunter, MARCH, head=sales_head)
+    browser = login(sales_head)
+    html = browser.get(plans_url()).content.decode()
+
+    again = browser.post(plans_url(), grid_as_rendered(html))
+    changed = browser.post(plans_url(), {**grid_as_rendered(html), f"h{hunter.pk}-calls_target": "5"})
+    removed = browser.post(plans_url(), {**grid_as_rendered(html), f"h{hunter.pk}-no_plan": "on"})
+
+    assert again.status_code == 302  # nothing changed: saving the page again is harmless
+    for response in (changed, removed):
+        assert response.status_code == 400
+        assert "Расчётный лист за 03.2026 закрыт" in text(response.content.decode())
+    assert MonthlyPlan.objects.get(hunter=hunter, month=MARCH).calls_target == 100
+
+
+@pytest.mark.parametrize("role_fixture", ["hunter", "accountant"])
+def test_only_the_sales_head_may_take_a_plan_back(login, request, sales_head, hunter, role_fixture):
+    set_plan(sales_head, hunter, MARCH, calls_target=100)
+    browser = login(request.getfixturevalue(role_fixture))
+
+    response = browser.post(plans_url(), {**grid_data((hunter, TARGETS)), f"h{hunter.pk}-no_plan": "on"})
+
+    assert response.status_code == 403
+    assert MonthlyPlan.objects.get(hunter=hunter, month=MARCH).calls_target == 100
+
+
 # --- the dashboard -----------------------------------------------------------------------------------
 
 
@@ -271,7 +457,7 @@ def test_the_dashboard_shows_targets_and_percent_when_a_plan_is_set(login, sales
 
     assert value(board, hunter, "calls") == "1 / 4 · 25,0 %"
     assert value(board, other_hunter, "calls") == "0"  # no plan: no target shown
-    assert "нет плана" in text(section(html, "results"))
+    assert "план не установлен" in text(section(html, "results"))
 
 
 def test_the_dashboard_shows_any_past_month_given_in_the_address(login, sales_head, hunter, other_hunter):
@@ -470,6 +656,54 @@ def test_the_hunters_day_says_when_no_plan_is_set(login, hunter):
     html = login(hunter).get(reverse("kpi:my_day")).content.decode()
 
     assert "План на этот месяц ещё не установлен." in html
+
+
+ZERO_PLAN = {
+    "revenue_target": Decimal("0"),
+    "deals_target": 0,
+    "leads_target": 0,
+    "calls_target": 0,
+    "meetings_target": 0,
+    "messages_target": 0,
+}
+
+
+def board_plan_cell(html: str, hunter) -> str:
+    match = re.search(
+        rf'<th scope="row">{hunter}</th>.*?<td class="small plan-state">(.*?)</td>',
+        section(html, "results"),
+        re.S,
+    )
+    assert match, f"no plans cell for {hunter}"
+    return text(match.group(1))
+
+
+def test_the_results_board_tells_a_plan_of_zeros_from_no_plan(login, sales_head, hunter, other_hunter):
+    set_plan(sales_head, hunter, timezone.localdate(), **ZERO_PLAN)
+
+    html = login(sales_head).get(reverse("kpi:dashboard")).content.decode()
+    board = results_board(html)
+
+    assert value(board, hunter, "calls") == "0 / 0"
+    assert value(board, hunter, "revenue") == "0,00 ₽ / 0,00 ₽"
+    assert value(board, other_hunter, "calls") == "0"
+    assert "план KPI не задан" in board_plan_cell(html, hunter)
+    assert board_plan_cell(html, other_hunter) == "план не установлен"
+
+
+def test_the_hunters_day_shows_a_kpi_plan_of_zeros_as_zeros_and_says_it_is_not_set(login, sales_head, hunter):
+    set_plan(sales_head, hunter, timezone.localdate(), **{**ZERO_PLAN, "revenue_target": Decimal("100000")})
+    log_activity(hunter, ActivityKind.MEETING, at=timezone.now())
+
+    html = login(hunter).get(reverse("kpi:my_day")).content.decode()
+    plan = text(section(html, "plan"))
+
+    assert plan_line(html, "Встречи") == "1 / 0"
+    assert plan_line(html, "Выручка") == "0,00 ₽ / 100 000,00 ₽ · 0,0 %"
+    assert "План KPI не задан" in plan
+    assert "фиксированная часть не начисляется" in plan
+    assert "KPI выполнен" not in plan and "KPI не выполнен" not in plan
+    assert "ещё не установлен" not in plan
 
 
 @pytest.mark.parametrize("role_fixture", ["accountant", "production"])

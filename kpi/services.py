@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from accounts.access import can
 from accounts.models import User
@@ -192,7 +193,13 @@ def plans_copy_previous(*, acting_user: User, month: date) -> int:
     ]
     for copy in copies:
         ensure_month_open(hunter_id=copy.hunter_id, month=month)
-    MonthlyPlan.objects.bulk_create(copies)
+    # With their history rows, so the audit shows each copy and who made it.
+    bulk_create_with_history(
+        copies,
+        MonthlyPlan,
+        default_user=acting_user,
+        default_change_reason=_("копия плана прошлого месяца"),
+    )
     if copies:
         pay_changed(
             hunter_ids=[copy.hunter_id for copy in copies],

@@ -163,3 +163,19 @@ def test_the_audit_filters_by_kind(client, sales_head, hunter, other_hunter):
     page = client.get(reverse("audit") + "?kind=transfer").content.decode()
     assert "передача" in page and "с открытыми сделками" in page
     assert "Передачи" in page or "журнал передач" in page.lower()
+
+
+def test_a_plan_copied_from_last_month_is_on_record_with_who_copied_it(client, sales_head, hunter):
+    from kpi.months import previous_month
+    from kpi.services import plans_copy_previous
+
+    month = timezone.localdate().replace(day=1)
+    plans_save(
+        acting_user=sales_head, month=previous_month(month), rows=[PlanRow(hunter=hunter, calls_target=9)]
+    )
+    assert plans_copy_previous(acting_user=sales_head, month=month) == 1
+
+    client.force_login(sales_head)
+    page = client.get(reverse("audit") + "?kind=plan").content.decode()
+    assert "создание (копия плана прошлого месяца)" in page
+    assert page.count("Ольга Петрова") >= 2

@@ -135,7 +135,7 @@ def statement_check(record: Statement) -> Statement:
     """Checks a marked approved statement against a fresh computation; returns the row as it now is."""
     from .statements import compute_statement
 
-    record = Statement.objects.select_for_update().select_related("hunter").get(pk=record.pk)
+    record = Statement.objects.select_for_update(of=("self",)).select_related("hunter").get(pk=record.pk)
     if record.status != Statement.Status.APPROVED or not record.needs_check:
         return record
     statement = compute_statement(hunter=record.hunter, month=record.month, record=record)

@@ -1365,7 +1365,9 @@ def transfer_return(*, acting_user: User, transfer: Transfer) -> Transfer:
         raise PermissionDenied
     from .selectors import transfer_is_returnable
 
-    transfer = Transfer.objects.select_for_update().select_related("client", "deal").get(pk=transfer.pk)
+    transfer = (
+        Transfer.objects.select_for_update(of=("self",)).select_related("client", "deal").get(pk=transfer.pk)
+    )
     if not transfer_is_returnable(transfer):
         raise ValidationError(_("Эта передача уже завершена или не была временной."))
     reason = _("Возврат после временной передачи от %(day)s") % {

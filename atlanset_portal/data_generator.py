@@ -55,6 +55,8 @@ from deals.models import (
     LostReason,
     Order,
     OrderLine,
+    OrderVersion,
+    OrderVersionLine,
     Payment,
     PaymentTerms,
     Product,
@@ -177,6 +179,8 @@ def delete_generated(progress: Progress | None = None) -> int:
         (SampleLine, Q(request__deal__in=deals)),
         (SampleRequest, by_deal),
         (FollowUp, by_deal),
+        (OrderVersionLine, Q(version__order__deal__in=deals)),
+        (OrderVersion, Q(order__deal__in=deals)),
         (OrderLine, Q(order__deal__in=deals)),
         (Order, by_deal),
         (Shipment, by_deal),
@@ -1365,7 +1369,7 @@ class _Generator:
                 "sample lines",
             )
             self._bulk(FollowUp, rows["follow_ups"], "follow-ups")
-            orders = self._bulk(Order, [order for order, _lines in rows["orders"]], "orders")
+            orders = self._bulk(Order, [order for order, _lines, _by in rows["orders"]], "orders")
             self._bulk(
                 OrderLine,
                 [
@@ -1376,10 +1380,45 @@ class _Generator:
                         price=Decimal(price) / 100,
                         cost=Decimal(cost) / 100,
                     )
-                    for order_id, (_o, lines) in zip(orders, rows["orders"], strict=True)
+                    for order_id, (_o, lines, _by) in zip(orders, rows["orders"], strict=True)
                     for product, quantity, price, cost in lines
                 ],
                 "order lines",
+            )
+            # Each order as its one version, decided as the order was (an order change is the portal's).
+            versions = self._bulk(
+                OrderVersion,
+                [
+                    dict(
+                        order_id=order_id,
+                        number=1,
+                        total=order["total"],
+                        cost_total=order["cost_total"],
+                        status=order["production_status"],
+                        created_by_id=by,
+                        created_at=order["created_at"],
+                        decided_by_id=order["production_decided_by_id"],
+                        decided_at=order["production_decided_at"],
+                        decision_comment=order["production_comment"],
+                    )
+                    for order_id, (order, _lines, by) in zip(orders, rows["orders"], strict=True)
+                ],
+                "order versions",
+            )
+            self._bulk(
+                OrderVersionLine,
+                [
+                    dict(
+                        version_id=version_id,
+                        product_id=self.products[product].pk,
+                        quantity=Decimal(quantity),
+                        price=Decimal(price) / 100,
+                        cost=Decimal(cost) / 100,
+                    )
+                    for version_id, (_o, lines, _by) in zip(versions, rows["orders"], strict=True)
+                    for product, quantity, price, cost in lines
+                ],
+                "order version lines",
             )
             self._bulk(DealDocument, rows["documents"], "invoices")
             self._bulk(Shipment, rows["shipments"], "shipments")
@@ -1640,6 +1679,7 @@ class _Generator:
                         created_at=self.dt(created),
                     ),
                     deal.lines,
+                    by,
                 )
             )
             if passed or (status == Order.ProductionStatus.APPROVED and rng.random() < 0.5):

@@ -1,6 +1,18 @@
 from django.contrib import admin
 
-from .models import Client, ClientPhone, Contact, Deal, LostReason, Product, StageChange, Transfer
+from .models import (
+    Client,
+    ClientPhone,
+    Contact,
+    Deal,
+    LostReason,
+    OrderVersion,
+    OrderVersionLine,
+    PaymentTermsRequest,
+    Product,
+    StageChange,
+    Transfer,
+)
 
 
 @admin.register(Product)
@@ -34,7 +46,17 @@ class ClientAdmin(admin.ModelAdmin):
     list_filter = ["source", "owner"]
     search_fields = ["name", "inn", "phones__number"]
     inlines = [ClientPhoneInline, ContactInline]
-    readonly_fields = ["owner", "created_by", "created_at"]
+    # Payment terms are set by the head or the accountant on the client's card (deals.services).
+    readonly_fields = [
+        "owner",
+        "created_by",
+        "created_at",
+        "payment_terms",
+        "deferred_days",
+        "deferred_in_working_days",
+        "deferred_limit",
+        "consignment_cadence",
+    ]
 
 
 class StageChangeInline(admin.TabularInline):
@@ -73,3 +95,49 @@ class DealAdmin(admin.ModelAdmin):
 class TransferAdmin(admin.ModelAdmin):
     list_display = ["client", "deal", "from_owner", "to_owner", "by", "at", "return_on"]
     readonly_fields = ["client", "deal", "from_owner", "to_owner", "by", "at"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of decisions: read here, written only by the services that check the rules."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OrderVersionLineInline(admin.TabularInline):
+    model = OrderVersionLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["product", "quantity", "price", "cost"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OrderVersion)
+class OrderVersionAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "status", "total", "created_by", "created_at", "decided_by", "decided_at"]
+    list_filter = ["status"]
+    search_fields = ["order__deal__client__name"]
+    inlines = [OrderVersionLineInline]
+
+
+@admin.register(PaymentTermsRequest)
+class PaymentTermsRequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "client",
+        "payment_terms",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+    ]
+    list_filter = ["status", "payment_terms"]
+    search_fields = ["client__name"]

@@ -12,6 +12,8 @@ urlpatterns = [
     path("<int:pk>/edit/", clients.ClientUpdateView.as_view(), name="edit"),
     path("<int:pk>/requisites/", clients.ClientRequisitesView.as_view(), name="requisites"),
     path("<int:pk>/terms/", clients.ClientPaymentTermsView.as_view(), name="terms"),
+    path("<int:pk>/terms/request/", clients.ClientTermsRequestView.as_view(), name="terms_request"),
+    path("terms-requests/<int:pk>/", clients.TermsRequestDecideView.as_view(), name="terms_request_decide"),
     path("<int:pk>/contacts/", clients.ContactAddView.as_view(), name="contact_add"),
     path("<int:pk>/transfer/", clients.ClientTransferView.as_view(), name="transfer"),
 ]

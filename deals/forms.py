@@ -103,6 +103,26 @@ class PaymentTermsForm(forms.Form):
     )
 
 
+class PaymentTermsRequestForm(PaymentTermsForm):
+    """A hunter's request to the head: the terms wanted and why."""
+
+    comment = forms.CharField(
+        label=_("Обоснование"),
+        widget=TEXT,
+        max_length=2000,
+        help_text=_("Почему клиенту нужны такие условия: объём закупок, история оплат, договорённости."),
+    )
+
+
+class DecisionForm(forms.Form):
+    """Approve or decline, with a comment (the reason, when declining)."""
+
+    approve = forms.TypedChoiceField(
+        choices=[("1", _("Согласовать")), ("0", _("Отклонить"))], coerce=lambda v: v == "1"
+    )
+    comment = forms.CharField(required=False, max_length=1000)
+
+
 class ContactForm(forms.Form):
     name = forms.CharField(label=_("Имя"), max_length=200)
     position = forms.CharField(label=_("Должность"), required=False, max_length=200)
@@ -217,6 +237,13 @@ class OrderForm(forms.Form):
             self.fields[f"price_{index}"] = money_field(
                 label=_("Цена, ₽"), required=False, help_text=_("Пусто — по прайсу")
             )
+        self.fields["comment"] = forms.CharField(
+            label=_("Что изменилось и почему"),
+            widget=TEXT,
+            required=False,
+            max_length=2000,
+            help_text=_("Для производства: согласованный заказ меняется только новой версией."),
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -230,11 +257,9 @@ class OrderForm(forms.Form):
             yield [self[f"product_{index}"], self[f"quantity_{index}"], self[f"price_{index}"]]
 
 
-class OrderDecisionForm(forms.Form):
-    approve = forms.TypedChoiceField(
-        choices=[("1", _("Согласовать")), ("0", _("Отклонить"))], coerce=lambda v: v == "1"
-    )
-    comment = forms.CharField(required=False, max_length=1000)
+class OrderDecisionForm(DecisionForm):
+    # The version production looked at: a newer one submitted meanwhile is not decided unseen.
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
 class DocumentForm(forms.Form):

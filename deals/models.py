@@ -152,6 +152,75 @@ class Client(models.Model):
         return [str(self._meta.get_field(name).verbose_name) for name in required if not getattr(self, name)]
 
 
+class PaymentTermsRequest(models.Model):
+    """A hunter's request for a client's payment terms, with the reason; the sales head approves it (the
+    terms are then set by the same service as a direct change) or declines it with a reason (SPEC §5:
+    terms other than prepayment are set by the head or the accountant)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Ждёт решения")
+        APPROVED = "approved", _("Одобрен")
+        DECLINED = "declined", _("Отклонён")
+
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="terms_requests", verbose_name=_("клиент")
+    )
+    payment_terms = models.CharField(_("условия оплаты"), max_length=20, choices=PaymentTerms.choices)
+    deferred_days = models.PositiveSmallIntegerField(_("отсрочка, дней"), null=True, blank=True)
+    deferred_in_working_days = models.BooleanField(_("отсрочка в рабочих днях"), default=False)
+    deferred_limit = models.DecimalField(_("лимит отсрочки, ₽"), null=True, blank=True, **MONEY)
+    consignment_cadence = models.CharField(
+        _("расчёты по реализации"), max_length=10, choices=SettlementCadence.choices, blank=True
+    )
+    comment = models.TextField(_("обоснование"))
+    status = models.CharField(_("статус"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("запросил")
+    )
+    requested_at = models.DateTimeField(_("запрошено"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("решение принял"),
+    )
+    decided_at = models.DateTimeField(_("решение принято"), null=True, blank=True)
+    decision_comment = models.TextField(_("комментарий к решению"), blank=True)
+
+    class Meta:
+        verbose_name = _("запрос условий оплаты")
+        verbose_name_plural = _("запросы условий оплаты")
+        ordering = ["-requested_at", "-pk"]
+        indexes = [models.Index(fields=["status", "requested_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"], condition=Q(status="pending"), name="deals_termsrequest_one_pending"
+            ),
+            models.CheckConstraint(
+                condition=~Q(payment_terms=PaymentTerms.DEFERRED)
+                | (Q(deferred_days__isnull=False) & Q(deferred_limit__isnull=False)),
+                name="deals_termsrequest_deferred_complete",
+            ),
+            models.CheckConstraint(
+                condition=~Q(payment_terms=PaymentTerms.CONSIGNMENT) | ~Q(consignment_cadence=""),
+                name="deals_termsrequest_consignment_cadence_set",
+            ),
+            models.CheckConstraint(
+                condition=Q(deferred_limit__isnull=True) | Q(deferred_limit__gte=0),
+                name="deals_termsrequest_limit_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_at__isnull=False),
+                name="deals_termsrequest_decision_dated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.get_payment_terms_display()} ({self.get_status_display()})"
+
+
 class ClientPhone(models.Model):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="phones")
     number = models.CharField(_("телефон"), max_length=16, help_text=_("В формате E.164: +79123456789"))
@@ -534,6 +603,10 @@ class FollowUp(models.Model):
 
 
 class Order(models.Model):
+    """The order in force on a deal: its lines and totals are what pay, the outstanding amount and
+    completion read. Before production first approves it, the latest version is written here in place;
+    once approved it changes only when production approves a newer version (``OrderVersion``)."""
+
     class ProductionStatus(models.TextChoices):
         PENDING = "pending", _("Ждёт согласования")
         APPROVED = "approved", _("Согласован")
@@ -587,6 +660,109 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="deals_orderline_quantity_positive"),
             models.CheckConstraint(
                 condition=Q(price__gte=0) & Q(cost__gte=0), name="deals_orderline_prices_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} × {self.quantity}"
+
+
+class OrderVersion(models.Model):
+    """One submission of an order's lines, kept forever (SPEC §5: an order production approved does not
+    change; a change is a new version approved again).
+
+    Until production first approves the order, each change is a version written into the order in place.
+    From then on the order holds the latest approved version (its lines and totals are what pay, the
+    outstanding amount and completion read), and a change waits here until production approves it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Ждёт согласования")
+        APPROVED = "approved", _("Согласована")
+        DECLINED = "declined", _("Отклонена")
+        SUPERSEDED = "superseded", _("Заменена следующей версией")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(_("версия"))
+    total = models.DecimalField(_("сумма заказа"), editable=False, **MONEY)
+    cost_total = models.DecimalField(_("себестоимость заказа"), editable=False, **MONEY)
+    status = models.CharField(_("статус"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    comment = models.TextField(_("что изменилось"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("автор"),
+        help_text=_("Пусто у версий, перенесённых из заказов до учёта версий"),
+    )
+    created_at = models.DateTimeField(_("создана"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("решение принял"),
+    )
+    decided_at = models.DateTimeField(_("решение принято"), null=True, blank=True)
+    decision_comment = models.TextField(_("комментарий к решению"), blank=True)
+    # The sales head's consent to a version that takes the client's unpaid deferred total over its limit.
+    limit_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("превышение лимита согласовал"),
+    )
+    limit_approved_at = models.DateTimeField(_("превышение лимита согласовано"), null=True, blank=True)
+    limit_comment = models.TextField(_("комментарий руководителя"), blank=True)
+
+    class Meta:
+        verbose_name = _("версия заказа")
+        verbose_name_plural = _("версии заказов")
+        ordering = ["order", "number"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "number"], name="deals_orderversion_unique_number"),
+            # One change waits for production at a time: a newer one replaces it.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(status="pending"), name="deals_orderversion_one_pending"
+            ),
+            models.CheckConstraint(
+                condition=Q(total__gte=0) & Q(cost_total__gte=0),
+                name="deals_orderversion_totals_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["approved", "declined"]) | Q(decided_at__isnull=False),
+                name="deals_orderversion_decision_dated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Заказ по сделке {self.order.deal_id}, версия {self.number}"
+
+    @property
+    def margin(self) -> Decimal:
+        return self.total - self.cost_total
+
+
+class OrderVersionLine(models.Model):
+    version = models.ForeignKey(OrderVersion, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, verbose_name=_("товар"))
+    quantity = models.DecimalField(_("количество"), max_digits=12, decimal_places=3)
+    price = models.DecimalField(_("цена, ₽"), **MONEY)
+    cost = models.DecimalField(_("себестоимость, ₽"), **MONEY)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="deals_orderversionline_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(price__gte=0) & Q(cost__gte=0), name="deals_orderversionline_prices_not_negative"
             ),
         ]
 

@@ -1,13 +1,16 @@
 """Reads about clients and deals that are more than a ``.get()``; each runs a fixed number of queries."""
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import zip_longest
 
 from django.db.models import (
     Case,
     Count,
     IntegerField,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -32,7 +35,13 @@ from .models import (
     Feedback,
     FollowUp,
     Order,
+    OrderLine,
+    OrderVersion,
+    OrderVersionLine,
     Payment,
+    PaymentTerms,
+    PaymentTermsRequest,
+    Product,
     Proposal,
     SampleRequest,
     Shipment,
@@ -77,7 +86,16 @@ def deal_facts(deal: Deal) -> DealFacts:
         .order_by("-requested_at", "-pk")
         .first()
     )
-    order = Order.objects.filter(deal=deal).annotate(line_count=Count("lines")).first()
+    order = (
+        Order.objects.filter(deal=deal)
+        .annotate(
+            line_count=Count("lines", distinct=True),
+            pending_versions=Count(
+                "versions", filter=Q(versions__status=OrderVersion.Status.PENDING), distinct=True
+            ),
+        )
+        .first()
+    )
     shipment = Shipment.objects.filter(deal=deal).first()
     flags = Deal.objects.filter(pk=deal.pk).aggregate(
         confirmed=Count("follow_ups", filter=Q(follow_ups__client_confirmed=True), distinct=True),
@@ -119,7 +137,12 @@ def deal_facts(deal: Deal) -> DealFacts:
         client_confirmed_purchase=flags["confirmed"] > 0,
         order_line_count=order.line_count if order else 0,
         order_total=order.total if order else ZERO,
-        order_approved=bool(order and order.production_status == Order.ProductionStatus.APPROVED),
+        # Production approved the order as it stands: a change waiting for approval is not approved yet.
+        order_approved=bool(
+            order
+            and order.production_status == Order.ProductionStatus.APPROVED
+            and not order.pending_versions
+        ),
         invoice_uploaded=flags["invoices"] > 0,
         shipment=ShipmentFacts(
             receiver_name=shipment.receiver_name,
@@ -235,8 +258,8 @@ def deal_detail(*, viewer: User, pk: int) -> Deal:
     )
 
 
-def production_queue() -> dict[str, QuerySet]:
-    """Sample requests to prepare or hand over and orders waiting for approval, oldest first."""
+def production_queue() -> dict:
+    """Sample requests to prepare or hand over and order versions waiting for approval, oldest first."""
     return {
         "samples": SampleRequest.objects.filter(
             status__in=[SampleRequest.Status.REQUESTED, SampleRequest.Status.PREPARED]
@@ -244,14 +267,266 @@ def production_queue() -> dict[str, QuerySet]:
         .select_related("deal__client", "requested_by")
         .prefetch_related("lines__product")
         .order_by("requested_at"),
-        "orders": Order.objects.filter(
-            production_status=Order.ProductionStatus.PENDING, deal__status=DealStatus.OPEN
-        )
-        .exclude(lines=None)
-        .select_related("deal__client", "deal__owner")
-        .prefetch_related("lines__product")
-        .order_by("created_at"),
+        "orders": pending_order_versions(),
     }
+
+
+# --- order versions and the deferred limit ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeferredLimitCheck:
+    """What an order version does to its client's unpaid deferred total (SPEC §5: an order that would
+    take it over the limit needs the head's approval)."""
+
+    client: Client
+    limit: Decimal
+    unpaid_now: Decimal  # the in-force orders of the client's open deals, less what was paid on them
+    unpaid_after: Decimal  # the same with this version in force
+
+    @property
+    def exceeded(self) -> bool:
+        """Over the limit and more than before: a version that lowers the exposure needs nobody's word."""
+        return self.unpaid_after > self.limit and self.unpaid_after > self.unpaid_now
+
+    @property
+    def excess(self) -> Decimal:
+        return max(self.unpaid_after - self.limit, ZERO)
+
+
+def deferred_unpaid_by_deal(client_ids: Iterable[int]) -> dict[int, dict[int, Decimal]]:
+    """For clients on deferred terms, each open deal's unpaid amount: the in-force (production-approved)
+    order total less what was paid on the deal, never below zero. One query."""
+    rows = (
+        Deal.objects.filter(
+            client_id__in=list(client_ids),
+            client__payment_terms=PaymentTerms.DEFERRED,
+            status=DealStatus.OPEN,
+            order__production_status=Order.ProductionStatus.APPROVED,
+        )
+        .annotate(paid=Coalesce(Sum("payments__amount"), Value(ZERO)))
+        .values_list("client_id", "pk", "order__total", "paid")
+    )
+    unpaid: dict[int, dict[int, Decimal]] = {}
+    for client_id, deal_id, total, paid in rows:
+        unpaid.setdefault(client_id, {})[deal_id] = max(total - paid, ZERO)
+    return unpaid
+
+
+def client_unpaid_deferred_total(client: Client) -> Decimal:
+    """The client's unpaid deferred total: over its open deals, the in-force order total less what was
+    paid (zero for a client not on deferred terms)."""
+    return sum(deferred_unpaid_by_deal([client.pk]).get(client.pk, {}).values(), ZERO)
+
+
+def order_version_limit_checks(versions: Sequence[OrderVersion]) -> dict[int, DeferredLimitCheck]:
+    """The deferred-limit check of each version whose client is on deferred terms with a limit, by
+    version id; versions come with ``order__deal__client`` loaded. Two queries."""
+    clients = {
+        version.order.deal.client_id: version.order.deal.client
+        for version in versions
+        if version.order.deal.client.payment_terms == PaymentTerms.DEFERRED
+        and version.order.deal.client.deferred_limit is not None
+    }
+    if not clients:
+        return {}
+    unpaid = deferred_unpaid_by_deal(clients)
+    deal_ids = {version.order.deal_id for version in versions}
+    paid = dict(
+        Payment.objects.filter(deal_id__in=deal_ids)
+        .order_by()
+        .values("deal_id")
+        .annotate(total=Sum("amount"))
+        .values_list("deal_id", "total")
+    )
+    checks = {}
+    for version in versions:
+        deal = version.order.deal
+        client = clients.get(deal.client_id)
+        if client is None:
+            continue
+        of_client = unpaid.get(client.pk, {})
+        now = sum(of_client.values(), ZERO)
+        after = now - of_client.get(deal.pk, ZERO) + max(version.total - paid.get(deal.pk, ZERO), ZERO)
+        checks[version.pk] = DeferredLimitCheck(
+            client=client, limit=client.deferred_limit, unpaid_now=now, unpaid_after=after
+        )
+    return checks
+
+
+def order_version_limit_check(version: OrderVersion) -> DeferredLimitCheck | None:
+    """One version's deferred-limit check, or None when its client has no deferred limit."""
+    version = OrderVersion.objects.select_related("order__deal__client").get(pk=version.pk)
+    return order_version_limit_checks([version]).get(version.pk)
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """One line of a version beside the in-force line of the same product (either may be missing)."""
+
+    product: Product
+    old: OrderLine | None
+    new: OrderVersionLine | None
+
+    @property
+    def kind(self) -> str:
+        if self.old is None:
+            return "added"
+        if self.new is None:
+            return "removed"
+        same = (self.old.quantity, self.old.price) == (self.new.quantity, self.new.price)
+        return "same" if same else "changed"
+
+
+@dataclass
+class VersionReview:
+    """A version waiting for a decision, as production and the head read it."""
+
+    version: OrderVersion
+    in_force_number: int | None  # the approved version it would replace; None for an order not approved
+    in_force_total: Decimal | None
+    changes: list[LineChange]
+    limit: DeferredLimitCheck | None
+
+    @property
+    def is_change(self) -> bool:
+        return self.in_force_number is not None
+
+    @property
+    def awaits_head(self) -> bool:
+        """Over the client's deferred limit and not yet agreed by the head: production cannot approve it."""
+        return bool(self.limit and self.limit.exceeded and self.version.limit_approved_at is None)
+
+
+def _line_changes(old_lines: Sequence[OrderLine], new_lines: Sequence[OrderVersionLine]) -> list[LineChange]:
+    products: dict[int, Product] = {}
+    old_by: dict[int, list[OrderLine]] = {}
+    new_by: dict[int, list[OrderVersionLine]] = {}
+    for line in new_lines:
+        products.setdefault(line.product_id, line.product)
+        new_by.setdefault(line.product_id, []).append(line)
+    for line in old_lines:
+        products.setdefault(line.product_id, line.product)
+        old_by.setdefault(line.product_id, []).append(line)
+    return [
+        LineChange(product=product, old=old, new=new)
+        for product_id, product in products.items()
+        for old, new in zip_longest(old_by.get(product_id, []), new_by.get(product_id, []))
+    ]
+
+
+def _in_force_numbers(order_ids: Iterable[int]) -> dict[int, int]:
+    return dict(
+        OrderVersion.objects.filter(order_id__in=list(order_ids), status=OrderVersion.Status.APPROVED)
+        .order_by()
+        .values("order_id")
+        .annotate(number=Max("number"))
+        .values_list("order_id", "number")
+    )
+
+
+def order_version_reviews(versions: Sequence[OrderVersion]) -> list[VersionReview]:
+    """Reviews of versions loaded with ``order__deal__client``, ``lines__product`` and
+    ``order__lines__product``: what changes against the order in force, and the deferred limit."""
+    checks = order_version_limit_checks(versions)
+    in_force = _in_force_numbers({version.order_id for version in versions})
+    reviews = []
+    for version in versions:
+        order = version.order
+        approved = order.production_status == Order.ProductionStatus.APPROVED
+        reviews.append(
+            VersionReview(
+                version=version,
+                in_force_number=in_force.get(order.pk) if approved else None,
+                in_force_total=order.total if approved else None,
+                changes=_line_changes(list(order.lines.all()) if approved else [], list(version.lines.all())),
+                limit=checks.get(version.pk),
+            )
+        )
+    return reviews
+
+
+def _pending_versions() -> QuerySet[OrderVersion]:
+    return (
+        OrderVersion.objects.filter(status=OrderVersion.Status.PENDING, order__deal__status=DealStatus.OPEN)
+        .select_related("order__deal__client", "order__deal__owner", "created_by", "limit_approved_by")
+        .prefetch_related("lines__product", "order__lines__product")
+        .order_by("created_at", "pk")
+    )
+
+
+def pending_order_versions() -> list[VersionReview]:
+    """Production's queue of orders: new orders and changes to approved ones, oldest first."""
+    return order_version_reviews(list(_pending_versions()))
+
+
+@dataclass
+class OrderHistory:
+    """The deal page's order: every version newest first, which one is in force, and the one waiting."""
+
+    versions: list[OrderVersion]
+    in_force_number: int | None
+    pending: VersionReview | None
+
+
+def order_history(deal: Deal) -> OrderHistory | None:
+    """The deal's order versions; ``deal`` may come with its order, lines and client loaded
+    (``deal_detail``), which are then not read again."""
+    try:
+        order = deal.order
+    except Order.DoesNotExist:
+        return None
+    order.deal = deal
+    versions = list(
+        order.versions.select_related("created_by", "decided_by", "limit_approved_by")
+        .prefetch_related("lines__product")
+        .order_by("-number")
+    )
+    for version in versions:
+        version.order = order
+    approved = [v.number for v in versions if v.status == OrderVersion.Status.APPROVED]
+    pending = next((v for v in versions if v.status == OrderVersion.Status.PENDING), None)
+    review = None
+    if pending is not None:
+        review = order_version_reviews([pending])[0]
+    return OrderHistory(
+        versions=versions,
+        in_force_number=max(approved) if order.production_status == Order.ProductionStatus.APPROVED else None,
+        pending=review,
+    )
+
+
+# --- payment terms requests -------------------------------------------------------------------------
+
+
+def terms_requests_of(client: Client, *, limit: int = 5) -> list[PaymentTermsRequest]:
+    """The client's latest requests for payment terms, newest first."""
+    return list(
+        client.terms_requests.select_related("requested_by", "decided_by").order_by("-requested_at", "-pk")[
+            :limit
+        ]
+    )
+
+
+@dataclass
+class HeadApprovals:
+    terms_requests: list[PaymentTermsRequest]
+    over_limit: list[VersionReview]
+
+
+def head_approvals() -> HeadApprovals:
+    """What waits for the sales head: requests for payment terms, and orders over a client's deferred
+    limit that production may not approve until the head agrees."""
+    requests = list(
+        PaymentTermsRequest.objects.filter(status=PaymentTermsRequest.Status.PENDING)
+        .select_related("client__owner", "requested_by")
+        .order_by("requested_at", "pk")
+    )
+    versions = list(_pending_versions().filter(order__deal__client__payment_terms=PaymentTerms.DEFERRED))
+    return HeadApprovals(
+        terms_requests=requests,
+        over_limit=[review for review in order_version_reviews(versions) if review.awaits_head],
+    )
 
 
 def overdue_for(deal: Deal) -> bool:

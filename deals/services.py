@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,7 +38,11 @@ from .models import (
     LostReason,
     Order,
     OrderLine,
+    OrderVersion,
+    OrderVersionLine,
     Payment,
+    PaymentTerms,
+    PaymentTermsRequest,
     Product,
     Proposal,
     SampleLine,
@@ -56,6 +60,7 @@ from .requisites import (
     validate_ogrn,
     validate_settlement_account,
 )
+from .selectors import DeferredLimitCheck, order_version_limit_check
 from .stages import DealStatus, Stage
 
 KOPECK = Decimal("0.01")
@@ -356,6 +361,42 @@ def client_update_requisites(*, acting_user: User, client: Client, requisites: R
     return client
 
 
+def may_set_payment_terms(user: User) -> bool:
+    """Payment terms are the sales head's and the accountant's (SPEC §5); a hunter requests them."""
+    return can(user, Capability.VIEW_ALL_HUNTERS) or can(user, Capability.RECORD_PAYMENTS)
+
+
+def _checked_terms(
+    *,
+    client: Client,
+    payment_terms: str,
+    deferred_days: int | None = None,
+    deferred_limit: Decimal | None = None,
+    consignment_cadence: str = "",
+    deferred_in_working_days: bool = False,
+) -> dict:
+    """The client's payment-terms fields for these terms, or a ValidationError in Russian: deferred
+    payment needs days and a limit and is offered from the client's second deal (SPEC §2)."""
+    if payment_terms not in PaymentTerms.values:
+        raise ValidationError({"payment_terms": _("Выберите условия оплаты из списка.")})
+    deferred = payment_terms == PaymentTerms.DEFERRED
+    consignment = payment_terms == PaymentTerms.CONSIGNMENT
+    if deferred:
+        if deferred_days is None or deferred_limit is None:
+            raise ValidationError(_("Для отсрочки укажите число дней и лимит."))
+        if not client_has_paid_deal(client):
+            raise ValidationError(
+                _("Отсрочка предоставляется со второй сделки: у клиента ещё нет оплаченных сделок.")
+            )
+    return {
+        "payment_terms": payment_terms,
+        "deferred_days": deferred_days if deferred else None,
+        "deferred_limit": deferred_limit if deferred else None,
+        "deferred_in_working_days": deferred and deferred_in_working_days,
+        "consignment_cadence": consignment_cadence if consignment else "",
+    }
+
+
 @transaction.atomic
 def client_set_payment_terms(
     *,
@@ -367,25 +408,94 @@ def client_set_payment_terms(
     consignment_cadence: str = "",
     deferred_in_working_days: bool = False,
 ) -> Client:
-    """Sets prepayment, deferred payment (from the client's second deal) or consignment."""
-    if not (can(acting_user, Capability.VIEW_ALL_HUNTERS) or can(acting_user, Capability.RECORD_PAYMENTS)):
-        _ensure_works_client(acting_user, client)
+    """Sets prepayment, deferred payment (from the client's second deal) or consignment: the head or the
+    accountant only."""
+    if not may_set_payment_terms(acting_user):
+        raise PermissionDenied
     client = Client.objects.select_for_update().get(pk=client.pk)
-    if payment_terms == "deferred":
-        if deferred_days is None or deferred_limit is None:
-            raise ValidationError(_("Для отсрочки укажите число дней и лимит."))
-        if not Payment.objects.filter(deal__client=client, kind=Payment.Kind.PAYMENT).exists():
-            raise ValidationError(
-                _("Отсрочка предоставляется со второй сделки: у клиента ещё нет оплаченных сделок.")
-            )
-    client.payment_terms = payment_terms
-    client.deferred_days = deferred_days if payment_terms == "deferred" else None
-    client.deferred_limit = deferred_limit if payment_terms == "deferred" else None
-    client.deferred_in_working_days = payment_terms == "deferred" and deferred_in_working_days
-    client.consignment_cadence = consignment_cadence if payment_terms == "consignment" else ""
+    terms = _checked_terms(
+        client=client,
+        payment_terms=payment_terms,
+        deferred_days=deferred_days,
+        deferred_limit=deferred_limit,
+        consignment_cadence=consignment_cadence,
+        deferred_in_working_days=deferred_in_working_days,
+    )
+    for field_name, value in terms.items():
+        setattr(client, field_name, value)
     client.full_clean(exclude=["owner", "created_by"])
     client.save()
     return client
+
+
+@transaction.atomic
+def payment_terms_request_create(
+    *,
+    acting_user: User,
+    client: Client,
+    payment_terms: str,
+    comment: str,
+    deferred_days: int | None = None,
+    deferred_limit: Decimal | None = None,
+    consignment_cadence: str = "",
+    deferred_in_working_days: bool = False,
+) -> PaymentTermsRequest:
+    """The client's hunter asks the head for payment terms, saying why. The terms are checked as they
+    would be when set; one request per client waits at a time."""
+    _ensure_works_client(acting_user, client)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if not comment.strip():
+        raise ValidationError({"comment": _("Напишите, почему клиенту нужны такие условия.")})
+    terms = _checked_terms(
+        client=client,
+        payment_terms=payment_terms,
+        deferred_days=deferred_days,
+        deferred_limit=deferred_limit,
+        consignment_cadence=consignment_cadence,
+        deferred_in_working_days=deferred_in_working_days,
+    )
+    if all(getattr(client, field_name) == value for field_name, value in terms.items()):
+        raise ValidationError(_("Такие условия у клиента уже действуют."))
+    if client.terms_requests.filter(status=PaymentTermsRequest.Status.PENDING).exists():
+        raise ValidationError(_("По клиенту уже есть запрос условий оплаты, ждущий решения руководителя."))
+    request = PaymentTermsRequest(client=client, comment=comment.strip(), requested_by=acting_user, **terms)
+    request.full_clean(exclude=["client", "requested_by"])
+    request.save()
+    return request
+
+
+@transaction.atomic
+def payment_terms_request_decide(
+    *, acting_user: User, request: PaymentTermsRequest, approve: bool, comment: str = ""
+) -> PaymentTermsRequest:
+    """The head approves a request, which sets the terms through ``client_set_payment_terms`` (checked
+    again as of now), or declines it with the reason."""
+    if not can(acting_user, Capability.VIEW_ALL_HUNTERS):
+        raise PermissionDenied
+    request = PaymentTermsRequest.objects.select_for_update().select_related("client").get(pk=request.pk)
+    if request.status != PaymentTermsRequest.Status.PENDING:
+        raise ValidationError(
+            _("Запрос уже рассмотрен: %(status)s.") % {"status": request.get_status_display().lower()}
+        )
+    comment = comment.strip()
+    if not approve and not comment:
+        raise ValidationError({"comment": _("Напишите, почему запрос отклонён.")})
+    if approve:
+        client_set_payment_terms(
+            acting_user=acting_user,
+            client=request.client,
+            payment_terms=request.payment_terms,
+            deferred_days=request.deferred_days,
+            deferred_limit=request.deferred_limit,
+            consignment_cadence=request.consignment_cadence,
+            deferred_in_working_days=request.deferred_in_working_days,
+        )
+    request.status = PaymentTermsRequest.Status.APPROVED if approve else PaymentTermsRequest.Status.DECLINED
+    request.decided_by = acting_user
+    request.decided_at = timezone.now()
+    request.decision_comment = comment
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
+    return request
 
 
 @transaction.atomic
@@ -499,6 +609,7 @@ def deal_import(
     if lines:
         order_set_lines(acting_user=acting_user, deal=deal, lines=lines)
         Order.objects.filter(deal=deal).update(created_at=created_at)
+        OrderVersion.objects.filter(order__deal=deal).update(created_at=created_at)
     return deal
 
 
@@ -934,11 +1045,11 @@ class OrderLineInput:
     cost: Decimal | None = None  # catalogue cost by default
 
 
-@transaction.atomic
-def order_set_lines(*, acting_user: User, deal: Deal, lines: Sequence[OrderLineInput]) -> Order:
-    """Replaces the order's lines and recomputes its totals; changed lines need approval again."""
-    _ensure_works_deal(acting_user, deal)
-    deal = _open_locked_deal(deal)
+OrderRow = tuple[Product, Decimal, Decimal, Decimal]  # product, quantity, price, cost
+
+
+def _checked_order_rows(lines: Sequence[OrderLineInput]) -> list[OrderRow]:
+    """The lines as the columns keep them: at least one, positive quantities, prices in kopecks."""
     if not lines:
         raise ValidationError(_("В заказе должна быть хотя бы одна позиция."))
     rows = []
@@ -959,34 +1070,261 @@ def order_set_lines(*, acting_user: User, deal: Deal, lines: Sequence[OrderLineI
         raise ValidationError(
             _("Сумма заказа не может быть больше триллиона рублей: проверьте количество и цены.")
         )
-    order, _created = Order.objects.select_for_update().get_or_create(deal=deal)
+    return rows
+
+
+def _same_lines(rows: Iterable[tuple], stored: Iterable[OrderLine | OrderVersionLine]) -> bool:
+    """Whether the rows (product, quantity, price, cost) are the stored lines, in any order."""
+    ours = sorted((product.pk, quantity, price, cost) for product, quantity, price, cost in rows)
+    theirs = sorted((line.product_id, line.quantity, line.price, line.cost) for line in stored)
+    return ours == theirs
+
+
+def _check_not_below_paid(deal: Deal, total: Decimal) -> None:
+    paid = deal_paid_total(deal)
+    if total < paid:
+        raise ValidationError(
+            _(
+                "Сумма заказа %(total)s меньше того, что по сделке уже оплачено: %(paid)s. Уменьшить заказ "
+                "ниже оплаченного можно только после возврата денег клиенту."
+            )
+            % {"total": rub(total), "paid": rub(paid)}
+        )
+
+
+def _pay_changed_for_order(deal: Deal, *, cause: str) -> None:
+    """The order's figures feed the plan bonus of every payment on the deal (SPEC §5.4) and the clawback
+    of every refund: the statements of everyone credited with them are re-checked from the earliest
+    month any of them counts in."""
+    counted = [
+        *Payment.objects.filter(deal=deal).values_list("credited_to_id", "accrual_month"),
+        *Clawback.objects.filter(refund__deal=deal).values_list("hunter_id", "accrual_month"),
+    ]
+    if counted:
+        pay_changed(
+            hunter_ids=sorted({hunter_id for hunter_id, _month in counted}),
+            month=min(month for _hunter_id, month in counted),
+            cause=cause,
+        )
+
+
+def _put_in_force(order: Order, version: OrderVersion, *, deal: Deal) -> None:
+    """Writes the version's lines and totals into the order; what they feed (completion, pay) follows in
+    the same transaction."""
+    before = (order.total, order.cost_total)
     order.lines.all().delete()
     OrderLine.objects.bulk_create(
-        [OrderLine(order=order, product=p, quantity=q, price=price, cost=cost) for p, q, price, cost in rows]
+        OrderLine(
+            order=order, product_id=line.product_id, quantity=line.quantity, price=line.price, cost=line.cost
+        )
+        for line in version.lines.all()
     )
-    order.total = _money(sum((q * price for _p, q, price, _c in rows), Decimal("0")))
-    order.cost_total = _money(sum((q * cost for _p, q, _price, cost in rows), Decimal("0")))
-    order.production_status = Order.ProductionStatus.PENDING
-    order.production_decided_by = None
-    order.production_decided_at = None
-    order.save()
+    order.total, order.cost_total = version.total, version.cost_total
+    order.save(update_fields=["total", "cost_total"])
     deal_update_paid_in_full(deal)
+    if before != (order.total, order.cost_total):
+        _pay_changed_for_order(
+            deal,
+            cause=_("по сделке «%(deal)s» действует версия заказа №%(number)s на %(total)s")
+            % {"deal": deal, "number": version.number, "total": rub(version.total)},
+        )
+
+
+def _locked_order_version(version: OrderVersion) -> tuple[Deal, Order, OrderVersion]:
+    """The version's deal, order and the version itself, locked in the order every order write takes."""
+    deal_id = OrderVersion.objects.filter(pk=version.pk).values_list("order__deal_id", flat=True).get()
+    deal = Deal.objects.select_for_update().get(pk=deal_id)
+    order = Order.objects.select_for_update().get(deal=deal)
+    return deal, order, OrderVersion.objects.select_for_update().get(pk=version.pk)
+
+
+def _ensure_pending(version: OrderVersion) -> None:
+    if version.status != OrderVersion.Status.PENDING:
+        raise DealRuleError(
+            _("Версия №%(number)s заказа уже не ждёт согласования: %(status)s.")
+            % {"number": version.number, "status": version.get_status_display().lower()}
+        )
+
+
+def _deferred_limit_refusal(check: DeferredLimitCheck) -> str:
+    return _(
+        "Заказ выводит клиента «%(client)s» за лимит отсрочки: неоплаченная отсрочка станет %(after)s при "
+        "лимите %(limit)s (превышение %(excess)s)."
+    ) % {
+        "client": check.client.name,
+        "after": rub(check.unpaid_after),
+        "limit": rub(check.limit),
+        "excess": rub(check.excess),
+    }
+
+
+@transaction.atomic
+def order_set_lines(
+    *, acting_user: User, deal: Deal, lines: Sequence[OrderLineInput], comment: str = ""
+) -> Order:
+    """Submits the order's lines as its next version. Until production first approves the order the
+    version is written into it in place; from then on the approved version stays in force and this one
+    waits for production (and, when it takes the client over its deferred limit, for the head). A
+    version that replaces one still waiting marks it superseded; a total below what the deal has already
+    been paid is refused."""
+    _ensure_works_deal(acting_user, deal)
+    deal = _open_locked_deal(deal)
+    rows = _checked_order_rows(lines)
+    total = _money(sum((q * price for _p, q, price, _c in rows), Decimal("0")))
+    cost_total = _money(sum((q * cost for _p, q, _price, cost in rows), Decimal("0")))
+    _check_not_below_paid(deal, total)
+    order, _created = Order.objects.select_for_update().get_or_create(deal=deal)
+    in_force = order.production_status == Order.ProductionStatus.APPROVED
+    pending = order.versions.filter(status=OrderVersion.Status.PENDING).first()
+    if pending is not None and _same_lines(rows, pending.lines.all()):
+        raise ValidationError(
+            _("Такая версия заказа (№%(number)s) уже ждёт согласования производства.")
+            % {"number": pending.number}
+        )
+    if in_force and _same_lines(rows, order.lines.all()):
+        raise ValidationError(_("Позиции совпадают с действующим заказом: менять нечего."))
+    if pending is not None:
+        pending.status = OrderVersion.Status.SUPERSEDED
+        pending.save(update_fields=["status"])
+    number = (order.versions.aggregate(last=Max("number"))["last"] or 0) + 1
+    version = OrderVersion.objects.create(
+        order=order,
+        number=number,
+        total=total,
+        cost_total=cost_total,
+        comment=comment.strip(),
+        created_by=acting_user,
+    )
+    OrderVersionLine.objects.bulk_create(
+        OrderVersionLine(version=version, product=p, quantity=q, price=price, cost=cost)
+        for p, q, price, cost in rows
+    )
+    if not in_force:
+        _put_in_force(order, version, deal=deal)
+        order.production_status = Order.ProductionStatus.PENDING
+        order.production_comment = ""
+        order.production_decided_by = None
+        order.production_decided_at = None
+        order.save(
+            update_fields=[
+                "production_status",
+                "production_comment",
+                "production_decided_by",
+                "production_decided_at",
+            ]
+        )
     return order
 
 
 @transaction.atomic
-def order_decide(*, acting_user: User, order: Order, approve: bool, comment: str = "") -> Order:
+def order_version_decide(
+    *, acting_user: User, version: OrderVersion, approve: bool, comment: str = ""
+) -> OrderVersion:
+    """Production approves or declines a version waiting for it. An approved version comes into force at
+    once: the order's lines and totals, the deal's completion and the pay of everyone credited with its
+    payments follow in the same transaction. A version that takes the client over its deferred limit is
+    approved only after the head has agreed to the excess."""
     if not can(acting_user, Capability.HANDLE_PRODUCTION):
         raise PermissionDenied
-    order = Order.objects.select_for_update().get(pk=order.pk)
-    if not approve and not comment.strip():
+    comment = comment.strip()
+    if not approve and not comment:
         raise ValidationError(_("Напишите, почему заказ отклонён."))
-    order.production_status = Order.ProductionStatus.APPROVED if approve else Order.ProductionStatus.DECLINED
-    order.production_comment = comment.strip()
+    deal, order, version = _locked_order_version(version)
+    _ensure_pending(version)
+    now = timezone.now()
+    if approve:
+        if deal.status != DealStatus.OPEN:
+            raise DealRuleError(_("Сделка закрыта: согласовать заказ по ней нельзя."))
+        _check_not_below_paid(deal, version.total)
+        check = order_version_limit_check(version)
+        if check is not None and check.exceeded and version.limit_approved_at is None:
+            raise DealRuleError(
+                _deferred_limit_refusal(check),
+                _("Сначала превышение должен согласовать руководитель отдела продаж."),
+            )
+    version.status = OrderVersion.Status.APPROVED if approve else OrderVersion.Status.DECLINED
+    version.decided_by = acting_user
+    version.decided_at = now
+    version.decision_comment = comment
+    version.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
+    if approve:
+        _put_in_force(order, version, deal=deal)
+        order.production_status = Order.ProductionStatus.APPROVED
+    elif order.production_status != Order.ProductionStatus.APPROVED:
+        order.production_status = Order.ProductionStatus.DECLINED
+    else:
+        return version  # a declined change: the approved version stays in force as it was
+    order.production_comment = comment
     order.production_decided_by = acting_user
-    order.production_decided_at = timezone.now()
-    order.save()
-    return order
+    order.production_decided_at = now
+    order.save(
+        update_fields=[
+            "production_status",
+            "production_comment",
+            "production_decided_by",
+            "production_decided_at",
+        ]
+    )
+    return version
+
+
+def order_decide(*, acting_user: User, order: Order, approve: bool, comment: str = "") -> Order:
+    """Production's decision on the order's version waiting for approval."""
+    if not can(acting_user, Capability.HANDLE_PRODUCTION):
+        raise PermissionDenied
+    version = OrderVersion.objects.filter(order=order, status=OrderVersion.Status.PENDING).first()
+    if version is None:
+        raise DealRuleError(_("У заказа нет версии, ждущей согласования."))
+    order_version_decide(acting_user=acting_user, version=version, approve=approve, comment=comment)
+    return Order.objects.get(pk=order.pk)
+
+
+@transaction.atomic
+def order_version_limit_decide(
+    *, acting_user: User, version: OrderVersion, approve: bool, comment: str = ""
+) -> OrderVersion:
+    """The sales head's word on a version that takes the client's unpaid deferred total over its limit
+    (SPEC §5): agreed, production may approve it; refused (with the reason), the version is declined."""
+    if not can(acting_user, Capability.VIEW_ALL_HUNTERS):
+        raise PermissionDenied
+    comment = comment.strip()
+    _deal, order, version = _locked_order_version(version)
+    _ensure_pending(version)
+    check = order_version_limit_check(version)
+    if check is None or not check.exceeded:
+        raise DealRuleError(
+            _("Эта версия заказа не выводит клиента за лимит отсрочки: согласование руководителя не нужно.")
+        )
+    if version.limit_approved_at is not None:
+        raise DealRuleError(_("Превышение лимита по этой версии заказа уже согласовано."))
+    if not approve and not comment:
+        raise ValidationError(_("Напишите, почему превышение лимита не согласовано."))
+    now = timezone.now()
+    version.limit_comment = comment
+    if approve:
+        version.limit_approved_by = acting_user
+        version.limit_approved_at = now
+        version.save(update_fields=["limit_approved_by", "limit_approved_at", "limit_comment"])
+        return version
+    version.status = OrderVersion.Status.DECLINED
+    version.decided_by = acting_user
+    version.decided_at = now
+    version.decision_comment = comment
+    version.save(update_fields=["status", "decided_by", "decided_at", "decision_comment", "limit_comment"])
+    if order.production_status != Order.ProductionStatus.APPROVED:
+        order.production_status = Order.ProductionStatus.DECLINED
+        order.production_comment = comment
+        order.production_decided_by = acting_user
+        order.production_decided_at = now
+        order.save(
+            update_fields=[
+                "production_status",
+                "production_comment",
+                "production_decided_by",
+                "production_decided_at",
+            ]
+        )
+    return version
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import catalogue, pipeline, production
+from .views import approvals, catalogue, pipeline, production
 
 app_name = "deals"
 urlpatterns = [
@@ -17,6 +17,9 @@ urlpatterns = [
     path("<int:pk>/samples/", pipeline.SampleRequestView.as_view(), name="samples"),
     path("<int:pk>/follow-up/", pipeline.FollowUpView.as_view(), name="follow_up"),
     path("<int:pk>/order/", pipeline.OrderView.as_view(), name="order"),
+    path(
+        "order-versions/<int:pk>/limit/", pipeline.OrderVersionLimitView.as_view(), name="order_version_limit"
+    ),
     path("<int:pk>/documents/", pipeline.DocumentView.as_view(), name="document"),
     path("<int:pk>/shipment/", pipeline.ShipmentView.as_view(), name="shipment"),
     path("<int:pk>/payments/", pipeline.PaymentView.as_view(), name="payment"),
@@ -31,6 +34,7 @@ urlpatterns = [
     path("lost-reasons/", catalogue.LostReasonListView.as_view(), name="lost_reasons"),
     path("lost-reasons/new/", catalogue.LostReasonCreateView.as_view(), name="lost_reason_create"),
     path("lost-reasons/<int:pk>/", catalogue.LostReasonUpdateView.as_view(), name="lost_reason_edit"),
+    path("approvals/", approvals.HeadApprovalsView.as_view(), name="approvals"),
     path("production/", production.ProductionQueueView.as_view(), name="production_queue"),
     path("production/samples/<int:pk>/", production.SampleStatusView.as_view(), name="sample_status"),
     path("production/orders/<int:pk>/", production.OrderDecisionView.as_view(), name="order_decision"),

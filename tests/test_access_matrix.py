@@ -42,8 +42,8 @@ from atlanset_portal.settings import base as production_settings
 from compensation import models as compensation_models
 from compensation.services import expense_claim
 from deals import models as deals_models
-from deals.models import DealDocument, LostReason, Order, SampleRequest
-from deals.services import client_transfer
+from deals.models import DealDocument, LostReason, Order, OrderVersion, PaymentTermsRequest, SampleRequest
+from deals.services import client_transfer, payment_terms_request_create
 from deals.stages import Stage
 from kpi import models as kpi_models
 from notifications import models as notifications_models
@@ -209,10 +209,19 @@ MATRIX: dict[str, Row] = {
              BUH: 403},
         post={ANON: LOGIN, A: Go("clients:detail", pk="client"), B: 404,
               HEAD: Go("clients:detail", pk="client"), BUH: 403, PROD: 404}),
-    # The accountant keeps payment terms too.
+    # Payment terms are set by the head and the accountant; the hunter requests them instead.
     "clients:terms": Row({"pk": "client"},
         get=every(405, ANON=LOGIN),
-        post={ANON: LOGIN, A: 400, B: 404, HEAD: 400, BUH: 400, PROD: 404}),
+        post={ANON: LOGIN, A: 403, B: 404, HEAD: 400, BUH: 400, PROD: 404}),
+    # A request for payment terms comes from whoever works the client (its hunter; the head may too).
+    "clients:terms_request": Row({"pk": "client"},
+        get=every(405, ANON=LOGIN),
+        post={ANON: LOGIN, A: 400, B: 404, HEAD: 400, BUH: 403, PROD: 404}),
+    # Only the head decides on a request (the world's: hunter A's, pending); an empty decision is a message
+    # on the client's card.
+    "clients:terms_request_decide": Row({"pk": "terms_request"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: Go("clients:detail", pk="client"), BUH: 403, PROD: 403}),
     "clients:contact_add": Row({"pk": "client"},
         get=every(405, ANON=LOGIN),
         post={ANON: LOGIN, A: 400, B: 404, HEAD: 400, BUH: LATE, PROD: 404}),
@@ -256,6 +265,11 @@ MATRIX: dict[str, Row] = {
         post={ANON: LOGIN, A: 400, B: 404, HEAD: 400, BUH: LATE, PROD: 404}),
     "deals:order": Row({"pk": "deal"}, get=every(405, ANON=LOGIN),
         post={ANON: LOGIN, A: 400, B: 404, HEAD: 400, BUH: LATE, PROD: 404}),
+    # The head's word on an order version over the client's deferred limit (the world's version is the
+    # approved one: nothing to decide); an empty decision is a message on the deal page.
+    "deals:order_version_limit": Row({"pk": "order_version"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: Go("deals:detail", pk="deal"), BUH: 403, PROD: 403}),
     # Invoices and waybills come from the accountant; proposals and other papers from the deal's hunter.
     "deals:document": Row({"pk": "deal"}, get=every(405, ANON=LOGIN),
         post={ANON: LOGIN, A: 400, B: 404, HEAD: 400, BUH: 400, PROD: 404}),
@@ -299,6 +313,10 @@ MATRIX: dict[str, Row] = {
     "deals:lost_reason_edit": Row({"pk": "lost_reason"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403}),
+    # What waits for the head: requests for payment terms and orders over a deferred limit.
+    "deals:approvals": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 403}),
     # --- production's queue ----------------------------------------------------------------------------
     "deals:production_queue": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
@@ -461,6 +479,13 @@ def build_world() -> World:
         for_day=timezone.localdate(),
         queue_email=False,
     )
+    terms_request = payment_terms_request_create(
+        acting_user=hunter,
+        client=client,
+        payment_terms="consignment",
+        consignment_cadence="weekly",
+        comment="Сеть салонов: платят по мере продаж",
+    )
     stand_in_client = make_client(acting_user=users[B], name="Кафе «На время отпуска»")
     transfer = client_transfer(
         acting_user=users[HEAD],
@@ -477,6 +502,8 @@ def build_world() -> World:
         "document": DealDocument.objects.get(deal=deal, kind=DealDocument.Kind.INVOICE).pk,
         "sample": SampleRequest.objects.get(deal=deal).pk,
         "order": Order.objects.get(deal=deal).pk,
+        "order_version": OrderVersion.objects.get(order__deal=deal).pk,
+        "terms_request": terms_request.pk,
         "product": pipeline.product.pk,
         "lost_reason": LostReason.objects.get(code="competitor").pk,
         "expense": expense.pk,
@@ -549,7 +576,7 @@ MAIN_TABLES = [
     for module, names in (
         (deals_models, "Client ClientPhone Contact Product LostReason Deal StageChange CallResult"),
         (deals_models, "DealDocument Proposal SampleRequest FollowUp Order OrderLine Shipment Payment"),
-        (deals_models, "Feedback Transfer ClientExport"),
+        (deals_models, "Feedback Transfer ClientExport OrderVersion OrderVersionLine PaymentTermsRequest"),
         (kpi_models, "Activity MonthlyPlan DepartmentQuarterPlan CallRecord"),
         (compensation_models, "PaySchemeVersion Statement Adjustment Expense Dispute"),
         (onboarding_models, "SectionVersion Acknowledgement Question TestAttempt"),
@@ -567,7 +594,9 @@ def snapshot(world: World) -> dict:
     states = [
         (deals_models.Deal, ref["deal"], ("stage", "status", "owner_id", "next_contact_on", "title")),
         (deals_models.Client, ref["client"], ("owner_id", "name", "inn", "payment_terms", "address")),
-        (Order, ref["order"], ("production_status",)),
+        (Order, ref["order"], ("production_status", "total")),
+        (OrderVersion, ref["order_version"], ("status", "limit_approved_at")),
+        (PaymentTermsRequest, ref["terms_request"], ("status",)),
         (SampleRequest, ref["sample"], ("status",)),
         (compensation_models.Expense, ref["expense"], ("status", "approved_amount")),
         (Notification, ref["notification"], ("read_at",)),
@@ -677,6 +706,8 @@ def _valid_bodies(world: World) -> list[tuple[str, str, dict]]:
         ("deals:payment", A, {"amount": "5000.00", "received_on": today, "bank_document": "п/п 1"}),
         ("deals:payment", HEAD, {"amount": "5000.00", "received_on": today, "bank_document": "п/п 1"}),
         ("clients:contact_add", BUH, {"name": "Мария"}),
+        ("clients:terms", A, {"payment_terms": "consignment", "consignment_cadence": "weekly"}),
+        ("clients:terms_request", BUH, {"payment_terms": "prepayment", "comment": "x"}),
         ("clients:requisites", BUH, {"legal_name": "ООО «Чужое»"}),
         ("compensation:statement", A, {"amount": "100000.00", "reason": "сам себе премия"}),
         ("compensation:expenses", A, {"expense": ref["expense"], "approved_amount": "1200.00"}),
@@ -699,7 +730,11 @@ def test_forbidden_roles_with_a_valid_body_change_nothing(world, db):
 
 
 # The world's objects of hunter A, her statement included; sections, stages, products… are nobody's.
-OWNED_BY_A = set("client deal document expense notification attempt hunter_a order sample".split())  # noqa: SIM905
+OWNED_BY_A = {
+    *"client deal document expense notification attempt hunter_a order sample".split(),  # noqa: SIM905
+    "order_version",
+    "terms_request",
+}
 
 
 def test_the_table_never_shows_hunter_a_objects_to_hunter_b():

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -14,9 +15,17 @@ from kpi.models import Activity
 
 from .. import exports, selectors, services
 from ..filters import ClientFilter
-from ..forms import ClientForm, ContactForm, PaymentTermsForm, RequisitesForm, TransferForm
-from ..models import Client, Deal, DealDocument, StageChange
-from .common import ScopedListView, add_form_errors, flash_errors, get_visible_or_404
+from ..forms import (
+    ClientForm,
+    ContactForm,
+    DecisionForm,
+    PaymentTermsForm,
+    PaymentTermsRequestForm,
+    RequisitesForm,
+    TransferForm,
+)
+from ..models import Client, Deal, DealDocument, PaymentTerms, PaymentTermsRequest, StageChange
+from .common import ScopedListView, add_form_errors, flash_errors, get_visible_or_404, safe_next
 
 
 class ClientListView(ScopedListView):
@@ -139,19 +148,26 @@ def client_page(request, pk: int, *, bound: dict | None = None, status: int = 20
     )
     deals = Deal.objects.visible_to(request.user).filter(client=client).select_related("owner", "order")
     works = can(request.user, Capability.VIEW_ALL_HUNTERS) or client.owner_id == request.user.pk
+    terms_requests = selectors.terms_requests_of(client)
+    pending_request = next(
+        (item for item in terms_requests if item.status == PaymentTermsRequest.Status.PENDING), None
+    )
+    current_terms = {
+        "payment_terms": client.payment_terms,
+        "deferred_days": client.deferred_days,
+        "deferred_in_working_days": client.deferred_in_working_days,
+        "deferred_limit": client.deferred_limit,
+        "consignment_cadence": client.consignment_cadence,
+    }
     forms = {}
     if works:
         forms["contact"] = ContactForm()
-    if works or can(request.user, Capability.RECORD_PAYMENTS):  # the accountant manages payment terms too
-        forms["terms"] = PaymentTermsForm(
-            initial={
-                "payment_terms": client.payment_terms,
-                "deferred_days": client.deferred_days,
-                "deferred_in_working_days": client.deferred_in_working_days,
-                "deferred_limit": client.deferred_limit,
-                "consignment_cadence": client.consignment_cadence,
-            }
-        )
+    if services.may_set_payment_terms(request.user):  # the head and the accountant
+        forms["terms"] = PaymentTermsForm(initial=current_terms)
+    elif works and pending_request is None:  # the hunter asks the head
+        forms["terms_request"] = PaymentTermsRequestForm(initial=current_terms)
+    if pending_request is not None and can(request.user, Capability.VIEW_ALL_HUNTERS):
+        forms["terms_decision"] = DecisionForm()
     if can(request.user, Capability.TRANSFER_CLIENTS):
         forms["transfer"] = TransferForm(current_owner=client.owner)
     forms.update(bound or {})
@@ -167,6 +183,11 @@ def client_page(request, pk: int, *, bound: dict | None = None, status: int = 20
             "works": works,
             "timeline": timeline,
             "transfers": transfers,
+            "decided_requests": [item for item in terms_requests if item is not pending_request],
+            "pending_request": pending_request,
+            "unpaid_deferred": selectors.client_unpaid_deferred_total(client)
+            if client.payment_terms == PaymentTerms.DEFERRED
+            else None,
         },
         status=status,
     )
@@ -219,8 +240,12 @@ class ClientRequisitesView(View):
 
 
 class ClientPaymentTermsView(View):
+    """The head or the accountant sets the client's payment terms."""
+
     def post(self, request, pk: int):
         client = _visible_client(request, pk)
+        if not services.may_set_payment_terms(request.user):
+            raise PermissionDenied
         form = PaymentTermsForm(request.POST)
         if form.is_valid():
             try:
@@ -233,6 +258,54 @@ class ClientPaymentTermsView(View):
                 messages.success(request, _("Условия оплаты сохранены."))
                 return redirect("clients:detail", pk=client.pk)
         return client_page(request, pk, bound={"terms": form}, status=400)
+
+
+class ClientTermsRequestView(View):
+    """The client's hunter asks the head for payment terms."""
+
+    def post(self, request, pk: int):
+        client = _workable_client(request, pk)
+        form = PaymentTermsRequestForm(request.POST)
+        if form.is_valid():
+            try:
+                services.payment_terms_request_create(
+                    acting_user=request.user, client=client, **form.cleaned_data
+                )
+            except ValidationError as error:
+                add_form_errors(form, error)
+            else:
+                messages.success(request, _("Запрос условий оплаты отправлен руководителю отдела продаж."))
+                return redirect(reverse("clients:detail", args=[client.pk]) + "#terms")
+        return client_page(request, pk, bound={"terms_request": form}, status=400)
+
+
+class TermsRequestDecideView(CapabilityRequiredMixin, View):
+    """The head approves a request for payment terms (the terms are set) or declines it with a reason."""
+
+    required_capability = Capability.VIEW_ALL_HUNTERS
+
+    def post(self, request, pk: int):
+        terms_request = get_visible_or_404(
+            PaymentTermsRequest.objects.filter(client__in=Client.objects.visible_to(request.user)), pk=pk
+        )
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Выберите: одобрить или отклонить."))
+        else:
+            try:
+                services.payment_terms_request_decide(
+                    acting_user=request.user, request=terms_request, **form.cleaned_data
+                )
+            except ValidationError as error:
+                flash_errors(request, error)
+            else:
+                if form.cleaned_data["approve"]:
+                    messages.success(request, _("Запрос одобрен: условия оплаты клиента изменены."))
+                else:
+                    messages.success(request, _("Запрос отклонён."))
+        return redirect(
+            safe_next(request) or reverse("clients:detail", args=[terms_request.client_id]) + "#terms"
+        )
 
 
 class ContactAddView(View):

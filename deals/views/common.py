@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_filters.views import FilterView
 
 from accounts.access import can
@@ -17,6 +18,12 @@ def get_visible_or_404(queryset, **lookup):
         return queryset.get(**lookup)
     except queryset.model.DoesNotExist:
         raise Http404 from None
+
+
+def safe_next(request) -> str:
+    """The page to return to (a form's ``next``), if it is one of the portal's own."""
+    target = request.POST.get("next", "")
+    return target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else ""
 
 
 def error_messages(error: Exception) -> list[str]:

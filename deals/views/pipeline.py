@@ -7,7 +7,6 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -22,6 +21,7 @@ from ..filters import DealFilter
 from ..forms import (
     CallResultForm,
     DealCreateForm,
+    DecisionForm,
     DocumentForm,
     FeedbackForm,
     FollowUpForm,
@@ -35,9 +35,16 @@ from ..forms import (
     ShipmentForm,
     TransferForm,
 )
-from ..models import Client, Deal, DealDocument, Transfer
+from ..models import Client, Deal, DealDocument, Order, OrderVersion, Transfer
 from ..stages import DealStatus, Stage
-from .common import ScopedListView, add_form_errors, error_messages, flash_errors, get_visible_or_404
+from .common import (
+    ScopedListView,
+    add_form_errors,
+    error_messages,
+    flash_errors,
+    get_visible_or_404,
+    safe_next,
+)
 
 
 class BoardView(CapabilityRequiredMixin, TemplateView):
@@ -131,7 +138,8 @@ def _stage_forms(user, deal: Deal) -> dict:
             forms["samples"] = SampleRequestForm(initial={"receiver_name": client.decision_maker_name})
         if deal.stage == Stage.FOLLOW_UP:
             forms["follow_up"] = FollowUpForm()
-        if deal.stage == Stage.DEAL:
+        # From «Сделка» on the order can be changed: once approved, a change is a new version.
+        if deal.stage == Stage.DEAL or (deal.stage in stages.FINANCE_STAGES and _has_order(deal)):
             forms["order"] = OrderForm(initial=_order_initial(deal))
         if deal.stage == Stage.SHIPMENT:
             forms["shipment"] = ShipmentForm(initial=_shipment_initial(deal))
@@ -157,12 +165,19 @@ def _stage_forms(user, deal: Deal) -> dict:
     return forms
 
 
+def _has_order(deal: Deal) -> bool:
+    return getattr(deal, "order", None) is not None
+
+
 def _order_initial(deal: Deal) -> dict:
+    """The form starts from the version waiting for approval, if any, else from the order in force."""
     order = getattr(deal, "order", None)
     if order is None:
         return {}
+    pending = order.versions.filter(status=OrderVersion.Status.PENDING).first()
+    lines = pending.lines.all() if pending is not None else order.lines.all()
     initial = {}
-    for index, line in enumerate(order.lines.all()[: OrderForm.LINE_COUNT], start=1):
+    for index, line in enumerate(lines[: OrderForm.LINE_COUNT], start=1):
         initial.update(
             {
                 f"product_{index}": line.product_id,
@@ -191,6 +206,14 @@ def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200)
     facts = selectors.deal_facts(deal)
     definition = stages.definition(deal.stage)
     forms = _stage_forms(request.user, deal)
+    history = selectors.order_history(deal)
+    if (
+        history
+        and history.pending
+        and history.pending.awaits_head
+        and can(request.user, Capability.VIEW_ALL_HUNTERS)
+    ):
+        forms["order_limit"] = DecisionForm()
     forms.update(bound or {})
     context = {
         "deal": deal,
@@ -205,6 +228,7 @@ def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200)
         "works": deal.status == DealStatus.OPEN and services.works_deal(request.user, deal),
         "payment_status": selectors.payment_status(deal, facts),
         "transfers": selectors.transfers_of(deal=deal),
+        "order_history": history,
     }
     return render(request, "deals/deal_detail.html", context, status=status)
 
@@ -313,10 +337,7 @@ class FollowUpView(DealActionView):
 
 class OrderView(DealActionView):
     form_class, form_key = OrderForm, "order"
-
-    @property
-    def success_message(self):
-        return _("Заказ сохранён и отправлен на согласование в производство.")
+    success_message = ""
 
     def perform(self, form, deal):
         lines = []
@@ -330,7 +351,53 @@ class OrderView(DealActionView):
                         price=form.cleaned_data.get(f"price_{index}"),
                     )
                 )
-        services.order_set_lines(acting_user=self.request.user, deal=deal, lines=lines)
+        order = services.order_set_lines(
+            acting_user=self.request.user, deal=deal, lines=lines, comment=form.cleaned_data["comment"]
+        )
+        if order.production_status == Order.ProductionStatus.APPROVED:
+            number = order.versions.filter(status=OrderVersion.Status.PENDING).values_list(
+                "number", flat=True
+            )
+            self.success_message = _(
+                "Изменение сохранено как версия №%(number)s и отправлено на согласование в производство; "
+                "до согласования действует прежняя версия."
+            ) % {"number": number.get()}
+        else:
+            self.success_message = _("Заказ сохранён и отправлен на согласование в производство.")
+
+
+class OrderVersionLimitView(CapabilityRequiredMixin, View):
+    """The head agrees to (or refuses) a version that takes the client over its deferred limit."""
+
+    required_capability = Capability.VIEW_ALL_HUNTERS
+
+    def post(self, request, pk: int):
+        version = get_visible_or_404(
+            OrderVersion.objects.filter(order__deal__in=Deal.objects.visible_to(request.user)).select_related(
+                "order"
+            ),
+            pk=pk,
+        )
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Выберите: согласовать или отклонить."))
+        else:
+            try:
+                services.order_version_limit_decide(
+                    acting_user=request.user, version=version, **form.cleaned_data
+                )
+            except (services.DealRuleError, ValidationError) as error:
+                flash_errors(request, error)
+            else:
+                if form.cleaned_data["approve"]:
+                    messages.success(
+                        request, _("Превышение лимита согласовано: заказ ждёт решения производства.")
+                    )
+                else:
+                    messages.success(request, _("Версия заказа отклонена."))
+        return redirect(
+            safe_next(request) or reverse("deals:detail", args=[version.order.deal_id]) + "#order"
+        )
 
 
 class DocumentView(DealActionView):
@@ -479,7 +546,7 @@ class AdvanceView(View):
             notice = render_to_string("deals/_board_notice.html", {"level": "success", "messages": [message]})
             return HttpResponse(notice, headers={"HX-Trigger": "board-changed"})
         messages.success(request, message)
-        return redirect(_safe_next(request) or reverse("deals:detail", args=[deal.pk]))
+        return redirect(safe_next(request) or reverse("deals:detail", args=[deal.pk]))
 
     def refused(self, request, deal: Deal, refusal: services.DealRuleError):
         if isinstance(refusal, services.StageCriteriaNotMet):
@@ -495,13 +562,7 @@ class AdvanceView(View):
             )
             return HttpResponse(html, status=422)
         messages.error(request, f"{title}: " + "; ".join(refusal.messages) + ".")
-        return redirect(_safe_next(request) or reverse("deals:detail", args=[deal.pk]))
-
-
-def _safe_next(request) -> str:
-    """The page to return to, if it is one of the portal's own."""
-    target = request.POST.get("next", "")
-    return target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else ""
+        return redirect(safe_next(request) or reverse("deals:detail", args=[deal.pk]))
 
 
 class RestoreView(View):

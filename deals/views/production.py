@@ -12,7 +12,7 @@ from accounts.roles import Capability
 
 from .. import selectors, services
 from ..forms import OrderDecisionForm, SampleStatusForm
-from ..models import Order, SampleRequest
+from ..models import Order, OrderVersion, SampleRequest
 from .common import flash_errors, get_visible_or_404
 
 
@@ -45,6 +45,8 @@ class SampleStatusView(CapabilityRequiredMixin, View):
 
 
 class OrderDecisionView(CapabilityRequiredMixin, View):
+    """Production's decision on an order's version waiting for approval: a new order or a change."""
+
     required_capability = Capability.HANDLE_PRODUCTION
 
     def post(self, request, pk: int):
@@ -53,9 +55,20 @@ class OrderDecisionView(CapabilityRequiredMixin, View):
         if not form.is_valid():
             messages.error(request, _("Выберите: согласовать или отклонить."))
             return redirect("deals:production_queue")
+        version = OrderVersion.objects.filter(
+            order=order, pk=form.cleaned_data["version"], status=OrderVersion.Status.PENDING
+        ).first()
+        if version is None:
+            messages.error(request, _("Заказ изменился, пока была открыта очередь: проверьте новую версию."))
+            return redirect("deals:production_queue")
         try:
-            services.order_decide(acting_user=request.user, order=order, **form.cleaned_data)
-        except ValidationError as error:
+            services.order_version_decide(
+                acting_user=request.user,
+                version=version,
+                approve=form.cleaned_data["approve"],
+                comment=form.cleaned_data["comment"],
+            )
+        except (services.DealRuleError, ValidationError) as error:
             flash_errors(request, error)
         else:
             messages.success(request, _("Решение по заказу записано."))

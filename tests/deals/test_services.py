@@ -24,6 +24,7 @@ from deals.models import (
     DealDocument,
     LostReason,
     Order,
+    OrderVersion,
     Payment,
     SampleRequest,
     StageChange,
@@ -412,20 +413,30 @@ def test_changing_order_lines_after_approval_needs_approval_again(
         acting_user=hunter, deal=deal, lines=[OrderLineInput(product=product, quantity=Decimal("20"))]
     )
 
-    assert Order.objects.get(deal=deal).production_status == Order.ProductionStatus.PENDING
+    # The approved version stays in force; the change waits for production as version 2.
+    order = Order.objects.get(deal=deal)
+    assert order.production_status == Order.ProductionStatus.APPROVED
+    assert order.total == Decimal("5000.00")
+    assert order.versions.get(number=2).status == OrderVersion.Status.PENDING
     assert refused_codes(acting_user=hunter, deal=deal, to_stage=Stage.SHIPMENT) == ["order_approved"]
 
 
-def test_order_declined_by_production_blocks_the_move_and_needs_a_reason(hunter, production, deal, pipeline):
+def test_order_declined_by_production_blocks_the_move_and_needs_a_reason(
+    hunter, production, deal, pipeline, product
+):
     deal = pipeline.advance_to(deal, Stage.DEAL)
-    pipeline.record_deal(deal)
-    order = Order.objects.get(deal=deal)
+    order = order_set_lines(
+        acting_user=hunter, deal=deal, lines=[OrderLineInput(product=product, quantity=Decimal("3"))]
+    )
 
     with pytest.raises(ValidationError, match="почему заказ отклонён"):
         order_decide(acting_user=production, order=order, approve=False)
     order_decide(acting_user=production, order=order, approve=False, comment="Нет сырья до конца месяца")
 
-    assert refused_codes(acting_user=hunter, deal=deal, to_stage=Stage.SHIPMENT) == ["order_approved"]
+    order.refresh_from_db()
+    assert order.production_status == Order.ProductionStatus.DECLINED
+    assert order.production_comment == "Нет сырья до конца месяца"
+    assert "order_approved" in refused_codes(acting_user=hunter, deal=deal, to_stage=Stage.SHIPMENT)
 
 
 def test_only_production_decides_on_an_order(hunter, deal, product):

@@ -87,7 +87,7 @@ def deferred_deal(
     client = make_client(acting_user=hunter, name=name)
     paid_deal(pipeline, ("5000", date(2026, 9, 15)), client=client)
     client_set_payment_terms(
-        acting_user=hunter,
+        acting_user=pipeline.accountant,  # terms are the head's and the accountant's
         client=client,
         payment_terms="deferred",
         deferred_days=days,
@@ -112,10 +112,16 @@ def receive(deal: Deal, received_on: date) -> None:
     )
 
 
+def terms_keeper() -> User:
+    """Who sets payment terms: the sales head (of the test, or one made for it)."""
+    head = User.objects.filter(role=Role.SALES_HEAD, is_active=True).first()
+    return head or UserFactory(username="terms_head", full_name="Руководитель", role=Role.SALES_HEAD)
+
+
 def consignment_deal(hunter: User, *, name: str, received_on: date, cadence: str) -> Deal:
     client = make_client(acting_user=hunter, name=name)
     client_set_payment_terms(
-        acting_user=hunter, client=client, payment_terms="consignment", consignment_cadence=cadence
+        acting_user=terms_keeper(), client=client, payment_terms="consignment", consignment_cadence=cadence
     )
     deal = make_deal(acting_user=hunter, client=client)
     receive(deal, received_on)

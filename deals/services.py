@@ -117,8 +117,19 @@ def _ensure_works_deal(user: User, deal: Deal) -> None:
         raise PermissionDenied
 
 
+# Clients and deals are locked FOR NO KEY UPDATE: that serialises their writers just the same, and lets
+# rows written elsewhere that name them (a transfer, a statement line) take their key-share lock at
+# commit. FOR UPDATE would make two writers that each hold one and name the other wait for each other:
+# a payment waiting for its month's statement and the lock of that month, or a client's transfer and a
+# transfer of one of its deals.
+
+
+def _locked_client(client: Client) -> Client:
+    return Client.objects.select_for_update(no_key=True).get(pk=client.pk)
+
+
 def _locked_deal(deal: Deal) -> Deal:
-    return Deal.objects.select_for_update().get(pk=deal.pk)
+    return Deal.objects.select_for_update(no_key=True).get(pk=deal.pk)
 
 
 def _open_locked_deal(deal: Deal) -> Deal:
@@ -273,7 +284,7 @@ def client_update(
     unknown = set(card) - set(CLIENT_CARD_FIELDS)
     if unknown:
         raise TypeError(f"unknown client fields: {sorted(unknown)}")
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     for field_name, value in card.items():
         setattr(client, field_name, value.strip() if isinstance(value, str) else value)
     client.full_clean(exclude=["owner", "created_by"])
@@ -348,7 +359,7 @@ def client_update_requisites(*, acting_user: User, client: Client, requisites: R
         duplicate = find_duplicate_client(inn=cleaned.inn, kpp=cleaned.kpp, exclude=client)
         if duplicate:
             raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0])
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     for field_name, value in cleaned.__dict__.items():
         setattr(client, field_name, value)
     client.save()
@@ -369,7 +380,7 @@ def client_set_payment_terms(
     """Sets prepayment, deferred payment (from the client's second deal) or consignment."""
     if not (can(acting_user, Capability.VIEW_ALL_HUNTERS) or can(acting_user, Capability.RECORD_PAYMENTS)):
         _ensure_works_client(acting_user, client)
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     if payment_terms == "deferred":
         if deferred_days is None or deferred_limit is None:
             raise ValidationError(_("Для отсрочки укажите число дней и лимит."))
@@ -436,7 +447,7 @@ def deal_create(
         and not onboarding_complete(acting_user)
     ):
         raise DealRuleError(_("Сначала пройдите обучение: прочитайте все разделы регламента и сдайте тест."))
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     is_new_client = not client_has_paid_deal(client)
     if start_stage not in (Stage.LEAD, stages.REPEAT_ORDER_START):
         raise DealRuleError(_("Сделка начинается с первого этапа (повторный заказ — с этапа «Сделка»)."))
@@ -475,7 +486,7 @@ def deal_import(
     order. Its facts of stages 1–5 happened elsewhere, so their criteria are not asked; the new-client
     flag is derived exactly as for a deal opened in the portal."""
     _ensure_works_client(acting_user, client)
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     deal = Deal.objects.create(
         client=client,
         owner=client.owner,
@@ -1288,7 +1299,7 @@ def client_transfer(
     """Hands a client and its open deals to another hunter; the transfer is logged. Money already
     recorded stays credited to whoever earned it: only later payments count for the new hunter."""
     _ensure_can_transfer(acting_user, to_owner)
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     if client.owner_id == to_owner.pk:
         raise ValidationError(_("Клиент уже у этого хантера."))
     transfer = Transfer.objects.create(
@@ -1353,7 +1364,13 @@ def transfer_return(*, acting_user: User, transfer: Transfer) -> Transfer:
     back to the hunter it came from; logged as a transfer that names the one it ends."""
     if not can(acting_user, Capability.TRANSFER_CLIENTS):
         raise PermissionDenied
-    transfer = Transfer.objects.select_for_update().select_related("client", "deal").get(pk=transfer.pk)
+    # The transfer row only: PostgreSQL cannot lock the missing deal of a client's transfer (the outer
+    # join's nullable side), and the transfer below locks the client or the deal itself.
+    transfer = (
+        Transfer.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("client", "deal")
+        .get(pk=transfer.pk)
+    )
     if not transfer_is_returnable(transfer):
         raise ValidationError(_("Эта передача уже завершена или не была временной."))
     reason = _("Возврат после временной передачи от %(day)s") % {

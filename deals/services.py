@@ -1,6 +1,7 @@
 """Every write about clients and deals. Keyword-only, one transaction each, rules checked here."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -221,6 +222,28 @@ def duplicate_message(existing: Client, reason: str, viewer: User) -> str:
     return text
 
 
+@contextmanager
+def _no_concurrent_duplicate(
+    *,
+    acting_user: User,
+    inn: str = "",
+    kpp: str = "",
+    phones: Iterable[str] = (),
+    exclude: Client | None = None,
+) -> Iterator[None]:
+    """The card's write, in a savepoint. The duplicate check before it cannot see a card that a
+    concurrent request is writing; the unique index makes this write wait for that one and then refuses
+    it, and the user is told of the card that won, as if it had been there first (not a server error)."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        duplicate = find_duplicate_client(inn=inn, kpp=kpp, phones=phones, exclude=exclude)
+        if duplicate is None:
+            raise
+        raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0]) from None
+
+
 CLIENT_CARD_FIELDS = (
     "name",
     "address",
@@ -270,8 +293,9 @@ def client_create(
         **card,
     )
     client.full_clean(exclude=["owner", "created_by"])
-    client.save()
-    ClientPhone.objects.bulk_create([ClientPhone(client=client, number=number) for number in numbers])
+    with _no_concurrent_duplicate(acting_user=acting_user, phones=numbers):
+        client.save()
+        ClientPhone.objects.bulk_create([ClientPhone(client=client, number=number) for number in numbers])
     progress_schedule(months=[timezone.localdate(client.created_at)])
     return client
 
@@ -296,9 +320,10 @@ def client_update(
             raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0])
         client.phones.exclude(number__in=numbers).delete()
         existing = set(client.phones.values_list("number", flat=True))
-        ClientPhone.objects.bulk_create(
-            [ClientPhone(client=client, number=n) for n in numbers if n not in existing]
-        )
+        with _no_concurrent_duplicate(acting_user=acting_user, phones=numbers, exclude=client):
+            ClientPhone.objects.bulk_create(
+                [ClientPhone(client=client, number=n) for n in numbers if n not in existing]
+            )
     # A card that gains its name, address or phone becomes a lead of the month it was created in.
     progress_schedule(months=[timezone.localdate(client.created_at)])
     return client
@@ -362,7 +387,8 @@ def client_update_requisites(*, acting_user: User, client: Client, requisites: R
     client = _locked_client(client)
     for field_name, value in cleaned.__dict__.items():
         setattr(client, field_name, value)
-    client.save()
+    with _no_concurrent_duplicate(acting_user=acting_user, inn=cleaned.inn, kpp=cleaned.kpp, exclude=client):
+        client.save()
     return client
 
 

@@ -20,12 +20,12 @@ import csv
 import io
 import re
 import zipfile
-from xml.etree import ElementTree
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import PurePath
 from typing import NamedTuple, Self
+from xml.etree import ElementTree
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator

@@ -25,6 +25,7 @@ from accounts.roles import Role
 from kpi.models import DepartmentQuarterPlan
 from kpi.months import quarter_months, quarter_start
 
+from .changes import statements_for_update
 from .engine import Line, LineKind
 from .models import Statement, StatementReopening
 
@@ -135,7 +136,7 @@ def statement_check(record: Statement) -> Statement:
     """Checks a marked approved statement against a fresh computation; returns the row as it now is."""
     from .statements import compute_statement
 
-    record = Statement.objects.select_for_update(of=("self",)).select_related("hunter").get(pk=record.pk)
+    record = statements_for_update().select_related("hunter").get(pk=record.pk)
     if record.status != Statement.Status.APPROVED or not record.needs_check:
         return record
     statement = compute_statement(hunter=record.hunter, month=record.month, record=record)

@@ -13,6 +13,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from kpi.months import month_start, next_month
@@ -44,18 +45,27 @@ def ensure_month_open(*, hunter_id: int, month: date) -> None:
         )
 
 
+def statements_for_update() -> QuerySet[Statement]:
+    """Statements to lock for a write: their own rows, nothing else. The model's ordering joins the
+    hunter, and without ``of`` the lock took the hunter's user row too; every payment, transfer or line
+    that names the hunter key-shares that row at commit, so it waited for the statement's holder while
+    holding what the holder needed next (a deadlock). NO KEY UPDATE: writers change a statement, never
+    its key, and rows that name the statement are not held up by it."""
+    return Statement.objects.select_for_update(no_key=True, of=("self",)).order_by()
+
+
 def statement_row_for_update(*, hunter_id: int, month: date) -> Statement:
     """The hunter's statement row for the month, created as a draft if there is none, locked until the
     transaction ends. Everything that decides what a month holds takes this row first."""
     month = month_start(month)
-    record = Statement.objects.select_for_update().filter(hunter_id=hunter_id, month=month).first()
+    record = statements_for_update().filter(hunter_id=hunter_id, month=month).first()
     if record is None:
         try:
             with transaction.atomic():
                 Statement.objects.create(hunter_id=hunter_id, month=month)
         except IntegrityError:
             pass  # a concurrent write created it first; its row is the one to wait for
-        record = Statement.objects.select_for_update().get(hunter_id=hunter_id, month=month)
+        record = statements_for_update().get(hunter_id=hunter_id, month=month)
     return record
 
 

@@ -1,6 +1,7 @@
 """Every write about clients and deals. Keyword-only, one transaction each, rules checked here."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -123,8 +124,19 @@ def _ensure_works_deal(user: User, deal: Deal) -> None:
         raise PermissionDenied
 
 
+# Clients and deals are locked FOR NO KEY UPDATE: that serialises their writers just the same, and lets
+# rows written elsewhere that name them (a transfer, a statement line) take their key-share lock at
+# commit. FOR UPDATE would make two writers that each hold one and name the other wait for each other:
+# a payment waiting for its month's statement and the lock of that month, or a client's transfer and a
+# transfer of one of its deals.
+
+
+def _locked_client(client: Client) -> Client:
+    return Client.objects.select_for_update(no_key=True).get(pk=client.pk)
+
+
 def _locked_deal(deal: Deal) -> Deal:
-    return Deal.objects.select_for_update().get(pk=deal.pk)
+    return Deal.objects.select_for_update(no_key=True).get(pk=deal.pk)
 
 
 def _open_locked_deal(deal: Deal) -> Deal:
@@ -216,6 +228,28 @@ def duplicate_message(existing: Client, reason: str, viewer: User) -> str:
     return text
 
 
+@contextmanager
+def _no_concurrent_duplicate(
+    *,
+    acting_user: User,
+    inn: str = "",
+    kpp: str = "",
+    phones: Iterable[str] = (),
+    exclude: Client | None = None,
+) -> Iterator[None]:
+    """The card's write, in a savepoint. The duplicate check before it cannot see a card that a
+    concurrent request is writing; the unique index makes this write wait for that one and then refuses
+    it, and the user is told of the card that won, as if it had been there first (not a server error)."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        duplicate = find_duplicate_client(inn=inn, kpp=kpp, phones=phones, exclude=exclude)
+        if duplicate is None:
+            raise
+        raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0]) from None
+
+
 CLIENT_CARD_FIELDS = (
     "name",
     "address",
@@ -265,8 +299,9 @@ def client_create(
         **card,
     )
     client.full_clean(exclude=["owner", "created_by"])
-    client.save()
-    ClientPhone.objects.bulk_create([ClientPhone(client=client, number=number) for number in numbers])
+    with _no_concurrent_duplicate(acting_user=acting_user, phones=numbers):
+        client.save()
+        ClientPhone.objects.bulk_create([ClientPhone(client=client, number=number) for number in numbers])
     progress_schedule(months=[timezone.localdate(client.created_at)])
     return client
 
@@ -279,7 +314,7 @@ def client_update(
     unknown = set(card) - set(CLIENT_CARD_FIELDS)
     if unknown:
         raise TypeError(f"unknown client fields: {sorted(unknown)}")
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     for field_name, value in card.items():
         setattr(client, field_name, value.strip() if isinstance(value, str) else value)
     client.full_clean(exclude=["owner", "created_by"])
@@ -291,9 +326,10 @@ def client_update(
             raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0])
         client.phones.exclude(number__in=numbers).delete()
         existing = set(client.phones.values_list("number", flat=True))
-        ClientPhone.objects.bulk_create(
-            [ClientPhone(client=client, number=n) for n in numbers if n not in existing]
-        )
+        with _no_concurrent_duplicate(acting_user=acting_user, phones=numbers, exclude=client):
+            ClientPhone.objects.bulk_create(
+                [ClientPhone(client=client, number=n) for n in numbers if n not in existing]
+            )
     # A card that gains its name, address or phone becomes a lead of the month it was created in.
     progress_schedule(months=[timezone.localdate(client.created_at)])
     return client
@@ -354,10 +390,11 @@ def client_update_requisites(*, acting_user: User, client: Client, requisites: R
         duplicate = find_duplicate_client(inn=cleaned.inn, kpp=cleaned.kpp, exclude=client)
         if duplicate:
             raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0])
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     for field_name, value in cleaned.__dict__.items():
         setattr(client, field_name, value)
-    client.save()
+    with _no_concurrent_duplicate(acting_user=acting_user, inn=cleaned.inn, kpp=cleaned.kpp, exclude=client):
+        client.save()
     return client
 
 
@@ -412,7 +449,7 @@ def client_set_payment_terms(
     accountant only."""
     if not may_set_payment_terms(acting_user):
         raise PermissionDenied
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     terms = _checked_terms(
         client=client,
         payment_terms=payment_terms,
@@ -443,7 +480,7 @@ def payment_terms_request_create(
     """The client's hunter asks the head for payment terms, saying why. The terms are checked as they
     would be when set; one request per client waits at a time."""
     _ensure_works_client(acting_user, client)
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     if not comment.strip():
         raise ValidationError({"comment": _("Напишите, почему клиенту нужны такие условия.")})
     terms = _checked_terms(
@@ -547,7 +584,7 @@ def deal_create(
         and not onboarding_complete(acting_user)
     ):
         raise DealRuleError(_("Сначала пройдите обучение: прочитайте все разделы регламента и сдайте тест."))
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     is_new_client = not client_has_paid_deal(client)
     if start_stage not in (Stage.LEAD, stages.REPEAT_ORDER_START):
         raise DealRuleError(_("Сделка начинается с первого этапа (повторный заказ — с этапа «Сделка»)."))
@@ -586,7 +623,7 @@ def deal_import(
     order. Its facts of stages 1–5 happened elsewhere, so their criteria are not asked; the new-client
     flag is derived exactly as for a deal opened in the portal."""
     _ensure_works_client(acting_user, client)
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     deal = Deal.objects.create(
         client=client,
         owner=client.owner,
@@ -1133,9 +1170,10 @@ def _put_in_force(order: Order, version: OrderVersion, *, deal: Deal) -> None:
 def _locked_order_version(version: OrderVersion) -> tuple[Deal, Order, OrderVersion]:
     """The version's deal, order and the version itself, locked in the order every order write takes."""
     deal_id = OrderVersion.objects.filter(pk=version.pk).values_list("order__deal_id", flat=True).get()
-    deal = Deal.objects.select_for_update().get(pk=deal_id)
-    order = Order.objects.select_for_update().get(deal=deal)
-    return deal, order, OrderVersion.objects.select_for_update().get(pk=version.pk)
+    # No key lock, as every deal write takes: a statement locked meanwhile checks its lines' deals.
+    deal = Deal.objects.select_for_update(no_key=True).get(pk=deal_id)
+    order = Order.objects.select_for_update(no_key=True).get(deal=deal)
+    return deal, order, OrderVersion.objects.select_for_update(no_key=True).get(pk=version.pk)
 
 
 def _ensure_pending(version: OrderVersion) -> None:
@@ -1644,7 +1682,7 @@ def client_transfer(
     """Hands a client and its open deals to another hunter; the transfer is logged. Money already
     recorded stays credited to whoever earned it: only later payments count for the new hunter."""
     _ensure_can_transfer(acting_user, to_owner)
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = _locked_client(client)
     if client.owner_id == to_owner.pk:
         raise ValidationError(_("Клиент уже у этого хантера."))
     transfer = Transfer.objects.create(
@@ -1703,8 +1741,12 @@ def transfer_return(*, acting_user: User, transfer: Transfer) -> Transfer:
         raise PermissionDenied
     from .selectors import transfer_is_returnable
 
+    # The transfer row only: PostgreSQL cannot lock the missing deal of a client's transfer (the outer
+    # join's nullable side), and the transfer below locks the client or the deal itself.
     transfer = (
-        Transfer.objects.select_for_update(of=("self",)).select_related("client", "deal").get(pk=transfer.pk)
+        Transfer.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("client", "deal")
+        .get(pk=transfer.pk)
     )
     if not transfer_is_returnable(transfer):
         raise ValidationError(_("Эта передача уже завершена или не была временной."))

@@ -276,11 +276,11 @@ def test_a_payment_recorded_while_its_month_is_locked_lands_in_exactly_one_state
     for round_ in range(ROUNDS):
         hunter = new_hunter()
         desk.hand_over(deal, hunter)
-        pay_in(desk, deal, month, f"п/п первая {round_}")
+        pay_in(desk, deal, month, f"п/п {round_}01")
         approve(hunter, month, head=desk.head)
 
         payment, lock = together(
-            partial(pay_in, desk, deal, month, f"п/п гонка {round_}"),
+            partial(pay_in, desk, deal, month, f"п/п {round_}02"),
             the_accountant_locks(desk, hunter, month, round_),
             delays=head_start(round_, 2),
         )
@@ -299,12 +299,12 @@ def test_approval_lock_and_a_payment_at_once_leave_the_payment_in_exactly_one_st
     for round_ in range(ROUNDS):
         hunter = new_hunter()
         desk.hand_over(deal, hunter)
-        pay_in(desk, deal, month, f"п/п первая втроём {round_}")
+        pay_in(desk, deal, month, f"п/п {round_}03")
 
         approval, lock, payment = together(
             partial(statement_approve, acting_user=desk.head, hunter=hunter, month=month),
             the_accountant_locks(desk, hunter, month, round_),
-            partial(pay_in, desk, deal, month, f"п/п втроём {round_}"),
+            partial(pay_in, desk, deal, month, f"п/п {round_}04"),
             delays=head_start(round_, 3),
         )
 
@@ -325,7 +325,7 @@ def test_transferring_a_deal_while_its_month_is_locked_leaves_the_payment_with_i
     for round_ in range(ROUNDS):
         earner, successor = new_hunter(), new_hunter()
         desk.hand_over(deal, earner)
-        payment = pay_in(desk, deal, month, f"п/п передача {round_}")
+        payment = pay_in(desk, deal, month, f"п/п {round_}05")
         approve(earner, month, head=desk.head)
 
         transfer, lock = together(
@@ -577,7 +577,7 @@ def test_two_approvals_and_two_locks_at_once_approve_and_lock_the_statement_once
         hunter = new_hunter()
         if round_ % 2 == 0:  # a month with money in it; otherwise the statement row does not exist yet
             desk.hand_over(deal, hunter)
-            pay_in(desk, deal, month, f"п/п дважды {round_}")
+            pay_in(desk, deal, month, f"п/п {round_}06")
         approval = partial(statement_approve, acting_user=desk.head, hunter=hunter, month=month)
         lock = partial(statement_lock, acting_user=desk.accountant, hunter=hunter, month=month)
 
@@ -600,7 +600,7 @@ def test_the_statements_page_sent_twice_at_once_approves_and_locks_once_without_
         accountants = [desk.browser(desk.accountant) for _ in range(2)]
         hunter = new_hunter()
         desk.hand_over(deal, hunter)
-        pay_in(desk, deal, month, f"п/п страница {round_}")
+        pay_in(desk, deal, month, f"п/п {round_}07")
 
         approvals = together(
             *(partial(b.post, url, {"action": "approve", "hunter": hunter.pk}) for b in heads),

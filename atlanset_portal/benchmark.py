@@ -359,11 +359,9 @@ def _dashboard_floor(month) -> list[tuple]:
                  WHERE a.owner_id = u.id AND a.at >= %(start)s AND a.at < %(end)s
                    AND a.kind = 'message') AS messages,
                (SELECT COALESCE(SUM(pay.amount), 0) FROM deals_payment pay
-                  JOIN deals_deal d ON d.id = pay.deal_id
-                 WHERE d.owner_id = u.id AND pay.accrual_month = %(month)s) AS revenue,
+                 WHERE pay.credited_to_id = u.id AND pay.accrual_month = %(month)s) AS revenue,
                (SELECT COUNT(*) FROM deals_deal d
-                 WHERE d.owner_id = u.id AND d.paid_in_full_on >= %(month)s
-                   AND d.paid_in_full_on < %(next)s) AS deals
+                 WHERE d.completed_for_id = u.id AND d.completed_in = %(month)s) AS deals
           FROM accounts_user u
          WHERE u.role = 'hunter' AND u.is_active
     """

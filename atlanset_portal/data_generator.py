@@ -1336,6 +1336,7 @@ class _Generator:
                         closed_at=self.dt(deal.closed) if deal.closed is not None else None,
                         paid_in_full_on=paid_on,
                         completed_for_id=client.owner.pk if paid_on is not None else None,
+                        completed_in=paid_on.replace(day=1) if paid_on is not None else None,
                         external_key=f"{KEY_PREFIX}{self.seed}-{number * BATCH_SIZE + index + 1}",
                     )
                 )

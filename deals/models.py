@@ -390,6 +390,9 @@ class Deal(models.Model):
         related_name="+",
         verbose_name=_("завершённая сделка засчитана"),
     )
+    # The month the completion counts in: the covering payment's accrual month (a payment recorded after
+    # its month was locked completes the deal in the first open month, as it counts there as revenue).
+    completed_in = models.DateField(_("завершена в месяце"), null=True, blank=True, editable=False)
     external_key = models.CharField(_("внешний код"), max_length=100, blank=True, db_index=True)
 
     objects = DealQuerySet.as_manager()
@@ -405,7 +408,7 @@ class Deal(models.Model):
             models.Index(fields=["status", "stage"]),
             models.Index(fields=["owner", "next_contact_on"]),
             models.Index(fields=["owner", "paid_in_full_on"]),
-            models.Index(fields=["completed_for", "paid_in_full_on"]),
+            models.Index(fields=["completed_for", "completed_in"]),
         ]
         constraints = [
             models.CheckConstraint(

@@ -1605,31 +1605,39 @@ def payment_refund(
 
 
 def deal_update_paid_in_full(deal: Deal) -> None:
-    """Stores when the deal's payments first covered its order total, and for whom: a deal completed in
-    that month for the hunter the covering payment is credited to (SPEC §4). Payments count in order of
-    receipt (date, then entry); a later refund does not move the completion into another month, it
-    reduces the revenue of its own month instead."""
+    """Stores when the deal's payments first covered its order total, for whom and in which month it
+    counts: a deal completed for the hunter the covering payment is credited to, in that payment's
+    accrual month (SPEC §4, §5). Payments count in order of receipt (date, then entry); a later refund
+    does not move the completion into another month, it reduces the revenue of its own month instead."""
     total = Order.objects.filter(deal=deal).values_list("total", flat=True).first() or Decimal("0")
-    completion = (None, None)
+    completion = (None, None, None)
     if total > 0:
         running = Decimal("0")
         payments = deal.payments.order_by("received_on", "pk").values_list(
-            "amount", "received_on", "credited_to_id"
+            "amount", "received_on", "credited_to_id", "accrual_month"
         )
-        for amount, received_on, credited_to_id in payments:
+        for amount, received_on, credited_to_id, accrual_month in payments:
             running += amount
             if running >= total:
-                completion = (received_on, credited_to_id)
+                completion = (received_on, credited_to_id, accrual_month)
                 break
-    previous = Deal.objects.filter(pk=deal.pk).values_list("paid_in_full_on", "completed_for_id").first()
+    previous = (
+        Deal.objects.filter(pk=deal.pk)
+        .values_list("paid_in_full_on", "completed_for_id", "completed_in")
+        .first()
+    )
     if previous != completion:
-        Deal.objects.filter(pk=deal.pk).update(paid_in_full_on=completion[0], completed_for_id=completion[1])
-        for day, hunter_id in (previous, completion):
-            if day is not None:
+        Deal.objects.filter(pk=deal.pk).update(
+            paid_in_full_on=completion[0], completed_for_id=completion[1], completed_in=completion[2]
+        )
+        for _day, hunter_id, month in (previous, completion):
+            if month is not None:
                 pay_changed(
-                    hunter_ids=[hunter_id], month=day, cause=_("изменились завершённые сделки месяца")
+                    hunter_ids=[hunter_id], month=month, cause=_("изменились завершённые сделки месяца")
                 )
-        progress_schedule(months=[day for day, _hunter in (previous, completion) if day is not None])
+        progress_schedule(
+            months=[month for _day, _hunter, month in (previous, completion) if month is not None]
+        )
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from accounts.models import User
 from deals.models import Client, Deal, Payment
 
 from .models import Activity, ActivityKind, ActivitySource, CallDirection, MonthlyPlan
-from .months import month_range, month_start, next_month, quarter_months
+from .months import month_range, month_start, quarter_months
 
 ZERO = Decimal("0")
 KPI_COUNTERS = ("leads", "calls", "meetings", "messages")
@@ -48,7 +48,7 @@ def month_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Count
     """Each hunter's counters for the month, in five aggregate queries."""
     ids = list(hunter_ids)
     start, end = month_range(month)
-    first, following = month_start(month), next_month(month)
+    first = month_start(month)
     leads = dict(
         Client.objects.filter(created_by__in=ids, created_at__gte=start, created_at__lt=end)
         .exclude(name="")
@@ -75,7 +75,7 @@ def month_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Count
         .annotate(total=Sum("amount"))
     )
     completed = dict(
-        Deal.objects.filter(completed_for__in=ids, paid_in_full_on__gte=first, paid_in_full_on__lt=following)
+        Deal.objects.filter(completed_for__in=ids, completed_in=first)
         .values_list("completed_for")
         .annotate(count=Count("pk"))
     )

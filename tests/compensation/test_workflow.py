@@ -387,3 +387,19 @@ def test_a_document_keyed_in_by_hand_after_the_bank_import_stored_it_is_not_reco
     # The same number next year for another sum is another document.
     pay(accountant, deal, "1500", on - timedelta(days=365), "318")
     assert Payment.objects.filter(deal=deal).count() == 2
+
+
+def test_a_late_payment_that_completes_a_deal_completes_it_in_the_month_it_counts_in(
+    pipeline, hunter, sales_head, accountant
+):
+    from kpi.counters import month_counters
+
+    deal = deal_awaiting_payment(pipeline, hunter)  # order 5 000 ₽
+    pay(accountant, deal, "1000", MARCH.replace(day=10), "1")
+    close_month(hunter, MARCH, head=sales_head, accountant=accountant)
+    pay(accountant, deal, "4000", MARCH.replace(day=31), "2")  # arrived in March, recorded after the lock
+
+    deal.refresh_from_db()
+    assert deal.paid_in_full_on == MARCH.replace(day=31) and deal.completed_in == APRIL
+    assert month_counters(month=APRIL, hunter_ids=[hunter.pk])[hunter.pk].deals == 1
+    assert month_counters(month=MARCH, hunter_ids=[hunter.pk])[hunter.pk].deals == 0

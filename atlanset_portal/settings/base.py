@@ -92,9 +92,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
-# Behind the reverse proxy the client's address is the last hop it adds to X-Forwarded-For.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The count is kept per client address: behind AXES_PROXY_COUNT reverse proxies that is the entry the
+# nearest ones appended to X-Forwarded-For, never one the client wrote itself (atlanset_portal/client_ip.py).
+TRUSTED_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "atlanset_portal.client_ip.client_ip"
 AXES_VERBOSE = False
 
 # Two-factor sign-in (TOTP, django-otp): these roles confirm a code from an authenticator app after

@@ -110,6 +110,16 @@ def test_an_export_holds_the_filtered_clients_and_is_logged(client, sales_head, 
     assert "Выгрузки клиентской базы" in page and ">1<" in page
 
 
+def test_an_export_through_the_proxy_is_logged_with_the_client_s_address(client, settings, sales_head):
+    settings.TRUSTED_PROXY_COUNT = 1
+    client.force_login(grant_export(sales_head))
+
+    proxied = {"REMOTE_ADDR": "172.18.0.5", "HTTP_X_FORWARDED_FOR": "1.1.1.1, 203.0.113.7"}
+    client.get(reverse("clients:export"), **proxied)
+
+    assert ClientExport.objects.get().address == "203.0.113.7"
+
+
 def test_a_hunter_with_the_permission_exports_only_own_clients(client, hunter, other_hunter):
     make_client(acting_user=hunter, name="Своя автомойка")
     make_client(acting_user=other_hunter, name="Чужое кафе")

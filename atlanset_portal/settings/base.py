@@ -98,10 +98,14 @@ TRUSTED_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "atlanset_portal.client_ip.client_ip"
 AXES_VERBOSE = False
 
-# Two-factor sign-in (TOTP, django-otp): these roles confirm a code from an authenticator app after
-# the password; the first sign-in sets the app up.
+# Two-factor sign-in (TOTP, django-otp): these roles, and every superuser and staff user whatever their
+# role, confirm a code from an authenticator app after the password; the first sign-in sets the app up
+# (accounts/two_factor.py).
 OTP_REQUIRED_ROLES = env.list("OTP_REQUIRED_ROLES", default=["sales_head", "accountant"])
+OTP_REQUIRED_FOR_STAFF = True
 OTP_TOTP_ISSUER = "Атлансет"
+# django-otp's own admin pages never show a device's key or QR code (the portal replaces them anyway).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Content-Security-Policy (Django's own middleware): every script, style, font and image comes from
 # the portal itself; no inline script, no framing. Bootstrap's CSS draws its icons from data: URIs.

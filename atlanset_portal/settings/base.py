@@ -324,7 +324,8 @@ LOGGING = {
 
 # KPI: a telephony call counts when it is outgoing and lasts at least this long (SPEC §4: connected).
 KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)
-# The PBX posts call records to /kpi/telephony/cdr/ with this token (header X-Portal-Token or ?token=).
+# The PBX posts call records to /kpi/telephony/cdr/ with this token in the X-Portal-Token header (never in
+# the address, which lands in access logs: ?token= is refused).
 TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")
 
 # A hand-entered activity may be dated today or up to this many working days back (never into a month

@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "atlanset_portal.middleware.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which reads the form: a body larger than its page accepts is refused unread.
+    "atlanset_portal.middleware.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -194,6 +196,12 @@ STORAGES = {
 }
 # Uploaded files (proposals, invoices, receipts) live outside any public URL; views serve them.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Request bodies: a page that takes a file accepts its largest file and the form around it
+# (atlanset_portal/uploads.py), every other request at most REQUEST_BODY_MAX_BYTES; a larger one is
+# answered 413 from its Content-Length before the body is read (RequestBodyLimitMiddleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
+# An uploaded file larger than this is spooled to a temporary file rather than held in a worker's memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -16,4 +16,4 @@ RUN pip install -e . \
 
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "atlanset_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "atlanset_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -47,19 +47,28 @@ def seed_demo_users() -> list[tuple[User, bool]]:
     return result
 
 
-# The demo head's and accountant's authenticator key (base32), printed by seed_demo and the README:
-# add it to any TOTP app, or print the current code with `python manage.py totp_code head`.
+# The authenticator key (base32) of every demo user who signs in with a code (the head, the accountant and
+# the administrator), printed by seed_demo and the README: add it to any TOTP app, or print the current
+# code with `python manage.py totp_code head`.
 DEMO_TOTP_SECRET = "ATLANSETPORTALDEMOKEYFORHEADBUHX"
 
 
-def seed_demo_second_factor() -> None:
-    """A confirmed authenticator for each demo user whose role signs in with a code."""
+def seed_demo_second_factor() -> list[str]:
+    """A confirmed authenticator with the demo key for each demo user who signs in with a code; returns
+    their logins."""
     from base64 import b32decode
 
-    from django.conf import settings
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from .two_factor import second_factor_required
+
     key = b32decode(DEMO_TOTP_SECRET).hex()
-    for user in User.objects.filter(username__in=[spec["username"] for spec in DEMO_USERS]):
-        if user.role in settings.OTP_REQUIRED_ROLES and not TOTPDevice.objects.filter(user=user).exists():
+    logins = []
+    for spec in DEMO_USERS:
+        user = User.objects.filter(username=spec["username"]).first()
+        if user is None or not second_factor_required(user):
+            continue
+        logins.append(user.username)
+        if not TOTPDevice.objects.filter(user=user).exists():
             TOTPDevice.objects.create(user=user, name="Демо-ключ", key=key, confirmed=True)
+    return logins

@@ -1,16 +1,18 @@
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
+
+from .two_factor import second_factor_required
 
 # What a signed-in person may reach before confirming the second factor.
 _OPEN_VIEWS = {"two_factor", "logout", "set_language"}
 
 
 class SecondFactorMiddleware:
-    """The roles in ``OTP_REQUIRED_ROLES`` reach nothing but the code page until they confirm a TOTP
-    code in this session (django-otp's OTPMiddleware tells whether they have)."""
+    """Whoever signs in with a code (the roles in ``OTP_REQUIRED_ROLES``, staff and superusers) reaches
+    nothing but the code page until they confirm a TOTP code in this session (django-otp's OTPMiddleware
+    tells whether they have)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -21,8 +23,7 @@ class SecondFactorMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = request.user
         if (
-            user.is_authenticated
-            and user.role in settings.OTP_REQUIRED_ROLES
+            second_factor_required(user)
             and not user.is_verified()
             and request.resolver_match.url_name not in _OPEN_VIEWS
         ):

@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .roles import Capability, Role
@@ -43,3 +44,23 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.username
+
+
+class SecondFactorReset(models.Model):
+    """A superuser reset someone's authenticator app: it is gone, and they set one up again at the next
+    sign-in. Written once and never changed; the head's audit history lists it."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="second_factor_resets", verbose_name=_("чьё приложение")
+    )
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("кто сбросил"))
+    at = models.DateTimeField(_("когда"), default=timezone.now)
+    devices = models.PositiveSmallIntegerField(_("удалено приложений"), default=0)
+
+    class Meta:
+        verbose_name = _("сброс приложения-аутентификатора")
+        verbose_name_plural = _("сбросы приложений-аутентификаторов")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.at:%d.%m.%Y %H:%M})"

@@ -1,17 +1,31 @@
-"""Two-factor sign-in with a TOTP authenticator app (django-otp): setting the app up and confirming
-a code after the password."""
+"""Two-factor sign-in with a TOTP authenticator app (django-otp): who needs it, setting the app up,
+confirming a code after the password, and a superuser's reset of someone's app."""
 
 from io import BytesIO
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import User
+from .models import SecondFactorReset, User
 
 DEVICE_NAME = "Приложение-аутентификатор"
+
+
+def second_factor_required(user) -> bool:
+    """Whether the user confirms a code after the password: the roles in ``OTP_REQUIRED_ROLES``, and anyone
+    who can reach the admin (staff or superuser), whatever their role."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.role and user.role in settings.OTP_REQUIRED_ROLES:
+        return True
+    return settings.OTP_REQUIRED_FOR_STAFF and (user.is_staff or user.is_superuser)
 
 
 def confirmed_device(user: User) -> TOTPDevice | None:
@@ -55,3 +69,23 @@ def second_factor_confirm(*, request, token: str) -> bool:
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
     otp_login(request, device)
     return True
+
+
+@transaction.atomic
+def second_factor_reset(*, user: User, acting_user: User) -> SecondFactorReset:
+    """Removes the user's authenticator app (set up or half set up) and signs them out everywhere, so the
+    next sign-in takes the password and sets a new app up. Only a superuser may; every reset is on record."""
+    if not (acting_user.is_active and acting_user.is_superuser):
+        raise PermissionDenied
+    removed = TOTPDevice.objects.filter(user=user).delete()[1].get(TOTPDevice._meta.label, 0)
+    _end_sessions(user)
+    return SecondFactorReset.objects.create(user=user, by=acting_user, devices=removed)
+
+
+def _end_sessions(user: User) -> None:
+    """A session verified with the removed app must not stay open, nor one that could set a new app up
+    without the password."""
+    user_id = str(user.pk)
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get("_auth_user_id") == user_id:
+            session.delete()

@@ -1,5 +1,4 @@
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -52,8 +51,8 @@ class TwoFactorView(View):
         return home_url(request.user)
 
     def dispatch(self, request, *args, **kwargs):
-        # Only the roles that sign in with a code have anything to do here.
-        if request.user.role not in settings.OTP_REQUIRED_ROLES:
+        # Only those who sign in with a code have anything to do here.
+        if not two_factor.second_factor_required(request.user):
             return redirect(home_url(request.user))
         return super().dispatch(request, *args, **kwargs)
 

@@ -1,10 +1,10 @@
 """The head's audit history across the apps: who changed which deal, payment, plan, pay scheme, statement,
 adjustment or transfer, when (local time), and what changed — field names and values as the pages show
-them — plus every export of the client base.
+them — which superuser reset whose authenticator app, plus every export of the client base.
 
 Two kinds of record feed it: django-simple-history rows of the audited models, and models that are a log
-themselves (a transfer is written once and never changed). It lives in the project package because it
-reads every app.
+themselves (a transfer or an authenticator reset is written once and never changed). It lives in the
+project package because it reads every app.
 """
 
 from collections.abc import Iterator
@@ -20,6 +20,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.models import SecondFactorReset
 from atlanset_portal.templatetags.formatting import percent, rub
 from compensation.models import Adjustment, PaySchemeVersion, Statement
 from deals.models import ClientExport, Deal, Payment, Transfer
@@ -33,7 +34,12 @@ HISTORY = {
     "statement": Statement,
     "adjustment": Adjustment,
 }
-LOGS = {"transfer": Transfer}
+LOGS = {"transfer": Transfer, "second_factor": SecondFactorReset}
+# The rows each log's entries name.
+LOG_RELATED = {
+    "transfer": ("client", "deal", "from_owner", "to_owner", "by"),
+    "second_factor": ("user", "by"),
+}
 KINDS = {**HISTORY, **LOGS}
 ACTIONS = {"+": gettext_lazy("создание"), "~": gettext_lazy("изменение"), "-": gettext_lazy("удаление")}
 # What a statement's status change means, said as the workflow says it.
@@ -68,7 +74,7 @@ def audit_entries(*, kinds: list[str] | None = None, limit: int = 100) -> list[A
     names = _Names()
     entries = []
     for _at, kind, record in list(newest)[:limit]:
-        entries.append(_history_entry(kind, record, names) if kind in HISTORY else _transfer_entry(record))
+        entries.append(_history_entry(kind, record, names) if kind in HISTORY else LOG_ENTRIES[kind](record))
     return entries
 
 
@@ -86,11 +92,7 @@ def _history_stream(kind: str, limit: int) -> Iterator[tuple[datetime, str, obje
 
 
 def _log_stream(kind: str, limit: int) -> Iterator[tuple[datetime, str, object]]:
-    records = (
-        LOGS[kind]
-        .objects.select_related("client", "deal", "from_owner", "to_owner", "by")
-        .order_by("-at", "-pk")[:limit]
-    )
+    records = LOGS[kind].objects.select_related(*LOG_RELATED[kind]).order_by("-at", "-pk")[:limit]
     return ((record.at, kind, record) for record in records)
 
 
@@ -154,6 +156,19 @@ def _transfer_entry(transfer: Transfer) -> AuditEntry:
         url=url,
         changes=changes,
     )
+
+
+def _second_factor_entry(reset: SecondFactorReset) -> AuditEntry:
+    return AuditEntry(
+        at=reset.at,
+        who=_person(reset.by),
+        subject=_("приложение-аутентификатор"),
+        object_label=_person(reset.user),
+        action=_("сброс: настроит заново при следующем входе"),
+    )
+
+
+LOG_ENTRIES = {"transfer": _transfer_entry, "second_factor": _second_factor_entry}
 
 
 def _object_url(kind: str, record) -> str:

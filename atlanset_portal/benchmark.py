@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role
+from accounts.two_factor import second_factor_required
 from deals.models import Client, Deal
 from deals.stages import DealStatus, Stage
 from kpi.months import month_range, month_start, previous_month
@@ -85,7 +86,7 @@ class Benchmark:
     ) -> Measurement:
         browser = TestClient(HTTP_HOST=self.client_options["HTTP_HOST"])
         browser.force_login(user)
-        if user.role in settings.OTP_REQUIRED_ROLES:
+        if second_factor_required(user):
             _confirm_second_factor(browser, user)
         secure = self.client_options["secure"]
         for _ in range(self.warmup):

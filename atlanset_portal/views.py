@@ -10,7 +10,7 @@ from . import audit
 
 class AuditView(CapabilityRequiredMixin, TemplateView):
     """The head's audit history: changes to deals, payments, plans, pay schemes, statements, adjustments
-    and transfers, and every export of the client base."""
+    and transfers, resets of authenticator apps, and every export of the client base."""
 
     required_capability = Capability.VIEW_ALL_HUNTERS
     template_name = "audit.html"

@@ -7,6 +7,8 @@ from decimal import Decimal
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from atlanset_portal import spreadsheets
+
 from .statements import MonthStatement
 
 HEADERS = [
@@ -32,32 +34,37 @@ KIND_LABELS = {
 
 
 def _rows(statements: list[MonthStatement]):
+    """Each line of each statement, text neutralised for spreadsheets, amounts as Decimal."""
     for statement in statements:
         for line in statement.lines:
-            yield [
+            yield spreadsheets.row(
+                [
+                    statement.hunter.get_full_name(),
+                    f"{statement.month:%m.%Y}",
+                    statement.status,
+                    KIND_LABELS.get(str(line.kind), str(line.kind)),
+                    line.explanation,
+                    line.base,
+                    line.rate,
+                    line.amount,
+                    "да" if line.accelerated else "",
+                    "да" if line.late else "",
+                ]
+            )
+        yield spreadsheets.row(
+            [
                 statement.hunter.get_full_name(),
                 f"{statement.month:%m.%Y}",
                 statement.status,
-                KIND_LABELS.get(str(line.kind), str(line.kind)),
-                line.explanation,
-                line.base,
-                line.rate,
-                line.amount,
-                "да" if line.accelerated else "",
-                "да" if line.late else "",
+                "Итого",
+                "",
+                None,
+                None,
+                statement.total,
+                "",
+                "",
             ]
-        yield [
-            statement.hunter.get_full_name(),
-            f"{statement.month:%m.%Y}",
-            statement.status,
-            "Итого",
-            "",
-            None,
-            None,
-            statement.total,
-            "",
-            "",
-        ]
+        )
 
 
 def _russian_number(value: Decimal | None) -> str:

@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability
+from atlanset_portal import spreadsheets
 
 from .models import Client, ClientExport
 
@@ -41,7 +42,7 @@ def client_base_export(*, acting_user: User, clients, filters: str = "", address
     ):
         phones.setdefault(client_id, []).append(number)
     for values in clients.values_list("pk", *fields).iterator(chunk_size=2000):
-        sheet.append([*values[1:], ", ".join(phones.get(values[0], []))])
+        sheet.append(spreadsheets.row([*values[1:], ", ".join(phones.get(values[0], []))]))
         rows += 1
     ClientExport.objects.create(by=acting_user, rows=rows, filters=filters[:500], address=address)
     buffer = BytesIO()

@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "atlanset_portal.middleware.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which reads the form: a body larger than its page accepts is refused unread.
+    "atlanset_portal.middleware.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -92,15 +94,20 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
-# Behind the reverse proxy the client's address is the last hop it adds to X-Forwarded-For.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The count is kept per client address: behind AXES_PROXY_COUNT reverse proxies that is the entry the
+# nearest ones appended to X-Forwarded-For, never one the client wrote itself (atlanset_portal/client_ip.py).
+TRUSTED_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "atlanset_portal.client_ip.client_ip"
 AXES_VERBOSE = False
 
-# Two-factor sign-in (TOTP, django-otp): these roles confirm a code from an authenticator app after
-# the password; the first sign-in sets the app up.
+# Two-factor sign-in (TOTP, django-otp): these roles, and every superuser and staff user whatever their
+# role, confirm a code from an authenticator app after the password; the first sign-in sets the app up
+# (accounts/two_factor.py).
 OTP_REQUIRED_ROLES = env.list("OTP_REQUIRED_ROLES", default=["sales_head", "accountant"])
+OTP_REQUIRED_FOR_STAFF = True
 OTP_TOTP_ISSUER = "Атлансет"
+# django-otp's own admin pages never show a device's key or QR code (the portal replaces them anyway).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Content-Security-Policy (Django's own middleware): every script, style, font and image comes from
 # the portal itself; no inline script, no framing. Bootstrap's CSS draws its icons from data: URIs.
@@ -189,6 +196,12 @@ STORAGES = {
 }
 # Uploaded files (proposals, invoices, receipts) live outside any public URL; views serve them.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Request bodies: a page that takes a file accepts its largest file and the form around it
+# (atlanset_portal/uploads.py), every other request at most REQUEST_BODY_MAX_BYTES; a larger one is
+# answered 413 from its Content-Length before the body is read (RequestBodyLimitMiddleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
+# An uploaded file larger than this is spooled to a temporary file rather than held in a worker's memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -319,7 +332,8 @@ LOGGING = {
 
 # KPI: a telephony call counts when it is outgoing and lasts at least this long (SPEC §4: connected).
 KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)
-# The PBX posts call records to /kpi/telephony/cdr/ with this token (header X-Portal-Token or ?token=).
+# The PBX posts call records to /kpi/telephony/cdr/ with this token in the X-Portal-Token header (never in
+# the address, which lands in access logs: ?token= is refused).
 TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")
 
 # A hand-entered activity may be dated today or up to this many working days back (never into a month

@@ -31,5 +31,7 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
 # throttling tests switch it back on (tests/portal/test_security.py).
 AXES_ENABLED = False
 
-# Most tests sign the head and the accountant in directly; the two-factor tests turn the rule on.
+# Most tests sign the head, the accountant and the superuser in directly; the two-factor tests turn the
+# rule on.
 OTP_REQUIRED_ROLES = []
+OTP_REQUIRED_FOR_STAFF = False

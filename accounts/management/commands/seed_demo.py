@@ -17,7 +17,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         created = seed_demo_users()
-        seed_demo_second_factor()
+        with_code = seed_demo_second_factor()
         seed_demo_onboarding(author=User.objects.get(username="head"))
         pipeline_created = seed_demo_pipeline()
         self.stdout.write(self.style.SUCCESS("Демо-данные готовы. Пользователи (логин / пароль):"))
@@ -25,10 +25,11 @@ class Command(BaseCommand):
             role = user.get_role_display() if user.role else "администратор"
             mark = "" if is_new else " (уже был)"
             self.stdout.write(f"  {user.username:<10} / {DEMO_PASSWORD}   {role}: {user.full_name}{mark}")
-        self.stdout.write(
-            f"Руководитель и бухгалтер подтверждают вход кодом TOTP: ключ {DEMO_TOTP_SECRET} "
-            "(или текущий код: python manage.py totp_code head)."
-        )
+        if with_code:
+            self.stdout.write(
+                f"Вход кодом TOTP подтверждают {', '.join(with_code)}: ключ {DEMO_TOTP_SECRET} "
+                "(или текущий код: python manage.py totp_code <логин>)."
+            )
         if pipeline_created:
             progress_recalculate_history()
             daily_reminders_send()

@@ -1,0 +1,7 @@
+"""gunicorn's settings for the portal's web process. The Dockerfile and docker-compose.yml start it with
+``gunicorn --config gunicorn.conf.py …``; their command lines add the address, the workers and the timeout.
+"""
+
+# The access log never holds a query string or a referrer: either may carry a secret (a token someone put
+# in an address). A line is the Apache combined format with the path alone and the referrer as "-".
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "-" "%(a)s"'

@@ -92,9 +92,18 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
-# Behind the reverse proxy the client's address is the last hop it adds to X-Forwarded-For.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address. AXES_PROXY_COUNT is the number of reverse proxies in front of the portal (the
+# compose file's Caddy: 1). The nearest one connects to the portal (REMOTE_ADDR) and is not itself in
+# X-Forwarded-For, so python-ipware, which counts the proxies written into the header, is told one fewer:
+# the client is the address the outermost proxy wrote. With no proxy the header is whatever the client
+# chose to send, so only REMOTE_ADDR counts.
+_REVERSE_PROXIES = env.int("AXES_PROXY_COUNT", default=0)
+if _REVERSE_PROXIES > 0:
+    AXES_IPWARE_PROXY_COUNT = _REVERSE_PROXIES - 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+else:
+    AXES_IPWARE_PROXY_COUNT = None
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 AXES_VERBOSE = False
 
 # Two-factor sign-in (TOTP, django-otp): these roles confirm a code from an authenticator app after
@@ -144,6 +153,10 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if not DEBUG else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails a request (and /health/) in seconds, not minutes; a
+    # ?connect_timeout= in DATABASE_URL wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; the busy timeout waits out short locks.
     DATABASES["default"]["OPTIONS"] = {
@@ -190,6 +203,13 @@ STORAGES = {
 # Uploaded files (proposals, invoices, receipts) live outside any public URL; views serve them.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
+# Backups (atlanset_portal/backups.py): `manage.py backup` writes a pg_dump archive and a tar of MEDIA_ROOT
+# here and deletes those older than BACKUP_KEEP_DAYS (the newest is always kept); pg_dump and pg_restore
+# are taken from POSTGRES_BIN_DIR when it is set, else from PATH.
+BACKUP_DIR = env.path("BACKUP_DIR", default=str(VAR_DIR / "backups"))
+BACKUP_KEEP_DAYS = env.int("BACKUP_KEEP_DAYS", default=14)
+POSTGRES_BIN_DIR = env.str("POSTGRES_BIN_DIR", default="")
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -233,6 +253,8 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # The health check is asked over plain HTTP from inside the web container (scripts/healthcheck).
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -305,6 +327,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             # Its own database, so clearing the cache never touches the broker's queues.
             "LOCATION": env.str("CACHE_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/1"),
+            # A Redis that does not answer is an error in seconds, not a hung request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 

@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install migrate demo lint format check clean
+.PHONY: run test install migrate demo lint format check backup restore clean
 
 run: install migrate demo
 	@echo "Портал: http://127.0.0.1:8000  (остановить: Ctrl+C)"
@@ -39,6 +39,15 @@ format: install
 check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Backups need PostgreSQL (DATABASE_URL): `make backup`, `make restore FILE=var/backups/atlanset-….dump`
+# (FORCE=1 to drop what a non-empty database holds first). README, "Production with Docker Compose".
+backup: install
+	$(PY) manage.py backup
+
+restore: install
+	@test -n "$(FILE)" || { echo "make restore FILE=path/to/atlanset-YYYYMMDD-HHMMSS.dump [FORCE=1]"; exit 2; }
+	$(PY) manage.py restore_backup "$(FILE)" $(if $(FORCE),--force)
 
 clean:
 	rm -rf $(VENV) var db.sqlite3

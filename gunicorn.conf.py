@@ -2,6 +2,8 @@
 ``gunicorn --config gunicorn.conf.py …``; their command lines add the address, the workers and the timeout.
 """
 
+# Access lines go to standard output, for `docker compose logs web`.
+accesslog = "-"
 # The access log never holds a query string or a referrer: either may carry a secret (a token someone put
 # in an address). A line is the Apache combined format with the path alone and the referrer as "-".
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "-" "%(a)s"'

@@ -5,8 +5,9 @@ from django.urls import reverse
 
 from .two_factor import second_factor_required
 
-# What a signed-in person may reach before confirming the second factor.
-_OPEN_VIEWS = {"two_factor", "logout", "set_language"}
+# What a signed-in person may reach before confirming the second factor (the health check is the same
+# for everyone and shows nothing of theirs).
+_OPEN_VIEWS = {"two_factor", "logout", "set_language", "health"}
 
 
 class SecondFactorMiddleware:

@@ -1,11 +1,15 @@
 """Pages over the whole portal rather than one app."""
 
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView
 
 from accounts.access import CapabilityRequiredMixin
 from accounts.roles import Capability
 
-from . import audit
+from . import audit, health
 
 
 class AuditView(CapabilityRequiredMixin, TemplateView):
@@ -24,3 +28,14 @@ class AuditView(CapabilityRequiredMixin, TemplateView):
             exports=audit.client_exports(),
             **kwargs,
         )
+
+
+@login_not_required
+@require_safe
+@never_cache
+def health_check(request):
+    """200 when the database, the cache and the broker all answer, else 503 naming what is down; open to
+    anyone (compose's health check, a monitor), so it says nothing else."""
+    down = health.parts_down()
+    parts = {name: "down" if name in down else "ok" for name in health.CHECKS}
+    return JsonResponse({"status": "unavailable" if down else "ok", **parts}, status=503 if down else 200)

@@ -395,6 +395,9 @@ MATRIX: dict[str, Row] = {
     # No kinds chosen is a valid choice: no email at all.
     "notifications:email_preferences": Row({},
         get=every(405, ANON=LOGIN), post=every(Go("notifications:list"), ANON=LOGIN)),
+    # --- the health check: login_not_required, GET only; the same small JSON for everyone, signed in or not
+    # (test_health.py checks what it says and that it says nothing else) ---------------------------------
+    "health": Row({}, get=every(200), post=every(405)),
     # --- the Django admin: its own staff check; nobody in the six roles is staff ----------------------------
     "admin:index": Row({}, get=every(Go("admin:login")), post=every(Go("admin:login"))),
 }
@@ -758,7 +761,7 @@ def test_accountant_sees_no_deal_before_stage_deal(world, db):
 
 
 # What a signed-in person reaches before confirming the second factor (accounts.middleware._OPEN_VIEWS).
-OPEN_BEFORE_SECOND_FACTOR = {"two_factor": 200, "logout": 405}
+OPEN_BEFORE_SECOND_FACTOR = {"two_factor": 200, "logout": 405, "health": 200}
 
 
 @pytest.mark.parametrize("role", [HEAD, BUH])

@@ -151,6 +151,10 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if not DEBUG else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails a request (and /health/) in seconds, not minutes; a
+    # ?connect_timeout= in DATABASE_URL wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; the busy timeout waits out short locks.
     DATABASES["default"]["OPTIONS"] = {
@@ -203,6 +207,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1
 # An uploaded file larger than this is spooled to a temporary file rather than held in a worker's memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# Backups (atlanset_portal/backups.py): `manage.py backup` writes a pg_dump archive and a tar of MEDIA_ROOT
+# here and deletes those older than BACKUP_KEEP_DAYS (the newest is always kept); pg_dump and pg_restore
+# are taken from POSTGRES_BIN_DIR when it is set, else from PATH.
+BACKUP_DIR = env.path("BACKUP_DIR", default=str(VAR_DIR / "backups"))
+BACKUP_KEEP_DAYS = env.int("BACKUP_KEEP_DAYS", default=14)
+POSTGRES_BIN_DIR = env.str("POSTGRES_BIN_DIR", default="")
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -246,6 +257,8 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # The health check is asked over plain HTTP from inside the web container (scripts/healthcheck).
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -318,6 +331,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             # Its own database, so clearing the cache never touches the broker's queues.
             "LOCATION": env.str("CACHE_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/1"),
+            # A Redis that does not answer is an error in seconds, not a hung request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 

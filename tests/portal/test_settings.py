@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -70,3 +71,55 @@ def test_production_contact_is_a_setting_shown_on_the_samples_pages(client, hunt
 
     Deal.objects.filter(pk=deal.pk).update(stage="samples")
     assert "Сергей, цех фасовки, доб. 300" in client.get(f"/deals/{deal.pk}/").content.decode()
+
+
+# --- behind the compose file's Caddy ------------------------------------------------------------------------
+
+PRODUCTION_FACTS = """
+import json
+from axes.helpers import get_client_ip_address
+from django.conf import settings
+from django.test import Client, RequestFactory
+
+factory = RequestFactory()
+# What Caddy sends: the client's address alone in X-Forwarded-For (it trusts no incoming one), from its
+# own address on the compose network.
+via_proxy = factory.get("/", HTTP_X_FORWARDED_FOR="203.0.113.5", REMOTE_ADDR="172.18.0.7")
+# A client talking to the portal directly and claiming another address.
+direct = factory.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6", REMOTE_ADDR="203.0.113.9")
+facts = {
+    "via_proxy": get_client_ip_address(via_proxy),
+    "direct": get_client_ip_address(direct),
+    "cache_options": settings.CACHES["default"].get("OPTIONS", {}),
+    "database_options": settings.DATABASES["default"].get("OPTIONS", {}),
+}
+if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    browser = Client()
+    facts["health"] = browser.get("/health/", headers={"host": "portal.atlanset.ru"}).status_code
+    facts["login"] = browser.get("/accounts/login/", headers={"host": "portal.atlanset.ru"}).status_code
+print(json.dumps(facts))
+"""
+
+
+def production_facts(**env) -> dict:
+    result = run_manage("shell", "-c", PRODUCTION_FACTS, env_overrides={**PRODUCTION_ENV, **env})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_behind_one_proxy_the_client_is_the_address_it_wrote_and_health_answers_over_http(tmp_path):
+    facts = production_facts(
+        AXES_PROXY_COUNT="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", VAR_DIR=str(tmp_path)
+    )
+    assert facts["via_proxy"] == "203.0.113.5"
+    # The container's probe asks over plain HTTP; every other page is sent to HTTPS.
+    assert (facts["health"], facts["login"]) == (200, 301)
+
+
+def test_without_a_proxy_a_claimed_forwarded_address_is_ignored_and_servers_time_out():
+    facts = production_facts(
+        DATABASE_URL="postgres://atlanset:secret@127.0.0.1:1/atlanset", REDIS_URL="redis://127.0.0.1:1/0"
+    )
+    assert facts["direct"] == "203.0.113.9"
+    assert facts["database_options"]["connect_timeout"] == 5
+    assert facts["cache_options"] == {"socket_connect_timeout": 2, "socket_timeout": 5}

@@ -252,11 +252,13 @@ def _drive(
             )
         elif stage == Stage.PAYMENT:
             deal.refresh_from_db()
+            # The closed deal was paid last month, so last month's statements have money to approve.
+            last_month = today.replace(day=1) - timedelta(days=3)
             services.payment_record(
                 acting_user=users["buh"],
                 deal=deal,
                 amount=deal.order.total,
-                received_on=today,
+                received_on=last_month if target == Stage.CLOSED else today,
                 bank_document=f"{1000 + deal.pk}",
             )
         deal = services.deal_move(acting_user=hunter, deal=deal, to_stage=order[order.index(stage) + 1])

@@ -6,6 +6,7 @@ from django.db import transaction
 from accounts.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_demo_second_factor, seed_demo_users
 from accounts.models import User
 from deals.demo import seed_demo_pipeline
+from kpi.demo import seed_demo_plans
 from kpi.progress import progress_recalculate_history
 from notifications.services import daily_reminders_send
 from onboarding.demo import seed_demo_onboarding
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         with_code = seed_demo_second_factor()
         seed_demo_onboarding(author=User.objects.get(username="head"))
         pipeline_created = seed_demo_pipeline()
+        seed_demo_plans(head=User.objects.get(username="head"))
         self.stdout.write(self.style.SUCCESS("Демо-данные готовы. Пользователи (логин / пароль):"))
         for user, is_new in created:
             role = user.get_role_display() if user.role else "администратор"

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Role
+from atlanset_portal.templatetags.formatting import rub
 from kpi.models import DepartmentQuarterPlan
 from kpi.months import quarter_months, quarter_start
 
@@ -175,13 +176,13 @@ def _tell_the_head(statement_id: int) -> None:
 
     record = Statement.objects.select_related("hunter").get(pk=statement_id)
     reopening = record.reopenings.first()
-    title = _("Расчётный лист изменён после утверждения: %(hunter)s, %(month)s") % {
+    title = _("Расчётный лист за %(month)s изменён после утверждения: %(hunter)s") % {
         "hunter": record.hunter.full_name or record.hunter.username,
-        "month": date_format(record.month, "F Y"),
+        "month": date_format(record.month, "F Y").lower(),
     }
-    body = _("Было утверждено %(before)s ₽, стало %(after)s ₽. Причина: %(cause)s. Утвердите его заново.") % {
-        "before": reopening.approved_total,
-        "after": reopening.new_total,
+    body = _("Было утверждено %(before)s, стало %(after)s. Причина: %(cause)s. Утвердите его заново.") % {
+        "before": rub(reopening.approved_total),
+        "after": rub(reopening.new_total),
         "cause": reopening.cause,
     }
     url = reverse("compensation:statement", args=[record.hunter.username, f"{record.month:%Y-%m}"])

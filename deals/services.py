@@ -1162,8 +1162,8 @@ def _put_in_force(order: Order, version: OrderVersion, *, deal: Deal) -> None:
     if before != (order.total, order.cost_total):
         _pay_changed_for_order(
             deal,
-            cause=_("по сделке «%(deal)s» действует версия заказа №%(number)s на %(total)s")
-            % {"deal": deal, "number": version.number, "total": rub(version.total)},
+            cause=_("%(deal)s: действует версия заказа №%(number)s на %(total)s")
+            % {"deal": deal_label(deal), "number": version.number, "total": rub(version.total)},
         )
 
 
@@ -1391,6 +1391,11 @@ def shipment_record(
     return shipment
 
 
+def deal_label(deal: Deal) -> str:
+    """A deal as people name it in messages: its client, then the deal."""
+    return f"{deal.client.name} — {deal}"
+
+
 def deal_in_finance(deal: Deal) -> bool:
     """The accountant works this deal (stage 6 on, or it has a payment or an invoice)."""
     return Deal.objects.in_finance().filter(pk=deal.pk).exists()
@@ -1524,7 +1529,7 @@ def payment_record(
     pay_changed(
         hunter_ids=[deal.owner_id],
         month=accrual_month,
-        cause=_("внесена оплата %(amount)s по сделке «%(deal)s»") % {"amount": rub(amount), "deal": deal},
+        cause=_("внесена оплата %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)},
     )
     progress_schedule(months=[accrual_month])
     return payment
@@ -1597,7 +1602,7 @@ def payment_refund(
         for hunter_id in earners
     )
     deal_update_paid_in_full(deal)
-    cause = _("внесён возврат %(amount)s по сделке «%(deal)s»") % {"amount": rub(amount), "deal": deal}
+    cause = _("внесён возврат %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)}
     for hunter_id, month in months.items():
         pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
     progress_schedule(months=set(months.values()))

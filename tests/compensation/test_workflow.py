@@ -198,7 +198,7 @@ def test_a_payment_into_an_approved_month_sends_the_statement_back_to_draft_and_
     assert (reopening.approved_total, reopening.new_total) == (Decimal("100.00"), Decimal("150.00"))
     assert "внесена оплата" in reopening.cause
     [notice] = Notification.objects.filter(recipient=sales_head, kind=NotificationKind.STATEMENT_CHANGED)
-    assert "Было утверждено 100.00 ₽, стало 150.00 ₽" in notice.body
+    assert "Было утверждено 100,00\u00a0₽, стало 150,00\u00a0₽" in notice.body
 
 
 def test_a_pbx_call_into_an_approved_month_reopens_only_when_it_changes_the_figures(

@@ -650,24 +650,35 @@ class Order(models.Model):
         return self.total - self.cost_total
 
 
-class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+class ProductLine(models.Model):
+    """What an order line is, in the order in force and in each of its versions alike."""
+
     product = models.ForeignKey(Product, on_delete=models.PROTECT, verbose_name=_("товар"))
     quantity = models.DecimalField(_("количество"), max_digits=12, decimal_places=3)
     price = models.DecimalField(_("цена, ₽"), **MONEY)
     cost = models.DecimalField(_("себестоимость, ₽"), **MONEY)
 
     class Meta:
+        abstract = True
         ordering = ["pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="deals_orderline_quantity_positive"),
             models.CheckConstraint(
-                condition=Q(price__gte=0) & Q(cost__gte=0), name="deals_orderline_prices_not_negative"
+                condition=Q(quantity__gt=0), name="%(app_label)s_%(class)s_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(price__gte=0) & Q(cost__gte=0), name="%(app_label)s_%(class)s_prices_not_negative"
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.product} × {self.quantity}"
+
+
+class OrderLine(ProductLine):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+
+    class Meta(ProductLine.Meta):
+        pass
 
 
 class OrderVersion(models.Model):
@@ -751,26 +762,11 @@ class OrderVersion(models.Model):
         return self.total - self.cost_total
 
 
-class OrderVersionLine(models.Model):
+class OrderVersionLine(ProductLine):
     version = models.ForeignKey(OrderVersion, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, verbose_name=_("товар"))
-    quantity = models.DecimalField(_("количество"), max_digits=12, decimal_places=3)
-    price = models.DecimalField(_("цена, ₽"), **MONEY)
-    cost = models.DecimalField(_("себестоимость, ₽"), **MONEY)
 
-    class Meta:
-        ordering = ["pk"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(quantity__gt=0), name="deals_orderversionline_quantity_positive"
-            ),
-            models.CheckConstraint(
-                condition=Q(price__gte=0) & Q(cost__gte=0), name="deals_orderversionline_prices_not_negative"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.product} × {self.quantity}"
+    class Meta(ProductLine.Meta):
+        pass
 
 
 class Shipment(models.Model):

@@ -1287,14 +1287,24 @@ def order_version_decide(
     version.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
     if approve:
         _put_in_force(order, version, deal=deal)
-        order.production_status = Order.ProductionStatus.APPROVED
-    elif order.production_status != Order.ProductionStatus.APPROVED:
-        order.production_status = Order.ProductionStatus.DECLINED
+        _order_decided(order, status=Order.ProductionStatus.APPROVED, by=acting_user, at=now, comment=comment)
     else:
-        return version  # a declined change: the approved version stays in force as it was
+        _order_declined(order, by=acting_user, at=now, comment=comment)
+    return version
+
+
+def _order_declined(order: Order, *, by: User, at, comment: str) -> None:
+    """A declined version declines the order only while no version of it is in force; a declined change
+    leaves the approved version in force as it was."""
+    if order.production_status != Order.ProductionStatus.APPROVED:
+        _order_decided(order, status=Order.ProductionStatus.DECLINED, by=by, at=at, comment=comment)
+
+
+def _order_decided(order: Order, *, status: str, by: User, at, comment: str) -> None:
+    order.production_status = status
     order.production_comment = comment
-    order.production_decided_by = acting_user
-    order.production_decided_at = now
+    order.production_decided_by = by
+    order.production_decided_at = at
     order.save(
         update_fields=[
             "production_status",
@@ -1303,7 +1313,6 @@ def order_version_decide(
             "production_decided_at",
         ]
     )
-    return version
 
 
 def order_decide(*, acting_user: User, order: Order, approve: bool, comment: str = "") -> Order:
@@ -1349,19 +1358,7 @@ def order_version_limit_decide(
     version.decided_at = now
     version.decision_comment = comment
     version.save(update_fields=["status", "decided_by", "decided_at", "decision_comment", "limit_comment"])
-    if order.production_status != Order.ProductionStatus.APPROVED:
-        order.production_status = Order.ProductionStatus.DECLINED
-        order.production_comment = comment
-        order.production_decided_by = acting_user
-        order.production_decided_at = now
-        order.save(
-            update_fields=[
-                "production_status",
-                "production_comment",
-                "production_decided_by",
-                "production_decided_at",
-            ]
-        )
+    _order_declined(order, by=acting_user, at=now, comment=comment)
     return version
 
 

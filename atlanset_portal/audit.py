@@ -1,10 +1,10 @@
-"""The head's audit history across the apps: who changed which deal, payment, plan, pay scheme, statement,
-adjustment or transfer, when (local time), and what changed — field names and values as the pages show
-them — which superuser reset whose authenticator app, plus every export of the client base.
+"""The head's audit history across the apps: who changed which client card or payment terms, deal, order
+version, terms request, payment, plan, pay scheme, statement, adjustment or transfer, when (local time),
+and what changed — field names and values as the pages show them — plus every export of the client base.
 
 Two kinds of record feed it: django-simple-history rows of the audited models, and models that are a log
-themselves (a transfer or an authenticator reset is written once and never changed). It lives in the
-project package because it reads every app.
+themselves (a transfer is written once and never changed). It lives in the project package because it
+reads every app.
 """
 
 from collections.abc import Iterator
@@ -23,11 +23,14 @@ from django.utils.translation import gettext_lazy
 from accounts.models import SecondFactorReset
 from atlanset_portal.templatetags.formatting import percent, rub
 from compensation.models import Adjustment, PaySchemeVersion, Statement
-from deals.models import ClientExport, Deal, Payment, Transfer
+from deals.models import Client, ClientExport, Deal, OrderVersion, Payment, PaymentTermsRequest, Transfer
 from kpi.models import MonthlyPlan
 
 HISTORY = {
+    "client": Client,
     "deal": Deal,
+    "order": OrderVersion,
+    "terms": PaymentTermsRequest,
     "payment": Payment,
     "plan": MonthlyPlan,
     "scheme": PaySchemeVersion,
@@ -177,6 +180,12 @@ def _object_url(kind: str, record) -> str:
             return reverse("deals:detail", args=[record.id])
         if kind == "payment":
             return reverse("deals:detail", args=[record.deal_id])
+        if kind == "client":
+            return reverse("clients:detail", args=[record.id])
+        if kind == "terms":
+            return reverse("clients:detail", args=[record.client_id])
+        if kind == "order" and record.history_type != "-":
+            return reverse("deals:detail", args=[record.instance.order.deal_id])
         if kind in ("statement", "adjustment") and record.history_type != "-":
             hunter = record.instance.hunter
             return reverse("compensation:statement", args=[hunter.username, f"{record.month:%Y-%m}"])

@@ -106,6 +106,9 @@ class Client(models.Model):
 
     objects = ClientQuerySet.as_manager()
 
+    # Card and payment-terms changes, for the head's audit history.
+    history = HistoricalRecords()
+
     class Meta:
         verbose_name = _("клиент")
         verbose_name_plural = _("клиенты")
@@ -188,6 +191,8 @@ class PaymentTermsRequest(models.Model):
     )
     decided_at = models.DateTimeField(_("решение принято"), null=True, blank=True)
     decision_comment = models.TextField(_("комментарий к решению"), blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("запрос условий оплаты")
@@ -732,6 +737,8 @@ class OrderVersion(models.Model):
     )
     limit_approved_at = models.DateTimeField(_("превышение лимита согласовано"), null=True, blank=True)
     limit_comment = models.TextField(_("комментарий руководителя"), blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("версия заказа")

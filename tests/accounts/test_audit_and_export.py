@@ -207,3 +207,27 @@ def test_a_plan_copied_from_last_month_is_on_record_with_who_copied_it(client, s
     page = client.get(reverse("audit") + "?kind=plan").content.decode()
     assert "создание (копия плана прошлого месяца)" in page
     assert page.count("Ольга Петрова") >= 2
+
+
+def test_payment_terms_and_order_versions_are_in_the_audit(
+    client, sales_head, hunter, production, accountant
+):
+    from decimal import Decimal
+
+    from deals.services import OrderLineInput, client_set_payment_terms, order_set_lines
+
+    deal = Pipeline(hunter=hunter, production=production, accountant=accountant).advance_to(
+        make_deal(acting_user=hunter), Stage.SHIPMENT
+    )
+    product = deal.order.lines.first().product
+    order_set_lines(
+        acting_user=hunter, deal=deal, lines=[OrderLineInput(product=product, quantity=Decimal(12))]
+    )
+    client_set_payment_terms(
+        acting_user=accountant, client=deal.client, payment_terms="consignment", consignment_cadence="weekly"
+    )
+
+    client.force_login(sales_head)
+    page = client.get(reverse("audit")).content.decode()
+    assert "Версия заказа" in page and "Заказ по сделке" in page
+    assert "условия оплаты: Предоплата → Реализация" in page

@@ -1,6 +1,10 @@
 """The pay workflow as a state machine: random sequences of what the accountant, the head, the PBX and the
 hunters do over several hunters and months, with the money invariants checked after every step.
 
+What happens: payments (by hand and from bank statements, sometimes sent twice), refunds, transfers and
+their returns, order versions production approves or declines, PBX calls, hand-entered meetings, plans,
+approvals, locks, adjustments and marking paid.
+
 Invariants:
 - every payment is in exactly one statement, of the hunter it is credited to, in its accrual month;
   every refund's clawback share is in the statement of the hunter it is charged to;
@@ -25,6 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from accounts.roles import Role
 from compensation.approval import figures
+from compensation.bank_import import record_confirmed
 from compensation.changes import month_status
 from compensation.engine import LineKind
 from compensation.models import Statement
@@ -35,7 +40,7 @@ from compensation.services import (
     statements_mark_paid,
 )
 from compensation.statements import compute_statement, statement_for
-from deals.models import Clawback, Deal, Order, Payment, Product, Transfer
+from deals.models import Clawback, Deal, Order, OrderLine, OrderVersion, Payment, Product, Transfer
 from deals.selectors import transfer_is_returnable
 from deals.services import (
     OrderLineInput,
@@ -44,6 +49,8 @@ from deals.services import (
     deal_outstanding,
     deal_paid_total,
     deal_transfer,
+    order_set_lines,
+    order_version_decide,
     payment_record,
     payment_refund,
     transfer_return,
@@ -64,6 +71,32 @@ hunter_index = st.integers(0, HUNTERS - 1)
 deal_index = st.integers(0, DEALS - 1)
 month_index = st.integers(0, len(MONTHS) - 1)
 share = st.sampled_from([Decimal("0.2"), Decimal("0.5"), Decimal("1")])
+
+
+def bank_statement(*, number: str, day: date, amount: Decimal) -> bytes:
+    """The bank's 1CClientBankExchange file with one incoming payment from a payer who is no client."""
+    lines = [
+        "1CClientBankExchange",
+        "ВерсияФормата=1.03",
+        "Кодировка=Windows",
+        f"ДатаНачала={day:%d.%m.%Y}",
+        f"ДатаКонца={day:%d.%m.%Y}",
+        "РасчСчет=40702810900000000001",
+        "СекцияДокумент=Платежное поручение",
+        f"Номер={number}",
+        f"Дата={day:%d.%m.%Y}",
+        f"Сумма={amount}",
+        "ПлательщикСчет=40702810938000012345",
+        "Плательщик1=ИП Неизвестный",
+        "ПлательщикИНН=5408131553",
+        "ПолучательСчет=40702810900000000001",
+        "ПолучательИНН=8602000000",
+        f"ДатаПоступило={day:%d.%m.%Y}",
+        "НазначениеПлатежа=Оплата за бытовую химию",
+        "КонецДокумента",
+        "КонецФайла",
+    ]
+    return "\r\n".join(lines).encode("cp1251")
 
 
 def noon(day: date) -> datetime:
@@ -90,6 +123,7 @@ class PayWorkflow(RuleBasedStateMachine):
         number = next(_numbers)
         self.head = UserFactory(role=Role.SALES_HEAD, username=f"pw_head_{number}")
         self.accountant = UserFactory(role=Role.ACCOUNTANT, username=f"pw_buh_{number}")
+        self.production = UserFactory(role=Role.PRODUCTION, username=f"pw_prod_{number}")
         self.hunters = [
             UserFactory(
                 role=Role.HUNTER, username=f"pw_h{index}_{number}", extension=f"7{number % 100:02d}{index}"
@@ -172,6 +206,23 @@ class PayWorkflow(RuleBasedStateMachine):
             acting_user=self.accountant, deal=deal, amount=amount, recorded_on=MONTHS[month].replace(day=20)
         )
 
+    @rule(index=deal_index, month=month_index, part=share, again=st.booleans())
+    def bank_import(self, index, month, part, again):
+        """A bank statement with one incoming payment from a payer who is no client, given the deal by hand;
+        sometimes the same statement is confirmed again and records nothing."""
+        deal = self.deal(index)
+        amount = (deal_outstanding(deal) * part).quantize(KOPECK)
+        if amount <= 0:
+            return
+        data = bank_statement(number=str(next(_numbers)), day=MONTHS[month].replace(day=12), amount=amount)
+        before = Payment.objects.count()
+        result = record_confirmed(acting_user=self.accountant, data=data, chosen={0: deal.pk})
+        assert len(result.recorded) == 1 and Payment.objects.count() == before + 1
+        if again:
+            repeated = record_confirmed(acting_user=self.accountant, data=data, chosen={0: deal.pk})
+            assert (len(repeated.recorded), len(repeated.already)) == (0, 1)
+            assert Payment.objects.count() == before + 1
+
     @rule(hunter=hunter_index, month=month_index)
     def lock(self, hunter, month):
         try:
@@ -208,6 +259,34 @@ class PayWorkflow(RuleBasedStateMachine):
         self.approved[(record.hunter_id, record.month)] = figures(
             statement_for(hunter=self.hunters[hunter], month=MONTHS[month]).lines
         )
+
+    @rule(index=deal_index, extra=st.integers(-3, 5), approve=st.booleans())
+    def order_version(self, index, extra, approve):
+        """The hunter changes the order (a new version once production has approved one) and production
+        decides. A version below what was paid is refused; an approved one comes into force."""
+        deal = self.deal(index)
+        line = OrderLine.objects.filter(order__deal=deal).first()
+        quantity = line.quantity + extra
+        if quantity <= 0 or extra == 0:
+            return
+        total_after = (quantity * line.price).quantize(KOPECK)
+        try:
+            order_set_lines(
+                acting_user=deal.owner,
+                deal=deal,
+                lines=[OrderLineInput(product=line.product, quantity=quantity)],
+            )
+        except ValidationError:
+            assert total_after < deal_paid_total(deal)  # refused only below what is already paid
+            return
+        pending = OrderVersion.objects.filter(order__deal=deal, status=OrderVersion.Status.PENDING).first()
+        if pending is not None:
+            order_version_decide(
+                acting_user=self.production,
+                version=pending,
+                approve=approve,
+                comment="" if approve else "Нет сырья",
+            )
 
     @rule(index=deal_index, to=hunter_index, temporary=st.booleans())
     def transfer(self, index, to, temporary):

@@ -5,7 +5,7 @@ from django.views.i18n import set_language
 
 from accounts.views import home
 
-from .views import AuditView, health_check
+from .views import AuditView, favicon, health_check
 
 admin.site.site_header = "Атлансет: администрирование"
 admin.site.site_title = "Атлансет"
@@ -22,5 +22,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page says.
+    path("favicon.ico", favicon, name="favicon"),
     path("health/", health_check, name="health"),
 ]

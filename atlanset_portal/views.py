@@ -4,6 +4,9 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.generic import TemplateView
 
 from accounts.access import CapabilityRequiredMixin
@@ -39,3 +42,16 @@ def health_check(request):
     down = health.parts_down()
     parts = {name: "down" if name in down else "ok" for name in health.CHECKS}
     return JsonResponse({"status": "unavailable" if down else "ok", **parts}, status=503 if down else 200)
+
+
+@login_not_required
+def csrf_failure(request, reason: str = ""):
+    """A form sent from a page opened too long ago (or after signing out elsewhere): said in Russian, in the
+    portal's frame, with nothing saved."""
+    return render(request, "403_csrf.html", status=403)
+
+
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links to."""
+    return redirect(static("favicon.svg"), permanent=True)

@@ -398,6 +398,8 @@ MATRIX: dict[str, Row] = {
     # --- the health check: login_not_required, GET only; the same small JSON for everyone, signed in or not
     # (test_health.py checks what it says and that it says nothing else) ---------------------------------
     "health": Row({}, get=every(200), post=every(405)),
+    # The icon browsers ask for at /favicon.ico: a redirect to the static one, for anyone.
+    "favicon": Row({}, get=every(301), post=every(301)),
     # --- the Django admin: its own staff check; nobody in the six roles is staff ----------------------------
     "admin:index": Row({}, get=every(Go("admin:login")), post=every(Go("admin:login"))),
 }

@@ -125,6 +125,7 @@ SECURE_CSP = {
 }
 
 ROOT_URLCONF = "atlanset_portal.urls"
+CSRF_FAILURE_VIEW = "atlanset_portal.views.csrf_failure"
 WSGI_APPLICATION = "atlanset_portal.wsgi.application"
 ASGI_APPLICATION = "atlanset_portal.asgi.application"
 

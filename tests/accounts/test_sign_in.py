@@ -68,7 +68,7 @@ def _paths_without_arguments(patterns=None, prefix=""):
 
 # The PBX's webhook authenticates by its own token, not a session (tested with the telephony views); the
 # health check answers the compose healthcheck and shows nothing of anyone's (tests/portal/test_health.py).
-PUBLIC_PATHS = {"/accounts/login/", "/i18n/setlang/", "/kpi/telephony/cdr/", "/health/"}
+PUBLIC_PATHS = {"/accounts/login/", "/i18n/setlang/", "/kpi/telephony/cdr/", "/health/", "/favicon.ico"}
 
 
 @pytest.mark.parametrize("path", sorted(set(_paths_without_arguments()) - PUBLIC_PATHS))

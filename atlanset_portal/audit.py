@@ -1,6 +1,8 @@
 """The head's audit history across the apps: who changed which client card or payment terms, deal, order
 version, terms request, payment, plan, pay scheme, statement, adjustment or transfer, when (local time),
-and what changed — field names and values as the pages show them — plus every export of the client base.
+and what changed — field names and values as the pages show them — which superuser reset whose
+authenticator app, which lead lists were checked against the client base (rows, and how many were already
+in it), plus every export of the client base.
 
 Two kinds of record feed it: django-simple-history rows of the audited models, and models that are a log
 themselves (a transfer is written once and never changed). It lives in the project package because it
@@ -23,7 +25,16 @@ from django.utils.translation import gettext_lazy
 from accounts.models import SecondFactorReset
 from atlanset_portal.templatetags.formatting import percent, rub
 from compensation.models import Adjustment, PaySchemeVersion, Statement
-from deals.models import Client, ClientExport, Deal, OrderVersion, Payment, PaymentTermsRequest, Transfer
+from deals.models import (
+    Client,
+    ClientExport,
+    Deal,
+    LeadImportUpload,
+    OrderVersion,
+    Payment,
+    PaymentTermsRequest,
+    Transfer,
+)
 from kpi.models import MonthlyPlan
 
 HISTORY = {
@@ -37,11 +48,12 @@ HISTORY = {
     "statement": Statement,
     "adjustment": Adjustment,
 }
-LOGS = {"transfer": Transfer, "second_factor": SecondFactorReset}
+LOGS = {"transfer": Transfer, "second_factor": SecondFactorReset, "lead_upload": LeadImportUpload}
 # The rows each log's entries name.
 LOG_RELATED = {
     "transfer": ("client", "deal", "from_owner", "to_owner", "by"),
     "second_factor": ("user", "by"),
+    "lead_upload": ("by",),
 }
 KINDS = {**HISTORY, **LOGS}
 ACTIONS = {"+": gettext_lazy("создание"), "~": gettext_lazy("изменение"), "-": gettext_lazy("удаление")}
@@ -171,7 +183,25 @@ def _second_factor_entry(reset: SecondFactorReset) -> AuditEntry:
     )
 
 
-LOG_ENTRIES = {"transfer": _transfer_entry, "second_factor": _second_factor_entry}
+def _lead_upload_entry(upload: LeadImportUpload) -> AuditEntry:
+    return AuditEntry(
+        at=upload.at,
+        who=_person(upload.by),
+        subject=str(LeadImportUpload._meta.verbose_name),
+        object_label=upload.file_name or "—",
+        action=_("сверка телефонов с базой"),
+        changes=[
+            (_("строк"), "—", number_format(upload.rows, force_grouping=True)),
+            (_("уже в базе"), "—", number_format(upload.duplicates, force_grouping=True)),
+        ],
+    )
+
+
+LOG_ENTRIES = {
+    "transfer": _transfer_entry,
+    "second_factor": _second_factor_entry,
+    "lead_upload": _lead_upload_entry,
+}
 
 
 def _object_url(kind: str, record) -> str:

@@ -2,11 +2,10 @@
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
-from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView
 
 from accounts.access import CapabilityRequiredMixin

@@ -7,6 +7,7 @@ one rule that recognises a document); its number already used on the deal for an
 The last two get a choice of deal by hand. Confirming records every chosen line or none.
 """
 
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +26,8 @@ from deals.documents import document_date, document_number_key
 from deals.models import Deal, DealDocument, Payment
 from deals.services import DealRuleError, payment_record
 from deals.stages import DealStatus
+from imports.models import ImportJob
+from imports.services import ImportJobFailed, JobRun, import_job_create, import_job_run
 
 from .bank_statement import (
     BankPayment,
@@ -424,3 +427,80 @@ def result_summary(result: ImportResult) -> str:
     if not result.recorded:
         summary += " " + _("Ничего нового не внесено.")
     return summary
+
+
+# --- in the background ------------------------------------------------------------------------------------
+
+
+def bank_import_enqueue(
+    *, acting_user: User, data: bytes, chosen: Mapping[int, int], file_name: str = ""
+) -> ImportJob:
+    """Queues the confirmation of the lines the accountant chose (SPEC §7) and returns its job."""
+    from .tasks import import_bank_statement
+
+    if not can(acting_user, Capability.RECORD_PAYMENTS):
+        raise PermissionDenied
+    return import_job_create(
+        acting_user=acting_user,
+        kind=ImportJob.Kind.BANK,
+        data=data,
+        task=import_bank_statement,
+        file_name=file_name,
+        params={"chosen": {str(index): deal_id for index, deal_id in chosen.items()}},
+        total=len(chosen),
+    )
+
+
+def job_chosen(job: ImportJob) -> dict[int, int]:
+    """The lines the job was to record (line index → deal id)."""
+    return {int(index): deal_id for index, deal_id in job.params.get("chosen", {}).items()}
+
+
+def bank_import_run(*, job_id: int) -> None:
+    """The background half of a confirmation: every chosen line or none, as record_confirmed does it."""
+
+    def work(run: JobRun) -> None:
+        try:
+            with run.locked():
+                result = record_confirmed(
+                    acting_user=run.job.owner, data=run.input(), chosen=job_chosen(run.job)
+                )
+                run.finish(
+                    {
+                        "summary": result_summary(result),
+                        "recorded": len(result.recorded),
+                        "already": len(result.already),
+                        "skipped": len(result.skipped),
+                    }
+                )
+        except ImportRefused as refused:
+            raise ImportJobFailed(
+                _(
+                    "Ничего не внесено: некоторые отмеченные строки нельзя внести — причина указана "
+                    "у строки. Исправьте выбор и подтвердите снова."
+                ),
+                result={
+                    "refused": True,
+                    "general": refused.general,
+                    "refusals": {str(item.index): item.refusal for item in refused.items if item.refusal},
+                },
+            ) from None
+        except PermissionDenied:
+            raise ImportJobFailed(_("У вас больше нет права вносить оплаты: ничего не внесено.")) from None
+        except ValidationError as error:  # the statement itself no longer reads
+            raise ImportJobFailed("; ".join(error.messages)) from None
+
+    import_job_run(job_id=job_id, work=work)
+
+
+def refused_preview(job: ImportJob, *, viewer: User) -> tuple[list[ProposedPayment], list[str]]:
+    """The statement's lines as the preview shows them now, with what the accountant chose and, by each
+    line the refused confirmation could not record, why."""
+    items, errors = proposals(zlib.decompress(job.data) if job.data else b"", viewer=viewer)
+    chosen = job_chosen(job)
+    refusals = job.result.get("refusals", {})
+    for item in items:
+        if item.index in chosen:
+            item.chosen_deal_id = chosen[item.index]
+        item.refusal = refusals.get(str(item.index), "")
+    return items, errors

@@ -6,6 +6,7 @@ app_name = "compensation"
 urlpatterns = [
     path("payments/", views.PaymentsView.as_view(), name="payments"),
     path("payments/bank-import/", views.BankImportView.as_view(), name="bank_import"),
+    path("payments/bank-import/jobs/<int:pk>/", views.BankImportJobView.as_view(), name="bank_import_job"),
     path("statements/", views.StatementListView.as_view(), name="statements"),
     path("statements/my/", views.MyStatementView.as_view(), name="my_statement"),
     path("statements/<str:username>/<str:month>/", views.StatementDetailView.as_view(), name="statement"),

@@ -9,8 +9,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -20,6 +22,9 @@ from accounts.roles import Capability, Role
 from atlanset_portal.uploads import stash_upload, stashed_upload
 from deals.models import Deal, Payment
 from deals.selectors import overdue_deferred_payments
+from imports.models import ImportJob
+from imports.selectors import recent_import_jobs
+from imports.views import ImportJobView
 from kpi.months import month_start, next_month, parse_month, previous_month
 
 from . import bank_import, exports, services
@@ -441,7 +446,8 @@ class ExpenseReceiptView(View):
 
 
 class BankImportView(CapabilityRequiredMixin, View):
-    """Upload the bank statement, check what it matched, record the confirmed payments."""
+    """Upload the bank statement, check what it matched, record the confirmed payments (in the background:
+    the job's page shows the report, or the preview again with the reason by each refused line)."""
 
     required_capability = Capability.RECORD_PAYMENTS
     session_key = "bank_statement_upload"
@@ -461,46 +467,65 @@ class BankImportView(CapabilityRequiredMixin, View):
                 chosen[int(line)] = int(value)
         return chosen
 
+    def render_page(self, request, context: dict, status: int = 200):
+        context = {
+            "recent_jobs": recent_import_jobs(viewer=request.user, kind=ImportJob.Kind.BANK),
+            "job_url_name": "compensation:bank_import_job",
+            **context,
+        }
+        return render(request, self.template_name, context, status=status)
+
     def get(self, request):
-        return render(request, self.template_name, {"form": BankStatementUploadForm()})
+        return self.render_page(request, {"form": BankStatementUploadForm()})
 
     def post(self, request):
         if request.POST.get("step") == "confirm":
             return self.confirm(request)
         form = BankStatementUploadForm(request.POST, request.FILES)
         if not form.is_valid():
-            return render(request, self.template_name, {"form": form}, status=400)
+            return self.render_page(request, {"form": form}, status=400)
         data = form.cleaned_data["file"].read()
         try:
             items, errors = bank_import.proposals(data, viewer=request.user)
         except ValidationError as error:
             for message in error.messages:
                 form.add_error("file", message)
-            return render(request, self.template_name, {"form": form}, status=400)
+            return self.render_page(request, {"form": form}, status=400)
         request.session[self.session_key] = stash_upload(data)
-        return render(request, self.template_name, {"form": form, "items": items, "errors": errors})
+        return self.render_page(request, {"form": form, "items": items, "errors": errors})
 
     def confirm(self, request):
         data = self.stored(request)
         if data is None:
             messages.error(request, _("Выписка не найдена: загрузите её ещё раз."))
             return redirect("compensation:bank_import")
+        job = bank_import.bank_import_enqueue(
+            acting_user=request.user, data=data, chosen=self.chosen(request)
+        )
+        return redirect("compensation:bank_import_job", pk=job.pk)
+
+
+class BankImportJobView(ImportJobView):
+    kind = ImportJob.Kind.BANK
+    required_capability = Capability.RECORD_PAYMENTS
+    title = _lazy("Импорт банковской выписки")
+    result_template = "compensation/_bank_import_result.html"
+
+    @property
+    def back_url(self) -> str:
+        return reverse("compensation:bank_import")
+
+    def report_context(self, job: ImportJob) -> dict:
+        if not job.result.get("refused"):
+            return {}
         try:
-            result = bank_import.record_confirmed(
-                acting_user=request.user, data=data, chosen=self.chosen(request)
-            )
-        except bank_import.ImportRefused as refused:
-            context = {
-                "form": BankStatementUploadForm(),
-                "items": refused.items,
-                "errors": refused.statement_errors,
-                "refusals": refused.general,
-                "refused": True,
-            }
-            return render(request, self.template_name, context, status=400)
-        except ValidationError as error:
-            messages.error(request, "; ".join(error.messages))
-            return redirect("compensation:bank_import")
-        level = messages.SUCCESS if result.recorded else messages.WARNING
-        messages.add_message(request, level, bank_import.result_summary(result))
-        return redirect("compensation:payments")
+            items, errors = bank_import.refused_preview(job, viewer=self.request.user)
+        except ValidationError:
+            return {}
+        return {
+            "items": items,
+            "errors": errors,
+            "refused": True,
+            "refusals": job.result.get("general", []),
+            "error_in_report": True,  # the preview says it by each line
+        }

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", clients.ClientListView.as_view(), name="list"),
     path("new/", clients.ClientCreateView.as_view(), name="create"),
     path("import/", lead_import.LeadImportView.as_view(), name="import"),
+    path("import/jobs/<int:pk>/", lead_import.LeadImportJobView.as_view(), name="import_job"),
     path("export/", clients.ClientExportView.as_view(), name="export"),
     path("<int:pk>/", clients.ClientDetailView.as_view(), name="detail"),
     path("<int:pk>/edit/", clients.ClientUpdateView.as_view(), name="edit"),

@@ -16,8 +16,10 @@ carries all its normalised phones so that the service can look them up.
 All messages are Russian msgids (LANGUAGE_CODE is "ru").
 """
 
+import codecs
 import csv
 import io
+import json
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -25,19 +27,28 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import PurePath
 from typing import NamedTuple, Self
-from xml.etree import ElementTree
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.xml.constants import SHEET_MAIN_NS
+from openpyxl.xml.functions import iterparse
 
 from deals.phones import normalize_phone
 
 MAX_FILE_SIZE = 5 * 1024 * 1024
-MAX_DATA_ROWS = 20_000
+MAX_DATA_ROWS = 20_000  # the default of settings.LEAD_IMPORT_MAX_ROWS
+# Bounds checked while the file is read, so that no file makes the reader hold more than a few rows at a
+# time beyond the table it returns (at most LEAD_IMPORT_MAX_ROWS × MAX_COLUMNS cells):
+MAX_COLUMNS = 50  # columns with data; 2GIS and Yandex exports have 10–40
+MAX_CELLS_PER_ROW = 1_000  # cells of one row as written, empty ones included (Excel pads rows with ";")
+MAX_ROW_CHARS = 64 * 1024  # characters of one CSV record
+MAX_XLSX_UNPACKED_BYTES = 50 * 1024 * 1024  # an XLSX is a zip: what it unpacks to, not what it weighs
 
 _XLSX_SIGNATURE = b"PK\x03\x04"
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -48,9 +59,11 @@ _BINARY_SIGNATURES = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"Rar!", b"
 _CSV_DELIMITERS = ";,\t"
 _DEFAULT_CSV_DELIMITER = ";"  # Russian Excel saves CSV with ";" because "," is the decimal separator
 _SNIFF_SAMPLE_CHARS = 64 * 1024
+_DECODE_CHUNK_BYTES = 256 * 1024
 # Real CSV text has next to no control characters; decoded binary data is full of them.
 _MAX_CONTROL_CHAR_SHARE = 0.01
-_ALLOWED_CONTROL_CHARS = frozenset("\t\n\r")
+_CONTROL_CHARS_DROPPED = dict.fromkeys(code for code in range(32) if chr(code) not in "\t\n\r")
+_NOT_BLANK = re.compile(rb"\S")
 
 
 class LeadImportError(ValidationError):
@@ -59,7 +72,9 @@ class LeadImportError(ValidationError):
 
 @dataclass
 class Table:
-    """A sheet as strings: ``rows`` are padded to the width of ``headers``.
+    """A sheet as strings. Rows keep their own length (trailing empty cells dropped), never more than
+    ``headers``, which are as wide as the widest row (at most ``MAX_COLUMNS``); a short row's missing cells
+    read as empty.
 
     ``row_numbers[i]`` is the row of ``rows[i]`` in the file (the header row counts), so that the rep
     can find a rejected row in Excel even when empty rows were skipped.
@@ -75,6 +90,17 @@ class Table:
             header or gettext("Столбец %(number)s") % {"number": index + 1}
             for index, header in enumerate(self.headers)
         ]
+
+    def dumps(self) -> bytes:
+        """The table as compact JSON: read once at upload, kept for the mapping, preview and import."""
+        return json.dumps(
+            [self.headers, self.rows, self.row_numbers], ensure_ascii=False, separators=(",", ":")
+        ).encode()
+
+    @classmethod
+    def loads(cls, data: bytes) -> Self:
+        headers, rows, row_numbers = json.loads(data)
+        return cls(headers=headers, rows=rows, row_numbers=row_numbers)
 
 
 class TargetField(NamedTuple):
@@ -115,13 +141,17 @@ class ColumnMapping:
 
         Raises LeadImportError naming the required fields left without a column.
         """
+        if not isinstance(choices, dict):
+            raise ValueError(f"A mapping is a dict of lead fields, not {type(choices).__name__}")
         unknown = set(choices) - set(_TARGET_FIELDS_BY_NAME)
         if unknown:
             raise ValueError(f"Unknown lead fields: {sorted(unknown)}")
         columns: dict[str, list[int]] = {}
         for field_name, indexes in choices.items():
-            if any(index < 0 for index in indexes):
-                raise ValueError(f"Negative column index for {field_name}: {indexes}")
+            if not isinstance(indexes, list | tuple) or not all(
+                type(index) is int and 0 <= index < MAX_COLUMNS for index in indexes
+            ):
+                raise ValueError(f"Column indexes for {field_name} are not column numbers: {indexes!r}")
             columns[field_name] = list(dict.fromkeys(indexes))  # the same column picked twice counts once
         mapping = cls._from_columns(columns)
         missing = mapping.missing_required_labels()
@@ -200,15 +230,19 @@ class ParsedLeads:
 # Reading files
 
 
-def read_table(data: bytes, filename: str) -> Table:
-    """Reads an uploaded CSV or XLSX into a Table; raises LeadImportError when the file is unusable."""
+def read_table(data: bytes, filename: str, *, max_rows: int | None = None) -> Table:
+    """Reads an uploaded CSV or XLSX into a Table; raises LeadImportError when the file is unusable.
+
+    Reads row by row and refuses a file as soon as it passes a bound (size, rows, columns, cells or
+    characters per row), so memory stays small whatever the file holds.
+    """
     if len(data) > MAX_FILE_SIZE:
         raise LeadImportError(
             gettext("Файл больше %(limit)s МБ: разделите список на несколько файлов"),
             code="file_too_large",
             params={"limit": MAX_FILE_SIZE // (1024 * 1024)},
         )
-    if not data.removeprefix(_UTF8_BOM).strip():
+    if not _NOT_BLANK.search(data, len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0):
         raise LeadImportError(gettext("Файл пуст"), code="empty_file")
 
     extension = PurePath(filename or "").suffix.lower()
@@ -220,8 +254,10 @@ def read_table(data: bytes, filename: str) -> Table:
     if extension == ".xlsx" or data.startswith(_XLSX_SIGNATURE):
         raw_rows = _read_xlsx_rows(data)
     else:
-        raw_rows = _read_csv_rows(_decode_text(data))
-    return _build_table(raw_rows)
+        raw_rows = _read_csv_rows(data)
+    if max_rows is None:
+        max_rows = getattr(settings, "LEAD_IMPORT_MAX_ROWS", MAX_DATA_ROWS)
+    return _build_table(raw_rows, max_rows=max_rows)
 
 
 def _unsupported_file_error() -> LeadImportError:
@@ -230,7 +266,53 @@ def _unsupported_file_error() -> LeadImportError:
     )
 
 
+def _too_many_cells_error(row_number: int) -> LeadImportError:
+    return LeadImportError(
+        gettext(
+            "В строке %(row)s больше %(limit)s ячеек: удалите из файла лишние столбцы (нужны название, "
+            "адрес, телефоны, почта, сайт, рубрика)"
+        ),
+        code="too_many_cells",
+        params={"row": row_number, "limit": f"{MAX_CELLS_PER_ROW:,}".replace(",", "\u00a0")},
+    )
+
+
+def _too_many_columns_error(row_number: int) -> LeadImportError:
+    return LeadImportError(
+        gettext(
+            "В строке %(row)s больше %(limit)s столбцов с данными: удалите из файла лишние столбцы (нужны "
+            "название, адрес, телефоны, почта, сайт, рубрика)"
+        ),
+        code="too_many_columns",
+        params={"row": row_number, "limit": MAX_COLUMNS},
+    )
+
+
+def _row_too_long_error(row_number: int) -> LeadImportError:
+    return LeadImportError(
+        gettext("Строка %(row)s длиннее %(limit)s тысяч знаков: проверьте, что это выгрузка списка клиентов"),
+        code="row_too_long",
+        params={"row": row_number, "limit": MAX_ROW_CHARS // 1024},
+    )
+
+
+# XLSX ------------------------------------------------------------------------------------------------
+
+
 def _read_xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise _unsupported_file_error() from None
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise LeadImportError(
+            gettext(
+                "Файл XLSX слишком велик в распакованном виде (больше %(limit)s МБ): сохраните список как CSV"
+            ),
+            code="xlsx_too_large",
+            params={"limit": MAX_XLSX_UNPACKED_BYTES // (1024 * 1024)},
+        )
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises anything from BadZipFile to KeyError for damaged or foreign files
@@ -238,22 +320,76 @@ def _read_xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     return _iterate_first_sheet(workbook)
 
 
+_SHEET_DATA_TAG = f"{{{SHEET_MAIN_NS}}}sheetData"
+_ROW_TAG = f"{{{SHEET_MAIN_NS}}}row"
+_CELL_TAG = f"{{{SHEET_MAIN_NS}}}c"
+
+
 def _iterate_first_sheet(workbook: Workbook) -> Iterator[tuple[int, list[str]]]:
+    """The first sheet's rows (the first sheet, not the one that happened to be active on save).
+
+    openpyxl's own row reader builds a whole row before handing it over, however many cells it has; this
+    reads the sheet's XML cell by cell with openpyxl's cell parser and stops at the first row that has too
+    many cells or data past the last allowed column.
+    """
     try:
         if not workbook.worksheets:
             raise _unsupported_file_error()
-        sheet = workbook.worksheets[0]  # the first sheet, not the one that happened to be active on save
-        # Exports often carry a wrong or missing <dimension>; without this read-only mode trusts it.
-        sheet.reset_dimensions()
-        for row_number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield row_number, [_cell_to_text(value) for value in values]
+        sheet = workbook.worksheets[0]
+        parser = WorkSheetParser(
+            None,
+            workbook.shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        with workbook._archive.open(sheet._worksheet_path) as source:
+            yield from _sheet_rows(source, parser)
     except LeadImportError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, ElementTree.ParseError):
-        # a damaged sheet's XML is read lazily, row by row
+    except Exception:
+        # A damaged or foreign sheet fails lazily, row by row, in any of a dozen ways (a bad zip member, XML
+        # that does not parse, a shared string index out of range, a cell reference that is no reference).
         raise _unsupported_file_error() from None
     finally:
         workbook.close()  # read-only workbooks keep the archive open until closed
+
+
+def _sheet_rows(source, parser: WorkSheetParser) -> Iterator[tuple[int, list[str]]]:
+    sheet_data = None
+    cells: dict[int, str] = {}
+    cell_count = 0
+    for event, element in iterparse(source, events=("start", "end")):
+        tag = element.tag
+        if event == "start":
+            if tag == _CELL_TAG:
+                cell_count += 1
+                if cell_count > MAX_CELLS_PER_ROW:
+                    raise _too_many_cells_error(parser.row_counter)
+            elif tag == _ROW_TAG:
+                number = element.get("r")
+                parser.row_counter = int(float(number)) if number else parser.row_counter + 1
+                parser.col_counter = 0
+                cells, cell_count = {}, 0
+            elif tag == _SHEET_DATA_TAG:
+                sheet_data = element
+            continue
+        if tag == _CELL_TAG:
+            cell = parser.parse_cell(element)
+            element.clear()
+            text = _cell_to_text(cell["value"])
+            if text:
+                if cell["column"] > MAX_COLUMNS:
+                    raise _too_many_columns_error(parser.row_counter)
+                cells[cell["column"]] = text
+        elif tag == _ROW_TAG:
+            width = max(cells, default=0)
+            yield parser.row_counter, [cells.get(column, "") for column in range(1, width + 1)]
+            if sheet_data is not None:
+                sheet_data.clear()  # the rows read so far: nothing keeps them in memory
+        elif tag == _SHEET_DATA_TAG:
+            return  # what follows the data (print settings, drawings) is of no interest
 
 
 def _cell_to_text(value: object) -> str:
@@ -271,26 +407,34 @@ def _cell_to_text(value: object) -> str:
     return str(value).strip()
 
 
-def _decode_text(data: bytes) -> str:
+# CSV -------------------------------------------------------------------------------------------------
+
+
+def _text_encoding(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or, failing that, cp1251 (Excel on Russian Windows); checked by
+    decoding the file piece by piece, never as a whole."""
     if data.startswith(_BINARY_SIGNATURES) or b"\x00" in data:
         raise _unsupported_file_error()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Excel on Russian Windows saves "CSV" in cp1251.
+    view = memoryview(data)
+    for encoding in ("utf-8-sig", "cp1251"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        characters = control = 0
         try:
-            text = data.decode("cp1251")
+            for start in range(0, len(view), _DECODE_CHUNK_BYTES):
+                end = start + _DECODE_CHUNK_BYTES
+                text = decoder.decode(view[start:end], final=end >= len(view))
+                characters += len(text)
+                control += len(text) - len(text.translate(_CONTROL_CHARS_DROPPED))
         except UnicodeDecodeError:
-            raise _unsupported_file_error() from None
-    control_chars = sum(1 for char in text if ord(char) < 32 and char not in _ALLOWED_CONTROL_CHARS)
-    if control_chars > len(text) * _MAX_CONTROL_CHAR_SHARE:
-        raise _unsupported_file_error()
-    return text
+            continue
+        if control > characters * _MAX_CONTROL_CHAR_SHARE:
+            raise _unsupported_file_error()
+        return encoding
+    raise _unsupported_file_error()
 
 
-def _sniff_delimiter(text: str) -> str:
-    sample = text[:_SNIFF_SAMPLE_CHARS]
-    if len(text) > _SNIFF_SAMPLE_CHARS and "\n" in sample:
+def _sniff_delimiter(sample: str, *, whole: bool) -> str:
+    if not whole and "\n" in sample:
         sample = sample[: sample.rindex("\n")]  # a cut-off last line confuses the sniffer
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=_CSV_DELIMITERS).delimiter
@@ -305,45 +449,65 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else _DEFAULT_CSV_DELIMITER
 
 
-def _read_csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+def _read_csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=_text_encoding(data), newline="")
+    sample = stream.read(_SNIFF_SAMPLE_CHARS + 1)
+    delimiter = _sniff_delimiter(sample[:_SNIFF_SAMPLE_CHARS], whole=len(sample) <= _SNIFF_SAMPLE_CHARS)
+    del sample
+    stream.seek(0)
+    # The characters of the record being read: the csv module would gather a record of any length.
+    record = {"number": 1, "chars": 0}
+
+    def lines() -> Iterator[str]:
+        while line := stream.readline(MAX_ROW_CHARS + 1):
+            record["chars"] += len(line)
+            if record["chars"] > MAX_ROW_CHARS:
+                raise _row_too_long_error(record["number"])
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter)
     try:
         # Rows are numbered by record, as Excel shows them, even if a quoted cell spans several lines.
-        for row_number, values in enumerate(reader, start=1):
+        for values in reader:
+            row_number = record["number"]
+            record["number"], record["chars"] = row_number + 1, 0
+            if len(values) > MAX_CELLS_PER_ROW:
+                raise _too_many_cells_error(row_number)
             yield row_number, [value.strip() for value in values]
     except csv.Error:
         raise _unsupported_file_error() from None
 
 
-def _build_table(raw_rows: Iterable[tuple[int, list[str]]]) -> Table:
+# The table ---------------------------------------------------------------------------------------------
+
+
+def _build_table(raw_rows: Iterable[tuple[int, list[str]]], *, max_rows: int) -> Table:
     header: list[str] | None = None
     rows: list[list[str]] = []
     row_numbers: list[int] = []
+    width = 0
     for row_number, values in raw_rows:
         values = _without_trailing_blanks(values)
         if not values:
             continue
+        if len(values) > MAX_COLUMNS:
+            raise _too_many_columns_error(row_number)
+        width = max(width, len(values))
         if header is None:
             header = values
             continue
-        if len(rows) >= MAX_DATA_ROWS:
+        if len(rows) >= max_rows:
             raise LeadImportError(
                 gettext("В файле больше %(limit)s строк: разделите список на несколько файлов"),
                 code="too_many_rows",
-                params={"limit": f"{MAX_DATA_ROWS:,}".replace(",", "\u00a0")},
+                params={"limit": f"{max_rows:,}".replace(",", "\u00a0")},
             )
         rows.append(values)
         row_numbers.append(row_number)
     if header is None:
         raise LeadImportError(gettext("В файле нет строки заголовков"), code="no_header")
-
     # Cells may stick out past the last header; keep them as unnamed columns the rep can still map.
-    width = max([len(header), *(len(row) for row in rows)])
-    return Table(
-        headers=_padded(header, width),
-        rows=[_padded(row, width) for row in rows],
-        row_numbers=row_numbers,
-    )
+    return Table(headers=header + [""] * (width - len(header)), rows=rows, row_numbers=row_numbers)
 
 
 def _without_trailing_blanks(values: list[str]) -> list[str]:
@@ -351,10 +515,6 @@ def _without_trailing_blanks(values: list[str]) -> list[str]:
     while end and not values[end - 1]:
         end -= 1
     return values[:end]
-
-
-def _padded(values: list[str], width: int) -> list[str]:
-    return values + [""] * (width - len(values))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -977,3 +977,26 @@ class ClientExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.by} {self.at:%d.%m.%Y %H:%M}: {self.rows}"
+
+
+class LeadImportUpload(models.Model):
+    """A lead list checked against the client base before an import. The check says which of the file's
+    phones are already in the base, so every one is on record for the sales head and counts against the
+    hourly limit (LEAD_IMPORT_UPLOADS_PER_HOUR)."""
+
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("кто проверял")
+    )
+    at = models.DateTimeField(_("когда"), default=timezone.now)
+    file_name = models.CharField(_("файл"), max_length=255, blank=True)
+    rows = models.PositiveIntegerField(_("строк"))
+    duplicates = models.PositiveIntegerField(_("уже в базе"))
+
+    class Meta:
+        verbose_name = _("проверка списка лидов")
+        verbose_name_plural = _("проверки списков лидов")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["by", "-at"], name="lead_upload_by_at")]
+
+    def __str__(self) -> str:
+        return f"{self.by} {self.at:%d.%m.%Y %H:%M}: {self.file_name} ({self.rows})"

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -19,13 +19,15 @@ from accounts.models import User
 from accounts.roles import Capability, Role
 from atlanset_portal.templatetags.formatting import rub
 from compensation.changes import accrual_month_for_update, pay_changed
+from imports.models import ImportJob
+from imports.services import ImportJobFailed, JobRun, import_job_create, import_job_run
 from kpi.months import month_start
 from kpi.progress import progress_schedule
 from onboarding.selectors import onboarding_complete
 
 from . import stages
 from .documents import document_date, document_number_key
-from .lead_import import LeadRow, ParsedLeads, RejectedRow
+from .lead_import import ColumnMapping, LeadRow, ParsedLeads, RejectedRow, Table, parse_leads
 from .models import (
     CallResult,
     Clawback,
@@ -36,6 +38,7 @@ from .models import (
     DealDocument,
     Feedback,
     FollowUp,
+    LeadImportUpload,
     LostReason,
     Order,
     OrderLine,
@@ -1775,31 +1778,110 @@ def transfer_return(*, acting_user: User, transfer: Transfer) -> Transfer:
 
 # --- lead import ----------------------------------------------------------------------------------
 
+# Phones looked up per query: well under the bind-parameter limits of SQLite and PostgreSQL.
+_PHONE_LOOKUP_BATCH = 2000
+# Rejected rows a finished import keeps for its report (the count is kept whatever it is).
+LEAD_REPORT_ROWS = 1000
+
 
 @dataclass
 class LeadImportPlan:
     to_create: list[LeadRow]
     rejected: list[RejectedRow]
+    duplicates: int = 0  # rows refused because a phone of theirs is already in the base
 
 
-def leads_plan(*, parsed: ParsedLeads) -> LeadImportPlan:
-    """The file's own rejections plus rows whose phone is already in the base."""
-    phones = {phone for row in parsed.valid for phone in row.phones}
-    existing = dict(ClientPhone.objects.filter(number__in=phones).values_list("number", "client__name"))
+class LeadUploadLimitReached(ValidationError):
+    """The person has checked as many lead lists this hour as LEAD_IMPORT_UPLOADS_PER_HOUR allows."""
+
+    def __init__(self, *, limit: int, retry_at: datetime):
+        self.retry_at = retry_at
+        super().__init__(
+            _(
+                "Списки лидов можно проверять не больше %(limit)s раз в час. Следующую проверку можно "
+                "сделать в %(time)s."
+            )
+            % {"limit": limit, "time": f"{timezone.localtime(retry_at):%H:%M}"},
+            code="lead_upload_limit",
+        )
+
+
+def _duplicate_reason(phone: str, *, name: str, owner_id: int, viewer: User | None, owners: dict) -> str:
+    # SPEC §2: a card's owner is named to the sales head only; a hunter learns the names of their own cards
+    # and of no one else's (the check would otherwise look up the whole base, name by name).
+    if viewer is not None and can(viewer, Capability.VIEW_ALL_HUNTERS):
+        return _("телефон %(phone)s уже есть в базе у клиента «%(name)s» (хантер: %(owner)s)") % {
+            "phone": phone,
+            "name": name,
+            "owner": owners.get(owner_id, "—"),
+        }
+    if viewer is not None and owner_id == viewer.pk:
+        return _("телефон %(phone)s уже есть в базе у вашего клиента «%(name)s»") % {
+            "phone": phone,
+            "name": name,
+        }
+    return _("телефон %(phone)s уже в базе") % {"phone": phone}
+
+
+def leads_plan(*, parsed: ParsedLeads, viewer: User | None = None) -> LeadImportPlan:
+    """The file's own rejections plus rows whose phone is already in the base. The existing card is named
+    only to whoever may see it (``viewer``): its hunter and the sales head."""
+    phones = sorted({phone for row in parsed.valid for phone in row.phones})
+    existing: dict[str, tuple[str, int]] = {}
+    for start in range(0, len(phones), _PHONE_LOOKUP_BATCH):
+        batch = phones[start : start + _PHONE_LOOKUP_BATCH]
+        for number, name, owner_id in ClientPhone.objects.filter(number__in=batch).values_list(
+            "number", "client__name", "client__owner_id"
+        ):
+            existing[number] = (name, owner_id)
+    owners: dict[int, str] = {}
+    if existing and viewer is not None and can(viewer, Capability.VIEW_ALL_HUNTERS):
+        owner_ids = {owner_id for _name, owner_id in existing.values()}
+        owners = {user.pk: str(user) for user in User.objects.filter(pk__in=owner_ids)}
     to_create: list[LeadRow] = []
     rejected = list(parsed.rejected)
+    duplicates = 0
     for row in parsed.valid:
         taken = [phone for phone in row.phones if phone in existing]
         if taken:
-            reason = _("телефон %(phone)s уже есть в базе у клиента «%(name)s»") % {
-                "phone": taken[0],
-                "name": existing[taken[0]],
-            }
+            name, owner_id = existing[taken[0]]
+            reason = _duplicate_reason(taken[0], name=name, owner_id=owner_id, viewer=viewer, owners=owners)
             rejected.append(RejectedRow(row_number=row.row_number, name=row.name, reasons=[reason]))
+            duplicates += 1
         else:
             to_create.append(row)
     rejected.sort(key=lambda row: row.row_number)
-    return LeadImportPlan(to_create=to_create, rejected=rejected)
+    return LeadImportPlan(to_create=to_create, rejected=rejected, duplicates=duplicates)
+
+
+def lead_upload_quota_check(*, acting_user: User) -> None:
+    """Raises LeadUploadLimitReached, saying when the next check is possible, once the person has checked
+    LEAD_IMPORT_UPLOADS_PER_HOUR lists within the last hour."""
+    limit = settings.LEAD_IMPORT_UPLOADS_PER_HOUR
+    hour = timedelta(hours=1)
+    recent = list(
+        LeadImportUpload.objects.filter(by=acting_user, at__gt=timezone.now() - hour)
+        .order_by("-at")
+        .values_list("at", flat=True)[: max(limit, 0)]
+    )
+    if len(recent) >= limit:
+        raise LeadUploadLimitReached(limit=limit, retry_at=(recent[-1] if recent else timezone.now()) + hour)
+
+
+@transaction.atomic
+def leads_preview(*, acting_user: User, parsed: ParsedLeads, file_name: str, rows: int) -> LeadImportPlan:
+    """What importing the list would do. Each preview checks the list's phones against the whole base, so
+    it counts against the hourly limit and is logged for the head's audit history."""
+    if not can(acting_user, Capability.WORK_PIPELINE):
+        raise PermissionDenied
+    # One check at a time per person, so that two at once cannot both take the last one of the hour.
+    User.objects.select_for_update().filter(pk=acting_user.pk).first()
+    lead_upload_quota_check(acting_user=acting_user)
+    plan = leads_plan(parsed=parsed, viewer=acting_user)
+    LeadImportUpload.objects.create(
+        by=acting_user, file_name=file_name[:255], rows=rows, duplicates=plan.duplicates
+    )
+    return plan
 
 
 @transaction.atomic
@@ -1812,7 +1894,7 @@ def leads_import(
     owner = owner or acting_user
     if owner.pk != acting_user.pk and not can(acting_user, Capability.VIEW_ALL_HUNTERS):
         raise PermissionDenied
-    plan = leads_plan(parsed=parsed)
+    plan = leads_plan(parsed=parsed, viewer=acting_user)
     now = timezone.now()
     clients = Client.objects.bulk_create(
         [
@@ -1840,3 +1922,86 @@ def leads_import(
     )
     progress_schedule(months=[timezone.localdate(now)])
     return plan
+
+
+def leads_import_enqueue(
+    *,
+    acting_user: User,
+    table: Table,
+    mapping: ColumnMapping,
+    file_name: str,
+    source: str,
+    owner: User | None,
+    upload: str,
+) -> ImportJob:
+    """Queues the import of a previewed list (SPEC §7) and returns its job; the list's upload is imported
+    by one job however often it is confirmed."""
+    from .tasks import import_leads
+
+    if not can(acting_user, Capability.WORK_PIPELINE):
+        raise PermissionDenied
+    if owner is not None and owner.pk != acting_user.pk and not can(acting_user, Capability.VIEW_ALL_HUNTERS):
+        raise PermissionDenied
+    existing = ImportJob.objects.filter(kind=ImportJob.Kind.LEADS, upload=upload).first()
+    if existing is not None:
+        if existing.owner_id != acting_user.pk:
+            raise PermissionDenied
+        return existing
+    try:
+        return import_job_create(
+            acting_user=acting_user,
+            kind=ImportJob.Kind.LEADS,
+            data=table.dumps(),
+            task=import_leads,
+            file_name=file_name,
+            params={
+                "mapping": mapping.as_choices(),
+                "source": source,
+                "owner": owner.pk if owner is not None else None,
+            },
+            total=len(table.rows),
+            upload=upload,
+        )
+    except IntegrityError:  # the same confirmation sent twice at once: the first one's job
+        return ImportJob.objects.get(kind=ImportJob.Kind.LEADS, upload=upload)
+
+
+def _lead_report(plan: LeadImportPlan) -> dict:
+    return {
+        "created": len(plan.to_create),
+        "rejected_count": len(plan.rejected),
+        "rejected": [
+            {"row": row.row_number, "name": row.name, "reasons": row.reasons}
+            for row in plan.rejected[:LEAD_REPORT_ROWS]
+        ],
+    }
+
+
+def leads_import_run(*, job_id: int) -> None:
+    """The background half of a lead import: the list as read at upload, the columns as previewed."""
+
+    def work(run: JobRun) -> None:
+        job = run.job
+        table = Table.loads(run.input())
+        mapping = ColumnMapping.from_choices(job.params["mapping"])
+        parsed = parse_leads(table, mapping)
+        owner = User.objects.filter(pk=job.params["owner"]).first() if job.params.get("owner") else None
+        try:
+            with run.locked():
+                plan = leads_import(
+                    acting_user=job.owner, parsed=parsed, source=job.params["source"], owner=owner
+                )
+                run.finish(_lead_report(plan))
+        except PermissionDenied:
+            raise ImportJobFailed(
+                _("У вас больше нет права импортировать лиды: ничего не импортировано.")
+            ) from None
+        except IntegrityError:
+            raise ImportJobFailed(
+                _(
+                    "Пока шёл импорт, часть телефонов из файла появилась в базе: ничего не импортировано. "
+                    "Загрузите файл ещё раз — проверка покажет, что уже есть."
+                )
+            ) from None
+
+    import_job_run(job_id=job_id, work=work)

@@ -20,11 +20,14 @@ from atlanset_portal.workdays import working_days_back
 from compensation.changes import ensure_month_open, month_status, pay_changed
 from compensation.models import Statement
 from deals.models import Client, ClientPhone, Deal
+from imports.models import ImportJob
+from imports.services import ImportJobFailed, JobRun, import_job_create, import_job_run
 
 from .counters import PLAN_TARGETS
 from .models import Activity, ActivityKind, ActivitySource, CallRecord, DepartmentQuarterPlan, MonthlyPlan
 from .months import month_start, previous_month, quarter_start
 from .progress import progress_schedule
+from .telephony import CallLogFileError, check_call_log, read_call_log
 
 PLAN_FIELDS = PLAN_TARGETS
 
@@ -107,9 +110,13 @@ def check_activity_date(*, owner: User, at: datetime, entered_on: date | None = 
 def _activities_changed(owner_days: set[tuple[int, date]]) -> None:
     """Activities count for KPI: the months they fall in are recounted, and a statement approved for one
     of them is checked again (a PBX call can still arrive for a month the head has approved)."""
+    owners_by_month: dict[date, set[int]] = {}
     for owner_id, day in owner_days:
-        pay_changed(hunter_ids=[owner_id], month=day, cause=_("изменились активности месяца"))
-    progress_schedule(months={day for _owner, day in owner_days})
+        owners_by_month.setdefault(month_start(day), set()).add(owner_id)
+    # One check per month, not per hunter and day: a call log brings thousands of such pairs.
+    for month, owner_ids in sorted(owners_by_month.items()):
+        pay_changed(hunter_ids=owner_ids, month=month, cause=_("изменились активности месяца"))
+    progress_schedule(months=owners_by_month)
 
 
 # --- plans -----------------------------------------------------------------------------------------
@@ -350,6 +357,85 @@ def call_records_import(*, rows: Iterable, batch_size: int = 2000) -> CallImport
     result.created = len(records)
     _activities_changed({(values[0], timezone.localdate(values[2])) for _index, values in activities})
     return result
+
+
+# Rows stored per transaction by a background call-log import: each chunk commits with the job's progress,
+# and an attempt that takes over after a lost worker goes on from the last chunk.
+CALL_IMPORT_CHUNK = 20_000
+# Unmatched and rejected rows a finished import keeps for its report (the counts are kept whatever they are).
+CALL_REPORT_ROWS = 200
+
+
+def call_log_import_enqueue(*, acting_user: User, data: bytes, file_name: str) -> ImportJob:
+    """Queues the import of an uploaded call log (SPEC §7) and returns its job. The file is checked first
+    (check_call_log): a file with no call log in it is refused at once, nothing is queued."""
+    from .tasks import import_call_log
+
+    if not can(acting_user, Capability.MANAGE_PLANS):
+        raise PermissionDenied
+    check_call_log(data, file_name)
+    return import_job_create(
+        acting_user=acting_user,
+        kind=ImportJob.Kind.CALLS,
+        data=data,
+        task=import_call_log,
+        file_name=file_name,
+    )
+
+
+def call_log_import_run(*, job_id: int) -> None:
+    """The background half of a call-log import: reads the file, stores its calls chunk by chunk."""
+
+    def work(run: JobRun) -> None:
+        try:
+            log = read_call_log(run.input(), run.job.file_name)
+        except CallLogFileError as error:
+            raise ImportJobFailed(" ".join(error.messages)) from None
+        rows = log.rows
+        if run.job.processed and run.job.result:
+            report, start = run.job.result, run.job.processed  # an earlier attempt stored these chunks
+        else:
+            report, start = _call_report(log), 0
+        run.progress(start, total=len(rows), result=report)
+        for offset in range(start, len(rows), CALL_IMPORT_CHUNK):
+            chunk = rows[offset : offset + CALL_IMPORT_CHUNK]
+            with run.locked():
+                _add_to_call_report(report, call_records_import(rows=chunk))
+                run.progress(offset + len(chunk), result=report)
+        with run.locked():
+            run.finish(report)
+
+    import_job_run(job_id=job_id, work=work)
+
+
+def _call_report(log) -> dict:
+    return {
+        "created": 0,
+        "already_imported": 0,
+        "without_client": 0,
+        "without_hunter_count": 0,
+        "without_hunter": [],
+        "error_count": len(log.errors),
+        "errors": [
+            {"row": error.row_number, "message": error.message} for error in log.errors[:CALL_REPORT_ROWS]
+        ],
+    }
+
+
+def _add_to_call_report(report: dict, result: CallImportResult) -> None:
+    report["created"] += result.created
+    report["already_imported"] += result.already_imported
+    report["without_client"] += result.without_client
+    report["without_hunter_count"] += len(result.without_hunter)
+    room = CALL_REPORT_ROWS - len(report["without_hunter"])
+    report["without_hunter"] += [
+        {
+            "call_id": row.external_id,
+            "extension": row.extension,
+            "started_at": f"{timezone.localtime(row.started_at):%d.%m.%Y %H:%M}",
+        }
+        for row in result.without_hunter[: max(room, 0)]
+    ]
 
 
 @transaction.atomic

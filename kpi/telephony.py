@@ -378,6 +378,21 @@ def read_call_log(data: bytes, filename: str) -> CallLog:
         raise _not_csv_error() from None
 
 
+def check_call_log(data: bytes, filename: str) -> None:
+    """What can be told of a call log before reading its rows: raises CallLogFileError, as read_call_log
+    would, when the file is no CSV or lacks a required column. The upload page refuses such a file at
+    once; the rows are read by the import in the background."""
+    sample = _decode(data, filename)[:_SAMPLE_CHARS]
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=_pick_delimiter(sample))
+    try:
+        header = next(_numbered_records(reader), None)
+    except csv.Error:
+        raise _not_csv_error() from None
+    if header is None:
+        raise CallLogFileError(gettext("Файл пуст"), code="empty_file")
+    _column_indexes(header[1])
+
+
 def _not_csv_error() -> CallLogFileError:
     return CallLogFileError(
         gettext("Не удалось прочитать файл: нужен журнал звонков в формате CSV"), code="not_csv"

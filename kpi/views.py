@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -26,6 +27,9 @@ from accounts.roles import Capability
 from compensation.projection import projected_pay
 from deals.models import Client, Deal
 from deals.selectors import overdue_deferred_payments, quality_claims
+from imports.models import ImportJob
+from imports.selectors import recent_import_jobs
+from imports.views import ImportJobView
 from notifications.models import Notification, NotificationKind
 from onboarding.selectors import progress_for
 
@@ -36,7 +40,7 @@ from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlan
 from .models import Activity, DepartmentQuarterPlan
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
 from .progress import stored_counters
-from .telephony import CSV_COLUMNS, CallLogFileError, CdrError, parse_cdr, read_call_log
+from .telephony import CSV_COLUMNS, CallLogFileError, CdrError, parse_cdr
 
 
 def _month_from(request) -> date:
@@ -280,33 +284,48 @@ class PlanGridView(CapabilityRequiredMixin, View):
 
 
 class CallImportView(CapabilityRequiredMixin, View):
-    """History from the PBX: a CSV call log, matched to hunters by extension and clients by phone."""
+    """History from the PBX: a CSV call log, matched to hunters by extension and clients by phone. The upload
+    is checked at once; the calls are stored in the background and the job's page shows the report."""
 
     required_capability = Capability.MANAGE_PLANS
 
+    def render_form(self, request, form, status: int = 200):
+        context = {
+            "form": form,
+            "columns": CSV_COLUMNS,
+            "recent_jobs": recent_import_jobs(viewer=request.user, kind=ImportJob.Kind.CALLS),
+            "job_url_name": "kpi:call_import_job",
+        }
+        return render(request, "kpi/call_import.html", context, status=status)
+
     def get(self, request):
-        return render(request, "kpi/call_import.html", {"form": CallLogUploadForm(), "columns": CSV_COLUMNS})
+        return self.render_form(request, CallLogUploadForm())
 
     def post(self, request):
         form = CallLogUploadForm(request.POST, request.FILES)
-        result = log = None
-        if form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                log = read_call_log(upload.read(), upload.name)
-            except CallLogFileError as error:
-                for message in error.messages:
-                    form.add_error("file", message)
-            else:
-                result = services.call_records_import(rows=log.rows)
-                messages.success(request, _("Загружено звонков: %(count)s.") % {"count": result.created})
-        status = 200 if result is not None else 400
-        return render(
-            request,
-            "kpi/call_import.html",
-            {"form": form, "columns": CSV_COLUMNS, "result": result, "log": log},
-            status=status,
-        )
+        if not form.is_valid():
+            return self.render_form(request, form, status=400)
+        upload = form.cleaned_data["file"]
+        try:
+            job = services.call_log_import_enqueue(
+                acting_user=request.user, data=upload.read(), file_name=upload.name
+            )
+        except CallLogFileError as error:
+            for message in error.messages:
+                form.add_error("file", message)
+            return self.render_form(request, form, status=400)
+        return redirect("kpi:call_import_job", pk=job.pk)
+
+
+class CallImportJobView(ImportJobView):
+    kind = ImportJob.Kind.CALLS
+    required_capability = Capability.MANAGE_PLANS
+    title = _lazy("Импорт журнала звонков АТС")
+    result_template = "kpi/_call_import_result.html"
+
+    @property
+    def back_url(self) -> str:
+        return reverse("kpi:call_import")
 
 
 @method_decorator([csrf_exempt, login_not_required], name="dispatch")

@@ -45,6 +45,8 @@ from deals import models as deals_models
 from deals.models import DealDocument, LostReason, Order, OrderVersion, PaymentTermsRequest, SampleRequest
 from deals.services import client_transfer, payment_terms_request_create
 from deals.stages import Stage
+from imports import models as imports_models
+from imports.models import ImportJob
 from kpi import models as kpi_models
 from notifications import models as notifications_models
 from notifications.models import Notification, NotificationKind
@@ -192,6 +194,10 @@ MATRIX: dict[str, Row] = {
     "clients:import": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 400, B: 400, HEAD: 400, BUH: 403, PROD: 403}),
+    # Hunter A's lead import (a background job): hers, and the head's, who imports for hunters; GET only.
+    "clients:import_job": Row({"pk": "lead_job"},
+        get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403}),
     # Exporting the client base is given to no role: the admin grants it to a person (see
     # test_a_granted_export_is_scoped_and_logged).
     "clients:export": Row({}, get=every(403, ANON=LOGIN), post=every(403, ANON=LOGIN)),
@@ -345,6 +351,10 @@ MATRIX: dict[str, Row] = {
     "kpi:call_import": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 400, BUH: 403, PROD: 403}),
+    # The head's call-log import (a background job): only she who started it sees it; GET only.
+    "kpi:call_import_job": Row({"pk": "call_job"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 403}),
     # The PBX's hook: login_not_required and csrf_exempt; its token is the only credential, so a session
     # counts for nothing and no token is 403 for everyone (see test_telephony_webhook_takes_only_its_token).
     "kpi:telephony_cdr": Row({}, get=every(405), post=every(403)),
@@ -355,6 +365,10 @@ MATRIX: dict[str, Row] = {
     "compensation:bank_import": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 200, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 400, PROD: 403}),
+    # The accountant's confirmed bank statement (a background job): only she who confirmed it sees it.
+    "compensation:bank_import_job": Row({"pk": "bank_job"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 200, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 405, PROD: 403}),
     # No action: back to the month's list.
     "compensation:statements": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 200, PROD: 403},
@@ -500,6 +514,19 @@ def build_world() -> World:
         reason="Отпуск",
     )
     section = Section.objects.get(stage=Stage.CALL)
+    done = {"status": ImportJob.Status.DONE, "finished_at": timezone.now()}
+    lead_job = ImportJob.objects.create(
+        kind=ImportJob.Kind.LEADS,
+        owner=hunter,
+        result={"created": 0, "rejected_count": 0, "rejected": []},
+        **done,
+    )
+    call_job = ImportJob.objects.create(
+        kind=ImportJob.Kind.CALLS, owner=users[HEAD], result={"created": 0}, **done
+    )
+    bank_job = ImportJob.objects.create(
+        kind=ImportJob.Kind.BANK, owner=users[BUH], result={"summary": "—"}, **done
+    )
     sessions = {role: session_of(user) for role, user in users.items()}
     ref = {
         "client": client.pk,
@@ -515,6 +542,9 @@ def build_world() -> World:
         "transfer": transfer.pk,
         "transferred_client": stand_in_client.pk,
         "notification": Notification.objects.get(recipient=hunter).pk,
+        "lead_job": lead_job.pk,
+        "call_job": call_job.pk,
+        "bank_job": bank_job.pk,
         "attempt": attempt.pk,
         "question": questions[0],
         "section": section.slug,
@@ -586,6 +616,8 @@ MAIN_TABLES = [
         (compensation_models, "PaySchemeVersion Statement Adjustment Expense Dispute"),
         (onboarding_models, "SectionVersion Acknowledgement Question TestAttempt"),
         (notifications_models, "Notification EmailOptOut"),
+        (deals_models, "LeadImportUpload"),
+        (imports_models, "ImportJob"),
     )
     for name in names.split()
 ]
@@ -739,6 +771,7 @@ OWNED_BY_A = {
     *"client deal document expense notification attempt hunter_a order sample".split(),  # noqa: SIM905
     "order_version",
     "terms_request",
+    "lead_job",
 }
 
 

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "bootstrap",
     "fontawesome",
     "accounts",
+    "imports",
     "onboarding",
     "deals",
     "kpi",
@@ -351,6 +352,11 @@ KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)
 # The PBX posts call records to /kpi/telephony/cdr/ with this token in the X-Portal-Token header (never in
 # the address, which lands in access logs: ?token= is refused).
 TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")
+
+# Lead lists: how many times an hour a person may check a list against the client base (each check is in
+# the head's audit history), and the most data rows a list may have.
+LEAD_IMPORT_UPLOADS_PER_HOUR = env.int("LEAD_IMPORT_UPLOADS_PER_HOUR", default=10)
+LEAD_IMPORT_MAX_ROWS = env.int("LEAD_IMPORT_MAX_ROWS", default=20_000)
 
 # A hand-entered activity may be dated today or up to this many working days back (never into a month
 # whose statement is approved or locked).

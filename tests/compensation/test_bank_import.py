@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from accounts.roles import Role
 from compensation import bank_import
 from compensation.bank_import import (
     ImportRefused,
@@ -20,7 +21,9 @@ from deals.documents import document_number_key
 from deals.models import Client, Deal, Payment
 from deals.services import client_update_requisites, payment_record
 from deals.stages import Stage
+from imports.models import ImportJob
 from tests.deals.factories import ENTREPRENEUR_REQUISITES, Pipeline, make_client, make_deal
+from tests.factories import UserFactory
 from tests.properties.support import assert_clear_russian, page_text
 
 ORDER_TOTAL = Decimal("5000.00")  # what Pipeline orders: 10 × 500,00
@@ -112,9 +115,24 @@ def upload(client, data: bytes):
     )
 
 
-def confirm(client, chosen: dict[int, int], **kwargs):
+_on_commit = None
+
+
+@pytest.fixture(autouse=True)
+def _confirmations_run_their_job(django_capture_on_commit_callbacks):
+    """A confirmation queues its job when it commits; the task then runs eagerly, as a worker would."""
+    global _on_commit
+    _on_commit = django_capture_on_commit_callbacks
+
+
+def confirm(client, chosen: dict[int, int], *, follow: bool = True):
+    """Confirms the stored statement; the answer is the job's page once the job has run."""
     fields = {"step": "confirm", **{f"deal_{index}": str(deal_id) for index, deal_id in chosen.items()}}
-    return client.post(reverse("compensation:bank_import"), fields, **kwargs)
+    with _on_commit(execute=True):
+        response = client.post(reverse("compensation:bank_import"), fields)
+    if follow and response.status_code == 302 and "/jobs/" in response["Location"]:
+        return client.get(response["Location"])
+    return response
 
 
 def by_hand(
@@ -130,8 +148,12 @@ def plain(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def flash(response) -> str:
-    return plain(" ".join(str(message) for message in response.context["messages"]))
+def report(response) -> str:
+    """The report on the job's page once the confirmation is done."""
+    assert response.context["job"].status == ImportJob.Status.DONE
+    summary = plain(response.context["result"]["summary"])
+    assert summary in plain(page_text(response))
+    return summary
 
 
 # --- the rule: the same document ---------------------------------------------------------------------------
@@ -172,14 +194,16 @@ def test_incoming_payment_is_matched_by_inn_and_invoice_and_recorded_once(
     assert payment.amount == ORDER_TOTAL
     assert payment.received_on == date(2026, 3, 5)
     assert payment.bank_document == "п/п 318 от 05.03.2026"
-    assert "Внесено оплат: 1; уже были внесены: 0; пропущено: 0." in flash(response)
+    assert "Внесено оплат: 1; уже были внесены: 0; пропущено: 0." in report(response)
 
     again = upload(client, data)
     assert [item.state for item in again.context["items"]] == [LineState.RECORDED]
     assert 'name="deal_0"' not in again.content.decode()
     response = confirm(client, {0: deal.pk}, follow=True)
     assert Payment.objects.filter(deal=deal).count() == 1
-    assert "Внесено оплат: 0; уже были внесены: 1; пропущено: 0. Ничего нового не внесено." in flash(response)
+    assert "Внесено оплат: 0; уже были внесены: 1; пропущено: 0. Ничего нового не внесено." in report(
+        response
+    )
 
 
 @pytest.mark.parametrize("keyed_in", ["318", "№ 318", "п/п 0318", "пп 318 от 05.03.2026"])
@@ -246,7 +270,7 @@ def test_the_same_number_with_another_amount_or_date_is_flagged_and_not_recorded
     assert 'name="deal_0"' not in response.content.decode()
 
     refused = confirm(client, {0: deal.pk})  # posted anyway
-    assert refused.status_code == 400
+    assert refused.context["job"].status == ImportJob.Status.FAILED
     [line] = refused.context["items"]
     assert "с тем же номером документа" in line.refusal
     assert_clear_russian(line.refusal, echoed=[keyed.bank_document])
@@ -279,7 +303,7 @@ def test_an_unknown_payer_gets_a_choice_of_the_accountants_deals_by_name_and_out
         Decimal("1200.00"),
         "п/п 318 от 05.03.2026",
     )
-    assert "Внесено оплат: 1;" in flash(response)
+    assert "Внесено оплат: 1;" in report(response)
 
 
 def test_an_ambiguous_line_offers_the_payers_deals_first(accountant, pipeline, hunter, other_deal):
@@ -314,7 +338,7 @@ def test_a_deal_the_accountant_does_not_work_is_refused_on_confirm(
     upload(client, statement(document(inn=UNKNOWN_INN, amount="600.00")))
 
     response = confirm(client, {0: early.pk})
-    assert response.status_code == 400
+    assert response.context["job"].status == ImportJob.Status.FAILED
     [item] = response.context["items"]
     assert "Сделка не найдена среди сделок" in item.refusal
     assert "Ничего не внесено." in page_text(response) and item.refusal in page_text(response)
@@ -358,7 +382,7 @@ def test_a_line_beyond_the_outstanding_amount_shows_the_figures_and_is_not_recor
     assert f'<option value="{deal.pk}"' not in html and f'<option value="{other_deal.pk}"' in html
 
     refused = confirm(client, {0: deal.pk})
-    assert refused.status_code == 400
+    assert refused.context["job"].status == ImportJob.Status.FAILED
     assert "больше, чем осталось оплатить" in refused.context["items"][0].refusal
     assert Payment.objects.filter(deal=deal).count() == 1
 
@@ -397,7 +421,7 @@ def test_the_report_counts_what_was_added_what_was_there_and_what_was_skipped_wi
     upload(client, data)
 
     response = confirm(client, {0: deal_awaiting_payment.pk}, follow=True)
-    assert flash(response) == (
+    assert report(response) == (
         "Внесено оплат: 1; уже были внесены: 1; пропущено: 2 "
         f"(№90 от 05.03.2026 — плательщик с ИНН {UNKNOWN_INN} не найден среди клиентов, сделка не выбрана; "
         "№91 от 05.03.2026 — не отмечена)."
@@ -416,7 +440,7 @@ def test_a_line_refused_at_confirm_time_records_nothing_and_shows_the_reason_by_
     by_hand(accountant, other_deal, amount=Decimal("10.00"), document_number="9")  # meanwhile, by hand
 
     response = confirm(client, {0: deal_awaiting_payment.pk, 1: other_deal.pk})
-    assert response.status_code == 400
+    assert response.context["job"].status == ImportJob.Status.FAILED
     first, second = response.context["items"]
     assert not first.refusal and "осталось оплатить" in second.refusal
     html = response.content.decode()
@@ -498,8 +522,8 @@ def test_confirming_the_stored_statement_twice_records_nothing_the_second_time_a
 
     first = confirm(client, chosen, follow=True)
     second = confirm(client, chosen, follow=True)
-    assert "Внесено оплат: 2; уже были внесены: 0" in flash(first)
-    assert flash(second) == "Внесено оплат: 0; уже были внесены: 2; пропущено: 0. Ничего нового не внесено."
+    assert "Внесено оплат: 2; уже были внесены: 0" in report(first)
+    assert report(second) == "Внесено оплат: 0; уже были внесены: 2; пропущено: 0. Ничего нового не внесено."
     assert Payment.objects.count() == 2
 
 
@@ -514,7 +538,7 @@ def test_unknown_payer_is_listed_and_nothing_is_recorded_without_a_choice(
     assert "не найден среди клиентов" in page
     assert 'type="checkbox"' not in page
     response = confirm(client, {}, follow=True)
-    assert "пропущено: 1" in flash(response)
+    assert "пропущено: 1" in report(response)
     assert not Payment.objects.exists()
 
 
@@ -540,3 +564,57 @@ def test_only_the_accountant_imports_bank_statements(client, request, deal_await
             chosen={0: deal_awaiting_payment.pk},
         )
     assert not Payment.objects.exists()
+
+
+# --- in the background ----------------------------------------------------------------------------------
+
+
+def test_a_refused_confirmation_shows_the_preview_again_and_takes_the_corrected_choice(
+    client, accountant, deal_awaiting_payment, other_deal
+):
+    data = statement(
+        for_invoice(deal_awaiting_payment, amount="1000.00"), for_invoice(other_deal, number="5")
+    )
+    client.force_login(accountant)
+    upload(client, data)
+    by_hand(accountant, other_deal, amount=Decimal("10.00"), document_number="9")
+
+    refused = confirm(client, {0: deal_awaiting_payment.pk, 1: other_deal.pk})
+
+    html = refused.content.decode()
+    assert f'action="{reverse("compensation:bank_import")}"' in html  # not back to the job's page
+    assert "Импорт не выполнен." not in page_text(refused)  # the preview says it, by each line
+    assert page_text(refused).count("Ничего не внесено.") == 1
+    again = confirm(client, {0: deal_awaiting_payment.pk})
+    assert report(again).startswith("Внесено оплат: 1; уже были внесены: 0; пропущено: 1")
+    assert ImportJob.objects.filter(status="failed").count() == 1
+    assert Payment.objects.filter(deal=deal_awaiting_payment).get().amount == Decimal("1000.00")
+
+
+def test_a_bank_job_is_seen_by_the_accountant_who_confirmed_it_only(
+    client, accountant, sales_head, deal_awaiting_payment
+):
+    client.force_login(accountant)
+    upload(client, statement(for_invoice(deal_awaiting_payment)))
+    url = confirm(client, {0: deal_awaiting_payment.pk}, follow=False)["Location"]
+    colleague = UserFactory(username="buh2", role=Role.ACCOUNTANT)
+
+    client.force_login(colleague)
+    assert client.get(url).status_code == 404
+    client.force_login(sales_head)
+    assert client.get(url).status_code == 403
+
+
+def test_a_bank_job_delivered_twice_records_its_payments_once(client, accountant, deal_awaiting_payment):
+    from compensation.tasks import import_bank_statement
+
+    client.force_login(accountant)
+    upload(client, statement(for_invoice(deal_awaiting_payment)))
+    confirm(client, {0: deal_awaiting_payment.pk})
+    job = ImportJob.objects.get()
+
+    import_bank_statement.delay(job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.result["recorded"]) == ("done", 1, 1)
+    assert Payment.objects.count() == 1

@@ -2,6 +2,8 @@
 
 import csv
 import io
+import tracemalloc
+import zipfile
 
 import pytest
 from openpyxl import Workbook
@@ -9,6 +11,7 @@ from openpyxl import Workbook
 from deals.lead_import import (
     MAX_DATA_ROWS,
     MAX_FILE_SIZE,
+    MAX_XLSX_UNPACKED_BYTES,
     TARGET_FIELDS,
     ColumnMapping,
     LeadImportError,
@@ -124,12 +127,14 @@ def test_tab_delimited_text_file_is_sniffed():
     assert table.rows == [rows[1]]
 
 
-def test_cells_are_stripped_and_short_rows_padded():
+def test_cells_are_stripped_and_short_rows_read_as_empty_past_their_end():
     data = "Название;Адрес;Телефон\r\n  Шиномонтаж  ;ул. Мира, 1\r\n".encode()
 
     table = read_table(data, "leads.csv")
 
-    assert table.rows == [["Шиномонтаж", "ул. Мира, 1", ""]]
+    assert table.rows == [["Шиномонтаж", "ул. Мира, 1"]]  # never padded: a row costs what it holds
+    parsed = parse_leads(table, ColumnMapping(name=0, address=1, phones=[2]))
+    assert [row.reasons for row in parsed.rejected] == [["нет телефона"]]
 
 
 def test_xlsx_first_sheet_is_read_with_integral_numbers_as_text_and_empty_rows_skipped():
@@ -147,7 +152,7 @@ def test_xlsx_first_sheet_is_read_with_integral_numbers_as_text_and_empty_rows_s
     assert table.headers == ["Наименование", "Адрес", "Город", "Телефон 1", "Рейтинг"]
     assert table.rows == [
         ["Кафе «Уют»", "улица Ленина, 5", "Сургут", "89123456789", "4.5"],
-        ["Автомойка", "улица Мира, 7", "Сургут", "89123456780", ""],
+        ["Автомойка", "улица Мира, 7", "Сургут", "89123456780"],
     ]
     assert table.row_numbers == [2, 4]  # the rep finds the row in Excel by its real number
 
@@ -416,3 +421,195 @@ def test_mapping_past_the_end_of_the_table_reads_empty_cells():
 
     assert lead.row_number == 2  # without row_numbers, data rows follow a header in row 1
     assert lead.email == ""
+
+
+# Hostile files (issue: memory exhaustion through the lead import). Each was read whole and every row padded
+# to the widest one: 1.3 GB for the first, MemoryError for the second, 2.4 GB for the XLSX. Now each is
+# refused in Russian after a few rows, and parsing it takes a few megabytes at most.
+
+PEAK_BOUND = 8 * 1024 * 1024
+
+
+def one_wide_row_csv() -> bytes:
+    """148 KB: a list of a thousand leads with one 40 000-cell row near the top."""
+    head = "Название;Адрес;Телефон\r\n"
+    wide = ";".join("1" for _ in range(40_000)) + "\r\n"
+    body = [f"Кафе «Уют-{n}»;ул. Мира, {n};8 912 {n:03d}-00-00\r\n" for n in range(1000)]
+    return (head + "".join(body[:5]) + wide + "".join(body[5:])).encode("utf-8")  # the wide one is row 7
+
+
+def four_megabytes_of_wide_rows_csv() -> bytes:
+    head = "Название;Адрес;Телефон\r\n"
+    wide = ";".join("ab" for _ in range(40_000)) + "\r\n"
+    return (head + wide * 34).encode("utf-8")
+
+
+def xlsx_of_16384_columns(rows: int = 6) -> bytes:
+    """267 KB: six rows that fill every column Excel has (A…XFD), written as Excel writes them."""
+    from openpyxl.utils import get_column_letter
+
+    letters = [get_column_letter(column) for column in range(1, 16_385)]
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    relationships = "http://schemas.openxmlformats.org/package/2006/relationships"
+    office = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{relationships}"><Relationship Id="rId1" '
+            f'Type="{office}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{office}"><sheets>'
+            '<sheet name="Лист1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{relationships}"><Relationship Id="rId1" '
+            f'Type="{office}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        )
+        cells = [
+            f'<row r="{row}">'
+            + "".join(f'<c r="{letter}{row}"><v>{row}</v></c>' for letter in letters)
+            + "</row>"
+            for row in range(1, rows + 1)
+        ]
+        archive.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{main}"><sheetData>{"".join(cells)}</sheetData></worksheet>',
+        )
+    return buffer.getvalue()
+
+
+def peak_memory_of_reading(data: bytes, filename: str) -> tuple[int, list[str]]:
+    """The most memory reading the file took on top of the file itself, and the refusal's messages."""
+    tracemalloc.start()
+    try:
+        read_table(data, filename)
+    except LeadImportError as error:
+        messages = error.messages
+    else:
+        messages = []
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak, messages
+
+
+@pytest.mark.parametrize(
+    ("make", "filename", "size_kb", "refusal"),
+    [
+        pytest.param(
+            one_wide_row_csv,
+            "leads.csv",
+            (100, 200),
+            "Строка 7 длиннее 64 тысяч знаков: проверьте, что это выгрузка списка клиентов",
+            id="one-40000-cell-row",
+        ),
+        pytest.param(
+            four_megabytes_of_wide_rows_csv,
+            "leads.csv",
+            (3900, 4100),
+            "Строка 2 длиннее 64 тысяч знаков: проверьте, что это выгрузка списка клиентов",
+            id="4-mb-of-wide-rows",
+        ),
+        pytest.param(
+            xlsx_of_16384_columns,
+            "leads.xlsx",
+            (200, 400),
+            "В строке 1 больше 50 столбцов с данными: удалите из файла лишние столбцы (нужны название, "
+            "адрес, телефоны, почта, сайт, рубрика)",
+            id="16384-column-xlsx",
+        ),
+    ],
+)
+def test_a_hostile_file_is_refused_in_russian_within_a_few_megabytes(make, filename, size_kb, refusal):
+    data = make()
+    assert size_kb[0] * 1024 <= len(data) <= size_kb[1] * 1024
+
+    peak, messages = peak_memory_of_reading(data, filename)
+
+    assert messages == [refusal]
+    assert peak < PEAK_BOUND, f"reading took {peak / 2**20:.1f} MB"
+
+
+def test_a_row_of_many_short_cells_is_refused_by_its_cell_count():
+    data = ("Название;Адрес;Телефон\r\n" + ";" * 5000 + "\r\n").encode()
+
+    assert import_error_message(data, "leads.csv") == (
+        "В строке 2 больше 1\u00a0000 ячеек: удалите из файла лишние столбцы (нужны название, адрес, "
+        "телефоны, почта, сайт, рубрика)"
+    )
+
+
+def test_a_table_wider_than_fifty_columns_is_refused_but_trailing_empty_cells_are_not_counted():
+    wide = ["Название", "Адрес", "Телефон", *(f"Доп. {n}" for n in range(48))]
+    assert "В строке 1 больше 50 столбцов" in import_error_message(
+        csv_bytes([wide], encoding="utf-8"), "a.csv"
+    )
+
+    padded = csv_bytes([TWO_GIS_HEADERS + [""] * 500, CAFE_ROW + [""] * 900], encoding="utf-8")
+    table = read_table(padded, "leads.csv")
+    assert table.headers == TWO_GIS_HEADERS and table.rows == [CAFE_ROW]
+
+
+def test_xlsx_data_past_the_fiftieth_column_is_refused_but_styled_empty_cells_are_not():
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Название", "Адрес", "Телефон"])
+    sheet.append(["Кафе", "ул. Мира, 1", "89123456789"])
+    for column in range(4, 200):
+        sheet.cell(row=2, column=column).number_format = "0.00"  # formatted, empty: Excel writes these
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert read_table(buffer.getvalue(), "a.xlsx").rows == [["Кафе", "ул. Мира, 1", "89123456789"]]
+
+    sheet.cell(row=2, column=51).value = "лишнее"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert "В строке 2 больше 50 столбцов" in import_error_message(buffer.getvalue(), "a.xlsx")
+
+
+def test_an_xlsx_that_unpacks_to_more_than_the_limit_is_refused_unread():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b" " * (MAX_XLSX_UNPACKED_BYTES + 1))
+    data = buffer.getvalue()
+    assert len(data) < 200 * 1024
+
+    peak, messages = peak_memory_of_reading(data, "leads.xlsx")
+
+    assert messages == [
+        "Файл XLSX слишком велик в распакованном виде (больше 50 МБ): сохраните список как CSV"
+    ]
+    assert peak < PEAK_BOUND
+
+
+def test_the_row_limit_is_a_setting(settings):
+    settings.LEAD_IMPORT_MAX_ROWS = 2
+    rows = [TWO_GIS_HEADERS, *(two_gis_row(f"Кафе {n}", "ул. Мира, 1", f"8912000000{n}") for n in range(3))]
+
+    assert import_error_message(csv_bytes(rows, encoding="utf-8"), "a.csv") == (
+        "В файле больше 2 строк: разделите список на несколько файлов"
+    )
+    assert len(read_table(csv_bytes(rows[:3], encoding="utf-8"), "a.csv").rows) == 2
+
+
+def test_a_table_is_kept_as_compact_json_and_read_back_the_same():
+    table = read_table(csv_bytes([TWO_GIS_HEADERS, CAFE_ROW], encoding="cp1251"), "2gis.csv")
+
+    stored = table.dumps()
+
+    assert Table.loads(stored) == table
+    assert b": " not in stored and "Кафе «Уют»".encode() in stored  # no padding, no \u escapes

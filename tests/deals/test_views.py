@@ -1,11 +1,9 @@
 """The client and deal pages as their users meet them: scoping, refusals explained, constant queries."""
 
-import json
 import re
 from html import unescape
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -231,78 +229,6 @@ def test_production_queue_queries_do_not_grow_with_requests(client, pipeline, pr
     for _ in range(5):
         pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.SAMPLES)
     assert count_queries(client, reverse("deals:production_queue")) == before
-
-
-# --- lead import ----------------------------------------------------------------------------------
-
-TWO_GIS_CSV = (
-    "Наименование;Рубрики;Адрес;Город;Телефон 1;Телефон 2;E-mail 1\n"
-    "ООО «Ромашка»;Клининг, Уборка;ул. Ленина, 1;Сургут;8 (3462) 55-12-34;8 912 345-67-89;info@romashka.ru\n"
-    "Без адреса;;;Сургут;8 912 111-11-11;;\n"
-    "Кафе «Уют»;Общепит;ул. Мира, 3;Сургут;8 922 222-22-22;;\n"
-)
-
-
-def _upload(client, data: bytes, name="leads.csv"):
-    return client.post(
-        reverse("clients:import"),
-        {"step": "upload", "source": "2gis", "file": SimpleUploadedFile(name, data)},
-    )
-
-
-def test_lead_import_previews_then_imports_new_rows_and_lists_the_rest(client, hunter):
-    make_client(acting_user=hunter, name="Кафе «Уют» (старое)", phones=["8 922 222-22-22"])
-    client.force_login(hunter)
-    preview = _upload(client, TWO_GIS_CSV.encode("cp1251"))
-    text = page_text(preview)
-    assert "Будет импортировано: 1" in text
-    assert "нет адреса" in text
-    assert "уже есть в базе у клиента «Кафе «Уют» (старое)»" in text
-    assert Client.objects.count() == 1  # nothing is written before the confirmation
-
-    html = preview.content.decode()
-    token = re.search(r'name="token" value="(\w+)"', html).group(1)
-    mapping = unescape(re.search(r'name="mapping" value="([^"]+)"', html).group(1))
-    done = client.post(reverse("clients:import"), {"step": "confirm", "token": token, "mapping": mapping})
-    assert "Импортировано клиентов: 1" in page_text(done)
-    imported = Client.objects.get(name="ООО «Ромашка»")
-    assert imported.owner == hunter
-    assert imported.address == "Сургут, ул. Ленина, 1"
-    assert sorted(imported.phones.values_list("number", flat=True)) == ["+73462551234", "+79123456789"]
-
-
-def test_lead_import_asks_for_columns_when_the_layout_is_unknown(client, hunter):
-    client.force_login(hunter)
-    response = _upload(
-        client, "Компания;Где;Тел.\nКафе;Сургут, ул. Мира, 3;89225553311\n".encode("utf-8-sig")
-    )
-    assert "Какие столбцы что означают" in page_text(response)
-    token = re.search(r'name="token" value="(\w+)"', response.content.decode()).group(1)
-    preview = client.post(
-        reverse("clients:import"),
-        {"step": "map", "token": token, "name": "0", "address": "1", "phones": ["2"]},
-    )
-    assert "Будет импортировано: 1" in page_text(preview)
-
-
-def test_lead_import_refuses_a_file_that_is_not_a_table(client, hunter):
-    client.force_login(hunter)
-    response = _upload(client, b"%PDF-1.4 not a table", name="leads.pdf")
-    assert response.status_code == 400
-    assert Client.objects.count() == 0
-
-
-def test_lead_import_refuses_a_tampered_mapping(client, hunter):
-    client.force_login(hunter)
-    html = _upload(client, TWO_GIS_CSV.encode("cp1251")).content.decode()
-    token = re.search(r'name="token" value="(\w+)"', html).group(1)
-    response = client.post(
-        reverse("clients:import"),
-        {"step": "confirm", "token": token, "mapping": json.dumps({"nope": [1]})},
-        follow=True,
-    )
-    assert "повреждено" in page_text(response)
-    assert Client.objects.count() == 0
 
 
 def test_quality_claims_reach_the_sales_heads_dashboard(client, pipeline, sales_head):

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import OperationalError
 
 from accounts.roles import Role
 from accounts.services import user_set_role
@@ -16,6 +17,8 @@ from compensation.changes import StatementLocked
 from compensation.models import Statement
 from compensation.statements import statement_for
 from deals.models import Deal
+from imports.models import ImportJob
+from kpi import services as kpi_services
 from kpi.counters import month_counters
 from kpi.models import (
     Activity,
@@ -29,6 +32,8 @@ from kpi.models import (
 from kpi.services import (
     PlanRow,
     activity_log,
+    call_log_import_enqueue,
+    call_log_import_run,
     call_records_import,
     plans_copy_previous,
     plans_save,
@@ -650,3 +655,90 @@ def test_each_hunter_gets_their_own_calls_from_one_file(hunter, other_hunter):
 
     counts = month_counters(month=MARCH, hunter_ids=[hunter.pk, other_hunter.pk, third.pk])
     assert [counts[user.pk].calls for user in (hunter, other_hunter, third)] == [1, 2, 1]
+
+
+# --- the call-log import in the background ------------------------------------------------------------------
+
+
+def queued_call_log_job(acting_user, *lines: str, capture) -> ImportJob:
+    data = "\r\n".join([HEADER, *lines]).encode("utf-8")
+    with capture(execute=False):  # queued: the test runs it
+        return call_log_import_enqueue(acting_user=acting_user, data=data, file_name="calls.csv")
+
+
+FIVE_CALLS = [f"c-{n};2026-03-0{n} 11:00:00;101;+7912345678{n};outgoing;60;" for n in range(1, 6)]
+
+
+def test_a_call_log_job_stores_the_calls_chunk_by_chunk_with_its_progress(
+    hunter, sales_head, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(kpi_services, "CALL_IMPORT_CHUNK", 2)
+    job = queued_call_log_job(
+        sales_head,
+        *FIVE_CALLS,
+        "c-9;когда-то;101;+79123456789;outgoing;60;",
+        capture=django_capture_on_commit_callbacks,
+    )
+    seen = []
+    real = kpi_services.call_records_import
+
+    def recording(*, rows):
+        seen.append((len(rows), ImportJob.objects.get(pk=job.pk).processed))
+        return real(rows=rows)
+
+    monkeypatch.setattr(kpi_services, "call_records_import", recording)
+
+    call_log_import_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert seen == [(2, 0), (2, 2), (1, 4)]  # each chunk commits with how far the job got
+    assert (job.status, job.total, job.processed, job.attempts) == ("done", 5, 5, 1)
+    assert (job.result["created"], job.result["error_count"]) == (5, 1)
+    assert job.result["errors"] == [{"row": 7, "message": "не распознано время начала «когда-то»"}]
+    assert CallRecord.objects.count() == 5 and calls_in_march(hunter) == 5
+
+
+def test_an_interrupted_call_log_job_goes_on_from_its_last_stored_chunk(
+    hunter, sales_head, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(kpi_services, "CALL_IMPORT_CHUNK", 2)
+    job = queued_call_log_job(sales_head, *FIVE_CALLS, capture=django_capture_on_commit_callbacks)
+    real = kpi_services.call_records_import
+    calls = {"n": 0}
+
+    def database_gone_on_the_second_chunk(*, rows):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(rows=rows)
+
+    monkeypatch.setattr(kpi_services, "call_records_import", database_gone_on_the_second_chunk)
+    with pytest.raises(OperationalError):  # the task retries it
+        call_log_import_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.processed, CallRecord.objects.count()) == ("running", 2, 2)
+
+    call_log_import_run(job_id=job.pk)  # the retry
+
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.attempts) == ("done", 5, 2)
+    assert (job.result["created"], job.result["already_imported"]) == (5, 0)  # the report counts once
+    assert CallRecord.objects.count() == 5 and Activity.objects.count() == 5
+
+
+def test_a_finished_call_log_job_is_not_run_again(hunter, sales_head, django_capture_on_commit_callbacks):
+    job = queued_call_log_job(sales_head, *FIVE_CALLS, capture=django_capture_on_commit_callbacks)
+    call_log_import_run(job_id=job.pk)
+
+    call_log_import_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.attempts, job.result["created"], job.result["already_imported"]) == (1, 5, 0)
+    assert CallRecord.objects.count() == 5
+
+
+def test_only_the_head_queues_call_log_imports(hunter, accountant):
+    for user in (hunter, accountant):
+        with pytest.raises(PermissionDenied):
+            call_log_import_enqueue(acting_user=user, data=HEADER.encode(), file_name="calls.csv")
+    assert not ImportJob.objects.exists()

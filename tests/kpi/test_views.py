@@ -15,14 +15,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.roles import Role
 from deals.models import Deal
 from deals.services import deal_mark_lost
 from deals.stages import Stage
+from imports.models import ImportJob
 from kpi.counters import month_counters
 from kpi.models import Activity, ActivityKind, CallRecord, DepartmentQuarterPlan, MonthlyPlan
 from kpi.progress import progress_recalculate
 from tests.deals.factories import Pipeline, make_client, make_deal
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, UserFactory
 from tests.workflow import close_month
 
 from .factories import ORDER_TOTAL, local, log_activity, make_hunter, paid_deal, pbx_call, set_plan
@@ -889,10 +891,23 @@ CALL_LOG = "\r\n".join(
 ).encode("utf-8")
 
 
-def upload(browser, data: bytes = CALL_LOG, name: str = "calls.csv"):
-    return browser.post(
-        reverse("kpi:call_import"), {"file": SimpleUploadedFile(name, data, content_type="text/csv")}
-    )
+@pytest.fixture
+def upload(django_capture_on_commit_callbacks):
+    """Posts a call log; its import task, queued when the upload commits, runs then (eagerly) unless
+    ``run=False`` (a job no worker has taken yet)."""
+
+    def post(
+        browser, data: bytes = CALL_LOG, name: str = "calls.csv", *, follow: bool = True, run: bool = True
+    ):
+        with django_capture_on_commit_callbacks(execute=run):
+            response = browser.post(
+                reverse("kpi:call_import"), {"file": SimpleUploadedFile(name, data, content_type="text/csv")}
+            )
+        if follow and response.status_code == 302:
+            return browser.get(response["Location"])
+        return response
+
+    return post
 
 
 def summary(response) -> str:
@@ -915,13 +930,19 @@ def test_the_call_log_page_documents_the_columns_of_the_file(login, sales_head):
     ]
 
 
-def test_the_call_log_page_imports_an_uploaded_csv(login, sales_head, hunter, other_hunter):
+def test_the_call_log_page_imports_an_uploaded_csv_in_the_background(
+    login, sales_head, hunter, other_hunter, upload
+):
     client = make_client(acting_user=hunter, phones=["+79123456789"])
 
-    response = upload(login(sales_head))
+    response = upload(login(sales_head), follow=False)
 
-    assert response.status_code == 200
-    page = summary(response)
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("kpi:call_import_job", args=[job.pk])
+    assert (job.status, job.total, job.processed) == ("done", 3, 3)  # the three good rows of four
+    page = summary(login(sales_head).get(response["Location"]))
+    assert "Загружено звонков: 3." in page
     assert "Новых звонков: 3" in page
     assert "Уже были загружены: 0" in page
     assert "Без клиента в базе: 1" in page
@@ -932,7 +953,9 @@ def test_the_call_log_page_imports_an_uploaded_csv(login, sales_head, hunter, ot
     assert (counts[hunter.pk].calls, counts[other_hunter.pk].calls) == (1, 1)
 
 
-def test_uploading_the_same_call_log_again_creates_no_duplicates(login, sales_head, hunter, other_hunter):
+def test_uploading_the_same_call_log_again_creates_no_duplicates(
+    login, sales_head, hunter, other_hunter, upload
+):
     browser = login(sales_head)
     upload(browser)
 
@@ -945,7 +968,7 @@ def test_uploading_the_same_call_log_again_creates_no_duplicates(login, sales_he
     assert Activity.objects.count() == 2
 
 
-def test_the_call_log_page_lists_unmatched_and_rejected_rows(login, sales_head, hunter, other_hunter):
+def test_the_call_log_page_lists_unmatched_and_rejected_rows(login, sales_head, hunter, other_hunter, upload):
     response = upload(login(sales_head))
 
     page = summary(response)
@@ -954,15 +977,46 @@ def test_the_call_log_page_lists_unmatched_and_rejected_rows(login, sales_head, 
     assert not CallRecord.objects.filter(external_id="c-4").exists()
 
 
-def test_an_excel_file_is_refused_with_a_hint(login, sales_head):
+def test_an_excel_file_is_refused_at_once_with_a_hint(login, sales_head, upload):
     response = upload(login(sales_head), b"PK\x03\x04 whatever", name="calls.xlsx")
 
     assert response.status_code == 400
     assert "Это файл Excel: сохраните журнал звонков как CSV и загрузите его" in response.content.decode()
-    assert not CallRecord.objects.exists()
+    assert not CallRecord.objects.exists() and not ImportJob.objects.exists()
 
 
-def test_a_hunter_cannot_import_call_logs(login, hunter):
+def test_a_file_without_the_required_columns_is_refused_at_once(login, sales_head, upload):
+    response = upload(login(sales_head), b"call_id;started_at\nc-1;2026-03-03 11:00\n")
+
+    assert response.status_code == 400
+    assert "В файле нет обязательных столбцов: extension (внутренний номер)" in summary(response)
+    assert not ImportJob.objects.exists()
+
+
+def test_the_job_page_shows_progress_while_the_worker_reads_and_stores_the_log(login, sales_head, upload):
+    browser = login(sales_head)
+    response = upload(browser, follow=False, run=False)
+    job = ImportJob.objects.get()
+    assert job.status == "queued"
+
+    ImportJob.objects.filter(pk=job.pk).update(status="running", total=40_000, processed=15_000)
+    fragment = browser.get(response["Location"], headers={"HX-Request": "true"}).content.decode()
+
+    assert 'hx-trigger="every 2s"' in fragment
+    assert '<progress class="w-100" max="40000" value="15000"' in fragment
+    assert "Обработано строк: 15000 из 40000 (37 %)" in text(fragment)
+
+
+def test_only_the_head_who_imported_sees_the_call_import_job(login, sales_head, hunter, accountant, upload):
+    response = upload(login(sales_head), follow=False)
+    deputy = UserFactory(username="deputy", role=Role.SALES_HEAD)
+
+    assert login(deputy).get(response["Location"]).status_code == 404
+    assert login(hunter).get(response["Location"]).status_code == 403
+    assert login(accountant).get(response["Location"]).status_code == 403
+
+
+def test_a_hunter_cannot_import_call_logs(login, hunter, upload):
     browser = login(hunter)
 
     assert browser.get(reverse("kpi:call_import")).status_code == 403

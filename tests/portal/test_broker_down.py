@@ -5,13 +5,15 @@ import logging
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from atlanset_portal.celery import app
 from deals.models import Payment
 from deals.stages import Stage
-from kpi.models import Activity, MonthlyPlan, MonthlyProgress
+from imports.models import ImportJob
+from kpi.models import Activity, CallRecord, MonthlyPlan, MonthlyProgress
 from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.kpi.factories import ORDER_TOTAL, make_hunter
 
@@ -103,3 +105,24 @@ def test_saving_plans_answers(client, broker_down, sales_head, django_capture_on
     assert response.status_code == 302
     assert MonthlyPlan.objects.get(hunter=hunter, month=month).calls_target == 100
     assert MonthlyProgress.objects.filter(hunter=hunter, month=month).exists()
+
+
+def test_a_call_log_upload_answers_and_is_imported_inline(
+    client, broker_down, sales_head, django_capture_on_commit_callbacks, caplog, settings, tmp_path
+):
+    settings.VAR_DIR = tmp_path
+    make_hunter(extension="101")
+    data = (
+        b"call_id;started_at;extension;other_number;direction;duration_s\n"
+        b"c-1;2026-03-03 11:00:00;101;+79123456789;outgoing;60\n"
+    )
+    client.force_login(sales_head)
+    caplog.set_level(logging.WARNING, logger="atlanset_portal.background")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("kpi:call_import"), {"file": SimpleUploadedFile("calls.csv", data)})
+
+    assert response.status_code == 302
+    assert ImportJob.objects.get().status == ImportJob.Status.DONE
+    assert CallRecord.objects.count() == 1
+    assert "Broker unavailable, running kpi.tasks.import_call_log inline" in caplog.text

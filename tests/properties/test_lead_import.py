@@ -30,6 +30,7 @@ from deals.lead_import import (
 )
 from deals.models import Client, ClientPhone
 from deals.services import leads_import, leads_plan
+from imports.models import ImportJob
 from tests.deals.factories import make_client
 from tests.properties.support import (
     assert_clear_russian,
@@ -223,7 +224,7 @@ def test_any_uploaded_file_is_read_into_a_table_or_refused_in_russian(data, file
         return
     assert table.headers, "a table always has its header row"
     assert len(table.row_numbers) == len(table.rows)
-    assert all(len(row) == len(table.headers) for row in table.rows)
+    assert all(0 < len(row) <= len(table.headers) and row[-1] for row in table.rows)  # never padded
     assert table.row_numbers == sorted(set(table.row_numbers)) and all(n >= 2 for n in table.row_numbers)
     assert all(isinstance(value, str) for row in [table.headers, *table.rows] for value in row)
     assert len(table.column_labels()) == len(table.headers)
@@ -337,7 +338,7 @@ def hidden(html: str, name: str) -> str | None:
     source=mostly(st.sampled_from(["2gis", "yandex_maps"]), nasty_text),
 )
 def test_upload_page_previews_or_refuses_any_file_and_confirmation_saves_all_or_nothing(
-    client, hunter, data, filename, source
+    client, hunter, data, filename, source, django_capture_on_commit_callbacks
 ):
     client.force_login(hunter)
     with rolled_back():
@@ -369,44 +370,95 @@ def test_upload_page_previews_or_refuses_any_file_and_confirmation_saves_all_or_
             return
         planned = len(plan.to_create)
         event("imported")
-        done = client.post(reverse("clients:import"), {"step": "confirm", "token": token, "mapping": mapping})
-        assert done.status_code == 200
+        with django_capture_on_commit_callbacks(execute=True):
+            done = client.post(
+                reverse("clients:import"), {"step": "confirm", "token": token, "mapping": mapping}
+            )
+        assert done.status_code == 302
+        job = ImportJob.objects.get(upload=token)
+        assert job.status == ImportJob.Status.DONE
         created = Client.objects.count() - before["deals.Client"]
         assert created == planned
-        assert f"Импортировано клиентов: {planned}" in page_text(done)
+        assert f"Импортировано клиентов: {planned}" in page_text(client.get(done["Location"]))
         for created_client in Client.objects.order_by("-pk")[:planned]:
             assert production_problems(created_client) == []
 
 
-mapping_value = st.one_of(st.integers(-3, 12).map(str), nasty_text)
+# What a tampered mapping step may post: column numbers of every shape, and anything else.
+mapping_value = st.one_of(
+    st.integers(-3, 12).map(str),
+    st.sampled_from(["1.5", "1e1", "NaN", "-0", "٣", " 1", "0x1", "99999999999999999999"]),
+    nasty_text,
+)
+json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(),
+    nasty_text,
+    st.sampled_from(list(TWO_GIS_HEADERS)),
+)
+json_mapping = st.one_of(
+    st.dictionaries(
+        st.one_of(
+            st.sampled_from(["name", "address", "city", "segment", "phones", "emails", "websites"]),
+            nasty_text,
+        ),
+        st.one_of(json_scalar, st.lists(json_scalar, max_size=4), st.lists(st.integers(-5, 60), max_size=4)),
+        max_size=7,
+    ),
+    st.recursive(
+        json_scalar,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(nasty_text, inner, max_size=3),
+    ),
+)
+confirm_mapping = st.one_of(
+    st.just("previewed"),  # the mapping the preview wrote: the one confirmation that imports
+    nasty_text,
+    json_mapping.map(lambda value: json.dumps(value, allow_nan=True)),
+    st.sampled_from(["[" * 50_000, '{"name": [NaN]}', '{"name": [Infinity], "phones": [1e400]}']),
+)
 
 
 @pytest.mark.django_db
 @settings(max_examples=MAPPING_STEP_EXAMPLES, **DB_SETTINGS)
 @given(
-    choices=st.fixed_dictionaries(
-        {},
-        optional={
-            "name": mapping_value,
-            "address": mapping_value,
-            "city": mapping_value,
-            "segment": mapping_value,
-            "phones": st.lists(mapping_value, max_size=3),
-            "emails": st.lists(mapping_value, max_size=3),
-            "websites": st.lists(mapping_value, max_size=3),
-        },
-    ),
-    confirm_mapping=st.one_of(
-        nasty_text,
-        st.dictionaries(nasty_text, st.lists(st.integers(-5, 20)), max_size=4).map(json.dumps),
-        st.recursive(st.none() | st.integers() | nasty_text, lambda inner: st.lists(inner, max_size=3)).map(
-            json.dumps
+    choices=mostly(
+        st.fixed_dictionaries(
+            {
+                "name": st.sampled_from(["0", "1"]),
+                "address": st.sampled_from(["1", "0"]),
+                "phones": st.lists(st.sampled_from(["2", "3"]), min_size=1, max_size=2),
+            },
+            optional={"emails": st.lists(st.sampled_from(["3", "2"]), max_size=1)},
         ),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "name": mapping_value,
+                "address": mapping_value,
+                "city": mapping_value,
+                "segment": mapping_value,
+                "phones": st.lists(mapping_value, max_size=3),
+                "emails": st.lists(mapping_value, max_size=3),
+                "websites": st.lists(mapping_value, max_size=3),
+            },
+        ),
+        good_share=1,
     ),
+    confirmed_mapping=mostly(st.just("previewed"), confirm_mapping, good_share=1),
 )
-def test_mapping_and_confirmation_steps_refuse_any_tampered_choice_in_russian(
-    client, hunter, choices, confirm_mapping
+@example(choices={"name": "0", "address": "1", "phones": ["2"]}, confirmed_mapping="previewed")
+@example(
+    choices={"name": "0", "address": "1", "phones": ["2"]},
+    confirmed_mapping=json.dumps({"name": [1.5], "address": [1], "phones": [2]}),
+)
+def test_mapping_and_confirmation_steps_answer_any_posted_mapping_in_russian_never_500(
+    client, hunter, choices, confirmed_mapping, django_capture_on_commit_callbacks
 ):
+    """Whatever the mapping step and the confirmation post, the page answers 200 or 400 in Russian (or sends
+    a confirmation to its job's page), never 500; nothing is half-saved; only the previewed mapping
+    imports."""
     client.force_login(hunter)
     data = "Компания;Где;Тел.;Почта\nКафе;Сургут, ул. Мира, 3;89225553311;a@b.ru\n".encode("utf-8-sig")
     with rolled_back():
@@ -419,14 +471,29 @@ def test_mapping_and_confirmation_steps_refuse_any_tampered_choice_in_russian(
 
         mapped = client.post(reverse("clients:import"), {"step": "map", "token": token, **choices})
         assert mapped.status_code in (200, 400)
+        assert row_counts(*LEAD_TABLES) == before
         if mapped.status_code == 400:
+            event("mapping refused")
             assert_errors_shown(mapped, mapped.context["form"], echoed=[str(v) for v in choices.values()])
-        confirmed = client.post(
-            reverse("clients:import"),
-            {"step": "confirm", "token": token, "mapping": confirm_mapping},
-            follow=True,
-        )
-        assert confirmed.status_code == 200
-        if "Импортировано клиентов" not in page_text(confirmed):
-            assert "повреждено" in page_text(confirmed) or "не найден" in page_text(confirmed)
-            assert row_counts(*LEAD_TABLES) == before
+        previewed = hidden(mapped.content.decode(), "mapping")
+        if confirmed_mapping == "previewed":
+            confirmed_mapping = previewed or "{}"
+        with django_capture_on_commit_callbacks(execute=True):
+            confirmed = client.post(
+                reverse("clients:import"), {"step": "confirm", "token": token, "mapping": confirmed_mapping}
+            )
+        assert confirmed.status_code in (302, 400)
+        if confirmed.status_code == 302:
+            event("imported")
+            assert previewed is not None and json.loads(confirmed_mapping) == json.loads(previewed)
+            job = ImportJob.objects.get(upload=token)
+            assert job.status == ImportJob.Status.DONE
+            assert Client.objects.count() - before["deals.Client"] == job.result["created"]
+            return
+        event("confirmation refused")
+        message = confirmed.context["error"]
+        assert_clear_russian(message)
+        assert message in page_text(confirmed)
+        assert "повреждено" in message or "не найден" in message
+        assert row_counts(*LEAD_TABLES) == before
+        assert not ImportJob.objects.filter(upload=token).exists()

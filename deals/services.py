@@ -302,7 +302,7 @@ def client_create(
     with _no_concurrent_duplicate(acting_user=acting_user, phones=numbers):
         client.save()
         ClientPhone.objects.bulk_create([ClientPhone(client=client, number=number) for number in numbers])
-    progress_schedule(months=[timezone.localdate(client.created_at)])
+    progress_schedule(months=[timezone.localdate(client.created_at)], hunter_ids=[client.created_by_id])
     return client
 
 
@@ -330,8 +330,9 @@ def client_update(
             ClientPhone.objects.bulk_create(
                 [ClientPhone(client=client, number=n) for n in numbers if n not in existing]
             )
-    # A card that gains its name, address or phone becomes a lead of the month it was created in.
-    progress_schedule(months=[timezone.localdate(client.created_at)])
+    # A card that gains its name, address or phone becomes a lead of the month it was created in, for
+    # whoever created it.
+    progress_schedule(months=[timezone.localdate(client.created_at)], hunter_ids=[client.created_by_id])
     return client
 
 
@@ -1526,7 +1527,7 @@ def payment_record(
         month=accrual_month,
         cause=_("внесена оплата %(amount)s по сделке «%(deal)s»") % {"amount": rub(amount), "deal": deal},
     )
-    progress_schedule(months=[accrual_month])
+    progress_schedule(months=[accrual_month], hunter_ids=[deal.owner_id])
     return payment
 
 
@@ -1600,7 +1601,7 @@ def payment_refund(
     cause = _("внесён возврат %(amount)s по сделке «%(deal)s»") % {"amount": rub(amount), "deal": deal}
     for hunter_id, month in months.items():
         pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
-    progress_schedule(months=set(months.values()))
+    progress_schedule(months=set(months.values()), hunter_ids=list(months))
     return refund
 
 
@@ -1635,8 +1636,11 @@ def deal_update_paid_in_full(deal: Deal) -> None:
                 pay_changed(
                     hunter_ids=[hunter_id], month=month, cause=_("изменились завершённые сделки месяца")
                 )
+        changed = [
+            (hunter_id, month) for _day, hunter_id, month in (previous, completion) if month is not None
+        ]
         progress_schedule(
-            months=[month for _day, _hunter, month in (previous, completion) if month is not None]
+            months=[month for _hunter, month in changed], hunter_ids=[hunter for hunter, _month in changed]
         )
 
 
@@ -1836,5 +1840,5 @@ def leads_import(
             for phone in row.phones
         ]
     )
-    progress_schedule(months=[timezone.localdate(now)])
+    progress_schedule(months=[timezone.localdate(now)], hunter_ids=[acting_user.pk])
     return plan

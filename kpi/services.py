@@ -109,7 +109,9 @@ def _activities_changed(owner_days: set[tuple[int, date]]) -> None:
     of them is checked again (a PBX call can still arrive for a month the head has approved)."""
     for owner_id, day in owner_days:
         pay_changed(hunter_ids=[owner_id], month=day, cause=_("изменились активности месяца"))
-    progress_schedule(months={day for _owner, day in owner_days})
+    progress_schedule(
+        months={day for _owner, day in owner_days}, hunter_ids={owner for owner, _day in owner_days}
+    )
 
 
 # --- plans -----------------------------------------------------------------------------------------
@@ -168,7 +170,7 @@ def plans_save(
         plan._history_user = acting_user  # the audit history names who took the plan back
         plan.delete()
         pay_changed(hunter_ids=[hunter.pk], month=month, cause=_("снят план месяца"))
-    progress_schedule(months=[month])
+    progress_schedule(months=[month], hunter_ids=[*(row.hunter.pk for row in rows), *(h.pk for h in cleared)])
     return saved
 
 
@@ -206,7 +208,7 @@ def plans_copy_previous(*, acting_user: User, month: date) -> int:
             month=month,
             cause=_("план скопирован с прошлого месяца"),
         )
-    progress_schedule(months=[month])
+    progress_schedule(months=[month], hunter_ids=[copy.hunter_id for copy in copies])
     return len(copies)
 
 

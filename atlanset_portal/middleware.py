@@ -36,12 +36,11 @@ class RequestIdMiddleware:
         incoming = request.headers.get(self.HEADER, "")
         request_id = incoming if self.VALID.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        token = request_id_var.set(request_id)
+        # Not reset when the response leaves: Django logs a 4xx/5xx answer after the middleware returned.
+        # The next request sets its own.
+        request_id_var.set(request_id)
         sentry_sdk.set_tag("request_id", request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
+        response = self.get_response(request)
         response[self.HEADER] = request_id
         return response
 

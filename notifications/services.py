@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.core import mail
 from django.core.mail import DNS_NAME, EmailMessage
 from django.db import transaction
 from django.db.models import Count, Max, Min
@@ -248,7 +249,20 @@ def _send_digest(recipient: User, items: list[Notification]) -> None:
         ",".join(str(n.pk) for n in sorted(items, key=lambda n: n.pk)).encode()
     ).hexdigest()
     headers = {"Message-ID": f"<digest.{recipient.pk}.{digest[:32]}@{DNS_NAME}>"}
-    EmailMessage(subject=subject, body=body, to=[recipient.email], headers=headers).send()
+    message = EmailMessage(subject=subject, body=body, to=[recipient.email], headers=headers)
+    mailer = mail.mailers.default
+    mailer.open()
+    try:
+        mailer.send_messages([message])
+    finally:
+        try:
+            mailer.close()
+        except OSError as error:
+            # The server took the digest and then did not answer QUIT: it is sent, not failed (a failure
+            # here would put it back in the outbox and send it twice).
+            logger.info(
+                "Closing the mail connection after the digest to %s failed: %r", recipient.email, error
+            )
 
 
 def notifications_mark_read(*, acting_user: User, ids: Iterable[int] | None = None) -> int:

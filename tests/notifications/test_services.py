@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pytest
 from django.core import mail
 from django.core.mail import EmailMessage
+from django.core.mail.backends.locmem import EmailBackend as MailBackend
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -231,16 +232,16 @@ def test_a_failing_mail_server_leaves_the_reminders_pending_for_the_next_run(
             ],
             for_day=TUESDAY,
         )
-    real_send = EmailMessage.send
+    real_send = MailBackend.send_messages
     attempts = []
 
-    def send_failing_once(message, *args, **kwargs):
-        attempts.append(message.to)
+    def send_failing_once(backend, messages):
+        attempts.append(messages[0].to)
         if len(attempts) == 1:
             raise OSError("SMTP server unavailable")
-        return real_send(message, *args, **kwargs)
+        return real_send(backend, messages)
 
-    monkeypatch.setattr(EmailMessage, "send", send_failing_once)
+    monkeypatch.setattr(MailBackend, "send_messages", send_failing_once)
 
     assert notification_emails_send() == 1
 
@@ -408,16 +409,16 @@ def test_a_digest_the_mail_server_accepted_before_the_sender_died_is_not_sent_ag
         notifications_create(
             reminders=[reminder(hunter, "Сегодня связаться с «Кафе «Берёзка»»")], for_day=TUESDAY
         )
-    real_send = EmailMessage.send
+    real_send = MailBackend.send_messages
 
-    def send_then_die(message, *args, **kwargs):
-        real_send(message, *args, **kwargs)  # the server accepted it
+    def send_then_die(backend, messages):
+        real_send(backend, messages)  # the server accepted it
         raise SenderKilled
 
-    monkeypatch.setattr(EmailMessage, "send", send_then_die)
+    monkeypatch.setattr(MailBackend, "send_messages", send_then_die)
     with pytest.raises(SenderKilled):
         notification_emails_send()
-    monkeypatch.setattr(EmailMessage, "send", real_send)
+    monkeypatch.setattr(MailBackend, "send_messages", real_send)
     assert len(emails_to(hunter)) == 1
     assert set(states(hunter).values()) == {Notification.EmailState.SENDING}
 
@@ -511,3 +512,21 @@ def test_catching_up_reaches_two_weeks_back_at_most(hunter):
     assert missed[0] >= TUESDAY - timedelta(days=14) and missed[-1] == date(2026, 11, 16)
     assert date(2026, 11, 14) not in missed  # a Saturday
     assert missed_reminder_days(date(2026, 10, 2)) == []  # the day after the last run: nothing missed
+
+
+def test_a_mail_server_that_took_the_digest_and_then_hung_up_badly_does_not_get_it_twice(
+    hunter, monkeypatch, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        notifications_create(
+            reminders=[reminder(hunter, "Сегодня связаться с «Кафе «Берёзка»»")], for_day=TUESDAY
+        )
+
+    def quit_times_out(backend):
+        raise TimeoutError("timed out")  # no answer to QUIT after the message was accepted
+
+    monkeypatch.setattr(MailBackend, "close", quit_times_out)
+    assert notification_emails_send() == 1
+    assert notification_emails_send() == 0
+    assert len(emails_to(hunter)) == 1
+    assert set(states(hunter).values()) == {Notification.EmailState.SENT}

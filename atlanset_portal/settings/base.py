@@ -305,7 +305,7 @@ if REDIS_URL:
         # an error in seconds: a page queueing work then does it inline (atlanset_portal/background.py)
         # instead of hanging. Above kombu's 1 s BRPOP, so an idle worker's poll never times out.
         "socket_connect_timeout": 2,
-        "socket_timeout": 3,
+        "socket_timeout": 2,
     }
 else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -321,7 +321,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # (atlanset_portal/background.py).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+# One retry: enough for a pooled connection that died with a Redis restart, and a frozen Redis costs a
+# page two socket timeouts, not three.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -14,7 +14,6 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
@@ -24,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Role
+from atlanset_portal.outage import cache_add
 from atlanset_portal.templatetags.formatting import rub
 
 from .engine import Line, LineKind
@@ -144,7 +144,9 @@ def mark_for_check(*, hunter_ids: set[int] | None, month: date, cause: str) -> i
     marked = Statement.objects.filter(pk__in=ids).update(
         needs_check=True, check_cause=cause[:300], change_seq=F("change_seq") + 1
     )
-    transaction.on_commit(_queue_check_once_per_window)
+    # robust: the marks are committed whatever happens here; a statement read before its run is worked
+    # out on the spot.
+    transaction.on_commit(_queue_check_once_per_window, robust=True)
     return marked
 
 
@@ -158,11 +160,8 @@ def _queue_check_once_per_window() -> None:
     from .tasks import check_marked_statements
 
     window = settings.PLAN_PROGRESS_DEBOUNCE_SECONDS
-    try:
-        first = cache.add(CHECK_QUEUED_KEY, 1, timeout=window) if window else True
-    except Exception:  # the cache is down: queue without the window
-        first = True
-    if first:
+    # None: the cache could not be asked, so queue without the window.
+    if not window or cache_add(CHECK_QUEUED_KEY, 1, timeout=window) is not False:
         check_marked_statements.apply_async(countdown=window)
 
 

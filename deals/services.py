@@ -336,7 +336,7 @@ def client_create(
         ClientPhone.objects.bulk_create(
             [ClientPhone(client=client, number=phone.number, extension=phone.extension) for phone in parsed]
         )
-    progress_schedule(months=[timezone.localdate(client.created_at)])
+    progress_schedule(months=[timezone.localdate(client.created_at)], hunter_ids=[client.created_by_id])
     return client
 
 
@@ -375,8 +375,9 @@ def client_update(
                 ]
             )
     client_search_text_refresh(client=client)
-    # A card that gains its name, address or phone becomes a lead of the month it was created in.
-    progress_schedule(months=[timezone.localdate(client.created_at)])
+    # A card that gains its name, address or phone becomes a lead of the month it was created in, for
+    # whoever created it.
+    progress_schedule(months=[timezone.localdate(client.created_at)], hunter_ids=[client.created_by_id])
     return client
 
 
@@ -1581,7 +1582,7 @@ def payment_record(
         month=accrual_month,
         cause=_("внесена оплата %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)},
     )
-    progress_schedule(months=[accrual_month])
+    progress_schedule(months=[accrual_month], hunter_ids=[deal.owner_id])
     return payment
 
 
@@ -1655,7 +1656,7 @@ def payment_refund(
     cause = _("внесён возврат %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)}
     for hunter_id, month in months.items():
         pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
-    progress_schedule(months=set(months.values()))
+    progress_schedule(months=set(months.values()), hunter_ids=list(months))
     return refund
 
 
@@ -1690,8 +1691,11 @@ def deal_update_paid_in_full(deal: Deal) -> None:
                 pay_changed(
                     hunter_ids=[hunter_id], month=month, cause=_("изменились завершённые сделки месяца")
                 )
+        changed = [
+            (hunter_id, month) for _day, hunter_id, month in (previous, completion) if month is not None
+        ]
         progress_schedule(
-            months=[month for _day, _hunter, month in (previous, completion) if month is not None]
+            months=[month for _hunter, month in changed], hunter_ids=[hunter for hunter, _month in changed]
         )
 
 
@@ -1971,7 +1975,7 @@ def leads_import(
             for phone in row.phones
         ]
     )
-    progress_schedule(months=[timezone.localdate(now)])
+    progress_schedule(months=[timezone.localdate(now)], hunter_ids=[acting_user.pk])
     return plan
 
 

@@ -15,12 +15,12 @@ from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability
+from atlanset_portal.money import MoneySum
 from atlanset_portal.templatetags.formatting import rub
 from deals.documents import document_date, document_number_key
 from deals.models import Deal, DealDocument, Payment
@@ -159,7 +159,7 @@ def _finance_deals(viewer: User) -> dict[int, DealFigures]:
         Deal.objects.visible_to(viewer)
         .in_finance()
         .select_related("client", "order")
-        .annotate(paid=Sum("payments__amount"))
+        .annotate(paid=MoneySum("payments__amount"))
         .order_by("client__name", "pk")
     )
     return {

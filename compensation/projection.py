@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
+from atlanset_portal.money import MoneySum
 from deals.models import Deal
 from deals.stages import DealStatus
 from kpi.months import month_start
@@ -42,7 +42,7 @@ def projected_pay(*, hunter: User, month: date | None = None) -> Projection:
     open_deals = (
         Deal.objects.filter(owner=hunter, status=DealStatus.OPEN, order__total__gt=0)
         .select_related("client", "order")
-        .annotate(paid=Sum("payments__amount"))
+        .annotate(paid=MoneySum("payments__amount"))
     )
     today = max(timezone.localdate(), month)
     upsides = []

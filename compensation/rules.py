@@ -88,6 +88,14 @@ def tidy_rate(rate: Decimal) -> Decimal:
     return rate
 
 
+def payment_margin(amount: Decimal, *, order_total: Decimal | None, order_cost: Decimal | None) -> Decimal:
+    """The margin a payment or refund recognises as the statement counts it: its share of its deal's
+    order margin, or all of it on a deal with no order (nothing bought in, so no cost)."""
+    if order_total is None:
+        return amount
+    return recognised_margin(amount, order_total=order_total, order_cost=order_cost or ZERO)
+
+
 def recognised_margin(amount: Decimal, *, order_total: Decimal, order_cost: Decimal) -> Decimal:
     """Margin a payment (or refund) of ``amount`` recognises: its share of the order's margin,
     ``amount × (order total − order cost) / order total``; 0 for an order with no total.

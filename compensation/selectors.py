@@ -4,13 +4,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, Max, Sum
+from django.db.models import Max
 
 from kpi.months import month_start, next_month, quarter_months
 
 from . import rules
 from .models import Statement
 
+ZERO = Decimal("0")
 LOCKED_STATUSES = (Statement.Status.LOCKED, Statement.Status.PAID)
 
 
@@ -38,34 +39,32 @@ class BestEmployee:
 
 def best_employee_of_quarter(quarter: date) -> BestEmployee | None:
     """SPEC §5.7: the most margin recognised in the quarter; ties go to more revenue, then to who got
-    there earlier (the earlier last payment)."""
+    there earlier (the earlier last payment).
+
+    Each payment's margin is worked out in Decimal by the statement's rule (``rules.payment_margin``)
+    over the quarter's payments read as values: a database that keeps money as floating point (SQLite)
+    never does the division. One query.
+    """
     from deals.models import Payment
 
-    months = quarter_months(quarter)
-    rows = (
-        Payment.objects.filter(accrual_month__in=months, deal__order__total__gt=0)
-        .values("credited_to")
-        .annotate(
-            margin=Sum(
-                F("amount")
-                * (F("deal__order__total") - F("deal__order__cost_total"))
-                / F("deal__order__total"),
-                output_field=DecimalField(max_digits=20, decimal_places=6),
-            ),
-            revenue=Sum("amount"),
-            last=Max("received_on"),
-        )
+    rows = Payment.objects.filter(accrual_month__in=quarter_months(quarter)).values_list(
+        "credited_to", "amount", "deal__order__total", "deal__order__cost_total", "received_on"
     )
+    totals: dict[int, list] = {}
+    for hunter_id, amount, order_total, order_cost, received_on in rows:
+        margin = rules.payment_margin(amount, order_total=order_total, order_cost=order_cost)
+        figures = totals.setdefault(hunter_id, [ZERO, ZERO, received_on])
+        figures[0] += margin
+        figures[1] += amount
+        figures[2] = max(figures[2], received_on)
     best = None
-    for row in rows:
-        key = (row["margin"] or 0, row["revenue"] or 0, -row["last"].toordinal())
-        if row["margin"] and row["margin"] > 0 and (best is None or key > best[0]):
-            best = (key, row)
+    for hunter_id, (margin, revenue, last) in totals.items():
+        key = (margin, revenue, -last.toordinal())
+        if margin > 0 and (best is None or key > best[0]):
+            best = (key, hunter_id, margin, revenue)
     if best is None:
         return None
-    row = best[1]
+    _key, hunter_id, margin, revenue = best
     return BestEmployee(
-        hunter_id=row["credited_to"],
-        margin=rules.round_kopecks(row["margin"]),
-        revenue=rules.round_kopecks(row["revenue"]),
+        hunter_id=hunter_id, margin=rules.round_kopecks(margin), revenue=rules.round_kopecks(revenue)
     )

@@ -19,9 +19,9 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
 
 from accounts.models import User
+from atlanset_portal.money import MoneySum
 from deals.models import Clawback, Payment
 from kpi.counters import Counters, hunters_active_in_quarter, kpi_plan_met, kpi_plan_set, month_counters
 from kpi.models import DepartmentQuarterPlan, MonthlyPlan
@@ -94,7 +94,7 @@ def _department_bonus_shares(month: date) -> dict[int, Decimal]:
     in_quarter = Payment.objects.filter(
         accrual_month__gte=months[0], accrual_month__lt=next_month(months[-1])
     )
-    revenue = in_quarter.aggregate(total=Sum("amount"))["total"] or ZERO
+    revenue = in_quarter.aggregate(total=MoneySum("amount"))["total"] or ZERO
     if revenue < plan.revenue_target:
         return {}
     active = hunters_active_in_quarter(month)
@@ -105,7 +105,7 @@ def _department_bonus_shares(month: date) -> dict[int, Decimal]:
         revenue_of = dict(
             in_quarter.filter(credited_to__in=active)
             .values_list("credited_to")
-            .annotate(total=Sum("amount"))
+            .annotate(total=MoneySum("amount"))
             .order_by()
         )
         active_revenue = sum(revenue_of.values(), ZERO)
@@ -148,7 +148,7 @@ def _deal_figures_before(deal_id: int, hunter: User, month: date) -> tuple[Decim
             ZERO,
         )
     paid = (
-        Payment.objects.filter(deal_id=deal_id, accrual_month__lt=month).aggregate(total=Sum("amount"))[
+        Payment.objects.filter(deal_id=deal_id, accrual_month__lt=month).aggregate(total=MoneySum("amount"))[
             "total"
         ]
         or ZERO
@@ -156,7 +156,7 @@ def _deal_figures_before(deal_id: int, hunter: User, month: date) -> tuple[Decim
     paid += (
         Payment.objects.filter(deal_id=deal_id, kind=Payment.Kind.PAYMENT, accrual_month=month)
         .exclude(credited_to=hunter)
-        .aggregate(total=Sum("amount"))["total"]
+        .aggregate(total=MoneySum("amount"))["total"]
         or ZERO
     )
     return earned, paid

@@ -6,7 +6,6 @@ from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Sum
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,6 +18,7 @@ from django.views.generic import TemplateView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from atlanset_portal.money import MoneySum
 from atlanset_portal.uploads import stash_upload, stashed_upload
 from deals.models import Deal, Payment
 from deals.selectors import overdue_deferred_payments
@@ -355,7 +355,7 @@ class PaymentsView(CapabilityRequiredMixin, TemplateView):
             .open()
             .filter(order__total__gt=0, paid_in_full_on__isnull=True)
             .select_related("client", "owner", "order")
-            .annotate(paid=Sum("payments__amount"))
+            .annotate(paid=MoneySum("payments__amount"))
             .order_by("stage_entered_at")[:100]
         )
         return super().get_context_data(

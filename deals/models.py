@@ -368,6 +368,10 @@ class DealQuerySet(models.QuerySet):
     def open(self) -> "DealQuerySet":
         return self.filter(status=DealStatus.OPEN)
 
+    def contact_overdue(self, today) -> "DealQuerySet":
+        """Open deals whose next contact was due before ``today`` (the dashboard's «просрочено»)."""
+        return self.filter(status=DealStatus.OPEN, next_contact_on__lt=today)
+
 
 class Deal(models.Model):
     client = models.ForeignKey(
@@ -801,6 +805,24 @@ class Shipment(models.Model):
         return f"Отгрузка по сделке {self.deal_id}"
 
 
+class PaymentQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "PaymentQuerySet":
+        """Fails closed: the head and the accountant see every payment, a hunter those credited to them
+        (their own pay), anyone else none."""
+        if any(
+            can(user, capability)
+            for capability in (
+                Capability.VIEW_ALL_HUNTERS,
+                Capability.RECORD_PAYMENTS,
+                Capability.LOCK_STATEMENTS,
+            )
+        ):
+            return self.all()
+        if can(user, Capability.WORK_PIPELINE):
+            return self.filter(credited_to=user)
+        return self.none()
+
+
 class Payment(models.Model):
     """Money received on a deal, recorded by the accountant; a refund is a negative payment.
 
@@ -835,6 +857,8 @@ class Payment(models.Model):
     late = models.BooleanField(_("поступила после закрытия месяца"), default=False)
     # The form's one-time key: the same submission sent twice records one payment.
     idempotency_key = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = PaymentQuerySet.as_manager()
 
     history = HistoricalRecords()
 

@@ -16,7 +16,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Value,
     When,
 )
@@ -24,6 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from atlanset_portal.money import MoneySum
 from atlanset_portal.workdays import add_working_days
 
 from . import stages
@@ -103,7 +103,7 @@ def deal_facts(deal: Deal) -> DealFacts:
         confirmed=Count("follow_ups", filter=Q(follow_ups__client_confirmed=True), distinct=True),
         invoices=Count("documents", filter=Q(documents__kind=DealDocument.Kind.INVOICE), distinct=True),
     )
-    paid = Payment.objects.filter(deal=deal).aggregate(total=Sum("amount"))["total"] or ZERO
+    paid = Payment.objects.filter(deal=deal).aggregate(total=MoneySum("amount"))["total"] or ZERO
     return DealFacts(
         client_name=client.name,
         client_address=client.address,
@@ -186,9 +186,7 @@ def board_columns(
         deals = deals.filter(owner=owner)
     summary = {
         row["stage"]: row
-        for row in deals.values("stage").annotate(
-            count=Count("pk"), total=Coalesce(Sum("order__total"), Value(ZERO))
-        )
+        for row in deals.values("stage").annotate(count=Count("pk"), total=MoneySum("order__total"))
     }
     cards = (
         _with_amounts(deals)
@@ -363,7 +361,7 @@ def deferred_unpaid_by_deal(client_ids: Iterable[int]) -> dict[int, dict[int, De
             status=DealStatus.OPEN,
             order__production_status=Order.ProductionStatus.APPROVED,
         )
-        .annotate(paid=Coalesce(Sum("payments__amount"), Value(ZERO)))
+        .annotate(paid=MoneySum("payments__amount"))
         .values_list("client_id", "pk", "order__total", "paid")
     )
     unpaid: dict[int, dict[int, Decimal]] = {}
@@ -395,7 +393,7 @@ def order_version_limit_checks(versions: Sequence[OrderVersion]) -> dict[int, De
         Payment.objects.filter(deal_id__in=deal_ids)
         .order_by()
         .values("deal_id")
-        .annotate(total=Sum("amount"))
+        .annotate(total=MoneySum("amount"))
         .values_list("deal_id", "total")
     )
     checks = {}
@@ -633,7 +631,7 @@ def overdue_deferred_payments(
             order__total__gt=0,
         )
         .select_related("client", "owner", "order", "shipment")
-        .annotate(paid=Coalesce(Sum("payments__amount"), Value(ZERO)))
+        .annotate(paid=MoneySum("payments__amount"))
     )
     if owner is not None:
         deals = deals.filter(owner=owner)
@@ -697,3 +695,12 @@ def transfer_is_returnable(transfer: Transfer) -> bool:
         return False
     holder = transfer.deal.owner_id if transfer.deal_id else transfer.client.owner_id
     return holder == transfer.to_owner_id
+
+
+def payment_list(*, viewer: User) -> QuerySet[Payment]:
+    """The payments and refunds the viewer may see, newest first, with their deal, client and hunter."""
+    return (
+        Payment.objects.visible_to(viewer)
+        .select_related("deal__client", "credited_to")
+        .order_by("-received_on", "-pk")
+    )

@@ -10,13 +10,14 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from atlanset_portal.money import MoneySum
 from atlanset_portal.templatetags.formatting import rub
 from compensation.changes import accrual_month_for_update, pay_changed
 from imports.models import ImportJob
@@ -1501,7 +1502,7 @@ def _check_bank_document(*, deal: Deal, bank_document: str, amount: Decimal, on:
 
 
 def deal_paid_total(deal: Deal) -> Decimal:
-    return deal.payments.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return deal.payments.aggregate(total=MoneySum("amount"))["total"] or Decimal("0")
 
 
 def deal_outstanding(deal: Deal) -> Decimal:

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from .views import approvals, catalogue, pipeline, production
+from .views import approvals, catalogue, payments, pipeline, production
 
 app_name = "deals"
 urlpatterns = [
     path("", pipeline.DealListView.as_view(), name="list"),
     path("board/", pipeline.BoardView.as_view(), name="board"),
+    path("payments/", payments.PaymentListView.as_view(), name="payments"),
     path("new/", pipeline.DealCreateView.as_view(), name="create"),
     path("<int:pk>/", pipeline.DealDetailView.as_view(), name="detail"),
     path("<int:pk>/advance/", pipeline.AdvanceView.as_view(), name="advance"),

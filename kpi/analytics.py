@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db.models import (
     Count,
     DateTimeField,
@@ -22,12 +23,12 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Sum,
     Window,
 )
 from django.db.models.functions import Lead
 from django.utils import timezone
 
+from atlanset_portal.money import MoneySum
 from deals.models import Deal, Order, OrderLine, SampleLine, SampleRequest, StageChange
 from deals.stages import ORDER, STAGES, DealStatus, StageDefinition
 
@@ -58,23 +59,48 @@ class FunnelStage:
     median_days: Decimal | None  # median length of the stays in the stage that ended within the period
 
 
+class RateSource:
+    """Where a forecast row's rate comes from."""
+
+    STAGE = "stage"  # the stage's own finished deals, at least the minimum sample
+    DEPARTMENT = "department"  # too few at the stage: the department's overall rate
+    NONE = "none"  # no finished deal in the window at all
+
+
 @dataclass(frozen=True)
 class ForecastRow:
     stage: StageDefinition
-    open_deals: int
-    without_order: int  # open deals with no order yet, counted at ``Forecast.average_order``
-    amount: Decimal  # the open deals' order totals plus the estimate for those without an order
-    finished: int  # finished deals in the history that were ever at this stage
+    open_deals: int  # open deals at the stage not yet paid in full
+    without_order: int  # of those, deals with no order yet, counted at ``Forecast.average_order``
+    ordered: Decimal  # the order totals of the open deals (the estimate for those without an order)
+    received: Decimal  # what was already paid on them
+    amount: Decimal  # the outstanding part: each deal's order total less what was paid, never below 0
+    finished: int  # the stage's sample: deals finished within the window that were ever at this stage
     paid: int  # of those, deals paid in full
-    rate: Decimal | None  # paid / finished in percent with one decimal; None without any history
-    expected: Decimal  # amount × paid / finished, in roubles to the kopeck
+    rate_source: str  # RateSource: the stage's own rate, the department's, or none
+    rate: Decimal | None  # the rate applied, in percent with one decimal; None without any history
+    expected: Decimal  # amount × the rate applied, in roubles to the kopeck
 
 
 @dataclass(frozen=True)
 class Forecast:
     rows: list[ForecastRow]
-    average_order: Decimal  # the average order total of paid deals in the history
+    average_order: Decimal  # the average order total of the deals paid in full within the window
     total: Decimal  # the sum of the rows' expected amounts
+    since: date  # the window of finished deals the rates are taken from, both days included
+    until: date
+    minimum_sample: int  # a stage with fewer finished deals takes the department's rate
+    department_finished: int  # every deal finished within the window
+    department_paid: int  # of those, deals paid in full
+    department_rate: Decimal | None  # department_paid / department_finished in percent
+
+    @property
+    def outstanding(self) -> Decimal:
+        return sum((row.amount for row in self.rows), ZERO)
+
+    @property
+    def open_deals(self) -> int:
+        return sum(row.open_deals for row in self.rows)
 
 
 @dataclass(frozen=True)
@@ -126,6 +152,48 @@ def _owner_ids(owners: Iterable[int] | None) -> list[int] | None:
 # --- funnel -------------------------------------------------------------------------------------
 
 
+def stage_entries(*, since: date | None, until: date | None) -> QuerySet[StageChange]:
+    """The entries into a stage within the days ``since``…``until`` (either open-ended when None): a deal
+    created at the stage or moved forward into it. The funnel counts these, and the deal list's «вошла в
+    этап» filter lists the deals behind them."""
+    entries = StageChange.objects.filter(kind__in=ENTRY_KINDS)
+    if since is not None:
+        entries = entries.filter(at__gte=_start_of(since))
+    if until is not None:
+        entries = entries.filter(at__lt=_start_of(until + timedelta(days=1)))
+    return entries
+
+
+def moved_on_after_entry() -> Exists:
+    """For an entry into a stage (the outer row): the deal went on to the next stage afterwards, at any
+    time. Forward moves only go to the very next stage, so "entered the next stage" is a forward move
+    out of this one, later than this entry (ties on ``at`` broken by insertion order)."""
+    return Exists(
+        StageChange.objects.filter(
+            Q(at__gt=OuterRef("at")) | Q(at=OuterRef("at"), pk__gt=OuterRef("pk")),
+            deal_id=OuterRef("deal_id"),
+            kind=Kind.FORWARD,
+            from_stage=OuterRef("to_stage"),
+        )
+    )
+
+
+def deals_entering(
+    deals: QuerySet[Deal], *, stage: str, since: date | None, until: date | None, moved_on: bool | None = None
+) -> QuerySet[Deal]:
+    """The deals behind a funnel figure: those that entered ``stage`` within the days, and with
+    ``moved_on`` those that went on to the next stage afterwards (or, with False, did not)."""
+    entries = stage_entries(since=since, until=until).filter(deal_id=OuterRef("pk"), to_stage=stage)
+    if moved_on is not None:
+        went_on = entries.filter(moved_on_after_entry())
+        return (
+            deals.filter(Exists(went_on))
+            if moved_on
+            else deals.filter(Exists(entries)).exclude(Exists(went_on))
+        )
+    return deals.filter(Exists(entries))
+
+
 def funnel(*, since: date, until: date, owners: Iterable[int] | None = None) -> list[FunnelStage]:
     """One row per stage, in pipeline order: entries, conversion to the next stage and time spent.
 
@@ -135,24 +203,17 @@ def funnel(*, since: date, until: date, owners: Iterable[int] | None = None) -> 
     start, end = _bounds(since, until)
     owner_ids = _owner_ids(owners)
     history = StageChange.objects.all()
+    entries = stage_entries(since=since, until=until)
     if owner_ids is not None:
         history = history.filter(deal__owner_id__in=owner_ids)
+        entries = entries.filter(deal__owner_id__in=owner_ids)
 
-    # Forward moves only go to the very next stage, so "entered the next stage" is a forward move out
-    # of this one, later than this entry (ties on ``at`` broken by insertion order).
-    moved_on = StageChange.objects.filter(
-        Q(at__gt=OuterRef("at")) | Q(at=OuterRef("at"), pk__gt=OuterRef("pk")),
-        deal_id=OuterRef("deal_id"),
-        kind=Kind.FORWARD,
-        from_stage=OuterRef("to_stage"),
-    )
     counts = {
         row["to_stage"]: row
-        for row in history.filter(kind__in=ENTRY_KINDS, at__gte=start, at__lt=end)
-        .values("to_stage")
+        for row in entries.values("to_stage")
         .annotate(
             entered=Count("deal_id", distinct=True),
-            moved_on=Count("deal_id", distinct=True, filter=Exists(moved_on)),
+            moved_on=Count("deal_id", distinct=True, filter=moved_on_after_entry()),
         )
         .order_by()
     }
@@ -214,72 +275,146 @@ def _stays_ended_within(
 # --- forecast -----------------------------------------------------------------------------------
 
 
-def forecast(*, owners: Iterable[int] | None = None, history_since: date | None = None) -> Forecast:
-    """Expected revenue from open deals, stage by stage, by how often deals at that stage got paid.
+def months_back(day: date, months: int) -> date:
+    """The same day ``months`` months earlier (the month's last day when it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
 
-    The history is every finished deal (won, lost, or paid in full while still open) created on or
-    after ``history_since``; for a stage S the rate is the share of the finished deals that were ever at
-    S and got paid in full. The rates are the department's whatever ``owners`` is, so that one hunter's
-    short history does not swing their forecast; ``owners`` limits the open deals forecast. An open
-    deal without an order is counted at the average order total of the paid deals in the history.
-    Three queries.
+
+def forecast_window(today: date | None = None) -> tuple[date, date]:
+    """The days whose finished deals the forecast's rates come from: the last ``FORECAST_WINDOW_MONTHS``
+    months up to today."""
+    today = today or timezone.localdate()
+    return months_back(today, settings.FORECAST_WINDOW_MONTHS) + timedelta(days=1), today
+
+
+def finished_within(since: date | None, until: date | None) -> Q:
+    """Deals that finished within the days ``since``…``until`` (either open-ended when None): paid in
+    full on one of them, or won or lost on one of them without having been paid in full."""
+    paid, closed = Q(paid_in_full_on__isnull=False), Q()
+    if since is not None:
+        paid &= Q(paid_in_full_on__gte=since)
+        closed &= Q(closed_at__gte=_start_of(since))
+    if until is not None:
+        paid &= Q(paid_in_full_on__lte=until)
+        closed &= Q(closed_at__lt=_start_of(until + timedelta(days=1)))
+    return paid | (
+        Q(paid_in_full_on__isnull=True, status__in=[DealStatus.WON, DealStatus.LOST], closed_at__isnull=False)
+        & closed
+    )
+
+
+def forecast_open_deals() -> QuerySet[Deal]:
+    """The deals the forecast expects money from: open and not yet paid in full."""
+    return Deal.objects.open().filter(paid_in_full_on__isnull=True)
+
+
+def ever_at_stage(stage: str) -> Exists:
+    """The deal was at ``stage`` at some time: any change into it (a move, or a loss or a win there)."""
+    return Exists(StageChange.objects.filter(deal_id=OuterRef("pk"), to_stage=stage))
+
+
+def forecast(
+    *, owners: Iterable[int] | None = None, today: date | None = None, minimum_sample: int | None = None
+) -> Forecast:
+    """Expected revenue from open deals, stage by stage: what each still owes, times how often deals that
+    were at that stage got paid.
+
+    The rates come from the deals that finished within the window (``forecast_window``): for a stage S,
+    the share of the finished deals that were ever at S and got paid in full. A stage with fewer finished
+    deals than ``minimum_sample`` (``FORECAST_MIN_SAMPLE``) takes the department's overall rate (all
+    deals finished within the window) instead, and says so. The rates are the department's whatever
+    ``owners`` is, so that one hunter's short history does not swing their forecast; ``owners`` limits
+    the open deals forecast. Each open deal counts for its outstanding part only (its order total less
+    what was paid on it, never below zero); one without an order counts at the average order total of
+    the deals paid in full within the window. Four queries.
     """
+    since, until = forecast_window(today)
+    minimum = settings.FORECAST_MIN_SAMPLE if minimum_sample is None else minimum_sample
     owner_ids = _owner_ids(owners)
-    finished = Q(deal__status__in=[DealStatus.WON, DealStatus.LOST]) | Q(deal__paid_in_full_on__isnull=False)
+    finished_deals = Deal.objects.filter(finished_within(since, until))
     paid = Q(deal__paid_in_full_on__isnull=False)
-    history = StageChange.objects.filter(finished)
-    paid_orders = Order.objects.filter(paid)
-    if history_since is not None:
-        history = history.filter(deal__created_at__gte=_start_of(history_since))
-        paid_orders = paid_orders.filter(deal__created_at__gte=_start_of(history_since))
 
-    # Any change into S (a move, or a loss or win recorded at S) shows the deal was at S.
     rates = {
         row["to_stage"]: row
-        for row in history.values("to_stage")
+        for row in StageChange.objects.filter(deal__in=finished_deals)
+        .values("to_stage")
         .annotate(finished=Count("deal_id", distinct=True), paid=Count("deal_id", distinct=True, filter=paid))
         .order_by()
     }
-    paid_sum = paid_orders.aggregate(total=Sum("total"), count=Count("pk"))
-    average_order = _money(paid_sum["total"] / paid_sum["count"]) if paid_sum["count"] else ZERO
+    department = finished_deals.aggregate(
+        finished=Count("pk"),
+        paid=Count("pk", filter=Q(paid_in_full_on__isnull=False)),
+    )
+    paid_orders = Order.objects.filter(
+        deal__in=finished_deals.filter(paid_in_full_on__isnull=False)
+    ).aggregate(total=MoneySum("total"), count=Count("pk"))
+    average_order = _money(paid_orders["total"] / paid_orders["count"]) if paid_orders["count"] else ZERO
 
-    # A deal already paid in full brings no more money, even while it waits to be closed.
-    open_deals = Deal.objects.open().filter(paid_in_full_on__isnull=True)
+    open_deals = forecast_open_deals()
     if owner_ids is not None:
         open_deals = open_deals.filter(owner_id__in=owner_ids)
-    # One order per deal, so the join to it never repeats a deal.
-    pipeline = {
-        row["stage"]: row
-        for row in open_deals.values("stage")
-        .annotate(
-            deals=Count("pk"),
-            ordered=Sum("order__total"),
-            without_order=Count("pk", filter=Q(order__isnull=True)),
-        )
+    # One row per deal (one order per deal): what it was ordered for and what came in on it, in kopecks
+    # summed by the database, the outstanding part worked out here in Decimal.
+    pipeline: dict[str, dict] = {}
+    for stage, total, received in (
+        open_deals.values("pk", "stage", "order__total")
+        .annotate(received=MoneySum("payments__amount"))
+        .values_list("stage", "order__total", "received")
         .order_by()
-    }
+    ):
+        current = pipeline.setdefault(
+            stage, {"deals": 0, "without_order": 0, "ordered": ZERO, "received": ZERO, "outstanding": ZERO}
+        )
+        current["deals"] += 1
+        if total is None:
+            current["without_order"] += 1
+            total = average_order
+        current["ordered"] += total
+        current["received"] += received
+        current["outstanding"] += max(total - received, ZERO)
 
     rows = []
     for definition in STAGES:
         stage = definition.stage.value
-        current = pipeline.get(stage, {"deals": 0, "ordered": None, "without_order": 0})
+        current = pipeline.get(
+            stage, {"deals": 0, "without_order": 0, "ordered": ZERO, "received": ZERO, "outstanding": ZERO}
+        )
         past = rates.get(stage, {"finished": 0, "paid": 0})
-        amount = _money((current["ordered"] or ZERO) + average_order * current["without_order"])
-        expected = _money(amount * past["paid"] / past["finished"]) if past["finished"] else _money(ZERO)
+        if past["finished"] and past["finished"] >= minimum:
+            source, part, whole = RateSource.STAGE, past["paid"], past["finished"]
+        elif department["finished"]:
+            source, part, whole = RateSource.DEPARTMENT, department["paid"], department["finished"]
+        else:
+            source, part, whole = RateSource.NONE, 0, 0
+        amount = _money(current["outstanding"])
         rows.append(
             ForecastRow(
                 stage=definition,
                 open_deals=current["deals"],
                 without_order=current["without_order"],
+                ordered=_money(current["ordered"]),
+                received=_money(current["received"]),
                 amount=amount,
                 finished=past["finished"],
                 paid=past["paid"],
-                rate=_percent(past["paid"], past["finished"]),
-                expected=expected,
+                rate_source=source,
+                rate=_percent(part, whole),
+                expected=_money(amount * part / whole) if whole else _money(ZERO),
             )
         )
     return Forecast(
-        rows=rows, average_order=average_order, total=sum((row.expected for row in rows), _money(ZERO))
+        rows=rows,
+        average_order=average_order,
+        total=sum((row.expected for row in rows), _money(ZERO)),
+        since=since,
+        until=until,
+        minimum_sample=minimum,
+        department_finished=department["finished"],
+        department_paid=department["paid"],
+        department_rate=_percent(department["paid"], department["finished"]),
     )
 
 

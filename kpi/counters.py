@@ -10,10 +10,11 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q
 
 from accounts.models import User
-from deals.models import Client, Deal, Payment
+from atlanset_portal.money import MoneySum
+from deals.models import Client, ClientPhone, Deal, Payment
 
 from .models import Activity, ActivityKind, ActivitySource, CallDirection, MonthlyPlan
 from .months import month_range, month_start, quarter_months
@@ -44,18 +45,24 @@ def counted_calls(activities):
     )
 
 
+def lead_cards(clients):
+    """Client cards that count as leads (SPEC §4): with a name, an address and at least one phone."""
+    return (
+        clients.exclude(name="")
+        .exclude(address="")
+        .filter(Exists(ClientPhone.objects.filter(client=OuterRef("pk"))))
+    )
+
+
 def month_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Counters]:
     """Each hunter's counters for the month, in five aggregate queries."""
     ids = list(hunter_ids)
     start, end = month_range(month)
     first = month_start(month)
     leads = dict(
-        Client.objects.filter(created_by__in=ids, created_at__gte=start, created_at__lt=end)
-        .exclude(name="")
-        .exclude(address="")
-        .filter(phones__isnull=False)
+        lead_cards(Client.objects.filter(created_by__in=ids, created_at__gte=start, created_at__lt=end))
         .values_list("created_by")
-        .annotate(count=Count("pk", distinct=True))
+        .annotate(count=Count("pk"))
     )
     in_month = Activity.objects.filter(owner__in=ids, at__gte=start, at__lt=end)
     activity_counts = {
@@ -72,7 +79,7 @@ def month_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Count
     revenue = dict(
         Payment.objects.filter(credited_to__in=ids, accrual_month=first)
         .values_list("credited_to")
-        .annotate(total=Sum("amount"))
+        .annotate(total=MoneySum("amount"))
     )
     completed = dict(
         Deal.objects.filter(completed_for__in=ids, completed_in=first)

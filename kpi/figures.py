@@ -8,6 +8,7 @@ only when it was never stored or is older than ``MAX_AGE`` (the job is down).
 
 import pickle
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.utils import timezone
@@ -15,6 +16,10 @@ from django.utils import timezone
 from .models import DashboardFigure
 
 MAX_AGE = timedelta(minutes=45)
+# The forecast's key; the version changes with the shape of the stored Forecast, so a figure pickled by
+# an older release is never read as the new one. Each month also keeps the last forecast made in it
+# (``FORECAST_KEY:YYYY-MM``): what a past month's dashboard shows.
+FORECAST_KEY = "forecast:v2"
 
 
 def stored_figure(key: str, compute: Callable[[], object]) -> object:
@@ -39,7 +44,7 @@ def dashboard_figures(month: date) -> dict[str, tuple[str, Callable[[], object]]
 
     until = next_month(month) - timedelta(days=1)
     return {
-        "forecast": ("forecast", analytics.forecast),
+        "forecast": (FORECAST_KEY, _forecast_kept_for_the_month),
         "funnel": (f"funnel:{month:%Y-%m}", lambda: analytics.funnel(since=month, until=until)),
         "samples": (
             f"samples:{month:%Y-%m}",
@@ -49,10 +54,44 @@ def dashboard_figures(month: date) -> dict[str, tuple[str, Callable[[], object]]
     }
 
 
-def dashboard_figures_read(month: date) -> dict[str, object]:
-    return {name: stored_figure(key, compute) for name, (key, compute) in dashboard_figures(month).items()}
+def dashboard_figures_read(month: date, names: tuple[str, ...] | None = None) -> dict[str, object]:
+    return {
+        name: stored_figure(key, compute)
+        for name, (key, compute) in dashboard_figures(month).items()
+        if names is None or name in names
+    }
 
 
 def dashboard_figures_refresh(month: date) -> None:
     for key, compute in dashboard_figures(month).values():
         figure_store(key, compute())
+
+
+def _forecast_kept_for_the_month():
+    from .analytics import forecast
+
+    value = forecast()
+    figure_store(f"{FORECAST_KEY}:{value.until:%Y-%m}", value)
+    return value
+
+
+@dataclass(frozen=True)
+class MonthForecast:
+    forecast: object  # analytics.Forecast
+    as_it_stood: bool  # the month's own forecast: the current one, or the last one stored in a past month
+    today: bool  # made today from today's deals (the current forecast, or a past month's never stored)
+
+
+def forecast_for(month: date) -> MonthForecast:
+    """The forecast to show for ``month``: this month's is the current one; a past month's is the last one
+    made in it, if one was stored; otherwise (a past month never stored, a month to come) today's."""
+    current = timezone.localdate().replace(day=1)
+    if month < current:
+        row = DashboardFigure.objects.filter(key=f"{FORECAST_KEY}:{month:%Y-%m}").first()
+        if row is not None:
+            return MonthForecast(forecast=pickle.loads(row.value), as_it_stood=True, today=False)
+    return MonthForecast(
+        forecast=stored_figure(FORECAST_KEY, _forecast_kept_for_the_month),
+        as_it_stood=month == current,
+        today=True,
+    )

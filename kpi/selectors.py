@@ -2,19 +2,24 @@
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Role
+from atlanset_portal.money import ZERO, MoneySum
 from compensation.selectors import best_employee_of_quarter
-from deals.models import Deal
+from deals.models import Deal, Payment
 from deals.stages import DealStatus
 
+from . import drilldown
+from .counters import PlanProgress, month_progress
 from .models import Activity, ActivityKind, MonthlyPlan, MonthlyProgress
-from .months import month_start, quarter_start
+from .months import month_start, next_month, previous_month, quarter_start
+from .progress import stored_counters
 
 
 def active_hunters() -> QuerySet[User]:
@@ -54,17 +59,19 @@ def tasks_due(*, hunter: User, today: date | None = None, limit: int = 100) -> T
     return Tasks(due_deals=deals, due_follow_ups=follow_ups)
 
 
+def activity_list(*, viewer: User) -> QuerySet[Activity]:
+    """The activities the viewer may see, newest first, with their hunter, client, deal and PBX record."""
+    return Activity.objects.visible_to(viewer).select_related("owner", "client", "deal", "call_record")
+
+
 def overdue_follow_ups_by_hunter(*, today: date | None = None) -> dict[int, int]:
     today = today or timezone.localdate()
-    return dict(
-        Deal.objects.filter(status=DealStatus.OPEN, next_contact_on__lt=today)
-        .values_list("owner")
-        .annotate(count=Count("pk"))
-    )
+    return dict(Deal.objects.contact_overdue(today).values_list("owner").annotate(count=Count("pk")))
 
 
 @dataclass
 class RecordMonth:
+    name: str  # the monthly progress figure (a column of the results board)
     label: str
     value: Decimal | int
     hunter: User | None
@@ -83,39 +90,42 @@ def team_records() -> list[RecordMonth]:
             .first()
         )
         if row is None:
-            records.append(RecordMonth(label=label, value=0, hunter=None, month=None))
+            records.append(RecordMonth(name=name, label=label, value=0, hunter=None, month=None))
         else:
             records.append(
-                RecordMonth(label=label, value=getattr(row, name), hunter=row.hunter, month=row.month)
+                RecordMonth(
+                    name=name, label=label, value=getattr(row, name), hunter=row.hunter, month=row.month
+                )
             )
     return records
 
 
 RECORD_COLUMNS = (
-    ("revenue", "Выручка за месяц"),
-    ("deals", "Завершённые сделки за месяц"),
-    ("calls", "Звонки за месяц"),
-    ("meetings", "Встречи за месяц"),
+    ("revenue", _("Выручка за месяц")),
+    ("deals", _("Завершённые сделки за месяц")),
+    ("calls", _("Звонки за месяц")),
+    ("meetings", _("Встречи за месяц")),
 )
 
 
 def department_revenue_by_month(*, months: int = 12, until: date | None = None) -> list[tuple[date, Decimal]]:
-    """Revenue received per month for the last ``months`` months (a chart on the head's dashboard)."""
+    """The department's revenue per month for the last ``months`` months up to ``until``: every payment
+    and refund counting in the month (its accrual month, as the statements count it), whoever it is
+    credited to, summed in kopecks. One query over the accrual-month index."""
     until = month_start(until or timezone.localdate())
     first = until
-    for _ in range(months - 1):
-        first = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
-    # From the stored monthly progress: the same sums the statements use, without reading payments.
+    for _step in range(months - 1):
+        first = previous_month(first)
     totals = dict(
-        MonthlyProgress.objects.filter(month__gte=first, month__lte=until)
-        .values_list("month")
-        .annotate(total=Sum("revenue"))
+        Payment.objects.filter(accrual_month__gte=first, accrual_month__lte=until)
+        .values_list("accrual_month")
+        .annotate(total=MoneySum("amount"))
         .order_by()
     )
     result, month = [], first
     while month <= until:
-        result.append((month, totals.get(month) or Decimal("0")))
-        month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+        result.append((month, totals.get(month, ZERO)))
+        month = next_month(month)
     return result
 
 
@@ -141,3 +151,91 @@ def best_employee(month: date) -> dict | None:
         "margin": best.margin,
         "quarter": quarter_start(month),
     }
+
+
+# --- the results board ------------------------------------------------------------------------------
+
+BOARD_COLUMNS = ("leads", "calls", "meetings", "messages", "revenue", "deals")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A figure against the same figure of an earlier month."""
+
+    month: date
+    previous: Decimal | int
+    difference: Decimal | int
+    percent: Decimal | None  # the difference in percent of ``previous``, one decimal; None when it was 0
+
+
+def change(current: Decimal | int, previous: Decimal | int, *, month: date) -> Change:
+    difference = current - previous
+    percent = None
+    if previous:
+        percent = (Decimal(difference) * 100 / Decimal(previous)).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_UP
+        )
+    return Change(month=month, previous=previous, difference=difference, percent=percent)
+
+
+@dataclass(frozen=True)
+class BoardCell:
+    name: str
+    value: Decimal | int
+    target: Decimal | int | None
+    percent: Decimal | None
+    url: str  # the list of the records the value is made of
+    against_last_month: Change
+    against_last_year: Change
+    best: bool = False
+    worst: bool = False
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    progress: PlanProgress
+    cells: list[BoardCell]
+
+
+def year_before(month: date) -> date:
+    return date(month.year - 1, month.month, 1)
+
+
+def results_board(*, month: date, hunters: list[User]) -> list[BoardRow]:
+    """Each hunter's figures of the month against the plan, last month and the same month last year, with
+    the best and the worst of each column among the hunters who have a plan (a hunter without one is
+    not ranked). Reads the stored monthly progress: a fixed number of queries for any number of hunters."""
+    ids = [hunter.pk for hunter in hunters]
+    progress = month_progress(
+        month=month, hunters=hunters, counters=stored_counters(month=month, hunter_ids=ids)
+    )
+    last_month, last_year = previous_month(month), year_before(month)
+    before = stored_counters(month=last_month, hunter_ids=ids)
+    a_year_before = stored_counters(month=last_year, hunter_ids=ids)
+    ranked = [row for row in progress if row.plan is not None]
+    marks = {
+        name: best_and_worst({row.hunter.pk: getattr(row.counters, name) for row in ranked})
+        for name in BOARD_COLUMNS
+    }
+    rows = []
+    for row in progress:
+        hunter_id = row.hunter.pk
+        cells = []
+        for name in BOARD_COLUMNS:
+            value = getattr(row.counters, name)
+            best, worst = marks[name]
+            cells.append(
+                BoardCell(
+                    name=name,
+                    value=value,
+                    target=getattr(row.plan, f"{name}_target") if row.plan else None,
+                    percent=row.percents[name],
+                    url=drilldown.board_cell(name, hunter_id=hunter_id, month=month),
+                    against_last_month=change(value, getattr(before[hunter_id], name), month=last_month),
+                    against_last_year=change(value, getattr(a_year_before[hunter_id], name), month=last_year),
+                    best=hunter_id in best,
+                    worst=hunter_id in worst,
+                )
+            )
+        rows.append(BoardRow(progress=row, cells=cells))
+    return rows

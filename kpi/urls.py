@@ -6,6 +6,7 @@ app_name = "kpi"
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("my/", views.MyDayView.as_view(), name="my_day"),
+    path("activities/", views.ActivityListView.as_view(), name="activities"),
     path("activities/new/", views.ActivityCreateView.as_view(), name="activity_create"),
     path("plans/<str:month>/", views.PlanGridView.as_view(), name="plans"),
     path("calls/import/", views.CallImportView.as_view(), name="call_import"),

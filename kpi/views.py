@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import prefetch_related_objects
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,8 +21,9 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
+from django_filters.views import FilterView
 
-from accounts.access import CapabilityRequiredMixin
+from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability
 from compensation.projection import projected_pay
@@ -34,13 +35,13 @@ from imports.views import ImportJobView
 from notifications.models import Notification, NotificationKind
 from onboarding.selectors import progress_for
 
-from . import selectors, services
+from . import drilldown, exports, selectors, services
 from .counters import month_progress
-from .figures import dashboard_figures, dashboard_figures_read, stored_figure
+from .figures import dashboard_figures, dashboard_figures_read, forecast_for, stored_figure
+from .filters import ActivityFilter
 from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm
 from .models import Activity, DepartmentQuarterPlan
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
-from .progress import stored_counters
 from .telephony import CSV_COLUMNS, CallLogFileError, CdrError, parse_cdr
 
 
@@ -58,67 +59,137 @@ KPI_COLUMNS = [
 ]
 
 
+def dashboard_data(month: date) -> dict:
+    """Everything the head's dashboard shows for a month, each figure with the link to its records; the
+    page and its XLSX read the same."""
+    today = timezone.localdate()
+    is_current = month == month_start(today)
+    hunters = list(selectors.active_hunters())
+    board = selectors.results_board(month=month, hunters=hunters)
+    # 13 months: the chart's 12 and the same month a year before, for the department's comparison.
+    revenue = selectors.department_revenue_by_month(months=13, until=month)
+    top = max((value for _m, value in revenue[1:]), default=0) or 1
+    figures = dashboard_figures_read(month, names=("funnel", "samples", "best_employee"))
+    funnel = figures["funnel"]
+    widest = max((row.entered for row in funnel), default=0) or 1
+    month_forecast = forecast_for(month)
+    forecast = month_forecast.forecast
+    best = figures["best_employee"]
+    records = selectors.team_records()
+    return {
+        "month": month,
+        "today": today,
+        "is_current": is_current,
+        "previous": previous_month(month),
+        "next": next_month(month),
+        "last_year": selectors.year_before(month),
+        "columns": KPI_COLUMNS,
+        "rows": board,
+        # Today's state, not the month's: shown for the current month only.
+        "overdue": (
+            {
+                hunter_id: (count, drilldown.overdue_contacts(hunter_id=hunter_id))
+                for hunter_id, count in selectors.overdue_follow_ups_by_hunter(today=today).items()
+            }
+            if is_current
+            else None
+        ),
+        "onboarding": {item.user.pk: item for item in progress_for(hunters)} if is_current else None,
+        "records": [
+            (record, drilldown.board_cell(record.name, hunter_id=record.hunter.pk, month=record.month))
+            if record.hunter
+            else (record, None)
+            for record in records
+        ],
+        "best_employee": best,
+        "best_employee_url": (
+            drilldown.quarter_margin(hunter_id=best["hunter"].pk, quarter=best["quarter"]) if best else None
+        ),
+        "revenue_chart": [
+            (m, value, int(value * 100 / top) if value > 0 else 0, drilldown.revenue(month=m))
+            for m, value in revenue[1:]
+        ],
+        "department_revenue": revenue[-1][1],
+        "department_revenue_url": drilldown.revenue(month=month),
+        "department_against_last_month": selectors.change(
+            revenue[-1][1], revenue[-2][1], month=revenue[-2][0]
+        ),
+        "department_against_last_year": selectors.change(revenue[-1][1], revenue[0][1], month=revenue[0][0]),
+        "funnel": [
+            (
+                row,
+                row.entered * 100 // widest,
+                drilldown.funnel_entered(stage=row.stage.stage.value, month=month),
+                drilldown.funnel_moved_on(stage=row.stage.stage.value, month=month),
+            )
+            for row in funnel
+        ],
+        "forecast": forecast,
+        "forecast_as_it_stood": month_forecast.as_it_stood,
+        "forecast_is_today": month_forecast.today,
+        "forecast_rows": [
+            (
+                row,
+                drilldown.forecast_open(stage=row.stage.stage.value),
+                drilldown.forecast_sample(
+                    since=forecast.since, until=forecast.until, stage=row.stage.stage.value
+                ),
+            )
+            for row in forecast.rows
+        ],
+        "forecast_department_url": drilldown.forecast_sample(since=forecast.since, until=forecast.until),
+        "samples": figures["samples"],
+        "quality_claims": quality_claims(days=60),
+        "overdue_payments": overdue_deferred_payments()[:50],
+    }
+
+
 class DashboardView(CapabilityRequiredMixin, TemplateView):
-    """The sales head's dashboard for any month: the results board, records, funnel, forecast, alerts."""
+    """The sales head's dashboard for any month: the results board, records, funnel, forecast, alerts;
+    every figure links to its records. ``?export=xlsx`` gives the same as a workbook."""
 
     required_capability = Capability.VIEW_ALL_HUNTERS
     template_name = "kpi/dashboard.html"
 
-    def get_context_data(self, **kwargs):
+    def month(self) -> date:
         month = _month_from(self.request)
-        hunters = list(selectors.active_hunters())
-        progress = month_progress(
-            month=month,
-            hunters=hunters,
-            counters=stored_counters(month=month, hunter_ids=[hunter.pk for hunter in hunters]),
-        )
-        highlights = {}
-        for name, _label in KPI_COLUMNS:
-            best, worst = selectors.best_and_worst(
-                {row.hunter.pk: getattr(row.counters, name) for row in progress}
+        # Each figure is compared with the same month a year before: the calendar's first year has none.
+        return month if month.year > 1 else month_start(timezone.localdate())
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("export") == "xlsx":
+            data = dashboard_data(self.month())
+            response = HttpResponse(
+                exports.dashboard_xlsx(data),
+                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             )
-            highlights[name] = (best, worst)
-        onboarding = {item.user.pk: item for item in progress_for([row.hunter for row in progress])}
-        rows = [
-            {
-                "progress": row,
-                "onboarding": onboarding[row.hunter.pk],
-                "cells": [
-                    {
-                        "name": name,
-                        "value": getattr(row.counters, name),
-                        "target": getattr(row.plan, f"{name}_target") if row.plan else None,
-                        "percent": row.percents[name],
-                        "best": row.hunter.pk in highlights[name][0],
-                        "worst": row.hunter.pk in highlights[name][1],
-                    }
-                    for name, _label in KPI_COLUMNS
-                ],
-            }
-            for row in progress
-        ]
-        revenue = selectors.department_revenue_by_month(months=12, until=month)
-        figures = dashboard_figures_read(month)
-        funnel = figures["funnel"]
-        widest = max((row.entered for row in funnel), default=0) or 1
-        top = max((value for _m, value in revenue), default=0) or 1
-        return super().get_context_data(
-            month=month,
-            previous=previous_month(month),
-            next=next_month(month),
-            columns=KPI_COLUMNS,
-            rows=rows,
-            records=selectors.team_records(),
-            best_employee=figures["best_employee"],
-            revenue_chart=[(m, value, int(value * 100 / top) if value > 0 else 0) for m, value in revenue],
-            overdue=selectors.overdue_follow_ups_by_hunter(),
-            quality_claims=quality_claims(days=60),
-            overdue_payments=overdue_deferred_payments()[:50],
-            funnel=[(row, row.entered * 100 // widest) for row in funnel],
-            forecast=figures["forecast"],
-            samples=figures["samples"],
-            **kwargs,
-        )
+            response["Content-Disposition"] = f'attachment; filename="dashboard-{data["month"]:%Y-%m}.xlsx"'
+            return response
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**dashboard_data(self.month()), **kwargs)
+
+
+class ActivityListView(CapabilityRequiredMixin, FilterView):
+    """Activities as a list: a hunter's own, every hunter's for the head; the dashboard's calls,
+    meetings and messages link here with the hunter, the month and the kind."""
+
+    required_capability = Capability.WORK_PIPELINE
+    filterset_class = ActivityFilter
+    template_name = "kpi/activity_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return selectors.activity_list(viewer=self.request.user)
+
+    def get_filterset_kwargs(self, filterset_class):
+        kwargs = super().get_filterset_kwargs(filterset_class)
+        kwargs["show_owner"] = can(self.request.user, Capability.VIEW_ALL_HUNTERS)
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(count=self.object_list.order_by().count(), **kwargs)
 
 
 class MyDayView(CapabilityRequiredMixin, TemplateView):

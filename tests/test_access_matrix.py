@@ -242,6 +242,10 @@ MATRIX: dict[str, Row] = {
     "deals:list": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 200, PROD: 403},
         post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 405, PROD: 403}),
+    # Payments and refunds: the head and the accountant all, a hunter those credited to them.
+    "deals:payments": Row({},
+        get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 200, PROD: 403},
+        post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 405, PROD: 403}),
     "deals:board": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403}),
@@ -343,6 +347,10 @@ MATRIX: dict[str, Row] = {
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 403}),
     "kpi:my_day": Row({},
+        get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403}),
+    # Activities as a list: a hunter's own, the head's every hunter's.
+    "kpi:activities": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403}),
     "kpi:activity_create": Row({},

@@ -436,6 +436,10 @@ if SENTRY_DSN:
 
 # KPI: a telephony call counts when it is outgoing and lasts at least this long (SPEC §4: connected).
 KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)
+# The head's revenue forecast: stage-to-payment rates from the deals finished in the last this many months;
+# a stage with fewer finished deals than the minimum takes the department's overall rate (and says so).
+FORECAST_WINDOW_MONTHS = env.int("FORECAST_WINDOW_MONTHS", default=12)
+FORECAST_MIN_SAMPLE = env.int("FORECAST_MIN_SAMPLE", default=10)
 # The PBX posts call records to /kpi/telephony/cdr/ with this token in the X-Portal-Token header (never in
 # the address, which lands in access logs: ?token= is refused).
 TELEPHONY_WEBHOOK_TOKEN = env.str("TELEPHONY_WEBHOOK_TOKEN", default="")

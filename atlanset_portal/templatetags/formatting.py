@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import template
 from django.template.defaultfilters import floatformat
 from django.utils.formats import number_format
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -69,3 +70,41 @@ def percent(rate) -> str:
     value = Decimal(rate) * 100
     value = value.to_integral_value() if value == value.to_integral_value() else value.normalize()
     return number_format(value) + NO_BREAK_SPACE + "%"
+
+
+MINUS = "\u2212"
+
+
+def _sign(value) -> str:
+    return "+" if value > 0 else MINUS if value < 0 else ""
+
+
+@register.filter
+def signed(value) -> str:
+    """A change with its sign: «+3», «−2», «0»; a Decimal to one decimal place (a percentage point)."""
+    if value is None or value == "":
+        return ""
+    number = number_format(abs(value), 1) if isinstance(value, Decimal) else number_format(abs(value))
+    return _sign(value) + number
+
+
+@register.filter
+def signed_rub(value) -> str:
+    """A change of money with its sign: «+1 234,50 ₽», «−500,00 ₽»."""
+    if value is None or value == "":
+        return ""
+    return _sign(value) + rub(abs(value))
+
+
+@register.filter
+def rub_short(value) -> str:
+    """Money rounded for a chart's label: «1,2 млн», «845 тыс.», «900»."""
+    if value is None or value == "":
+        return ""
+    value = Decimal(value)
+    if abs(value) >= 1_000_000:
+        millions = (value / 1_000_000).quantize(Decimal("0.1"))
+        return number_format(millions, 1) + NO_BREAK_SPACE + gettext("млн")
+    if abs(value) >= 1_000:
+        return number_format((value / 1_000).quantize(Decimal("1")), 0) + NO_BREAK_SPACE + gettext("тыс.")
+    return number_format(value.quantize(Decimal("1")), 0)

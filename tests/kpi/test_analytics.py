@@ -18,11 +18,12 @@ from deals.services import (
     deal_mark_lost,
     deal_move,
     order_set_lines,
+    payment_record,
     sample_request_create,
     sample_request_set_status,
 )
 from deals.stages import ORDER, Stage
-from kpi.analytics import FunnelStage, forecast, funnel, samples_conversion
+from kpi.analytics import FunnelStage, RateSource, forecast, funnel, samples_conversion
 from tests.deals.factories import Pipeline, make_client, make_deal, make_product, unique_phone
 
 YEKT = ZoneInfo("Asia/Yekaterinburg")
@@ -187,9 +188,10 @@ def test_funnel_counts_a_stay_ended_by_refusal(hunter, competitor):
 
 @pytest.fixture
 def forecast_history(pipeline, other_pipeline, hunter, production, accountant, competitor):
-    """Finished deals: W won (order 5000), P paid in full at the payment stage (order 3500), L0 lost
-    at lead a year ago, L1 lost at lead, L2 at call, L3 at follow-up. Open deals: O1 at lead and O2 (the
-    other hunter's) at call without orders, O4 at proposal, O3 at deal with an order of 1500, and P.
+    """Finished within the last 12 months: W won (order 5000), P paid in full at the payment stage (order
+    3500), L1 lost at lead, L2 at call, L3 at follow-up; L0 lost 13 months ago (outside the window).
+    Open: O1 at lead and O2 (the other hunter's) at call without orders, O4 at deal with an order of
+    1500, O3 at payment with an order of 5000 of which 2000 is paid, and P (paid in full, still open).
     """
     pipeline.win(make_deal(acting_user=hunter))
     cheaper = ProductPipeline(
@@ -201,31 +203,38 @@ def forecast_history(pipeline, other_pipeline, hunter, production, accountant, c
     paid = cheaper.advance_to(make_deal(acting_user=hunter), Stage.PAYMENT)
     cheaper.record(paid)
 
-    year_ago = make_deal(acting_user=hunter, created_at=timezone.now() - timedelta(days=365))
-    deal_mark_lost(acting_user=hunter, deal=year_ago, reason=competitor)
+    long_ago = make_deal(acting_user=hunter)
+    deal_mark_lost(acting_user=hunter, deal=long_ago, reason=competitor)
+    Deal.objects.filter(pk=long_ago.pk).update(closed_at=timezone.now() - timedelta(days=400))
     for stage in (Stage.LEAD, Stage.CALL, Stage.FOLLOW_UP):
         lost = pipeline.advance_to(make_deal(acting_user=hunter), stage)
         deal_mark_lost(acting_user=hunter, deal=lost, reason=competitor)
 
     make_deal(acting_user=hunter)
     other_pipeline.advance_to(make_deal(acting_user=other_pipeline.hunter), Stage.CALL)
-    pipeline.advance_to(make_deal(acting_user=hunter), Stage.PROPOSAL)
     ordered = pipeline.advance_to(make_deal(acting_user=hunter), Stage.DEAL)
     order_set_lines(
         acting_user=hunter,
         deal=ordered,
         lines=[OrderLineInput(product=pipeline.product, quantity=Decimal("3"))],
     )
+    part_paid = pipeline.advance_to(make_deal(acting_user=hunter), Stage.PAYMENT)
+    payment_record(
+        acting_user=accountant,
+        deal=part_paid,
+        amount=Decimal("2000.00"),
+        received_on=timezone.localdate(),
+        bank_document="п/п 2000",
+    )
 
 
-def last_month() -> date:
-    return timezone.localdate() - timedelta(days=30)
+def test_forecast_rate_is_the_share_of_deals_finished_within_the_window_at_the_stage_that_got_paid(
+    forecast_history,
+):
+    result = forecast(minimum_sample=1)
+    rows = by_stage(result.rows)
 
-
-def test_forecast_rate_is_the_share_of_finished_deals_at_the_stage_that_got_paid(forecast_history):
-    rows = by_stage(forecast(history_since=last_month()).rows)
-
-    # Lead: W, P paid of W, P, L1, L2, L3 (L0 is older than the history).
+    # Lead: W, P paid of W, P, L1, L2, L3; L0 finished before the window.
     assert (rows[Stage.LEAD].finished, rows[Stage.LEAD].paid, rows[Stage.LEAD].rate) == (
         5,
         2,
@@ -237,40 +246,78 @@ def test_forecast_rate_is_the_share_of_finished_deals_at_the_stage_that_got_paid
     for stage in (Stage.DEAL, Stage.SHIPMENT, Stage.PAYMENT):
         assert (rows[stage].finished, rows[stage].rate) == (2, Decimal("100.0"))
     assert (rows[Stage.CLOSED].finished, rows[Stage.CLOSED].rate) == (1, Decimal("100.0"))
+    assert {row.rate_source for row in result.rows} == {RateSource.STAGE}
+    assert (result.department_finished, result.department_paid, result.department_rate) == (
+        5,
+        2,
+        Decimal("40.0"),
+    )
+    today = timezone.localdate()
+    assert result.until == today
+    assert today - timedelta(days=366) <= result.since <= today - timedelta(days=364)  # the last 12 months
 
 
-def test_forecast_expects_open_deals_amounts_times_their_stage_rate(forecast_history):
-    result = forecast(history_since=last_month())
+def test_forecast_counts_only_what_open_deals_still_owe(forecast_history):
+    result = forecast(minimum_sample=1)
     rows = by_stage(result.rows)
 
+    # O3's order is 5000, 2000 of it paid: 3000 is still to come, at the payment stage's 100 %.
+    payment = rows[Stage.PAYMENT]
+    assert (payment.open_deals, payment.ordered, payment.received, payment.amount) == (
+        1,
+        Decimal("5000.00"),
+        Decimal("2000.00"),
+        Decimal("3000.00"),
+    )
+    assert payment.expected == Decimal("3000.00")
     # Deals without an order count at the paid deals' average order: (5000 + 3500) / 2.
     assert result.average_order == Decimal("4250.00")
     assert (rows[Stage.LEAD].open_deals, rows[Stage.LEAD].without_order) == (1, 1)
-    assert rows[Stage.LEAD].amount == Decimal("4250.00")
-    assert rows[Stage.LEAD].expected == Decimal("1700.00")  # 4250 × 2/5
+    assert (rows[Stage.LEAD].amount, rows[Stage.LEAD].expected) == (Decimal("4250.00"), Decimal("1700.00"))
     assert rows[Stage.CALL].expected == Decimal("2125.00")  # 4250 × 2/4
-    assert rows[Stage.PROPOSAL].expected == Decimal("2833.33")  # 4250 × 2/3
-    assert (rows[Stage.DEAL].amount, rows[Stage.DEAL].without_order) == (Decimal("1500.00"), 0)
-    assert rows[Stage.DEAL].expected == Decimal("1500.00")
-    # The deal paid in full is still open at the payment stage, but brings no more money.
-    assert (rows[Stage.PAYMENT].open_deals, rows[Stage.PAYMENT].expected) == (0, Decimal("0.00"))
-    assert (rows[Stage.SAMPLES].open_deals, rows[Stage.SAMPLES].expected) == (0, Decimal("0.00"))
-    assert result.total == Decimal("8158.33")
+    assert (rows[Stage.DEAL].amount, rows[Stage.DEAL].expected) == (Decimal("1500.00"), Decimal("1500.00"))
+    # P is paid in full though still open at the payment stage: it brings no more money.
+    assert result.outstanding == Decimal("13000.00")
+    assert result.total == Decimal("8325.00")
 
 
-def test_forecast_history_since_leaves_out_older_deals(forecast_history):
-    result = forecast()
-    lead = by_stage(result.rows)[Stage.LEAD]
+def test_a_stage_below_the_minimum_sample_takes_the_departments_rate(forecast_history):
+    result = forecast(minimum_sample=3)
+    rows = by_stage(result.rows)
 
-    # L0 joins the lead history: 2 paid of 6; 4250 × 2/6 = 1416.666… → 1416.67.
-    assert (lead.finished, lead.rate, lead.expected) == (6, Decimal("33.3"), Decimal("1416.67"))
-    assert result.total == Decimal("7875.00")
+    assert (rows[Stage.FOLLOW_UP].finished, rows[Stage.FOLLOW_UP].rate_source) == (3, RateSource.STAGE)
+    for stage in (Stage.DEAL, Stage.SHIPMENT, Stage.PAYMENT, Stage.CLOSED):
+        assert rows[stage].rate_source == RateSource.DEPARTMENT
+        assert rows[stage].rate == Decimal("40.0")  # 2 of the 5 deals finished in the window
+    assert rows[Stage.PAYMENT].finished == 2  # the stage's own sample is still shown
+    assert rows[Stage.PAYMENT].expected == Decimal("1200.00")  # 3000 × 2/5
+    assert rows[Stage.DEAL].expected == Decimal("600.00")  # 1500 × 2/5
+    assert result.minimum_sample == 3
+
+
+def test_the_minimum_sample_is_a_setting(forecast_history, settings):
+    settings.FORECAST_MIN_SAMPLE = 5
+
+    rows = by_stage(forecast().rows)
+
+    assert rows[Stage.LEAD].rate_source == RateSource.STAGE
+    assert rows[Stage.CALL].rate_source == RateSource.DEPARTMENT
+
+
+def test_the_window_is_a_setting(forecast_history, settings):
+    settings.FORECAST_WINDOW_MONTHS = 14
+
+    result = forecast(minimum_sample=1)
+
+    # L0, lost 400 days ago, is in a 14-month window.
+    assert by_stage(result.rows)[Stage.LEAD].finished == 6
+    assert result.department_finished == 6
 
 
 def test_forecast_for_chosen_hunters_counts_only_their_open_deals_at_department_rates(
     forecast_history, other_hunter
 ):
-    result = forecast(owners=[other_hunter.pk], history_since=last_month())
+    result = forecast(owners=[other_hunter.pk], minimum_sample=1)
     rows = by_stage(result.rows)
 
     assert [row.stage.stage.value for row in result.rows if row.open_deals] == [Stage.CALL]
@@ -278,20 +325,21 @@ def test_forecast_for_chosen_hunters_counts_only_their_open_deals_at_department_
     assert result.total == Decimal("2125.00")
 
 
-def test_forecast_without_history_expects_nothing(hunter):
+def test_forecast_without_history_expects_nothing_and_says_so(hunter):
     make_deal(acting_user=hunter)
 
     result = forecast()
     lead = result.rows[0]
 
     assert result.average_order == Decimal("0")
-    assert (lead.open_deals, lead.amount, lead.rate, lead.expected) == (
+    assert (lead.open_deals, lead.amount, lead.rate, lead.rate_source, lead.expected) == (
         1,
         Decimal("0.00"),
         None,
+        RateSource.NONE,
         Decimal("0.00"),
     )
-    assert result.total == Decimal("0.00")
+    assert (result.total, result.department_rate) == (Decimal("0.00"), None)
 
 
 # --- samples ------------------------------------------------------------------------------------
@@ -407,13 +455,13 @@ def queries_of(selector) -> tuple[int, object]:
 
 SELECTORS = {
     "funnel": lambda: funnel(**MARCH),
-    "forecast": lambda: forecast(history_since=date(2025, 1, 1)),
+    "forecast": lambda: forecast(minimum_sample=1),
     "samples_conversion": lambda: samples_conversion(**MARCH),
 }
 
 
 @pytest.mark.parametrize(
-    ("name", "expected_queries"), [("funnel", 2), ("forecast", 3), ("samples_conversion", 1)]
+    ("name", "expected_queries"), [("funnel", 2), ("forecast", 4), ("samples_conversion", 1)]
 )
 def test_query_count_does_not_grow_with_the_history(pipeline, competitor, name, expected_queries):
     selector = SELECTORS[name]

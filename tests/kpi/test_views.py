@@ -22,6 +22,7 @@ from deals.stages import Stage
 from imports.models import ImportJob
 from kpi.counters import month_counters
 from kpi.models import Activity, ActivityKind, CallRecord, DepartmentQuarterPlan, MonthlyPlan
+from kpi.months import previous_month
 from kpi.progress import progress_recalculate
 from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.factories import TEST_PASSWORD, UserFactory
@@ -54,13 +55,19 @@ def section(html: str, section_id: str) -> str:
     return match.group(1)
 
 
+def without_changes(html: str) -> str:
+    """A board cell without its changes against earlier months (``.delta``)."""
+    return re.sub(r'<div class="small delta[^"]*"[^>]*>.*?</div>', "", html, flags=re.S)
+
+
 def results_board(page) -> dict[str, dict[str, tuple[set[str], str]]]:
-    """The dashboard's results board: {hunter: {column: (css classes of the cell, its text)}}."""
+    """The dashboard's results board: {hunter: {column: (css classes of the cell, its text)}}; the text
+    is the figure and its plan, without the changes against earlier months."""
     html = section(page if isinstance(page, str) else page.content.decode(), "results")
     board = {}
     for name, cells in re.findall(r'<tr>\s*<th scope="row">(.*?)</th>(.*?)</tr>', html, re.S):
         board[text(name)] = {
-            column: (set(classes.split()), text(content))
+            column: (set(classes.split()), text(without_changes(content)))
             for classes, column, content in re.findall(
                 r'<td class="([^"]*)" data-column="(\w+)">(.*?)</td>', cells, re.S
             )
@@ -428,6 +435,8 @@ def test_the_dashboard_shows_each_hunters_figures_with_the_best_and_worst_of_eac
     login, sales_head, hunter, other_hunter, pipeline
 ):
     third = make_hunter(full_name="Яков Третьяков")
+    for someone in (hunter, other_hunter, third):
+        set_plan(sales_head, someone, timezone.localdate(), meetings_target=0)
     now = timezone.now()
     for _ in range(2):
         log_activity(hunter, ActivityKind.MEETING, at=now)
@@ -440,10 +449,10 @@ def test_the_dashboard_shows_each_hunters_figures_with_the_best_and_worst_of_eac
     board = results_board(login(sales_head).get(reverse("kpi:dashboard")))
 
     assert set(board) == {"Иван Иванов", "Анна Смирнова", "Яков Третьяков"}
-    assert [value(board, h, "meetings") for h in (hunter, other_hunter, third)] == ["2", "1", "0"]
-    assert [value(board, h, "calls") for h in (hunter, other_hunter, third)] == ["0", "3", "1"]
-    assert value(board, hunter, "revenue") == "5 000,00 ₽"
-    assert value(board, hunter, "deals") == "1"
+    assert [value(board, h, "meetings") for h in (hunter, other_hunter, third)] == ["2 / 0", "1 / 0", "0 / 0"]
+    assert [value(board, h, "calls") for h in (hunter, other_hunter, third)] == ["0 / 0", "3 / 0", "1 / 0"]
+    assert value(board, hunter, "revenue") == "5 000,00 ₽ / 0,00 ₽"
+    assert value(board, hunter, "deals") == "1 / 0"
     assert marks(board, "meetings") == ({"Иван Иванов"}, {"Яков Третьяков"})
     assert marks(board, "calls") == ({"Анна Смирнова"}, {"Иван Иванов"})
     assert marks(board, "revenue") == ({"Иван Иванов"}, {"Анна Смирнова", "Яков Третьяков"})
@@ -463,6 +472,8 @@ def test_the_dashboard_shows_targets_and_percent_when_a_plan_is_set(login, sales
 
 
 def test_the_dashboard_shows_any_past_month_given_in_the_address(login, sales_head, hunter, other_hunter):
+    for someone in (hunter, other_hunter):
+        set_plan(sales_head, someone, MARCH, calls_target=5)
     for day in (3, 4, 5):
         pbx_call(hunter, at=local(2026, 3, day))
     pbx_call(other_hunter, at=local(2026, 4, 1, 0, 30))  # April in Yekaterinburg, March in UTC
@@ -474,7 +485,10 @@ def test_the_dashboard_shows_any_past_month_given_in_the_address(login, sales_he
 
     assert "Март 2026" in text(march.content.decode())
     board = results_board(march)
-    assert (value(board, hunter, "calls"), value(board, other_hunter, "calls")) == ("3", "0")
+    assert (value(board, hunter, "calls"), value(board, other_hunter, "calls")) == (
+        "3 / 5 · 60,0 %",
+        "0 / 5 · 0,0 %",
+    )
     assert marks(board, "calls") == ({"Иван Иванов"}, {"Анна Смирнова"})
     board = results_board(april)
     assert (value(board, hunter, "calls"), value(board, other_hunter, "calls")) == ("0", "1")
@@ -491,7 +505,7 @@ def test_an_unreadable_month_in_the_address_shows_the_current_month(login, sales
     assert value(results_board(response), hunter, "calls") == "1"
 
 
-@pytest.mark.parametrize("month", ["9999-12", "0001-01"])
+@pytest.mark.parametrize("month", ["9999-12", "0001-01", "0001-02"])
 def test_a_month_at_the_edge_of_the_calendar_in_the_address_is_no_server_error(
     login, sales_head, hunter, month
 ):
@@ -533,6 +547,7 @@ def _hunter_with_a_month_of_work(sales_head, production, accountant, hunter=None
 def test_the_dashboard_costs_the_same_queries_for_two_hunters_and_for_six(
     login, sales_head, production, accountant
 ):
+    today = timezone.localdate().replace(day=1)
     for _ in range(2):
         _hunter_with_a_month_of_work(sales_head, production, accountant)
     browser = login(sales_head)
@@ -542,7 +557,9 @@ def test_the_dashboard_costs_the_same_queries_for_two_hunters_and_for_six(
         assert browser.get(reverse("kpi:dashboard")).status_code == 200
     for _ in range(4):
         _hunter_with_a_month_of_work(sales_head, production, accountant)
-    progress_recalculate(month=timezone.localdate())  # what the background recalculation does
+    # What the background recalculation does, for the month and the ones the board compares it with.
+    for month in (today, previous_month(today), date(today.year - 1, today.month, 1)):
+        progress_recalculate(month=month)
     with CaptureQueriesContext(connection) as six:
         response = browser.get(reverse("kpi:dashboard"))
 

@@ -9,7 +9,7 @@ from django.db.models import Max
 from kpi.months import month_start, next_month, quarter_months
 
 from . import rules
-from .models import Statement
+from .models import PaySchemeVersion, Statement
 
 ZERO = Decimal("0")
 LOCKED_STATUSES = (Statement.Status.LOCKED, Statement.Status.PAID)
@@ -28,6 +28,13 @@ def first_open_month(since: date) -> date:
 def scheme_start_default(today: date) -> date:
     """The effective date the scheme form offers: the first open month from next month on."""
     return first_open_month(next_month(month_start(today)))
+
+
+def scheme_change_ahead(today: date) -> PaySchemeVersion | None:
+    """The next version of the pay scheme already saved for a later month, if any: the pay pages announce
+    it before it takes effect."""
+    later = PaySchemeVersion.objects.filter(effective_from__gt=month_start(today))
+    return later.order_by("effective_from").first()
 
 
 @dataclass

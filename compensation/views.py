@@ -39,7 +39,7 @@ from .forms import (
 )
 from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement
 from .projection import projected_pay
-from .selectors import scheme_start_default
+from .selectors import scheme_change_ahead, scheme_start_default
 from .statements import month_statements, scheme_for, statement_for
 
 # A posted line index or deal id: ASCII digits that fit the id column.
@@ -321,7 +321,12 @@ class SchemeView(View):
         return render(
             request,
             "compensation/scheme.html",
-            {"current": current, "versions": PaySchemeVersion.objects.all(), "form": form},
+            {
+                "current": current,
+                "ahead": scheme_change_ahead(today),
+                "versions": PaySchemeVersion.objects.all(),
+                "form": form,
+            },
             status=status,
         )
 

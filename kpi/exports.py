@@ -78,7 +78,7 @@ def dashboard_xlsx(data: dict) -> bytes:
         book,
         _("Выручка по месяцам"),
         [_("Месяц"), _("Выручка, ₽")],
-        [[_month_name(m), value] for m, value, _height, _url in data["revenue_chart"]],
+        [[_month_name(bar.month), bar.value] for bar in data["revenue_chart"]],
         money_columns=(2,),
         widths=[18, 18],
     )

@@ -2,7 +2,9 @@
 
 import hmac
 import json
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.formats import number_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -26,6 +29,7 @@ from django_filters.views import FilterView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability
+from atlanset_portal.templatetags.formatting import month_in_text
 from compensation.projection import projected_pay
 from deals.models import Client, Deal
 from deals.selectors import overdue_deferred_payments, quality_claims
@@ -59,6 +63,15 @@ KPI_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True)
+class ChartBar:
+    month: date
+    value: Decimal
+    height: int  # in percent of the highest bar
+    url: str  # the payments the bar sums
+    label: str  # the value in the chart's unit
+
+
 def dashboard_data(month: date) -> dict:
     """Everything the head's dashboard shows for a month, each figure with the link to its records; the
     page and its XLSX read the same."""
@@ -69,6 +82,16 @@ def dashboard_data(month: date) -> dict:
     # 13 months: the chart's 12 and the same month a year before, for the department's comparison.
     revenue = selectors.department_revenue_by_month(months=13, until=month)
     top = max((value for _m, value in revenue[1:]), default=0) or 1
+    # The bars' labels in one unit, short enough to sit above a bar: «49,5» under a «млн ₽» heading.
+    scale, unit = next(
+        (scale, unit)
+        for limit, scale, unit in (
+            (1_000_000, Decimal(1_000_000), _("млн ₽")),
+            (10_000, Decimal(1_000), _("тыс. ₽")),
+            (0, Decimal(1), "₽"),
+        )
+        if top >= limit
+    )
     figures = dashboard_figures_read(month, names=("funnel", "samples", "best_employee"))
     funnel = figures["funnel"]
     widest = max((row.entered for row in funnel), default=0) or 1
@@ -106,9 +129,18 @@ def dashboard_data(month: date) -> dict:
             drilldown.quarter_margin(hunter_id=best["hunter"].pk, quarter=best["quarter"]) if best else None
         ),
         "revenue_chart": [
-            (m, value, int(value * 100 / top) if value > 0 else 0, drilldown.revenue(month=m))
+            ChartBar(
+                month=m,
+                value=value,
+                height=int(value * 100 / top) if value > 0 else 0,
+                url=drilldown.revenue(month=m),
+                label=number_format((value / scale).quantize(Decimal("0.1") if scale > 1 else Decimal("1")))
+                if value
+                else "",
+            )
             for m, value in revenue[1:]
         ],
+        "revenue_chart_unit": unit,
         "department_revenue": revenue[-1][1],
         "department_revenue_url": drilldown.revenue(month=month),
         "department_against_last_month": selectors.change(
@@ -354,7 +386,7 @@ class PlanGridView(CapabilityRequiredMixin, View):
         except ValidationError as error:
             messages.error(request, _("Не сохранено: %(reason)s") % {"reason": " ".join(error.messages)})
             return self.render(request, month, rows, self.quarter_form(month), status=400)
-        messages.success(request, _("Планы на %(month)s сохранены.") % {"month": f"{month:%m.%Y}"})
+        messages.success(request, _("Планы на %(month)s сохранены.") % {"month": month_in_text(month)})
         return redirect("kpi:plans", month=f"{month:%Y-%m}")
 
 

@@ -15,6 +15,7 @@ from django.views import View
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from compensation.selectors import scheme_change_ahead
 from compensation.statements import scheme_for
 from deals import stages
 
@@ -91,6 +92,7 @@ class SectionView(ReadRegulationsMixin, View):
             "last_read": last_read,
             "stage": stages.definition(section.stage) if section.stage in stages.BY_STAGE else None,
             "scheme": scheme_for(timezone.localdate()) if section.slug == "pay" else None,
+            "scheme_ahead": scheme_change_ahead(timezone.localdate()) if section.slug == "pay" else None,
             "sections": Section.objects.all(),
         }
         return render(request, "onboarding/section.html", context)

@@ -1,11 +1,12 @@
 """Filters every template has: money as ``1 234,56 ₽`` and phones as ``+7 912 345-67-89``."""
 
+from datetime import date
 from decimal import Decimal
 
 from django import template
 from django.template.defaultfilters import floatformat
-from django.utils.formats import number_format
-from django.utils.translation import gettext
+from django.utils.formats import date_format, number_format
+from django.utils.translation import get_language
 
 register = template.Library()
 
@@ -96,15 +97,19 @@ def signed_rub(value) -> str:
     return _sign(value) + rub(abs(value))
 
 
+def month_in_text(value: date) -> str:
+    """A month inside a sentence: «Планы на январь 2027», «за март 2026». In Russian the month after «на»
+    and «за» is its nominative written lower-case (Django's «F» capitalises it); other languages keep «F»."""
+    text = date_format(value, "F Y")
+    return text[:1].lower() + text[1:] if get_language().startswith("ru") else text
+
+
+@register.filter(name="month_in_text")
+def month_in_text_filter(value) -> str:
+    return month_in_text(value) if value else ""
+
+
 @register.filter
-def rub_short(value) -> str:
-    """Money rounded for a chart's label: «1,2 млн», «845 тыс.», «900»."""
-    if value is None or value == "":
-        return ""
-    value = Decimal(value)
-    if abs(value) >= 1_000_000:
-        millions = (value / 1_000_000).quantize(Decimal("0.1"))
-        return number_format(millions, 1) + NO_BREAK_SPACE + gettext("млн")
-    if abs(value) >= 1_000:
-        return number_format((value / 1_000).quantize(Decimal("1")), 0) + NO_BREAK_SPACE + gettext("тыс.")
-    return number_format(value.quantize(Decimal("1")), 0)
+def month_from(value) -> str:
+    """A month after «с»: «с января 2027» (Russian takes the genitive, Django's «E»)."""
+    return date_format(value, "E Y") if value else ""

@@ -365,12 +365,51 @@ def test_the_statement_page_tells_a_kpi_plan_of_zeros_from_a_missed_one_and_from
     assert "Фиксированная часть не начислена: план KPI не задан" in fixed_row(zeros)
     assert "0,00 ₽" in fixed_row(zeros)
     assert "План KPI не задан" in plan_card(zeros) and "KPI не выполнен" not in plan_card(zeros)
-    assert "Выручка: 0,00 ₽ / 50 000,00 ₽" in plan_card(zeros)  # the plan's own figures, zeros shown
+    assert "Выручка: 0,00 ₽ · план 50 000,00 ₽" in plan_card(zeros)  # the plan's own figures, zeros shown
     assert "Фиксированная часть не начислена: план KPI не выполнен" in fixed_row(missed)
     assert "KPI не выполнен" in plan_card(missed)
     assert fixed_row(own) == fixed_row(zeros)
     assert "План на этот месяц не установлен." in plan_card(no_plan)
     assert "план KPI не задан" in fixed_row(no_plan)
+
+
+def test_a_locked_statements_plan_card_shows_the_target_as_the_target(client, people):
+    close_month(people["ivanov"], date(2026, 3, 1))
+    client.force_login(people["ivanov"])
+
+    locked = plan_card(text(client.get(statement_url())))
+    # A statement stored without its month's figures shows the target alone, named as the target.
+    Statement.objects.filter(hunter=people["ivanov"], month=date(2026, 3, 1)).update(counters=None)
+    without_figures = plan_card(text(client.get(statement_url())))
+
+    assert "Выручка: 350 000,00 ₽ · план 300 000,00 ₽" in locked
+    assert "Завершённые сделки: 2 · план 2" in locked
+    assert "План по выручке: 300 000,00 ₽" in without_figures
+    assert "Выручка: 300 000,00 ₽" not in without_figures
+    assert "План по завершённым сделкам: 2" in without_figures
+
+
+def test_the_scheme_page_announces_a_version_saved_for_a_later_month(client, people):
+    from compensation import rules
+    from compensation.services import scheme_save
+
+    scheme_save(
+        acting_user=people["head"],
+        effective_from=date(2099, 1, 1),
+        fixed_amount=Decimal("15000"),
+        new_client_rate=Decimal("0.05"),
+        existing_client_rate=Decimal("0.025"),
+        margin_bonus_rate=Decimal("0.10"),
+        accelerator=rules.ACCELERATOR_MARGINAL,
+        accelerator_multiplier=Decimal("2"),
+        department_bonus_split=rules.SPLIT_EQUAL,
+    )
+    client.force_login(people["ivanov"])
+
+    page = text(client.get(reverse("compensation:scheme")))
+
+    assert "Сохранена новая редакция: она действует с января 2099" in page
+    assert "только на выручку сверх плана, оплата на границе делится" in page
 
 
 def test_the_months_statement_list_says_which_kpi_plans_are_not_set(client, sales_head, accountant, hunter):

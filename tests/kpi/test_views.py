@@ -122,6 +122,21 @@ def test_the_plan_grid_lists_every_active_hunter_and_no_one_else(login, sales_he
     assert "Пётр Уволенный" not in response.content.decode()
 
 
+def test_the_plan_grid_names_its_month_and_quarter_as_russian_reads_them(login, sales_head, hunter):
+    html = login(sales_head).get(plans_url("2027-01")).content.decode()
+
+    assert re.search(r"<title>Планы на январь 2027 ·", html)
+    assert re.search(r"<h1[^>]*>Планы на январь 2027</h1>", html)
+    assert "План отдела на квартал с января 2027" in text(html)
+    assert "начинающийся" not in html
+
+
+def test_saved_plans_are_announced_with_the_month_in_words(login, sales_head, hunter):
+    response = login(sales_head).post(plans_url("2026-12"), grid_data((hunter, TARGETS)), follow=True)
+
+    assert "Планы на декабрь 2026 сохранены." in text(response.content.decode())
+
+
 def test_the_plan_grid_shows_the_months_saved_targets(login, sales_head, hunter):
     set_plan(sales_head, hunter, MARCH, calls_target=321, revenue_target=Decimal("75000.50"))
 
@@ -310,7 +325,7 @@ def test_a_saved_grid_posted_back_as_the_page_renders_it_saves_again_and_changes
     )
     assert all(cells[f"h{other_hunter.pk}-{name}"] == ("number", "") for name in TARGETS)
     assert response.redirect_chain == [(plans_url(), 302)]
-    assert "Планы на 03.2026 сохранены." in text(response.content.decode())
+    assert "Планы на март 2026 сохранены." in text(response.content.decode())
     assert plans_of(hunter, other_hunter) == saved  # the same targets, not even rewritten
     assert not MonthlyPlan.objects.filter(hunter=other_hunter).exists()
 

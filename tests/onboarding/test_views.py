@@ -11,6 +11,7 @@ from html import unescape
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import capfirst
 
 from compensation import rules
@@ -614,7 +615,7 @@ def test_the_pay_section_follows_a_new_scheme(login, regulations, sales_head, hu
     assert "10 000,00 ₽" not in scheme
 
 
-def test_a_scheme_from_next_month_is_not_shown_yet(login, regulations, sales_head, hunter):
+def test_a_scheme_saved_for_next_month_is_announced_not_applied(login, regulations, sales_head, hunter):
     today = timezone.localdate()
     next_month = date(today.year + today.month // 12, today.month % 12 + 1, 1)
     scheme_save(
@@ -624,15 +625,27 @@ def test_a_scheme_from_next_month_is_not_shown_yet(login, regulations, sales_hea
         new_client_rate=Decimal("0.05"),
         existing_client_rate=Decimal("0.025"),
         margin_bonus_rate=Decimal("0.10"),
-        accelerator=rules.ACCELERATOR_MARGINAL,
+        accelerator=rules.ACCELERATOR_RETROACTIVE,
         accelerator_multiplier=Decimal("2"),
         department_bonus_split=rules.SPLIT_EQUAL,
     )
 
-    text = text_of(login(hunter).get(reverse("onboarding:section", args=["pay"])))
+    html = text_of(login(hunter).get(reverse("onboarding:section", args=["pay"])))
+    in_force = html.split('id="scheme"')[1].split("</section>")[0]
+    ahead = html.split('id="scheme-ahead"')[1].split("</section>")[0]
 
-    assert "15 000,00 ₽" not in text
-    assert "10 000,00 ₽" in text
+    assert "10 000,00 ₽" in in_force and "15 000,00 ₽" not in in_force
+    assert f"С {date_format(next_month, 'E Y')} — новые условия оплаты" in ahead
+    assert "15 000,00 ₽" in ahead
+    assert "на все оплаты месяца (ретроактивно)" in ahead
+
+
+def test_the_pay_section_names_the_accelerator_policy(login, regulations, hunter):
+    html = text_of(login(hunter).get(reverse("onboarding:section", args=["pay"])))
+
+    in_force = html.split('id="scheme"')[1].split("</section>")[0]
+    assert "только на выручку сверх плана (оплата, которая переходит план, делится на границе)" in in_force
+    assert 'id="scheme-ahead"' not in html  # nothing saved for later
 
 
 def test_other_sections_do_not_show_the_scheme_or_criteria(login, regulations, hunter):

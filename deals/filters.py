@@ -15,6 +15,10 @@ from .search import matching
 from .stages import DealStatus, Stage
 
 SEARCH_BOX = forms.TextInput(attrs={"type": "search", "enterkeyhint": "search"})
+# A short label for lists whose filters are many: what it searches is said in the box.
+CLIENT_SEARCH_BOX = forms.TextInput(
+    attrs={"type": "search", "enterkeyhint": "search", "placeholder": _("название, телефон, ИНН")}
+)
 
 
 def _search(queryset, value: str, *, client: str):
@@ -172,9 +176,7 @@ class PaymentFilter(FilterSetWithMore):
     """The payment list's filters; the dashboard's revenue figures link here with the month the money
     counts in (its accrual month, as the counters and the statements count it) and the hunter credited."""
 
-    q = django_filters.CharFilter(
-        label=_("Поиск: клиент, адрес, телефон, ИНН или контакт"), method="filter_search", widget=SEARCH_BOX
-    )
+    q = django_filters.CharFilter(label=_("Клиент"), method="filter_search", widget=CLIENT_SEARCH_BOX)
     credited_to = django_filters.ModelChoiceFilter(label=_("Засчитана хантеру"), queryset=_hunters())
     month = MonthFilter(label=_("Учитывается в месяце"), field_name="accrual_month")
     kind = django_filters.ChoiceFilter(label=_("Вид"), choices=Payment.Kind.choices)

@@ -17,7 +17,7 @@ from deals.stages import DealStatus
 
 from . import drilldown
 from .counters import PlanProgress, month_progress
-from .models import Activity, ActivityKind, MonthlyPlan, MonthlyProgress
+from .models import Activity, ActivityKind, CallRecord, MonthlyPlan, MonthlyProgress
 from .months import month_start, next_month, previous_month, quarter_start
 from .progress import stored_counters
 
@@ -62,6 +62,11 @@ def tasks_due(*, hunter: User, today: date | None = None, limit: int = 100) -> T
 def activity_list(*, viewer: User) -> QuerySet[Activity]:
     """The activities the viewer may see, newest first, with their hunter, client, deal and PBX record."""
     return Activity.objects.visible_to(viewer).select_related("owner", "client", "deal", "call_record")
+
+
+def call_log() -> QuerySet[CallRecord]:
+    """Every PBX call record, newest first, with its hunter and client (the head's call log)."""
+    return CallRecord.objects.select_related("hunter", "client").order_by("-started_at", "-pk")
 
 
 def overdue_follow_ups_by_hunter(*, today: date | None = None) -> dict[int, int]:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("activities/", views.ActivityListView.as_view(), name="activities"),
     path("activities/new/", views.ActivityCreateView.as_view(), name="activity_create"),
     path("plans/<str:month>/", views.PlanGridView.as_view(), name="plans"),
+    path("calls/", views.CallLogView.as_view(), name="call_log"),
     path("calls/import/", views.CallImportView.as_view(), name="call_import"),
     path("calls/import/jobs/<int:pk>/", views.CallImportJobView.as_view(), name="call_import_job"),
     path("telephony/cdr/", views.TelephonyWebhookView.as_view(), name="telephony_cdr"),

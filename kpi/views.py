@@ -42,7 +42,7 @@ from onboarding.selectors import progress_for
 from . import drilldown, exports, selectors, services
 from .counters import month_progress
 from .figures import dashboard_figures, dashboard_figures_read, forecast_for, stored_figure
-from .filters import ActivityFilter
+from .filters import ActivityFilter, CallRecordFilter
 from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm
 from .models import Activity, DepartmentQuarterPlan
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
@@ -219,6 +219,21 @@ class ActivityListView(CapabilityRequiredMixin, FilterView):
         kwargs = super().get_filterset_kwargs(filterset_class)
         kwargs["show_owner"] = can(self.request.user, Capability.VIEW_ALL_HUNTERS)
         return kwargs
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(count=self.object_list.order_by().count(), **kwargs)
+
+
+class CallLogView(CapabilityRequiredMixin, FilterView):
+    """The PBX call log for the head: every call record with its hunter, client and recording."""
+
+    required_capability = Capability.MANAGE_PLANS
+    filterset_class = CallRecordFilter
+    template_name = "kpi/call_log.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return selectors.call_log()
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(count=self.object_list.order_by().count(), **kwargs)

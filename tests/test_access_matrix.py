@@ -360,6 +360,10 @@ MATRIX: dict[str, Row] = {
     "kpi:plans": Row({"month": "month"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: Go("kpi:plans", month="month"), BUH: 403, PROD: 403}),
+    # The PBX call log: the head's (she imports it).
+    "kpi:call_log": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 403}),
     "kpi:call_import": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 400, BUH: 403, PROD: 403}),

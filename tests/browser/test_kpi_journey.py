@@ -67,4 +67,4 @@ def test_head_sets_plans_hunters_log_activities_and_the_dashboard_shows_them(pag
     expect(smirnova_row.locator("[data-column=meetings]")).to_have_class(re.compile("cell-worst"))
     expect(smirnova_row.locator("[data-column=messages]")).to_contain_text("1")
     expect(page.locator("#funnel")).to_be_visible()
-    screenshot(page, "head-dashboard")
+    screenshot(page, "kpi-dashboard")

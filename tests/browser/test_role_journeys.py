@@ -444,6 +444,28 @@ def test_head_signs_in_with_a_code_sets_plans_reads_the_dashboard_transfers_a_cl
         re.compile("cell-worst")
     )
     screenshot(page, "journey-head-dashboard")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    screenshot(page, "head-dashboard", full_page=False)
+
+    # Every figure leads to the records it is made of, with the filters shown and changeable there.
+    ivanov_row.locator("[data-column=meetings] a.figure-link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Активности")
+    expect(page.locator("#list-count")).to_have_text("2")
+    form = page.locator("form.filter-form")
+    expect(form.get_by_label("Хантер", exact=True)).to_have_value(str(ivanov.pk))
+    expect(form.get_by_label("Вид", exact=True)).to_have_value("meeting")
+    expect(page.locator("main table")).to_contain_text("Обсудили пробную партию")
+    screenshot(page, "head-drilldown", full_page=False)
+    form.get_by_label("Вид", exact=True).select_option(label="Звонок")
+    form.get_by_role("button", name="Найти").click()
+    expect(page.locator("#list-count")).to_have_text("0")
+    page.go_back()
+    page.go_back()
+    results.locator("tr", has_text="Иван Иванов").locator("[data-column=revenue] a.figure-link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Оплаты и возвраты")
+    expect(page.locator("#list-count")).to_have_text("1")
+    expect(page.locator("main table")).to_contain_text("Столовая «Вахта»")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # A client of Ivanov's goes to Smirnova, with its open deal.
     page.locator("nav").get_by_role("link", name="Клиенты").click()
@@ -484,12 +506,19 @@ def test_head_signs_in_with_a_code_sets_plans_reads_the_dashboard_transfers_a_cl
     console.assert_clean()
 
 
-def test_the_heads_menu_fits_a_1280_pixel_window(page):
+MENU_ROWS = """() => new Set([...document.querySelectorAll('#main-nav .navbar-nav > .nav-item')]
+    .map(item => Math.round(item.getBoundingClientRect().top))).size"""
+
+
+def test_the_heads_menu_fits_one_line_at_1280_and_1366_pixels(page):
     head = UserFactory(role=Role.SALES_HEAD, full_name="Ольга Петрова")
     sign_in(page, head.username)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Показатели отдела")
-    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    assert widths[0] <= widths[1], f"page {widths[0]} px wide in a {widths[1]} px window"
+    for width in (1280, 1366):
+        page.set_viewport_size({"width": width, "height": 720})
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], f"page {widths[0]} px wide in a {widths[1]} px window"
+        assert page.evaluate(MENU_ROWS) == 1, f"the menu wraps at {width} px"
 
 
 # --- 4. Production ---------------------------------------------------------------------------------

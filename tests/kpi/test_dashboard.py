@@ -79,8 +79,8 @@ def test_each_board_figure_is_compared_with_last_month_and_the_same_month_last_y
         "year": "г/г +1 500,00 ₽",  # nothing a year before: no percentage of zero
     }
     assert changes(html, "Иван Иванов", "messages") == {
-        "month": "м/м без изменений",
-        "year": "г/г без изменений",
+        "month": "м/м ±0",
+        "year": "г/г ±0",
     }
     # The note names the months compared, in the right case.
     assert "м/м, февраль 2026" in text(html) and "г/г, март 2025" in text(html)

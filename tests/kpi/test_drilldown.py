@@ -205,3 +205,15 @@ def test_records_and_revenue_bars_list_their_payments_and_activities(head_browse
     assert [money(shown) for _href, shown in bars[-2:]] == [Decimal("5000.00"), Decimal("6234.56")]
     department = links(re.search(r'id="department-revenue".*?</p>', chart, re.S).group(0))
     assert listed(head_browser, department[0][1])[1] == money(department[0][2]) == Decimal("6234.56")
+
+
+def test_the_call_log_holds_the_same_counted_calls_as_the_figure(head_browser, month_by_hand, hunter):
+    month = f"{month_by_hand:%Y-%m}"
+    html = head_browser.get(reverse("kpi:dashboard")).content.decode()
+    _href, shown = board_links(html)[("Иван Иванов", "calls")]
+
+    counted = listed(head_browser, f"{reverse('kpi:call_log')}?hunter={hunter.pk}&month={month}&counted=1")
+    every = listed(head_browser, f"{reverse('kpi:call_log')}?hunter={hunter.pk}&month={month}")
+
+    assert counted[0] == int(shown) == 2
+    assert every[0] == 4  # the short and the incoming call are in the log, not in the KPI

@@ -66,8 +66,9 @@ class ClientFilter(FilterSetWithMore):
             del self.filters["created_by"]
 
     def filter_lead(self, queryset, name, value):
-        leads = lead_cards(Client.objects.all()).values("pk")
-        return queryset.filter(pk__in=leads) if value else queryset.exclude(pk__in=leads)
+        if value:
+            return lead_cards(queryset)
+        return queryset.exclude(pk__in=lead_cards(Client.objects.all()).values("pk"))
 
     def filter_search(self, queryset, name, value):
         return _search(queryset, value, client="")
@@ -143,8 +144,9 @@ class DealFilter(FilterSetWithMore):
         return _search(queryset, value, client="client__")
 
     def filter_overdue(self, queryset, name, value):
-        overdue = Deal.objects.contact_overdue(timezone.localdate()).values("pk")
-        return queryset.filter(pk__in=overdue) if value else queryset.exclude(pk__in=overdue)
+        if value:
+            return queryset.contact_overdue(timezone.localdate())
+        return queryset.exclude(pk__in=Deal.objects.contact_overdue(timezone.localdate()).values("pk"))
 
     def filter_paid(self, queryset, name, value):
         return queryset.filter(paid_in_full_on__isnull=not value)

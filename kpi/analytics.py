@@ -182,16 +182,14 @@ def deals_entering(
     deals: QuerySet[Deal], *, stage: str, since: date | None, until: date | None, moved_on: bool | None = None
 ) -> QuerySet[Deal]:
     """The deals behind a funnel figure: those that entered ``stage`` within the days, and with
-    ``moved_on`` those that went on to the next stage afterwards (or, with False, did not)."""
-    entries = stage_entries(since=since, until=until).filter(deal_id=OuterRef("pk"), to_stage=stage)
-    if moved_on is not None:
-        went_on = entries.filter(moved_on_after_entry())
-        return (
-            deals.filter(Exists(went_on))
-            if moved_on
-            else deals.filter(Exists(entries)).exclude(Exists(went_on))
-        )
-    return deals.filter(Exists(entries))
+    ``moved_on`` those that went on to the next stage afterwards (or, with False, did not). The entries
+    are found first (an index on stage and time), not a subquery run for every deal."""
+    entries = stage_entries(since=since, until=until).filter(to_stage=stage)
+    entered = deals.filter(pk__in=entries.values("deal_id"))
+    if moved_on is None:
+        return entered
+    went_on = entries.filter(moved_on_after_entry()).values("deal_id")
+    return entered.filter(pk__in=went_on) if moved_on else entered.exclude(pk__in=went_on)
 
 
 def funnel(*, since: date, until: date, owners: Iterable[int] | None = None) -> list[FunnelStage]:

@@ -42,8 +42,9 @@ class ActivityFilter(FilterSetWithMore):
 
     def filter_counted(self, queryset, name, value):
         # The KPI rule itself (kpi.counters): telephony, outgoing, at least the minimum duration.
-        counted = counted_calls(Activity.objects.all()).values("pk")
-        return queryset.filter(pk__in=counted) if value else queryset.exclude(pk__in=counted)
+        if value:
+            return counted_calls(queryset)
+        return queryset.exclude(pk__in=counted_calls(Activity.objects.all()).values("pk"))
 
 
 class CallRecordFilter(FilterSetWithMore):

@@ -8,6 +8,7 @@ zone (``settings.TIME_ZONE``, Asia/Yekaterinburg); a period ``since``–``until`
 """
 
 import statistics
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -16,9 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db.models import (
     Count,
-    DateTimeField,
     Exists,
-    ExpressionWrapper,
     F,
     OuterRef,
     Q,
@@ -425,48 +424,69 @@ def samples_conversion(*, since: date, until: date, days: int = 60) -> list[Samp
     A request counts for each product on it. It converted for a product when, within ``days`` days of
     the request, an order containing that product was created on any deal of the same client (a repeat
     deal included). Declined requests are left out: the client never got those samples. The hunter is
-    the deal's current owner. One query; rows sorted by hunter, then product.
+    the deal's current owner. Rows sorted by hunter, then product.
+
+    Two queries: the period's sample lines, and the orders of their clients' products from the first
+    request on; they are matched here. (A subquery per sample line looking through every order of the
+    product took minutes on a year of 100 000 deals.)
     """
     start, end = _bounds(since, until)
-    ordered = OrderLine.objects.filter(
-        product_id=OuterRef("product_id"),
-        order__deal__client_id=OuterRef("request__deal__client_id"),
-        order__created_at__gte=OuterRef("request__requested_at"),
-        order__created_at__lte=OuterRef("window_end"),
-    )
-    rows = (
-        SampleLine.objects.filter(request__requested_at__gte=start, request__requested_at__lt=end)
-        .exclude(request__status=SampleRequest.Status.DECLINED)
-        .alias(
-            window_end=ExpressionWrapper(
-                F("request__requested_at") + timedelta(days=days), output_field=DateTimeField()
-            )
-        )
-        .alias(followed=Exists(ordered))
-        .values(
+    requested = SampleLine.objects.filter(
+        request__requested_at__gte=start, request__requested_at__lt=end
+    ).exclude(request__status=SampleRequest.Status.DECLINED)
+    lines = list(
+        requested.values_list(
+            "request_id",
+            "request__requested_at",
+            "request__deal__client_id",
             "request__deal__owner_id",
             "request__deal__owner__full_name",
             "request__deal__owner__username",
             "product_id",
             "product__name",
-        )
-        .annotate(
-            requests=Count("request_id", distinct=True),
-            converted=Count("request_id", distinct=True, filter=Q(followed=True)),
-        )
-        .order_by()
+        ).order_by()
     )
+    if not lines:
+        return []
+    first = min(line[1] for line in lines)
+    ordered_on: dict[tuple[int, int], list[datetime]] = {}
+    for client_id, product_id, created_at in (
+        OrderLine.objects.filter(
+            order__deal__client_id__in=requested.values("request__deal__client_id"),
+            product_id__in=requested.values("product_id"),
+            order__created_at__gte=first,
+            order__created_at__lt=end + timedelta(days=days),
+        )
+        .values_list("order__deal__client_id", "product_id", "order__created_at")
+        .order_by()
+    ):
+        ordered_on.setdefault((client_id, product_id), []).append(created_at)
+    for moments in ordered_on.values():
+        moments.sort()
+
+    window = timedelta(days=days)
+    groups: dict[tuple[int, int], dict] = {}
+    for request_id, at, client_id, owner_id, full_name, username, product_id, product_name in lines:
+        group = groups.setdefault(
+            (owner_id, product_id),
+            {"name": full_name or username, "product": product_name, "requests": set(), "converted": set()},
+        )
+        group["requests"].add(request_id)
+        moments = ordered_on.get((client_id, product_id), [])
+        following = bisect_left(moments, at)
+        if following < len(moments) and moments[following] <= at + window:
+            group["converted"].add(request_id)
     result = [
         SampleConversionRow(
-            hunter_id=row["request__deal__owner_id"],
-            hunter_name=row["request__deal__owner__full_name"] or row["request__deal__owner__username"],
-            product_id=row["product_id"],
-            product_name=row["product__name"],
-            requests=row["requests"],
-            converted=row["converted"],
-            rate=_share(row["converted"], row["requests"]),
+            hunter_id=owner_id,
+            hunter_name=group["name"],
+            product_id=product_id,
+            product_name=group["product"],
+            requests=len(group["requests"]),
+            converted=len(group["converted"]),
+            rate=_share(len(group["converted"]), len(group["requests"])),
         )
-        for row in rows
+        for (owner_id, product_id), group in groups.items()
     ]
     # Sorted here rather than in SQL so the order does not depend on the database's collation.
     result.sort(key=lambda row: (row.hunter_name, row.hunter_id, row.product_name))

@@ -461,7 +461,7 @@ SELECTORS = {
 
 
 @pytest.mark.parametrize(
-    ("name", "expected_queries"), [("funnel", 2), ("forecast", 4), ("samples_conversion", 1)]
+    ("name", "expected_queries"), [("funnel", 2), ("forecast", 4), ("samples_conversion", 2)]
 )
 def test_query_count_does_not_grow_with_the_history(pipeline, competitor, name, expected_queries):
     selector = SELECTORS[name]

@@ -93,13 +93,13 @@ class DealFilter(FilterSetWithMore):
     stage = django_filters.ChoiceFilter(label=_("Этап"), choices=Stage.choices)
     status = django_filters.ChoiceFilter(label=_("Статус"), choices=DealStatus.choices)
     owner = django_filters.ModelChoiceFilter(label=_("Хантер"), queryset=_hunters())
-    is_new_client = django_filters.BooleanFilter(label=_("Новый клиент"))
+    is_new_client = yes_no_filter(_("Новый клиент"))
     overdue = yes_no_filter(_("Следующий контакт просрочен"), method="filter_overdue")
     paid_in_full = yes_no_filter(_("Оплачена полностью"), field_name="paid_in_full_on", method="filter_paid")
     completed_for = django_filters.ModelChoiceFilter(
         label=_("Завершённая сделка засчитана хантеру"), queryset=_hunters()
     )
-    completed_in = MonthFilter(label=_("Завершена (оплачена) в месяце"))
+    completed_in = MonthFilter(label=_("Завершена в месяце"), help_text=_("Месяц оплаты, закрывшей заказ"))
     # The funnel: deals that entered a stage within the days, and of those the ones that went on.
     entered_stage = django_filters.ChoiceFilter(
         label=_("Вошла в этап"), choices=Stage.choices, method="filter_later"
@@ -112,7 +112,10 @@ class DealFilter(FilterSetWithMore):
         label=_("Была на этапе"), choices=Stage.choices, method="filter_was_at"
     )
     finished_from = django_filters.DateFilter(
-        label=_("Завершена (оплачена, закрыта или отказ) с"), widget=DAY, method="filter_later"
+        label=_("Завершена с"),
+        help_text=_("Оплачена полностью, закрыта или отказ"),
+        widget=DAY,
+        method="filter_later",
     )
     finished_to = django_filters.DateFilter(label=_("Завершена по"), widget=DAY, method="filter_later")
 

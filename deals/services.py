@@ -1199,6 +1199,17 @@ def _pay_changed_for_order(deal: Deal, *, cause: str) -> None:
         )
 
 
+def _pay_changed_for_clawbacks(deal: Deal, *, cause: str) -> None:
+    """A refund's clawback is shared by what each earner was credited with before it: money entered later
+    for an earlier day changes the shares, so every clawback's statement on the deal is checked again."""
+    first_month: dict[int, date] = {}
+    clawbacks = Clawback.objects.filter(refund__deal=deal).values_list("hunter_id", "accrual_month")
+    for hunter_id, month in clawbacks:
+        first_month[hunter_id] = min(month, first_month.get(hunter_id, month))
+    for hunter_id, month in sorted(first_month.items()):
+        pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
+
+
 def _put_in_force(order: Order, version: OrderVersion, *, deal: Deal) -> None:
     """Writes the version's lines and totals into the order; what they feed (completion, pay) follows in
     the same transaction."""
@@ -1577,11 +1588,9 @@ def payment_record(
         )
         raise
     deal_update_paid_in_full(deal)
-    pay_changed(
-        hunter_ids=[deal.owner_id],
-        month=accrual_month,
-        cause=_("внесена оплата %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)},
-    )
+    cause = _("внесена оплата %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)}
+    pay_changed(hunter_ids=[deal.owner_id], month=accrual_month, cause=cause)
+    _pay_changed_for_clawbacks(deal, cause=cause)
     progress_schedule(months=[accrual_month], hunter_ids=[deal.owner_id])
     return payment
 
@@ -1654,8 +1663,9 @@ def payment_refund(
     )
     deal_update_paid_in_full(deal)
     cause = _("внесён возврат %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)}
-    for hunter_id, month in months.items():
+    for hunter_id, month in months.items():  # the revenue of the hunter of now and each earner's clawback
         pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
+    _pay_changed_for_clawbacks(deal, cause=cause)  # earlier refunds whose shares this one changes
     progress_schedule(months=set(months.values()), hunter_ids=list(months))
     return refund
 

@@ -205,10 +205,15 @@ def months_paying_commission_on(payment: Payment, months: list[date]) -> list[da
 
 def lock_for_good(desk: Desk, hunter: User, month: date) -> Statement:
     """Locks the month if the race left it open: a lock refused before the approval, or a statement the
-    payment sent back to draft is approved again and locked."""
+    payment changed after its approval (sent back to draft by its check, or by this lock when the check has
+    not run yet) is approved again and locked."""
     if Statement.objects.get(hunter=hunter, month=month).status == Statement.Status.DRAFT:
         approve(hunter, month, head=desk.head)
     record = statement_lock(acting_user=desk.accountant, hunter=hunter, month=month)
+    if not record.is_locked:
+        assert record.status == Statement.Status.DRAFT and record.changed_after_approval
+        approve(hunter, month, head=desk.head)
+        record = statement_lock(acting_user=desk.accountant, hunter=hunter, month=month)
     assert record.is_locked, "the statement changed after its second approval"
     return record
 

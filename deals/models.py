@@ -324,6 +324,8 @@ class LostReason(models.Model):
     """The editable list of refusal reasons; ``code`` marks the ones the portal itself uses."""
 
     NO_CONTACT = "no_contact"
+    # A client lost over the product itself: the sales head is told (SPEC §3, negative feedback).
+    PRODUCT_COMPLAINT = "product_complaint"
 
     name = models.CharField(_("причина"), max_length=200, unique=True)
     code = models.SlugField(_("код"), max_length=50, blank=True)

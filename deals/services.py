@@ -23,6 +23,7 @@ from imports.models import ImportJob
 from imports.services import ImportJobFailed, JobRun, import_job_create, import_job_run
 from kpi.months import month_start
 from kpi.progress import progress_schedule
+from notifications import events
 from onboarding.selectors import onboarding_complete
 
 from . import stages
@@ -545,6 +546,7 @@ def payment_terms_request_create(
     request = PaymentTermsRequest(client=client, comment=comment.strip(), requested_by=acting_user, **terms)
     request.full_clean(exclude=["client", "requested_by"])
     request.save()
+    events.payment_terms_requested(request=request, acting_user=acting_user)
     return request
 
 
@@ -850,6 +852,7 @@ def deal_mark_lost(*, acting_user: User, deal: Deal, reason: LostReason, note: s
     if reason.requires_note and not note.strip():
         raise DealRuleError(_("Для причины «%(reason)s» нужен комментарий.") % {"reason": reason.name})
     _mark_lost(deal, reason=reason, note=note.strip(), by=acting_user)
+    events.deal_lost(deal=deal, acting_user=acting_user)
     return deal
 
 
@@ -988,7 +991,7 @@ def document_upload(
         raise ValidationError(
             {"number": _("Укажите номер счёта: по нему находятся оплаты из банковской выписки.")}
         )
-    return DealDocument.objects.create(
+    document = DealDocument.objects.create(
         deal=deal,
         kind=kind,
         number=number.strip(),
@@ -996,6 +999,8 @@ def document_upload(
         original_name=file.name[:255],
         uploaded_by=acting_user,
     )
+    events.document_uploaded(document=document, acting_user=acting_user)
+    return document
 
 
 @transaction.atomic
@@ -1060,6 +1065,7 @@ def sample_request_create(
     request.full_clean()
     request.save()
     SampleLine.objects.bulk_create([SampleLine(request=request, product=p, quantity=q) for p, q in lines])
+    events.sample_request_created(request=request, acting_user=acting_user)
     return request
 
 
@@ -1088,6 +1094,7 @@ def sample_request_set_status(
     request.comment = comment.strip() or request.comment
     request.status_changed_at = timezone.now()
     request.save(update_fields=["status", "comment", "status_changed_at"])
+    events.sample_request_status_changed(request=request, acting_user=acting_user)
     return request
 
 
@@ -1302,6 +1309,7 @@ def order_set_lines(
         OrderVersionLine(version=version, product=p, quantity=q, price=price, cost=cost)
         for p, q, price, cost in rows
     )
+    events.order_version_submitted(version=version, acting_user=acting_user)
     if not in_force:
         _put_in_force(order, version, deal=deal)
         order.production_status = Order.ProductionStatus.PENDING
@@ -1355,6 +1363,7 @@ def order_version_decide(
         _order_decided(order, status=Order.ProductionStatus.APPROVED, by=acting_user, at=now, comment=comment)
     else:
         _order_declined(order, by=acting_user, at=now, comment=comment)
+    events.order_version_decided(version=version, acting_user=acting_user)
     return version
 
 
@@ -1424,6 +1433,7 @@ def order_version_limit_decide(
     version.decision_comment = comment
     version.save(update_fields=["status", "decided_by", "decided_at", "decision_comment", "limit_comment"])
     _order_declined(order, by=acting_user, at=now, comment=comment)
+    events.order_version_decided(version=version, acting_user=acting_user)
     return version
 
 
@@ -1592,6 +1602,7 @@ def payment_record(
     pay_changed(hunter_ids=[deal.owner_id], month=accrual_month, cause=cause)
     _pay_changed_for_clawbacks(deal, cause=cause)
     progress_schedule(months=[accrual_month], hunter_ids=[deal.owner_id])
+    events.payment_recorded(payment=payment, acting_user=acting_user)
     return payment
 
 
@@ -1667,6 +1678,7 @@ def payment_refund(
         pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
     _pay_changed_for_clawbacks(deal, cause=cause)  # earlier refunds whose shares this one changes
     progress_schedule(months=set(months.values()), hunter_ids=list(months))
+    events.payment_recorded(payment=refund, acting_user=acting_user)
     return refund
 
 

@@ -374,7 +374,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compensation.tasks.check_marked_statements",
         "schedule": crontab(minute="*/10"),
     },
-    # Emails that could not go out at once (SMTP down) are retried.
+    # The email digest of the events told since the last one (notifications.events), and emails that
+    # could not go out at once (SMTP down) retried.
     "send-pending-notification-emails": {
         "task": "notifications.tasks.send_notification_emails",
         "schedule": crontab(minute="*/10"),

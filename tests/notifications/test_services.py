@@ -193,7 +193,7 @@ def test_one_digest_per_person_with_all_their_items_and_absolute_links(
     assert notification_emails_send() == 2
 
     [digest] = emails_to(hunter)
-    assert digest.subject == "Напоминания портала: 3"
+    assert digest.subject == "Уведомления портала: 3"
     assert "Здравствуйте, Иван Иванов!" in digest.body
     for line in (
         "— Сегодня связаться с «Кафе «Берёзка»»",

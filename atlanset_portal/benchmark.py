@@ -254,6 +254,7 @@ def _hunter_with_open_deals(count: int, today) -> User:
     from accounts.services import user_create
     from deals.models import ClientPhone, Order
     from deals.stages import ORDER
+    from kpi.models import Task
 
     hunter = user_create(
         username=f"bench-{time.time_ns()}", password=None, full_name="Нагрузочный хантер", role=Role.HUNTER
@@ -290,6 +291,13 @@ def _hunter_with_open_deals(count: int, today) -> User:
     )
     Order.objects.bulk_create(
         [Order(deal=deal, total=Decimal("15000.00"), cost_total=Decimal("9000.00")) for deal in deals[::3]]
+    )
+    # Each deal's next contact is its open task, which «Мой день» lists.
+    Task.objects.bulk_create(
+        [
+            Task(client=deal.client, deal=deal, due_on=today, what="Перезвонить", created_by=hunter)
+            for deal in deals
+        ]
     )
     return hunter
 

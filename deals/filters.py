@@ -85,3 +85,12 @@ class DealFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return _search(queryset, value, client="client__")
+
+
+def deal_search(queryset, value: str):
+    """Deals by their client (name, ИНН or phone, as the lists search) or by their own title."""
+    value = value.strip()
+    if not value:
+        return queryset
+    by_client = _search(Deal.objects.all(), value, client="client__").values("pk")
+    return queryset.filter(Q(pk__in=by_client) | Q(title__icontains=value))

@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 from atlanset_portal.templatetags.formatting import rub
 
 from . import stages
-from .models import Deal
+from .models import Client, Deal
+from .reach import map_href, phone_reach
 
 # hx-target="this" on the card is inherited by its buttons and form: each answer replaces the card
 # (hx-swap="outerHTML" is set once, on the board).
@@ -46,7 +47,9 @@ _CARD = (
     '<div class="card-menu-body">'
     '<button type="submit" form="board-advance" formaction="{advance}" hx-post="{advance}"'
     ' class="btn btn-sm btn-link">{forward}</button>'
-    "{back}</div></details></div></article>"
+    "{back}</div></details>"
+    '<span class="card-reach">{reach}</span>'
+    "</div></article>"
 )
 
 # Most cards are never moved back: their menu holds a link to the deal page's form (without JavaScript),
@@ -66,6 +69,12 @@ _BACK = (
     '<button type="submit" class="btn btn-sm btn-outline-primary py-0 mt-1">{back_button}</button>'
     "</form>"
 )
+# One-tap contact on a card: the links come from deals.reach, as on every other page (deals/_reach.html).
+_REACH = (
+    '<a class="btn btn-sm {style} py-0 reach-icon" href="{href}" title="{label}"{new_tab}>'
+    '<i class="{icon}" aria-hidden="true"></i><span class="visually-hidden">{label}</span></a>'
+)
+_NEW_TAB = mark_safe(' target="_blank" rel="noopener"')
 
 
 class CardRenderer:
@@ -90,6 +99,10 @@ class CardRenderer:
             "comment": _("Почему возвращаете (обязательно)"),
             "back_button": _("Вернуть"),
             "back_link": "← " + _("Вернуть на прежний этап…"),
+            "call": _("Позвонить"),
+            "whatsapp": _("Написать в WhatsApp"),
+            "telegram": _("Написать в Telegram"),
+            "map": _("Открыть в Яндекс Картах"),
         }
         self.forward_labels = {
             stage: (_("Вперёд: «%(stage)s»") % {"stage": following.label})
@@ -98,6 +111,36 @@ class CardRenderer:
             for stage in stages.ORDER
         }
         self._options: dict[tuple[str, str], SafeString] = {}
+
+    def reach(self, client: Client) -> SafeString:
+        """Call, WhatsApp and Telegram for the client's first phone, and the map; ``client.phones`` is
+        prefetched (deals.selectors.board_columns)."""
+        links = []  # (href, button colour, icon, label, what the label names)
+        phones = list(client.phones.all())
+        if phones:
+            phone = phone_reach(phones[0].number, phones[0].extension)
+            links += [
+                (phone.tel, "success", "fa-solid fa-phone", "call", phone.label),
+                (phone.whatsapp, "success", "fa-brands fa-whatsapp", "whatsapp", phone.label),
+                (phone.telegram, "primary", "fa-brands fa-telegram", "telegram", phone.label),
+            ]
+        place = map_href(client.address, client.city)
+        links.append((place, "secondary", "fa-solid fa-location-dot", "map", client.address))
+        return mark_safe(
+            "".join(
+                format_html(
+                    _REACH,
+                    href=href,
+                    style=f"btn-outline-{colour}",
+                    icon=icon,
+                    label=f"{self.labels[kind]}: {what}",
+                    # A call stays on the page; messengers and the map open their app or a tab.
+                    new_tab="" if href.startswith("tel:") else _NEW_TAB,
+                )
+                for href, colour, icon, kind, what in links
+                if href
+            )
+        )
 
     def back_options(self, stage: str, chosen: str | None = None) -> SafeString:
         """The earlier stages, the one before ``stage`` chosen unless ``chosen`` names another."""
@@ -186,4 +229,5 @@ class CardRenderer:
             menu_label=self.labels["menu"],
             forward=self.forward_labels[deal.stage],
             back=back,
+            reach=self.reach(deal.client),
         )

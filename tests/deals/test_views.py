@@ -207,7 +207,7 @@ def test_deal_page_queries_do_not_grow_with_the_deals_history(client, pipeline):
     for _ in range(10):
         pipeline.record_call(deal)
     assert count_queries(client, url) == before
-    assert before <= 30
+    assert before <= 31  # one per kind of record in the timeline, and the client's contacts at the top
 
 
 def test_client_page_queries_do_not_grow_with_its_deals(client, hunter):

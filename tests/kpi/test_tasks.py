@@ -369,7 +369,7 @@ def test_my_day_lists_due_and_overdue_tasks_with_client_deal_and_agreement(clien
 
 
 def test_the_migration_makes_a_task_of_every_next_contact_agreed_before_tasks(hunter, pipeline, today):
-    migration = import_module("kpi.migrations.0006_tasks_from_next_contact_dates")
+    migration = import_module("kpi.migrations.0007_tasks_from_next_contact_dates")
     deal = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.FOLLOW_UP)
     follow_up_record(
         acting_user=pipeline.hunter, deal=deal, outcome="Перезвонить после отпуска", next_contact_on=today

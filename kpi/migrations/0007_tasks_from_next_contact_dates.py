@@ -87,7 +87,7 @@ def tasks_from_next_contact_dates(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("kpi", "0005_tasks_of_agreed_contacts"),
+        ("kpi", "0006_tasks_of_agreed_contacts"),
         ("deals", "0018_lead_import_upload"),
     ]
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('deals', '0018_lead_import_upload'),
-        ('kpi', '0004_dashboard_figures'),
+        ('kpi', '0005_dirty_month'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

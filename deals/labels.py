@@ -1,8 +1,10 @@
-"""How pickers name deals and meetings: the client's name first, then the deal (its title, else its stage)
-and, for an event, its local date and time. One label for every dropdown, so a hunter reads the same
-words everywhere and never «Сделка №4» or a UTC time."""
+"""How pickers name deals and meetings. A deal: the client's name first, then the deal (its title, else its
+stage). A meeting (any activity): its local date and time first, then the client and the deal — on a
+phone a closed dropdown shows only its first thirty characters or so, and the moment is what tells two
+meetings with one client apart. One label for every dropdown, so a hunter reads the same words
+everywhere and never «Сделка №4» or a UTC time."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,21 +20,26 @@ def _deal_words(deal: Deal) -> str:
     return f"{deal.title} ({stage})" if deal.title else stage
 
 
-def picker_label(*, client: Client | None, deal: Deal | None = None, at: datetime | None = None) -> str:
-    """«Салон «Лотос» — 12.03.2026 14:30 — Поставка к весне (Дожим)»: the parts that are given."""
-    parts = [client.name if client is not None else _("без клиента")]
-    if at is not None:
-        parts.append(f"{timezone.localtime(at):%d.%m.%Y %H:%M}")
-    if deal is not None:
-        parts.append(_deal_words(deal))
-    return " — ".join(parts)
+def moment_label(at: datetime, *, today: date | None = None) -> str:
+    """«07.12 11:15» in the local time; the year is added for a moment of another year."""
+    local = timezone.localtime(at)
+    today = today or timezone.localdate()
+    return f"{local:%d.%m %H:%M}" if local.year == today.year else f"{local:%d.%m.%Y %H:%M}"
+
+
+def _client_words(client: Client | None) -> str:
+    return client.name if client is not None else _("без клиента")
 
 
 def deal_picker_label(deal: Deal) -> str:
-    """A deal in a dropdown (load it with ``client``)."""
-    return picker_label(client=deal.client, deal=deal)
+    """«Салон «Лотос» — Поставка к весне (Дожим)» (load the deal with ``client``)."""
+    return f"{_client_words(deal.client)} — {_deal_words(deal)}"
 
 
-def event_picker_label(event) -> str:
-    """A meeting (any activity) in a dropdown, at its local time (load it with ``client`` and ``deal``)."""
-    return picker_label(client=event.client, deal=event.deal, at=event.at)
+def event_picker_label(event, *, today: date | None = None) -> str:
+    """«07.12 14:30 — Салон «Лотос» — Поставка к весне (Дожим)» (load the activity with ``client`` and
+    ``deal``)."""
+    parts = [moment_label(event.at, today=today), _client_words(event.client)]
+    if event.deal is not None:
+        parts.append(_deal_words(event.deal))
+    return " — ".join(parts)

@@ -100,7 +100,7 @@ class Activity(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.at:%d.%m.%Y %H:%M}"
+        return f"{self.get_kind_display()} {timezone.localtime(self.at):%d.%m.%Y %H:%M}"
 
 
 class TaskQuerySet(models.QuerySet):

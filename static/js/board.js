@@ -21,7 +21,7 @@
       tab.classList.toggle("active", selected);
       if (selected) {
         tab.setAttribute("aria-current", "page");
-        tab.scrollIntoView({ block: "nearest", inline: "nearest" });
+        tab.scrollIntoView({ block: "nearest", inline: "center" });
       } else {
         tab.removeAttribute("aria-current");
       }
@@ -40,13 +40,15 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     const active = document.querySelector("[data-stage-tab].active");
-    if (active) active.scrollIntoView({ block: "nearest", inline: "nearest" });
-    // The "next contact" filter applies as soon as it is chosen.
-    document.querySelectorAll("#board-filters input[name=due]").forEach(function (radio) {
-      radio.addEventListener("change", function () {
-        radio.form.requestSubmit();
-      });
-    });
+    if (active) active.scrollIntoView({ block: "nearest", inline: "center" });
+    // The "next contact" filter and the head's choice of hunter apply as soon as they are chosen.
+    document.querySelectorAll("#board-filters input[name=due], #board-filters select[name=owner]").forEach(
+      function (field) {
+        field.addEventListener("change", function () {
+          field.form.requestSubmit();
+        });
+      },
+    );
   });
 
   // The notice of a move closes by itself after a while: on a phone it floats over the cards.

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from accounts.roles import Role
 from compensation.models import Expense
 from deals.models import Deal, StageChange
+from deals.services import contact_add
 from deals.stages import Stage
 from kpi.models import Activity, ActivityKind, Task
 from kpi.services import activity_log
@@ -85,6 +86,9 @@ def test_phone_board_moves_a_card_forward_and_back_in_place(phone, hunter):
     expect(phone.locator("[data-stage=call]")).to_be_hidden()  # one stage at a time
     expect(phone.locator("#tab-count-lead")).to_have_text("12")
     expect(phone.locator("#tab-count-call")).to_have_text("0")
+    # Each card calls its client in one tap.
+    first_card = lead.locator("article.board-card", has_text="Кафе №1").first
+    expect(first_card.locator('a[href^="tel:"]')).to_be_visible()
 
     # Forward from the card's menu, scrolled down the column: the card leaves, the counts change, and
     # the stage and the scroll position stay where they were.
@@ -172,6 +176,7 @@ def test_a_meetings_next_contact_is_a_task_done_from_my_day(phone, hunter):
     expect(meeting_task).to_contain_text("связаться сегодня в 16:30")
     expect(meeting_task).to_contain_text("Договорились: Показал пробники, ждут прайс на 20 л")
     expect(tasks.locator("li.task", has_text="Кафе «Северное»")).to_contain_text("просрочено с")
+    expect(meeting_task.locator('a[href^="tel:"]')).to_be_visible()  # one tap to call back
     tasks.scroll_into_view_if_needed()
     phone_screen(phone, "phone-my-day")
 
@@ -211,8 +216,20 @@ def test_the_deals_story_on_a_phone(phone, hunter, pipeline):
         outcome="Уточнил адрес доставки",
         next_contact_on=timezone.localdate() + timedelta(days=2),
     )
+    contact_add(
+        acting_user=hunter,
+        client=deal.client,
+        name="Мария Соколова",
+        position="управляющая",
+        phone="+79501112233",
+    )
     sign_in(phone, hunter.username)
     phone.goto(f"/deals/{deal.pk}/")
+    # At the top: the client's phones and contacts, each called in one tap.
+    expect(phone.locator('#client-reach a[href^="tel:"]').first).to_be_in_viewport()
+    expect(phone.locator("#client-contacts")).to_contain_text("Мария Соколова")
+    expect(phone.locator('#client-contacts a[href="tel:+79501112233"]')).to_be_visible()
+    phone_screen(phone, "phone-deal-top")
     timeline = phone.locator("#timeline")
     for text in (
         "Звонок: Уточнил адрес доставки",
@@ -242,8 +259,8 @@ def test_an_expense_claimed_for_a_meeting_on_a_phone(phone, hunter, settings, tm
     sign_in(phone, hunter.username)
     phone.goto("/compensation/expenses/")
     phone.get_by_label("Сумма, ₽").fill("850")
-    # Named by the client and the local time of the meeting (not UTC, not «Сделка №…»).
-    phone.get_by_label("Встреча с клиентом").select_option(label=f"Ресторан «Сургут» — {at:%d.%m.%Y} 11:15")
+    # Named by the local time of the meeting and the client (not UTC, not «Сделка №…»).
+    phone.get_by_label("Встреча с клиентом").select_option(label=f"{at:%d.%m} 11:15 — Ресторан «Сургут»")
     phone.get_by_label("Что оплачено").fill("Такси до ресторана и обратно")
     phone.get_by_label("Чек (PDF или фото)").set_input_files(
         {"name": "chek.pdf", "mimeType": "application/pdf", "buffer": RECEIPT_PDF}
@@ -254,7 +271,7 @@ def test_an_expense_claimed_for_a_meeting_on_a_phone(phone, hunter, settings, tm
     expect(phone.locator(".alert-success")).to_contain_text("Заявка на возмещение отправлена")
     expense = Expense.objects.get()
     assert expense.meeting == meeting and expense.hunter == hunter
-    expect(phone.locator("main")).to_contain_text(f"Ресторан «Сургут», {at:%d.%m.%Y}")
+    expect(phone.locator("main")).to_contain_text(f"Ресторан «Сургут», {at:%d.%m.%Y} 11:15")
     assert Activity.objects.count() == 1
     console.assert_clean()
 

@@ -365,6 +365,37 @@ def test_my_day_lists_due_and_overdue_tasks_with_client_deal_and_agreement(clien
     assert 'href="tel:+7950' in tasks  # one tap to call the client
 
 
+def test_my_day_lists_none_of_another_hunters_tasks_and_the_head_sees_them_all(
+    client, hunter, other_hunter, sales_head
+):
+    mine = due_task(hunter, name="Салон «Мой»")
+    theirs = due_task(other_hunter, name="Салон «Чужой»", deal=False)
+    client.force_login(hunter)
+
+    tasks = text(section(client.get(reverse("kpi:my_day")).content.decode(), "tasks"))
+
+    assert "Салон «Мой»" in tasks and "Салон «Чужой»" not in tasks
+    assert list(Task.objects.visible_to(hunter)) == [mine]
+    assert set(Task.objects.visible_to(sales_head)) == {mine, theirs}
+
+
+def test_a_transferred_clients_task_outside_deals_leaves_the_old_hunters_day(
+    client, hunter, other_hunter, sales_head
+):
+    from deals.services import client_transfer
+
+    task = due_task(hunter, name="Салон «Переданный»", deal=False)
+    client_transfer(acting_user=sales_head, client=task.client, to_owner=other_hunter, reason="Отпуск")
+
+    def my_tasks(user) -> str:
+        client.force_login(user)
+        return text(section(client.get(reverse("kpi:my_day")).content.decode(), "tasks"))
+
+    assert "Салон «Переданный»" not in my_tasks(hunter)
+    assert client.post(reverse("kpi:task_done", args=[task.pk]), headers=HTMX).status_code == 404
+    assert "Салон «Переданный»" in my_tasks(other_hunter)
+
+
 # --- the migration --------------------------------------------------------------------------------------
 
 

@@ -21,7 +21,6 @@
       tab.classList.toggle("active", selected);
       if (selected) {
         tab.setAttribute("aria-current", "page");
-        tab.scrollIntoView({ block: "nearest", inline: "center" });
       } else {
         tab.removeAttribute("aria-current");
       }
@@ -39,8 +38,6 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
-    const active = document.querySelector("[data-stage-tab].active");
-    if (active) active.scrollIntoView({ block: "nearest", inline: "center" });
     // The "next contact" filter and the head's choice of hunter apply as soon as they are chosen.
     document.querySelectorAll("#board-filters input[name=due], #board-filters select[name=owner]").forEach(
       function (field) {

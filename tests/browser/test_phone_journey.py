@@ -89,6 +89,7 @@ def test_phone_board_moves_a_card_forward_and_back_in_place(phone, hunter):
     # Each card calls its client in one tap.
     first_card = lead.locator("article.board-card", has_text="Кафе №1").first
     expect(first_card.locator('a[href^="tel:"]')).to_be_visible()
+    phone_screen(phone, "phone-board-stage")
 
     # Forward from the card's menu, scrolled down the column: the card leaves, the counts change, and
     # the stage and the scroll position stay where they were.

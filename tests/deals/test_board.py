@@ -230,6 +230,37 @@ def test_the_board_filters_overdue_due_today_and_by_search(client, hunter):
     assert shown(q="штор") == (["Ателье"], "1")  # the deal's title
     assert shown(q="Кафе", due="overdue") == (["Кафе «Вчера»"], "1")
     assert shown(due="nonsense")[1] == "5"
+    assert shown(q="салон")[0] == ["Салон «Без даты»", "Салон «Завтра»"]  # in lower case, in Russian
+
+
+def test_a_hunters_board_search_never_shows_another_hunters_deal(client, hunter, other_hunter):
+    make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Кафе «Своё»"))
+    make_deal(acting_user=other_hunter, client=make_client(acting_user=other_hunter, name="Кафе «Чужое»"))
+    client.force_login(hunter)
+
+    text = page_text(client.get(BOARD, {"q": "кафе"}))
+
+    assert "Кафе «Своё»" in text and "Кафе «Чужое»" not in text
+
+
+def test_the_filtered_board_and_a_move_cost_the_same_queries_however_many_cards(client, hunter):
+    def measure() -> tuple[int, int]:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as board:
+            assert client.get(BOARD, {"q": "кафе", "due": ""}).status_code == 200
+        deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Кафе «Ход»"))
+        with CaptureQueriesContext(connection) as move:
+            assert advance(client, deal, board_address=f"{BOARD}?q=кафе").status_code == 200
+        return len(board), len(move)
+
+    make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Кафе №0"))
+    client.force_login(hunter)
+    few = measure()
+    for number in range(1, 16):
+        make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name=f"Кафе №{number}"))
+    assert measure() == few
 
 
 def test_a_move_under_a_filter_counts_what_the_filter_shows(client, hunter):

@@ -33,6 +33,7 @@ from deals.services import (
 from deals.stages import Stage
 from kpi import services as kpi_services
 from kpi.models import ActivityKind
+from kpi.services import task_schedule
 from notifications.models import Notification, NotificationKind
 from notifications.reminders import RULES, idle_limit
 from tests.deals.factories import Pipeline, make_client, make_deal
@@ -714,7 +715,7 @@ def test_a_next_contact_agreed_for_later_holds_the_idle_reminder_back(hunter, ru
         client=make_client(acting_user=hunter, name="Склад «Ждёт звонка»"),
         created_at=moment(TUESDAY - timedelta(days=limit + 5)),
     )
-    Deal.objects.filter(pk=waiting.pk).update(next_contact_on=TUESDAY + timedelta(days=3))
+    task_schedule(agreed_by=hunter, client=waiting.client, deal=waiting, due_on=TUESDAY + timedelta(days=3))
 
     run_reminders(TUESDAY)
 

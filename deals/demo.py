@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.models import User
+from kpi.services import task_schedule
 
 from . import services
 from .models import Client, Deal, Product
@@ -263,5 +264,11 @@ def _drive(
             )
         deal = services.deal_move(acting_user=hunter, deal=deal, to_stage=order[order.index(stage) + 1])
     if target == Stage.CALL and branch % 2:
-        deal.next_contact_on = today - timedelta(days=1)  # one overdue callback, as in real life
-        deal.save(update_fields=["next_contact_on"])
+        # One overdue callback, as in real life: agreed on an earlier call and not made yesterday.
+        task_schedule(
+            agreed_by=hunter,
+            client=client,
+            deal=deal,
+            due_on=today - timedelta(days=1),
+            what="Перезвонить ЛПР: обещал посмотреть прайс",
+        )

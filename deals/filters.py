@@ -1,6 +1,6 @@
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -81,3 +81,13 @@ class DealFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return _search(queryset, value, client="client__")
+
+
+def deal_search(queryset, value: str):
+    """Deals by their client (name, address, phone, ИНН or a contact, as the lists search) or by their
+    own title."""
+    value = value.strip()
+    if not value:
+        return queryset
+    by_client = _search(Deal.objects.all(), value, client="client__").values("pk")
+    return queryset.filter(Q(pk__in=by_client) | Q(title__icontains=value))

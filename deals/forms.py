@@ -30,6 +30,7 @@ PHONE = {"type": "tel", "autocomplete": "tel", "inputmode": "tel"}
 # Requisites are digits: the numeric keypad, and no autofill from the person's own details.
 DIGITS = {"inputmode": "numeric", "autocomplete": "off"}
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 TEXT = forms.Textarea(attrs={"rows": 2})
 
 
@@ -240,6 +241,7 @@ class FollowUpForm(forms.Form):
     objection = forms.CharField(label=_("Возражение клиента"), widget=TEXT, required=False)
     client_confirmed = forms.BooleanField(label=_("Клиент подтвердил желание купить"), required=False)
     next_contact_on = forms.DateField(label=_("Следующий контакт"), required=False, widget=DATE)
+    next_contact_time = forms.TimeField(label=_("Во сколько (необязательно)"), required=False, widget=TIME)
 
     def clean(self):
         cleaned = super().clean()

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from imports.models import ImportJob
 from imports.services import ImportJobFailed, JobRun, import_job_create, import_job_run
 from kpi.months import month_start
 from kpi.progress import progress_schedule
+from kpi.services import deal_tasks_done, task_schedule
 from notifications import events
 from onboarding.selectors import onboarding_complete
 
@@ -1034,8 +1035,13 @@ def proposal_record(
     )
     proposal.full_clean()
     proposal.save()
-    deal.next_contact_on = callback_on
-    deal.save(update_fields=["next_contact_on"])
+    task_schedule(
+        agreed_by=acting_user,
+        client=deal.client,
+        deal=deal,
+        due_on=callback_on,
+        what=_("Перезвонить после КП (отправлено на %(email)s)") % {"email": proposal.sent_to_email},
+    )
     return proposal
 
 
@@ -1106,9 +1112,12 @@ def follow_up_record(
     outcome: str,
     objection: str = "",
     next_contact_on: date | None = None,
+    next_contact_time: time | None = None,
     client_confirmed: bool = False,
     at: datetime | None = None,
 ) -> FollowUp:
+    """A follow-up contact with its outcome: the next contact agreed becomes the deal's task; once the
+    client confirmed and nothing more was agreed, the deal's open task is done."""
     _ensure_works_deal(acting_user, deal)
     deal = _open_locked_deal(deal)
     if not outcome.strip():
@@ -1130,8 +1139,20 @@ def follow_up_record(
         author=acting_user,
         at=at or timezone.now(),
     )
-    deal.next_contact_on = next_contact_on
-    deal.save(update_fields=["next_contact_on"])
+    if next_contact_on is not None:
+        what = follow_up.outcome
+        if follow_up.objection:
+            what = f"{what}; {_('возражение')}: {follow_up.objection}"
+        task_schedule(
+            agreed_by=acting_user,
+            client=deal.client,
+            deal=deal,
+            due_on=next_contact_on,
+            due_time=next_contact_time,
+            what=what,
+        )
+    else:
+        deal_tasks_done(acting_user=acting_user, deal=deal)
     return follow_up
 
 

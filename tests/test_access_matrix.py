@@ -48,6 +48,8 @@ from deals.stages import Stage
 from imports import models as imports_models
 from imports.models import ImportJob
 from kpi import models as kpi_models
+from kpi.models import ActivityKind
+from kpi.services import activity_log
 from notifications import models as notifications_models
 from notifications.models import Notification, NotificationKind
 from notifications.reminders import Reminder
@@ -348,6 +350,14 @@ MATRIX: dict[str, Row] = {
     "kpi:activity_create": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 400, B: 400, HEAD: 400, BUH: 403, PROD: 403}),
+    # Hunter A's task (the next contact agreed at a meeting on the world's deal). Done or moved by whoever
+    # works the deal, hunter A or the head; without a date the move is refused with a message on «Мой день».
+    "kpi:task_done": Row({"pk": "task"},
+        get={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: Go("kpi:my_day"), B: 404, HEAD: Go("kpi:my_day"), BUH: 403, PROD: 403}),
+    "kpi:task_move": Row({"pk": "task"},
+        get={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: Go("kpi:my_day"), B: 404, HEAD: Go("kpi:my_day"), BUH: 403, PROD: 403}),
     # An empty grid is every row left empty: nobody gets a plan, nothing is saved, the grid is shown again.
     "kpi:plans": Row({"month": "month"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
@@ -483,6 +493,14 @@ def build_world() -> World:
     pipeline = Pipeline(hunter=hunter, production=users[PROD], accountant=users[BUH])
     client = make_client(acting_user=hunter, name="Салон «Лотос»")
     deal = pipeline.advance_to(make_deal(acting_user=hunter, client=client), Stage.PAYMENT)
+    meeting = activity_log(
+        acting_user=hunter,
+        kind=ActivityKind.MEETING,
+        client=client,
+        deal=deal,
+        outcome="Ждут счёт",
+        next_contact_on=timezone.localdate(),
+    )
     expense = expense_claim(
         acting_user=hunter,
         amount=Decimal("1200.00"),
@@ -543,6 +561,7 @@ def build_world() -> World:
         "product": pipeline.product.pk,
         "lost_reason": LostReason.objects.get(code="competitor").pk,
         "expense": expense.pk,
+        "task": kpi_models.Task.objects.get(activity=meeting).pk,
         "transfer": transfer.pk,
         "transferred_client": stand_in_client.pk,
         "notification": Notification.objects.get(recipient=hunter).pk,
@@ -616,7 +635,7 @@ MAIN_TABLES = [
         (deals_models, "Client ClientPhone Contact Product LostReason Deal StageChange CallResult"),
         (deals_models, "DealDocument Proposal SampleRequest FollowUp Order OrderLine Shipment Payment"),
         (deals_models, "Feedback Transfer ClientExport OrderVersion OrderVersionLine PaymentTermsRequest"),
-        (kpi_models, "Activity MonthlyPlan DepartmentQuarterPlan CallRecord"),
+        (kpi_models, "Activity MonthlyPlan DepartmentQuarterPlan CallRecord Task"),
         (compensation_models, "PaySchemeVersion Statement Adjustment Expense Dispute"),
         (onboarding_models, "SectionVersion Acknowledgement Question TestAttempt"),
         (notifications_models, "Notification EmailOptOut"),
@@ -641,6 +660,7 @@ def snapshot(world: World) -> dict:
         (SampleRequest, ref["sample"], ("status",)),
         (compensation_models.Expense, ref["expense"], ("status", "approved_amount")),
         (Notification, ref["notification"], ("read_at",)),
+        (kpi_models.Task, ref["task"], ("status", "due_on")),
     ]
     for model, pk, columns in states:
         table = quote(model._meta.db_table)
@@ -775,6 +795,7 @@ OWNED_BY_A = {
     *"client deal document expense notification attempt hunter_a order sample".split(),  # noqa: SIM905
     "order_version",
     "terms_request",
+    "task",
     "lead_job",
 }
 
@@ -879,6 +900,7 @@ MALFORMED_IDS = [
     ("deals:advance", A, {"to_stage": "no-such-stage"}, ()),
     ("onboarding:test", A, {"order": "x,y"}, ()),
     ("kpi:activity_create", A, {"client": "x", "deal": "x", "kind": "call"}, ()),
+    ("kpi:task_move", A, {"due_on": "x", "due_time": "25:99"}, ()),
     ("deals:sample_status", PROD, {"status": "x"}, ()),
     ("deals:order_decision", PROD, {"approve": "x"}, ()),
 ]

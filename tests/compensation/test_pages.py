@@ -444,3 +444,113 @@ def test_only_the_head_gets_the_scheme_form(client, people):
         assert 'name="effective_from"' not in text(client.get(reverse("compensation:scheme")))
         assert client.post(reverse("compensation:scheme"), SCHEME_POST).status_code == 403
     assert PaySchemeVersion.objects.count() == before
+
+
+# --- expense claims for meetings ----------------------------------------------------------------------
+
+
+def meeting_of(hunter, client_name: str, at):
+    from kpi.models import ActivityKind
+    from kpi.services import activity_log
+    from tests.deals.factories import make_client
+
+    return activity_log(
+        acting_user=hunter,
+        kind=ActivityKind.MEETING,
+        client=make_client(acting_user=hunter, name=client_name),
+        at=at,
+    )
+
+
+def receipt():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("chek.pdf", b"%PDF-1.4 taxi receipt", content_type="application/pdf")
+
+
+def test_an_expense_claimed_for_a_meeting_is_accepted(client, hunter, tmp_path, settings):
+    from django.utils import timezone
+
+    from compensation.models import Expense
+
+    settings.MEDIA_ROOT = tmp_path
+    meeting = meeting_of(hunter, "Ресторан «Сургут»", timezone.now())
+    client.force_login(hunter)
+
+    response = client.post(
+        reverse("compensation:expenses"),
+        {"amount": "850.00", "meeting": meeting.pk, "note": "Такси до ресторана", "receipt": receipt()},
+    )
+
+    assert response.status_code == 302
+    expense = Expense.objects.get()
+    assert (expense.meeting, expense.hunter, expense.amount) == (meeting, hunter, Decimal("850.00"))
+
+
+def test_an_expense_for_another_hunters_meeting_is_refused(client, hunter, other_hunter, tmp_path, settings):
+    from django.utils import timezone
+
+    from compensation.models import Expense
+
+    settings.MEDIA_ROOT = tmp_path
+    theirs = meeting_of(other_hunter, "Кафе «Чужое»", timezone.now())
+    client.force_login(hunter)
+
+    response = client.post(
+        reverse("compensation:expenses"),
+        {"amount": "850.00", "meeting": theirs.pk, "note": "Такси", "receipt": receipt()},
+    )
+
+    assert response.status_code == 400
+    assert "Выберите корректный вариант" in text(response)
+    assert not Expense.objects.exists()
+
+
+def test_the_meeting_picker_names_the_client_the_deal_and_the_local_time(client, hunter):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from kpi.models import ActivityKind
+    from kpi.services import activity_log
+    from tests.deals.factories import make_client, make_deal
+
+    now = timezone.localtime()
+    # 14:30 in Yekaterinburg is 09:30 UTC: the picker shows the hunter's time.
+    at = datetime(now.year, now.month, now.day, 14, 30, tzinfo=ZoneInfo("Asia/Yekaterinburg"))
+    if at > now:
+        at -= timezone.timedelta(days=1)
+    lotus = make_client(acting_user=hunter, name="Салон «Лотос»")
+    deal = make_deal(acting_user=hunter, client=lotus, title="Поставка к весне")
+    activity_log(acting_user=hunter, kind=ActivityKind.MEETING, client=lotus, deal=deal, at=at)
+    meeting_of(hunter, "Кафе «Северное»", at)
+    client.force_login(hunter)
+
+    page = text(client.get(reverse("compensation:expenses")))
+
+    options = re.findall(r'<option value="\d+">(.*?)</option>', page)
+    # The moment first (a phone's closed dropdown shows its start), without the year of this year.
+    day = f"{at:%d.%m}" if at.year == now.year else f"{at:%d.%m.%Y}"
+    assert sorted(options) == [
+        f"{day} 14:30 — Кафе «Северное»",
+        f"{day} 14:30 — Салон «Лотос» — Поставка к весне (Выборка потенциальных клиентов)",
+    ]
+    assert "09:30" not in page and "Сделка №" not in page
+
+
+def test_the_meeting_picker_offers_the_latest_fifty_meetings(client, hunter):
+    from django.utils import timezone
+
+    from compensation.forms import ExpenseClaimForm
+
+    now = timezone.now()
+    meetings = [
+        meeting_of(hunter, f"Кафе №{number}", now - timezone.timedelta(minutes=number))
+        for number in range(52)
+    ]
+
+    form = ExpenseClaimForm(hunter=hunter)
+
+    offered = list(form.fields["meeting"].queryset)
+    assert offered == meetings[:50]

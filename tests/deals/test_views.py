@@ -140,14 +140,14 @@ def test_board_drag_and_drop_refusal_comes_back_as_a_notice(client, hunter):
     assert "в карточке клиента указан адрес" in page_text(response)
 
 
-def test_board_drag_and_drop_moves_a_ready_deal_and_refreshes_the_board(client, hunter):
+def test_board_drag_and_drop_moves_a_ready_deal_in_place(client, hunter):
     deal = make_deal(acting_user=hunter)
     client.force_login(hunter)
     response = client.post(
         reverse("deals:advance", args=[deal.pk]), {"to_stage": "call"}, headers={"HX-Request": "true"}
     )
     assert response.status_code == 200
-    assert response["HX-Trigger"] == "board-changed"
+    assert 'hx-swap-oob="afterbegin:#cards-call"' in response.content.decode()  # tests/deals/test_board.py
     assert Deal.objects.get(pk=deal.pk).stage == Stage.CALL
 
 
@@ -207,7 +207,7 @@ def test_deal_page_queries_do_not_grow_with_the_deals_history(client, pipeline):
     for _ in range(10):
         pipeline.record_call(deal)
     assert count_queries(client, url) == before
-    assert before <= 30
+    assert before <= 31  # one per kind of record in the timeline, and the client's contacts at the top
 
 
 def test_client_page_queries_do_not_grow_with_its_deals(client, hunter):

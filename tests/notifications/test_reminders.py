@@ -33,6 +33,7 @@ from deals.services import (
 from deals.stages import Stage
 from kpi import services as kpi_services
 from kpi.models import ActivityKind
+from kpi.services import task_schedule
 from notifications.models import Notification, NotificationKind
 from notifications.reminders import RULES, idle_limit
 from tests.deals.factories import Pipeline, make_client, make_deal
@@ -396,6 +397,51 @@ def test_client_follow_up_rescheduled_later_is_not_reminded_on_the_old_date(hunt
     assert titles(hunter) == []
 
 
+def test_a_meetings_next_contact_outside_a_deal_is_reminded_on_its_day_and_after(hunter, run_reminders):
+    client = make_client(acting_user=hunter, name="Гостиница «После встречи»")
+    activity_log(
+        acting_user=hunter,
+        kind=ActivityKind.MEETING,
+        client=client,
+        at=local(2026, 11, 13),
+        outcome="Ждут прайс",
+        next_contact_on=TUESDAY,
+        next_contact_time=time(16, 30),
+    )
+
+    run_reminders(TUESDAY)
+    run_reminders(TUESDAY + timedelta(days=1))
+
+    assert titles(hunter) == [
+        "Сегодня связаться с «Гостиница «После встречи»» в 16:30",
+        "Просрочен контакт с «Гостиница «После встречи»» (с 17 ноября)",
+    ]
+    assert set(of_kind(NotificationKind.FOLLOW_UP_DUE).values_list("url", flat=True)) == {client_url(client)}
+
+
+def test_a_task_done_is_not_reminded_and_a_moved_one_on_its_new_day_only(hunter, run_reminders):
+    from kpi.models import Task
+    from kpi.services import task_done, task_move
+
+    done = deal_due_on(hunter, "Кафе «Сделано»", TUESDAY)
+    moved = deal_due_on(hunter, "Кафе «Перенесено»", TUESDAY)
+    task_done(acting_user=hunter, task=Task.objects.get(deal=done, status=Task.Status.OPEN))
+    task_move(
+        acting_user=hunter,
+        task=Task.objects.get(deal=moved, status=Task.Status.OPEN),
+        due_on=date(2026, 11, 19),  # a Thursday: put off on Monday, before it was due
+        today=TUESDAY - timedelta(days=1),
+    )
+
+    run_reminders(TUESDAY)
+    assert titles(hunter) == []
+    run_reminders(date(2026, 11, 19))
+
+    assert titles(hunter) == ["Сегодня связаться с «Кафе «Перенесено»»"]
+    assert Deal.objects.get(pk=moved.pk).next_contact_on == date(2026, 11, 19)
+    assert Deal.objects.get(pk=done.pk).next_contact_on is None
+
+
 # --- deferred_payments_overdue -------------------------------------------------------------------
 
 
@@ -669,7 +715,7 @@ def test_a_next_contact_agreed_for_later_holds_the_idle_reminder_back(hunter, ru
         client=make_client(acting_user=hunter, name="Склад «Ждёт звонка»"),
         created_at=moment(TUESDAY - timedelta(days=limit + 5)),
     )
-    Deal.objects.filter(pk=waiting.pk).update(next_contact_on=TUESDAY + timedelta(days=3))
+    task_schedule(agreed_by=hunter, client=waiting.client, deal=waiting, due_on=TUESDAY + timedelta(days=3))
 
     run_reminders(TUESDAY)
 

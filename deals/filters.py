@@ -1,11 +1,12 @@
 import django_filters
+from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Role
 
-from .models import Client, ClientPhone, ClientSource, Deal
+from .models import Client, ClientPhone, ClientSource, Deal, OrderVersion, SampleRequest
 from .phones import normalize_phone
 from .stages import DealStatus, Stage
 
@@ -85,3 +86,35 @@ class DealFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return _search(queryset, value, client="client__")
+
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class ProductionHistoryFilter(django_filters.FilterSet):
+    """What production has handled, by what and when. Applied to the sample requests and to the order
+    versions alike (deals.selectors.handled_sample_requests / decided_order_versions annotate both with
+    ``outcome`` and ``decided_at``)."""
+
+    KINDS = [("samples", _("Пробники")), ("orders", _("Заказы"))]
+    OUTCOMES = [
+        ("prepared", _("Пробники подготовлены")),
+        ("handed_over", _("Пробники переданы клиенту")),
+        ("approved", _("Заказ согласован")),
+        ("declined", _("Отклонено")),
+    ]
+
+    kind = django_filters.ChoiceFilter(
+        label=_("Что"), choices=KINDS, method="filter_kind", empty_label=_("Пробники и заказы")
+    )
+    outcome = django_filters.ChoiceFilter(label=_("Решение"), choices=OUTCOMES, empty_label=_("Любое"))
+    since = django_filters.DateFilter(
+        label=_("С"), field_name="decided_at", lookup_expr="date__gte", widget=DATE_INPUT
+    )
+    until = django_filters.DateFilter(
+        label=_("По"), field_name="decided_at", lookup_expr="date__lte", widget=DATE_INPUT
+    )
+
+    def filter_kind(self, queryset, name, value):
+        wanted = SampleRequest if value == "samples" else OrderVersion
+        return queryset if queryset.model is wanted else queryset.none()

@@ -16,6 +16,7 @@ from accounts.access import can, scope_owned
 from accounts.roles import Capability
 
 from .stages import FINANCE_STAGES, CallOutcome, DealStatus, Stage
+from .units import unit_for, unit_forms
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -288,7 +289,22 @@ class ClientHoliday(models.Model):
 
 class Product(models.Model):
     name = models.CharField(_("название"), max_length=200, unique=True)
-    unit = models.CharField(_("единица"), max_length=20, default="шт.")
+    unit = models.CharField(
+        _("единица"), max_length=20, default="шт.", help_text=_("Как после «1»: канистра, бутылка, шт.")
+    )
+    # The unit declined by number (deals/units.py); empty: the known forms of the unit, or the unit itself.
+    unit_few = models.CharField(
+        _("единица после 2–4 и дробных"),
+        max_length=20,
+        blank=True,
+        help_text=_("Как после «2» и «1,5»: канистры, бутылки"),
+    )
+    unit_many = models.CharField(
+        _("единица после 5 и больше"),
+        max_length=20,
+        blank=True,
+        help_text=_("Как после «5»: канистр, бутылок"),
+    )
     list_price = models.DecimalField(_("цена по прайсу, ₽"), **MONEY)
     cost = models.DecimalField(_("себестоимость, ₽"), **MONEY)
     is_active = models.BooleanField(_("в продаже"), default=True)
@@ -309,6 +325,15 @@ class Product(models.Model):
     @property
     def margin(self) -> Decimal:
         return self.list_price - self.cost
+
+    @property
+    def unit_forms(self) -> tuple[str, str, str]:
+        """The unit after 1, after 2–4 (and fractions), after 5: («канистра», «канистры», «канистр»)."""
+        return unit_forms(self.unit, self.unit_few, self.unit_many)
+
+    def unit_for(self, quantity: Decimal | int) -> str:
+        """The unit as it follows ``quantity``: «канистр» for 10."""
+        return unit_for(quantity, unit=self.unit, few=self.unit_few, many=self.unit_many)
 
 
 class LostReason(models.Model):
@@ -553,8 +578,10 @@ class SampleRequest(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="sample_requests")
     receiver_name = models.CharField(_("получатель"), max_length=200)
     receiver_phone = models.CharField(_("телефон получателя"), max_length=16)
+    delivery_address = models.CharField(_("адрес доставки"), max_length=500, blank=True)
     potential_volume = models.CharField(_("потенциальный оптовый объём"), max_length=200)
     status = models.CharField(_("статус"), max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    # Production's note; a declined request always has one (the reason, deals.services).
     comment = models.TextField(_("комментарий производства"), blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
@@ -565,6 +592,12 @@ class SampleRequest(models.Model):
         verbose_name_plural = _("заявки на пробники")
         ordering = ["requested_at", "pk"]
         indexes = [models.Index(fields=["status", "requested_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(comment=""),
+                name="deals_samplerequest_declined_has_reason",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Пробники по сделке {self.deal_id}: {self.get_status_display()}"

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from atlanset_portal.numbers import format_decimal
 from atlanset_portal.templatetags.formatting import rub
 from compensation.changes import accrual_month_for_update, pay_changed
 from imports.models import ImportJob
@@ -179,6 +180,17 @@ def _checked_bank_document(bank_document: str) -> str:
             {"bank_document": _("Номер документа — не длиннее %(limit)s символов.") % {"limit": limit}}
         )
     return bank_document
+
+
+def _day(day: date) -> str:
+    return f"{day:%d.%m.%Y}"
+
+
+def _check_dates(**problems: str | None) -> None:
+    """Refuses with every date that cannot be right, each on its field (``None``: the date is fine)."""
+    found = {field: message for field, message in problems.items() if message}
+    if found:
+        raise ValidationError(found)
 
 
 # --- clients ----------------------------------------------------------------------------------
@@ -647,7 +659,10 @@ def deal_import(
         comment=_("Перенесена из истории продаж"),
     )
     if lines:
-        order_set_lines(acting_user=acting_user, deal=deal, lines=lines)
+        # History: its prices were agreed with the client when the deal happened.
+        order_set_lines(
+            acting_user=acting_user, deal=deal, lines=lines, confirmed_prices=agreed_prices(lines)
+        )
         Order.objects.filter(deal=deal).update(created_at=created_at)
         OrderVersion.objects.filter(order__deal=deal).update(created_at=created_at)
     return deal
@@ -962,6 +977,19 @@ def proposal_record(
     deal = _open_locked_deal(deal)
     if file is None and not template_name.strip():
         raise ValidationError(_("Приложите файл КП или укажите шаблон."))
+    today = timezone.localdate()
+    _check_dates(
+        sent_at=(
+            _("КП не может быть отправлено позже сегодняшнего дня (%(today)s).") % {"today": _day(today)}
+            if (timezone.localdate(sent_at) if timezone.is_aware(sent_at) else sent_at.date()) > today
+            else None
+        ),
+        callback_on=(
+            _("Дата обратного звонка не может быть в прошлом: сегодня %(today)s.") % {"today": _day(today)}
+            if callback_on < today
+            else None
+        ),
+    )
     document = (
         document_upload(acting_user=acting_user, deal=deal, kind=DealDocument.Kind.PROPOSAL, file=file)
         if file
@@ -983,6 +1011,10 @@ def proposal_record(
     return proposal
 
 
+# The most of one product a sample request may ask for: samples, not an order.
+SAMPLE_QUANTITY_LIMIT = 1000
+
+
 @transaction.atomic
 def sample_request_create(
     *,
@@ -992,23 +1024,33 @@ def sample_request_create(
     receiver_name: str,
     receiver_phone: str,
     potential_volume: str,
+    delivery_address: str = "",
 ) -> SampleRequest:
+    """A request to production for samples; delivered to the client's address unless another is given."""
     _ensure_works_deal(acting_user, deal)
     deal = _open_locked_deal(deal)
     if not lines:
         raise ValidationError(_("Добавьте хотя бы один товар в заявку."))
-    if any(quantity is None or quantity <= 0 for _product, quantity in lines):
-        raise ValidationError(_("Количество должно быть больше нуля."))
+    for _product, quantity in lines:
+        if quantity is None or int(quantity) != quantity or quantity <= 0:
+            raise ValidationError(_("Количество пробников — целое число больше нуля."))
+        if quantity > SAMPLE_QUANTITY_LIMIT:
+            raise ValidationError(
+                _("Пробников одного товара — не больше %(limit)s.") % {"limit": SAMPLE_QUANTITY_LIMIT}
+            )
     request = SampleRequest(
         deal=deal,
         receiver_name=receiver_name.strip(),
         receiver_phone=normalize_phone(receiver_phone),
+        delivery_address=delivery_address.strip() or deal.client.address,
         potential_volume=potential_volume.strip(),
         requested_by=acting_user,
     )
     request.full_clean()
     request.save()
-    SampleLine.objects.bulk_create([SampleLine(request=request, product=p, quantity=q) for p, q in lines])
+    SampleLine.objects.bulk_create(
+        [SampleLine(request=request, product=p, quantity=int(q)) for p, q in lines]
+    )
     return request
 
 
@@ -1024,9 +1066,11 @@ SAMPLE_TRANSITIONS = {
 def sample_request_set_status(
     *, acting_user: User, request: SampleRequest, status: str, comment: str = ""
 ) -> SampleRequest:
-    """Production moves a request requested → prepared → handed over, or declines it."""
+    """Production moves a request requested → prepared → handed over, or declines it with the reason."""
     if not can(acting_user, Capability.HANDLE_PRODUCTION):
         raise PermissionDenied
+    if status == SampleRequest.Status.DECLINED and not comment.strip():
+        raise ValidationError({"comment": _("Напишите причину отказа: хантер передаст её клиенту.")})
     request = SampleRequest.objects.select_for_update().get(pk=request.pk)
     if status not in SAMPLE_TRANSITIONS[request.status]:
         raise DealRuleError(
@@ -1063,6 +1107,14 @@ def follow_up_record(
                 )
             }
         )
+    contacted_on = timezone.localdate(at) if at else timezone.localdate()
+    _check_dates(
+        next_contact_on=(
+            _("Следующий контакт не может быть раньше этого: %(day)s.") % {"day": _day(contacted_on)}
+            if next_contact_on is not None and next_contact_on < contacted_on
+            else None
+        )
+    )
     follow_up = FollowUp.objects.create(
         deal=deal,
         outcome=outcome.strip(),
@@ -1111,6 +1163,71 @@ def _checked_order_rows(lines: Sequence[OrderLineInput]) -> list[OrderRow]:
             _("Сумма заказа не может быть больше триллиона рублей: проверьте количество и цены.")
         )
     return rows
+
+
+def order_lines_total(lines: Iterable[tuple[Decimal, Decimal]]) -> Decimal:
+    """An order's total from its (quantity, price) pairs, rounded half up to kopecks once at the end."""
+    return _money(sum((quantity * price for quantity, price in lines), Decimal("0")))
+
+
+@dataclass(frozen=True)
+class PriceDeviation:
+    """A line priced further from the list price than PRICE_DEVIATION_CONFIRM_SHARE allows unconfirmed."""
+
+    product: Product
+    list_price: Decimal
+    price: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.price - self.list_price
+
+    @property
+    def share(self) -> Decimal | None:
+        """The difference as a share of the list price, to a tenth of a percent (None for a product
+        listed at zero)."""
+        if not self.list_price:
+            return None
+        return (self.difference / self.list_price).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+    @property
+    def key(self) -> tuple[int, Decimal]:
+        return (self.product.pk, self.price)
+
+
+class PricesNotConfirmed(ValidationError):
+    """Lines priced far from the list price that the hunter has not confirmed; ``deviations`` lists them."""
+
+    def __init__(self, deviations: Sequence[PriceDeviation]):
+        limit = Decimal(settings.PRICE_DEVIATION_CONFIRM_SHARE) * 100
+        super().__init__(
+            _(
+                "Цена отличается от прайса больше чем на %(limit)s %%: проверьте разницу и подтвердите "
+                "цены — тогда заказ уйдёт в производство."
+            )
+            % {"limit": format_decimal(limit)},
+            code="prices_not_confirmed",
+        )
+        self.deviations = list(deviations)
+
+
+def price_deviations(rows: Iterable[tuple]) -> list[PriceDeviation]:
+    """The rows (product, quantity, price, cost) priced further from the list price than the set share
+    either way; at a zero list price, any price above zero."""
+    share = Decimal(settings.PRICE_DEVIATION_CONFIRM_SHARE)
+    found = []
+    for product, _quantity, price, _cost in rows:
+        list_price = product.list_price
+        far = abs(price - list_price) > share * list_price if list_price else price != list_price
+        if far:
+            found.append(PriceDeviation(product=product, list_price=list_price, price=price))
+    return found
+
+
+def agreed_prices(lines: Iterable[OrderLineInput]) -> set[tuple[int, Decimal]]:
+    """Every explicit price of ``lines`` as confirmed: for orders whose prices were agreed elsewhere (a
+    sales history being imported)."""
+    return {(line.product.pk, Decimal(line.price)) for line in lines if line.price is not None}
 
 
 def _same_lines(rows: Iterable[tuple], stored: Iterable[OrderLine | OrderVersionLine]) -> bool:
@@ -1201,17 +1318,27 @@ def _deferred_limit_refusal(check: DeferredLimitCheck) -> str:
 
 @transaction.atomic
 def order_set_lines(
-    *, acting_user: User, deal: Deal, lines: Sequence[OrderLineInput], comment: str = ""
+    *,
+    acting_user: User,
+    deal: Deal,
+    lines: Sequence[OrderLineInput],
+    comment: str = "",
+    confirmed_prices: Iterable[tuple[int, Decimal]] = (),
 ) -> Order:
     """Submits the order's lines as its next version. Until production first approves the order the
     version is written into it in place; from then on the approved version stays in force and this one
     waits for production (and, when it takes the client over its deferred limit, for the head). A
     version that replaces one still waiting marks it superseded; a total below what the deal has already
-    been paid is refused."""
+    been paid is refused.
+
+    A line priced further from the list price than PRICE_DEVIATION_CONFIRM_SHARE goes to production only
+    when its (product id, price) is among ``confirmed_prices`` (the hunter saw the difference and
+    confirmed it) or already stands in the order in force or the version waiting; otherwise
+    :class:`PricesNotConfirmed` names the lines and nothing is saved."""
     _ensure_works_deal(acting_user, deal)
     deal = _open_locked_deal(deal)
     rows = _checked_order_rows(lines)
-    total = _money(sum((q * price for _p, q, price, _c in rows), Decimal("0")))
+    total = order_lines_total((q, price) for _p, q, price, _c in rows)
     cost_total = _money(sum((q * cost for _p, q, _price, cost in rows), Decimal("0")))
     _check_not_below_paid(deal, total)
     order, _created = Order.objects.select_for_update().get_or_create(deal=deal)
@@ -1224,6 +1351,13 @@ def order_set_lines(
         )
     if in_force and _same_lines(rows, order.lines.all()):
         raise ValidationError(_("Позиции совпадают с действующим заказом: менять нечего."))
+    standing = {(line.product_id, line.price) for line in order.lines.all()}
+    if pending is not None:
+        standing |= {(line.product_id, line.price) for line in pending.lines.all()}
+    confirmed = {(product_id, Decimal(price)) for product_id, price in confirmed_prices} | standing
+    unconfirmed = [deviation for deviation in price_deviations(rows) if deviation.key not in confirmed]
+    if unconfirmed:
+        raise PricesNotConfirmed(unconfirmed)
     if pending is not None:
         pending.status = OrderVersion.Status.SUPERSEDED
         pending.save(update_fields=["status"])
@@ -1378,6 +1512,17 @@ def shipment_record(
 ) -> Shipment:
     _ensure_works_deal(acting_user, deal)
     deal = _open_locked_deal(deal)
+    today = timezone.localdate()
+    received_problem = None
+    if received_on is not None and received_on < courier_date:
+        received_problem = _("Клиент не мог получить товар раньше, чем его забрал курьер (%(courier)s).") % {
+            "courier": _day(courier_date)
+        }
+    elif received_on is not None and received_on > today:
+        received_problem = _("Дата получения не может быть в будущем: сегодня %(today)s.") % {
+            "today": _day(today)
+        }
+    _check_dates(received_on=received_problem)
     shipment, _created = Shipment.objects.update_or_create(
         deal=deal,
         defaults={

@@ -56,7 +56,7 @@ from onboarding import models as onboarding_models
 from onboarding.demo import seed_demo_onboarding
 from onboarding.models import Question, Section
 from onboarding.services import attempt_submit
-from tests.deals.factories import Pipeline, make_client, make_deal
+from tests.deals.factories import Pipeline, make_client, make_deal, order_post, samples_post
 from tests.factories import UserFactory
 
 # The production rule (the test settings switch it off): these roles confirm a TOTP code after the password.
@@ -325,6 +325,14 @@ MATRIX: dict[str, Row] = {
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 403}),
     # --- production's queue ----------------------------------------------------------------------------
     "deals:production_queue": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
+    # What production has handled, and the summary of a deal behind its work (the world's deal has both a
+    # sample request and an order); production reads them, nobody else, and nothing is posted there.
+    "deals:production_history": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
+    "deals:production_deal": Row({"pk": "deal"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
     # An empty decision is a message on the queue.
@@ -752,6 +760,8 @@ def _valid_bodies(world: World) -> list[tuple[str, str, dict]]:
         ("compensation:expenses", BUH, {"amount": "100.00", "note": "Такси", "receipt": receipt}),
         ("deals:follow_up", BUH, {"outcome": "Готов заказать", "client_confirmed": "on"}),
         ("deals:shipment", BUH, shipment),
+        ("deals:order", BUH, order_post((ref["product"], "12", "500,00"))),
+        ("deals:samples", BUH, samples_post((ref["product"], "2"))),
     ]
 
 

@@ -65,7 +65,7 @@ def test_hunter_drives_a_deal_from_lead_to_deal_stage(page, new_page, screenshot
 
     # Stage 4: samples requested from production, which prepares and hands them over.
     expect(page.locator("#checklist")).to_contain_text("Этап 4: Передача пробников")
-    page.get_by_label("Товар 1").select_option(label="Мыло жидкое 5 л")
+    page.get_by_role("group", name="Позиция 1").get_by_label("Товар").select_option(label="Мыло жидкое 5 л")
     page.get_by_label("Телефон получателя").fill("+7 912 000-11-22")
     page.get_by_label("Потенциальный оптовый объём").fill("40 л в месяц")
     page.get_by_role("button", name="Отправить заявку").click()

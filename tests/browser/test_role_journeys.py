@@ -169,7 +169,7 @@ def test_hunter_onboards_opens_a_client_and_a_deal_logs_work_and_reads_the_paysl
     advance(page)
 
     expect(page.locator("#checklist")).to_contain_text("Этап 4: Передача пробников")
-    page.get_by_label("Товар 1").select_option(label="Мыло жидкое 5 л")
+    page.get_by_role("group", name="Позиция 1").get_by_label("Товар").select_option(label="Мыло жидкое 5 л")
     page.get_by_label("Телефон получателя").fill("+7 912 000-11-22")
     page.get_by_label("Потенциальный оптовый объём").fill("40 л в месяц")
     page.get_by_role("button", name="Отправить заявку").click()

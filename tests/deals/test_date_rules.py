@@ -1,0 +1,194 @@
+"""Dates checked against what must come before them, in the services (so every path) and shown in
+Russian on the field: goods are received after the courier took them and not in the future, the next
+contact is not before this one, a callback is not in the past, a proposal was not sent tomorrow."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from deals.models import FollowUp, Proposal, Shipment
+from deals.services import follow_up_record, proposal_record, shipment_record
+from deals.stages import Stage
+from tests.deals.factories import DEFAULT_ADDRESS, make_deal
+from tests.properties.support import assert_errors_shown
+
+
+def today():
+    return timezone.localdate()
+
+
+def days(n: int):
+    return today() + timedelta(days=n)
+
+
+# --- shipment -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def at_shipment(pipeline):
+    return pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.SHIPMENT)
+
+
+SHIPMENT = {"receiver_name": "Мария", "receiver_phone": "+79120003344", "delivery_address": DEFAULT_ADDRESS}
+
+
+@pytest.mark.parametrize(
+    ("courier", "received", "says"),
+    [
+        (-1, -2, "раньше, чем его забрал курьер"),
+        (2, 1, "раньше, чем его забрал курьер"),
+        (-3, 1, "не может быть в будущем"),
+    ],
+)
+def test_goods_received_before_the_courier_or_in_the_future_are_refused(at_shipment, courier, received, says):
+    with pytest.raises(ValidationError) as refusal:
+        shipment_record(
+            acting_user=at_shipment.owner,
+            deal=at_shipment,
+            courier_date=days(courier),
+            received_on=days(received),
+            **SHIPMENT,
+        )
+    assert list(refusal.value.message_dict) == ["received_on"]
+    assert says in refusal.value.message_dict["received_on"][0]
+    assert not Shipment.objects.filter(deal=at_shipment).exists()
+
+
+@pytest.mark.parametrize(("courier", "received"), [(-2, -2), (-2, 0), (0, 0), (3, None)])
+def test_a_receipt_on_or_after_the_courier_date_up_to_today_is_recorded(at_shipment, courier, received):
+    shipment = shipment_record(
+        acting_user=at_shipment.owner,
+        deal=at_shipment,
+        courier_date=days(courier),
+        received_on=None if received is None else days(received),
+        **SHIPMENT,
+    )
+    assert shipment.received_on == (None if received is None else days(received))
+
+
+def test_the_shipment_form_shows_the_date_refusal_on_its_field(client, at_shipment):
+    client.force_login(at_shipment.owner)
+    data = {**SHIPMENT, "courier_date": days(-1).isoformat(), "received_on": days(1).isoformat()}
+    response = client.post(reverse("deals:shipment", args=[at_shipment.pk]), data)
+
+    assert response.status_code == 400
+    form = response.context["forms"]["shipment"]
+    assert_errors_shown(response, form, echoed=data.values())
+    assert "не может быть в будущем" in form.errors["received_on"][0]
+    assert not Shipment.objects.filter(deal=at_shipment).exists()
+
+
+def test_the_head_is_held_to_the_same_dates_and_other_roles_are_refused(
+    client, at_shipment, sales_head, accountant, other_hunter
+):
+    data = {**SHIPMENT, "courier_date": days(0).isoformat(), "received_on": days(-1).isoformat()}
+    client.force_login(sales_head)
+    response = client.post(reverse("deals:shipment", args=[at_shipment.pk]), data)
+    assert response.status_code == 400 and "received_on" in response.context["forms"]["shipment"].errors
+    client.force_login(other_hunter)
+    assert client.post(reverse("deals:shipment", args=[at_shipment.pk]), data).status_code == 404
+    client.force_login(accountant)
+    data["received_on"] = days(0).isoformat()
+    assert client.post(reverse("deals:shipment", args=[at_shipment.pk]), data).status_code == 403
+
+
+# --- follow-up ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def at_follow_up(pipeline):
+    return pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.FOLLOW_UP)
+
+
+def test_a_next_contact_in_the_past_is_refused(at_follow_up):
+    with pytest.raises(ValidationError) as refusal:
+        follow_up_record(
+            acting_user=at_follow_up.owner, deal=at_follow_up, outcome="Думают", next_contact_on=days(-1)
+        )
+    assert "не может быть раньше этого" in refusal.value.message_dict["next_contact_on"][0]
+    assert not FollowUp.objects.exists()
+
+
+def test_a_next_contact_today_or_later_is_recorded(at_follow_up):
+    for offset in (0, 5):
+        follow_up_record(
+            acting_user=at_follow_up.owner, deal=at_follow_up, outcome="Думают", next_contact_on=days(offset)
+        )
+    assert FollowUp.objects.count() == 2
+
+
+def test_a_follow_up_dated_back_is_checked_against_its_own_day(at_follow_up):
+    """History recorded later (``at``): the next contact may not come before that contact."""
+    at = timezone.now() - timedelta(days=10)
+    follow_up_record(
+        acting_user=at_follow_up.owner, deal=at_follow_up, outcome="Думают", next_contact_on=days(-9), at=at
+    )
+    with pytest.raises(ValidationError):
+        follow_up_record(
+            acting_user=at_follow_up.owner,
+            deal=at_follow_up,
+            outcome="Думают",
+            next_contact_on=days(-11),
+            at=at,
+        )
+
+
+def test_the_follow_up_form_shows_the_past_date_on_its_field(client, at_follow_up):
+    client.force_login(at_follow_up.owner)
+    data = {"outcome": "Перезвонить", "next_contact_on": days(-3).isoformat()}
+    response = client.post(reverse("deals:follow_up", args=[at_follow_up.pk]), data)
+    assert response.status_code == 400
+    form = response.context["forms"]["follow_up"]
+    assert_errors_shown(response, form, echoed=data.values())
+    assert list(form.errors) == ["next_contact_on"]
+    assert not FollowUp.objects.exists()
+
+
+# --- proposal -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def at_proposal(pipeline):
+    return pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.PROPOSAL)
+
+
+def record_proposal(deal, **dates):
+    return proposal_record(
+        acting_user=deal.owner,
+        deal=deal,
+        template_name="КП",
+        sent_to_email="director@example.ru",
+        **{"sent_at": timezone.now(), "callback_on": days(2), **dates},
+    )
+
+
+def test_a_callback_in_the_past_and_a_proposal_sent_tomorrow_are_refused_together(at_proposal):
+    with pytest.raises(ValidationError) as refusal:
+        record_proposal(at_proposal, sent_at=timezone.now() + timedelta(days=1), callback_on=days(-1))
+    errors = refusal.value.message_dict
+    assert "не может быть в прошлом" in errors["callback_on"][0]
+    assert "позже сегодняшнего дня" in errors["sent_at"][0]
+    assert not Proposal.objects.exists()
+
+
+def test_a_callback_today_is_fine(at_proposal):
+    assert record_proposal(at_proposal, callback_on=today()).callback_on == today()
+
+
+def test_the_proposal_form_shows_the_past_callback_on_its_field(client, at_proposal):
+    client.force_login(at_proposal.owner)
+    data = {
+        "template_name": "КП",
+        "sent_to_email": "director@example.ru",
+        "sent_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "callback_on": days(-1).isoformat(),
+    }
+    response = client.post(reverse("deals:proposal", args=[at_proposal.pk]), data)
+    assert response.status_code == 400
+    form = response.context["forms"]["proposal"]
+    assert_errors_shown(response, form, echoed=data.values())
+    assert list(form.errors) == ["callback_on"]
+    assert not Proposal.objects.exists()

@@ -65,7 +65,7 @@ STATEMENT_STEPS = {
     Statement.Status.DRAFT: gettext_lazy("возврат в черновик"),
 }
 # Bookkeeping the pages never show.
-HIDDEN_FIELDS = {"approved_lines", "needs_check", "check_cause", "idempotency_key"}
+HIDDEN_FIELDS = {"approved_lines", "needs_check", "check_cause", "idempotency_key", "search_text"}
 
 
 @dataclass

@@ -253,25 +253,23 @@ def _hunter_with_open_deals(count: int, today) -> User:
     """A hunter holding ``count`` open deals spread over the stages, a third of them with an order."""
     from accounts.services import user_create
     from deals.models import ClientPhone, Order
+    from deals.search import client_search_text
     from deals.stages import ORDER
 
     hunter = user_create(
         username=f"bench-{time.time_ns()}", password=None, full_name="Нагрузочный хантер", role=Role.HUNTER
     )
     now = timezone.now()
-    clients = Client.objects.bulk_create(
-        [
-            Client(
-                name=f"Клиент нагрузки {n}", address="Сургут", owner=hunter, created_by=hunter, created_at=now
-            )
-            for n in range(count)
-        ]
-    )
+    clients = [
+        Client(name=f"Клиент нагрузки {n}", address="Сургут", owner=hunter, created_by=hunter, created_at=now)
+        for n in range(count)
+    ]
+    numbers = [f"+7999{hunter.pk % 1000:03d}{n:04d}" for n in range(count)]
+    for client, number in zip(clients, numbers, strict=True):
+        client.search_text = client_search_text(client, phones=[number], contacts=())
+    clients = Client.objects.bulk_create(clients)
     ClientPhone.objects.bulk_create(
-        [
-            ClientPhone(client=client, number=f"+7999{hunter.pk % 1000:03d}{n:04d}")
-            for n, client in enumerate(clients)
-        ]
+        [ClientPhone(client=client, number=number) for client, number in zip(clients, numbers, strict=True)]
     )
     deals = Deal.objects.bulk_create(
         [

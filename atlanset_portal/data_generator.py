@@ -22,6 +22,7 @@ from functools import partial
 from importlib import import_module
 from itertools import accumulate, cycle, pairwise
 from random import Random
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -69,6 +70,7 @@ from deals.models import (
     Transfer,
 )
 from deals.requisites import ogrnip_check_digit
+from deals.search import CLIENT_SEARCH_FIELDS, client_search_text, contact_search_text
 from deals.stages import CallOutcome, DealStatus
 from kpi.models import Activity, ActivityKind, ActivitySource, CallDirection, CallRecord, MonthlyPlan
 
@@ -1284,7 +1286,9 @@ class _Generator:
         for chunk in _chunks(self.clients, BATCH_SIZE):
             rows, phones, contacts, holidays = [], [], [], []
             for client in chunk:
-                rows.append(self._client_row(client, head))
+                row, numbers, client_contacts = self._client_row(client, head)
+                _with_search_texts(row, numbers, client_contacts)
+                rows.append((row, numbers, client_contacts))
             ids = self._bulk(Client, [row for row, _n, _c in rows], "clients")
             for client, client_id, (_row, numbers, client_contacts) in zip(chunk, ids, rows, strict=True):
                 client.pk = client_id
@@ -1928,6 +1932,15 @@ class _Generator:
         self._bulk(MonthlyPlan, rows, "monthly plans")
         self.progress.advance(len(rows))
         self.progress.done()
+
+
+def _with_search_texts(row: dict, numbers: list[str], contacts: list[dict]) -> None:
+    """The search texts the services would store for this card and its contacts (deals.search)."""
+    card = SimpleNamespace(**{name: row.get(name, "") for name in CLIENT_SEARCH_FIELDS})
+    people = [SimpleNamespace(**{"position": "", **contact}) for contact in contacts]
+    row["search_text"] = client_search_text(card, phones=numbers, contacts=people)
+    for contact, person in zip(contacts, people, strict=True):
+        contact["search_text"] = contact_search_text(person)
 
 
 class _Writer:

@@ -1,13 +1,82 @@
+import logging
+import re
+import uuid
+
+import sentry_sdk
 from django.conf import settings
-from django.http import JsonResponse
+from django.db import OperationalError
+from django.http import HttpResponse, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from .logs import request_id_var
 from .uploads import FORM_ALLOWANCE_BYTES, upload_file_limits
 
 MEGABYTE = 1024 * 1024
+
+logger = logging.getLogger("atlanset_portal.middleware")
+
+
+class RequestIdMiddleware:
+    """Gives each request an id: the one a proxy in front sent in ``X-Request-ID`` when it looks like an
+    id (letters, digits, ``._:-``, at most 100), else a new one. Every log line written while the request
+    is served carries it (``atlanset_portal.logs``), so do the tasks it queues and the error tracker's
+    events; the response returns it in the same header."""
+
+    HEADER = "X-Request-ID"
+    VALID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get(self.HEADER, "")
+        request_id = incoming if self.VALID.fullmatch(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        # Not reset when the response leaves: Django logs a 4xx/5xx answer after the middleware returned.
+        # The next request sets its own.
+        request_id_var.set(request_id)
+        sentry_sdk.set_tag("request_id", request_id)
+        response = self.get_response(request)
+        response[self.HEADER] = request_id
+        return response
+
+
+# PostgreSQL's "lock_not_available" (lock_timeout) and "query_canceled" (statement_timeout).
+BUSY_SQLSTATES = {"55P03", "57014"}
+
+
+def database_busy(error: BaseException) -> bool:
+    """A statement cancelled because it waited too long for another session's lock or ran past its
+    statement timeout (PostgreSQL), or a database locked past its busy timeout (SQLite)."""
+    if not isinstance(error, OperationalError):
+        return False
+    cause = error.__cause__
+    return getattr(cause, "pgcode", None) in BUSY_SQLSTATES or "database is locked" in str(error)
+
+
+class DatabaseBusyMiddleware:
+    """A request whose statement hit the lock or statement timeout (``DB_LOCK_TIMEOUT_MS``,
+    ``DB_STATEMENT_TIMEOUT_MS``) gets a Russian 503 page saying nothing was saved and to try again in a
+    minute, instead of a 500. The change it tried was rolled back with its transaction. The page reads
+    nothing from the database (whatever held the lock may still hold it)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not database_busy(exception):
+            return None
+        logger.warning("Database busy, answered 503: %s %s: %s", request.method, request.path, exception)
+        response = HttpResponse(render_to_string("database_busy.html"), status=503)
+        response["Retry-After"] = "60"
+        return response
 
 
 class PortalLocaleMiddleware(LocaleMiddleware):

@@ -1,6 +1,7 @@
 """Uploads: how large a request each page that takes a file accepts, and the files kept between an
 import's preview and its confirmation, outside any public URL."""
 
+import os
 import uuid
 from pathlib import Path
 
@@ -39,9 +40,18 @@ def _folder() -> Path:
 
 
 def stash_upload(data: bytes) -> str:
-    """Keeps the uploaded bytes and returns the token that finds them again."""
+    """Keeps the uploaded bytes and returns the token that finds them again. The file appears under its
+    token whole or not at all: a full disk leaves nothing behind (the error goes on to the page)."""
+    from .storage import write_whole
+
     token = uuid.uuid4().hex
-    (_folder() / token).write_bytes(data)
+    folder = _folder()
+    temporary = write_whole(folder, [data])
+    try:
+        os.replace(temporary, folder / token)
+    except BaseException:
+        os.unlink(temporary)
+        raise
     return token
 
 

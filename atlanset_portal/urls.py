@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from accounts.views import home
+from deals.views.search import SearchView
 
 from .views import AuditView, favicon, health_check
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/audit/", AuditView.as_view(), name="audit"),
     path("onboarding/", include("onboarding.urls")),
+    path("search/", SearchView.as_view(), name="search"),
     path("clients/", include("deals.client_urls")),
     path("deals/", include("deals.urls")),
     path("kpi/", include("kpi.urls")),

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -22,11 +23,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Role
+from atlanset_portal.outage import cache_add
 from atlanset_portal.templatetags.formatting import rub
-from kpi.models import DepartmentQuarterPlan
-from kpi.months import quarter_months, quarter_start
 
-from .changes import statements_for_update
 from .engine import Line, LineKind
 from .models import Statement, StatementReopening
 
@@ -103,7 +102,7 @@ def differences(before: list[Line], after: list[Line]) -> list[dict]:
 
 def approve(record: Statement, *, by: User, at) -> Statement:
     """Stores the statement's figures as approved; ``record`` is locked by the caller."""
-    from .statements import compute_statement
+    from .statements import compute_statement, counters_json
 
     statement = compute_statement(hunter=record.hunter, month=record.month, record=record)
     record.status = Statement.Status.APPROVED
@@ -114,42 +113,96 @@ def approve(record: Statement, *, by: User, at) -> Statement:
     record.kpi_met = statement.kpi_met
     record.needs_check, record.check_cause = False, ""
     record.changed_after_approval = False
+    record.computed_lines = record.approved_lines
+    record.computed_total = statement.total
+    record.counters = counters_json(statement.counters)
     record.save()
     return record
 
 
 def mark_for_check(*, hunter_ids: set[int] | None, month: date, cause: str) -> int:
-    approved = Statement.objects.filter(status=Statement.Status.APPROVED)
-    reach = Q(month__gte=month) if hunter_ids is None else Q(month__gte=month, hunter_id__in=hunter_ids)
-    last_of_quarter = quarter_months(month)[-1]
-    if DepartmentQuarterPlan.objects.filter(quarter_start=quarter_start(month), bonus_pool__gt=0).exists():
-        reach |= Q(month=last_of_quarter)
-    marked = approved.filter(reach).update(needs_check=True, check_cause=cause[:300])
-    if marked:
-        from .tasks import check_marked_statements
-
-        transaction.on_commit(check_marked_statements.delay)
+    if hunter_ids:
+        # The changed month gets its statement row: the hunter is on that month's list from now on.
+        Statement.objects.bulk_create(
+            [Statement(hunter_id=hunter_id, month=month) for hunter_id in sorted(hunter_ids)],
+            ignore_conflicts=True,
+        )
+    open_rows = Statement.objects.filter(
+        status__in=(Statement.Status.DRAFT, Statement.Status.APPROVED), month__gte=month
+    )
+    if hunter_ids is not None:
+        open_rows = open_rows.filter(hunter_id__in=hunter_ids)
+    # Rows are taken in one order (hunter, month), as every writer takes them: two changes never wait for
+    # each other in a circle.
+    ids = list(
+        open_rows.select_for_update(no_key=True, of=("self",))
+        .order_by("hunter_id", "month")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    marked = Statement.objects.filter(pk__in=ids).update(
+        needs_check=True, check_cause=cause[:300], change_seq=F("change_seq") + 1
+    )
+    # robust: the marks are committed whatever happens here; a statement read before its run is worked
+    # out on the spot.
+    transaction.on_commit(_queue_check_once_per_window, robust=True)
     return marked
+
+
+CHECK_QUEUED_KEY = "compensation:statement-check-queued"
+
+
+def _queue_check_once_per_window() -> None:
+    """The first change of a window queues one working-out of every marked statement at its end; the
+    rest ride on it (a burst of a thousand PBX calls is one run, not a thousand). Without the cache the
+    run is queued anyway: a statement read before it is worked out on the spot."""
+    from .tasks import check_marked_statements
+
+    window = settings.PLAN_PROGRESS_DEBOUNCE_SECONDS
+    # None: the cache could not be asked, so queue without the window.
+    if not window or cache_add(CHECK_QUEUED_KEY, 1, timeout=window) is not False:
+        check_marked_statements.apply_async(countdown=window)
 
 
 @transaction.atomic
 def statement_check(record: Statement) -> Statement:
-    """Checks a marked approved statement against a fresh computation; returns the row as it now is."""
+    """Works an approved statement out again and compares it with what the head approved: the same
+    figures clear the mark; different ones send it back to draft (see :func:`reopen`). Returns the row as
+    it now is. Figures worked out from data that changed meanwhile decide nothing: the row stays marked."""
     from .statements import compute_statement
 
-    record = statements_for_update().select_related("hunter").get(pk=record.pk)
-    if record.status != Statement.Status.APPROVED or not record.needs_check:
+    record = Statement.objects.select_related("hunter").get(pk=record.pk)
+    if record.status != Statement.Status.APPROVED:
         return record
+    seq = record.change_seq
     statement = compute_statement(hunter=record.hunter, month=record.month, record=record)
-    approved = lines_from_json(record.approved_lines)
-    if figures(statement.lines) == figures(approved) and statement.total == record.approved_total:
-        record.needs_check, record.check_cause = False, ""
-        record.save(update_fields=["needs_check", "check_cause"])
-        return record
-    return reopen(record, lines=statement.lines, total=statement.total)
+    current = (
+        Statement.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("hunter")
+        .filter(pk=record.pk, change_seq=seq, status=Statement.Status.APPROVED)
+        .first()
+    )
+    if current is None:
+        return Statement.objects.select_related("hunter").get(pk=record.pk)
+    current.computed_lines = lines_to_json(statement.lines)
+    current.computed_total = statement.total
+    approved = lines_from_json(current.approved_lines)
+    if figures(statement.lines) == figures(approved) and statement.total == current.approved_total:
+        Statement.objects.filter(pk=current.pk).update(
+            needs_check=False,
+            check_cause="",
+            computed_lines=current.computed_lines,
+            computed_total=statement.total,
+        )
+        current.needs_check, current.check_cause = False, ""
+        return current
+    if not current.check_cause:
+        current.check_cause = _("изменилась премия отдела за квартал")
+    return reopen(current, lines=statement.lines, total=statement.total, statement=statement)
 
 
-def reopen(record: Statement, *, lines: list[Line], total: Decimal) -> Statement:
+def reopen(record: Statement, *, lines: list[Line], total: Decimal, statement=None) -> Statement:
     """Sends an approved statement whose figures changed back to draft, keeps what was approved for the
     record, and tells the head."""
     StatementReopening.objects.create(
@@ -164,6 +217,10 @@ def reopen(record: Statement, *, lines: list[Line], total: Decimal) -> Statement
     record.approved_by, record.approved_at = None, None
     record.needs_check, record.check_cause = False, ""
     record.changed_after_approval = True
+    record.computed_lines = lines_to_json(lines)
+    record.computed_total = total
+    if statement is not None:
+        record.sales_plan_fulfilled, record.kpi_met = statement.sales_plan_fulfilled, statement.kpi_met
     record.save()
     transaction.on_commit(lambda: _tell_the_head(record.pk))
     return record
@@ -204,9 +261,17 @@ def _tell_the_head(statement_id: int) -> None:
 
 
 def check_marked() -> int:
-    """Checks every marked approved statement; returns how many went back to draft."""
+    """Works out every marked statement again (drafts are stored afresh, approved ones checked); returns
+    how many approved ones went back to draft."""
+    from .statements import statement_for
+
     reopened = 0
-    for record in Statement.objects.filter(status=Statement.Status.APPROVED, needs_check=True):
-        if statement_check(record).status == Statement.Status.DRAFT:
+    marked = Statement.objects.filter(
+        status__in=(Statement.Status.DRAFT, Statement.Status.APPROVED), needs_check=True
+    ).select_related("hunter")
+    for record in marked.order_by("month", "hunter_id"):
+        was_approved = record.status == Statement.Status.APPROVED
+        statement = statement_for(hunter=record.hunter, month=record.month)
+        if was_approved and statement.status == Statement.Status.DRAFT:
             reopened += 1
     return reopened

@@ -82,11 +82,11 @@ def accrual_month_for_update(*, hunter_id: int, month: date) -> date:
 
 
 def pay_changed(*, hunter_ids: Iterable[int] | None, month: date, cause: str) -> int:
-    """Marks the statements that may change: the hunters' approved statements from ``month`` on (a
-    refund's clawback reads earlier months), and every approved statement of the quarter's last month
-    when the quarter has a department bonus (it reads the whole department). ``hunter_ids=None`` means
-    every hunter. Returns how many statements were marked; each is checked before anyone reads it and
-    by a background task soon after the change commits."""
+    """Marks the hunters' statements from ``month`` on as needing to be worked out again (a refund's
+    clawback reads earlier months): drafts are recomputed, approved ones checked against what was
+    approved. ``hunter_ids=None`` means every hunter. Returns how many statements were marked; each is
+    worked out before anyone reads it and by a background task soon after the change commits. (The
+    department bonus, which reads the whole department, is compared when a quarter's last month is read.)"""
     from .approval import mark_for_check
 
     return mark_for_check(

@@ -11,7 +11,9 @@ a restore): what the pay workflow promises, stated once for PostgreSQL and for S
 The PostgreSQL functions name their tables with the schema they were installed in, so they work under any
 ``search_path`` (``pg_restore`` empties it). Emptying the whole database (``flush``) lifts the SQLite
 triggers for its DELETEs and puts them back (``compensation/management/commands/flush.py``);
-PostgreSQL's TRUNCATE fires no row triggers.
+PostgreSQL's TRUNCATE fires no row triggers. A migration that makes SQLite rebuild one of these tables (adding
+a column with a default does) drops the guards first and installs them again last
+(``compensation/migrations/0008_stored_statements.py``).
 """
 
 from contextlib import contextmanager

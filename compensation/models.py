@@ -138,14 +138,33 @@ class Statement(models.Model):
     # The figures the head approved, line by line (see compensation.approval); none for a draft.
     approved_total = models.DecimalField(_("утверждено, ₽"), null=True, blank=True, **MONEY)
     approved_lines = models.JSONField(null=True, blank=True, editable=False)
-    # Something the statement is computed from changed since approval: check before it is read.
+    # The statement as last worked out from the data (a draft is shown from it; an approved one is compared
+    # with it), with the KPI figures it was worked out with.
+    computed_lines = models.JSONField(null=True, blank=True, editable=False)
+    computed_total = models.DecimalField(null=True, blank=True, editable=False, **MONEY)
+    counters = models.JSONField(null=True, blank=True, editable=False)
+    # Something the statement is computed from changed since it was worked out (or approved): it is worked
+    # out again before anyone reads it. Every change counts up ``change_seq``, so figures worked out from
+    # data that changed meanwhile are never stored as fresh.
     needs_check = models.BooleanField(default=False, editable=False)
     check_cause = models.CharField(max_length=300, blank=True, editable=False)
+    change_seq = models.PositiveBigIntegerField(default=0, editable=False)
     changed_after_approval = models.BooleanField(_("изменён после утверждения"), default=False)
 
     objects = StatementQuerySet.as_manager()
 
-    history = HistoricalRecords()
+    # The audit history keeps what people did (approvals, locks, returns to draft), not the working-out.
+    history = HistoricalRecords(
+        excluded_fields=[
+            "computed_lines",
+            "computed_total",
+            "counters",
+            "needs_check",
+            "check_cause",
+            "change_seq",
+            "approved_lines",
+        ]
+    )
 
     class Meta:
         verbose_name = _("расчётный лист")

@@ -1,8 +1,12 @@
 """A hunter's monthly statement from the database: gathers SPEC §5's inputs and runs the one engine.
 
-A draft is worked out whenever it is looked at; an approved statement is read back from the figures the
-head approved (checked first when something it is computed from has changed since); a locked month is
-read back from its stored lines and never recalculated.
+Every statement is stored. A draft is worked out when something it is computed from changes
+(``compensation.changes.pay_changed`` marks it in the changing transaction) and read back from its stored
+lines otherwise; a marked one is worked out again before anyone reads it, and in the background soon after
+the change. An approved statement is read back from the figures the head approved (checked against a fresh
+computation when marked); a locked month from its posted lines, never recalculated. The department bonus
+reads the whole department, so a quarter's last month compares its stored share with the current one when
+read, instead of every payment marking every hunter.
 
 Money counts for the hunter it was credited to when it was recorded (``Payment.credited_to``), never for
 the deal's current hunter; a refund's clawback is charged to each hunter who earned commission on the
@@ -10,10 +14,11 @@ deal (``Clawback``), at the deal's effective rate for that hunter.
 """
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import Sum
 
 from accounts.models import User
@@ -64,33 +69,57 @@ def _payment_input(payment: Payment) -> PaymentInput:
     )
 
 
-def department_bonus_share(*, hunter: User, month: date) -> Decimal:
-    """SPEC §5.5: in a quarter's last month, the hunter's share of the pool when the department reached
-    its quarterly target; shared by the hunters active in the quarter (``hunters_active_in_quarter``)."""
+def department_bonus_shares(month: date) -> dict[int, Decimal]:
+    """SPEC §5.5: in a quarter's last month, each active hunter's share of the pool when the department
+    reached its quarterly target; shared by the hunters active in the quarter (``hunters_active_in_quarter``).
+    Worked out once per month within one reading of statements."""
     month = month_start(month)
+    memo = _worked_out.get()
+    key = ("department", month)
+    if memo is not None and key in memo:
+        return memo[key]
+    shares = _department_bonus_shares(month)
+    if memo is not None:
+        memo[key] = shares
+    return shares
+
+
+def _department_bonus_shares(month: date) -> dict[int, Decimal]:
     months = quarter_months(month)
     if month != months[-1]:
-        return ZERO
+        return {}
     plan = DepartmentQuarterPlan.objects.filter(quarter_start=quarter_start(month)).first()
     if plan is None or plan.bonus_pool <= 0:
-        return ZERO
+        return {}
     in_quarter = Payment.objects.filter(
         accrual_month__gte=months[0], accrual_month__lt=next_month(months[-1])
     )
     revenue = in_quarter.aggregate(total=Sum("amount"))["total"] or ZERO
     if revenue < plan.revenue_target:
-        return ZERO
+        return {}
     active = hunters_active_in_quarter(month)
-    if hunter.pk not in active:
-        return ZERO
+    if not active:
+        return {}
     split = plan.split or scheme_for(month).department_bonus_split
     if split == rules.SPLIT_REVENUE_SHARE:
-        mine = in_quarter.filter(credited_to=hunter).aggregate(total=Sum("amount"))["total"] or ZERO
-        active_revenue = (
-            in_quarter.filter(credited_to__in=active).aggregate(total=Sum("amount"))["total"] or ZERO
+        revenue_of = dict(
+            in_quarter.filter(credited_to__in=active)
+            .values_list("credited_to")
+            .annotate(total=Sum("amount"))
+            .order_by()
         )
-        return plan.bonus_pool * mine / active_revenue if active_revenue > 0 else ZERO
-    return plan.bonus_pool / len(active)
+        active_revenue = sum(revenue_of.values(), ZERO)
+        if active_revenue <= 0:
+            return {}
+        return {
+            hunter_id: plan.bonus_pool * revenue_of.get(hunter_id, ZERO) / active_revenue
+            for hunter_id in active
+        }
+    return {hunter_id: plan.bonus_pool / len(active) for hunter_id in active}
+
+
+def department_bonus_share(*, hunter: User, month: date) -> Decimal:
+    return department_bonus_shares(month).get(hunter.pk, ZERO)
 
 
 def _deal_figures_before(deal_id: int, hunter: User, month: date) -> tuple[Decimal, Decimal]:
@@ -222,40 +251,143 @@ class MonthStatement:
         return kpi_plan_set(self.plan)
 
 
-# Statements already worked out during one top-level statement_for call: a refund's clawback needs the
-# commission of earlier open months, and several refunds often reach back into the same months.
+# Statements already worked out during one top-level reading (a page, a command): a refund's clawback needs
+# the commission of earlier months, and several refunds often reach back into the same months.
 _worked_out: ContextVar[dict | None] = ContextVar("statements_worked_out", default=None)
 
 
+class _Reading:
+    """One top-level reading of statements shares what it worked out."""
+
+    def __enter__(self):
+        self.token = _worked_out.set({}) if _worked_out.get() is None else None
+        return _worked_out.get()
+
+    def __exit__(self, *exc):
+        if self.token is not None:
+            _worked_out.reset(self.token)
+
+
 def statement_for(*, hunter: User, month: date) -> MonthStatement:
-    """The month's statement: stored lines if locked, else calculated now."""
-    memo = _worked_out.get()
-    token = _worked_out.set({}) if memo is None else None
-    try:
-        memo = _worked_out.get()
-        key = (hunter.pk, month_start(month))
-        if key not in memo:
-            memo[key] = _statement_for(hunter=hunter, month=month)
-        return memo[key]
-    finally:
-        if token is not None:
-            _worked_out.reset(token)
-
-
-def _statement_for(*, hunter: User, month: date) -> MonthStatement:
+    """The month's statement as it stands: posted lines if locked, approved figures if approved, the stored
+    draft otherwise — worked out again first when something it is computed from has changed."""
     month = month_start(month)
-    record = Statement.objects.filter(hunter=hunter, month=month).first()
-    if record is not None and record.status == Statement.Status.APPROVED and record.needs_check:
-        from .approval import statement_check
+    with _Reading() as memo:
+        key = (hunter.pk, month)
+        if key not in memo:
+            record = Statement.objects.filter(hunter=hunter, month=month).select_related("hunter").first()
+            memo[key] = _fresh(hunter, month, record)
+        return memo[key]
 
-        record = statement_check(record)
+
+def month_statements(month: date, hunters: list[User]) -> list[MonthStatement]:
+    """The statements of the month for these hunters, in a few queries when they are fresh."""
+    month = month_start(month)
+    with _Reading() as memo:
+        records = {
+            record.hunter_id: record
+            for record in Statement.objects.filter(month=month, hunter__in=hunters).select_related("hunter")
+        }
+        plans = {plan.hunter_id: plan for plan in MonthlyPlan.objects.filter(month=month, hunter__in=hunters)}
+        result = []
+        for hunter in hunters:
+            key = (hunter.pk, month)
+            if key not in memo:
+                memo[key] = _fresh(hunter, month, records.get(hunter.pk), plans=plans)
+            result.append(memo[key])
+        return result
+
+
+def _fresh(
+    hunter: User, month: date, record: Statement | None, *, plans: dict | None = None
+) -> "MonthStatement":
+    plan = plans.get(hunter.pk) if plans is not None else _plan(hunter, month)
     if record is not None and record.is_locked:
-        return _stored(record, [_line_from_row(row) for row in record.lines.all()])
+        return _stored(record, [_line_from_row(row) for row in record.lines.all()], plan)
     if record is not None and record.status == Statement.Status.APPROVED:
-        from .approval import lines_from_json
+        if record.needs_check or _department_share_moved(record, record.approved_lines):
+            from .approval import statement_check
 
-        return _stored(record, lines_from_json(record.approved_lines))
-    return compute_statement(hunter=hunter, month=month, record=record)
+            record = statement_check(record)
+        if record.status == Statement.Status.APPROVED:
+            from .approval import lines_from_json
+
+            return _stored(record, lines_from_json(record.approved_lines), plan)
+    if record is None:
+        # Nothing was ever recorded for this hunter-month: worked out, shown, not stored (reading a month
+        # must not put a hunter on its list of statements).
+        return compute_statement(hunter=hunter, month=month)
+    if (
+        record.needs_check
+        or record.computed_lines is None
+        or _department_share_moved(record, record.computed_lines)
+    ):
+        return store_computed(hunter=hunter, month=month, record=record)
+    from .approval import lines_from_json
+
+    return _stored(record, lines_from_json(record.computed_lines), plan)
+
+
+def _department_share_moved(record: Statement, lines: list[dict] | None) -> bool:
+    """In a quarter's last month: whether the stored department bonus is no longer the hunter's share."""
+    if record.month != quarter_months(record.month)[-1]:
+        return False
+    stored = sum(
+        (Decimal(line["amount"]) for line in lines or [] if line["kind"] == LineKind.DEPARTMENT_BONUS), ZERO
+    )
+    share = department_bonus_shares(record.month).get(record.hunter_id, ZERO)
+    return stored != rules.round_kopecks(share) if share > 0 or stored else False
+
+
+def _plan(hunter: User, month: date) -> MonthlyPlan | None:
+    return MonthlyPlan.objects.filter(hunter=hunter, month=month).first()
+
+
+def store_computed(*, hunter: User, month: date, record: Statement) -> "MonthStatement":
+    """Works the statement out from the data and stores it as its draft figures. Figures worked out while
+    something changed (``change_seq`` moved) are shown but not stored as fresh; a row another transaction
+    is writing is left to it."""
+    from .approval import lines_to_json
+
+    seq = record.change_seq
+    statement = compute_statement(hunter=hunter, month=month, record=record)
+    values = {
+        "computed_lines": lines_to_json(statement.lines),
+        "computed_total": statement.total,
+        "counters": counters_json(statement.counters),
+    }
+    # A draft shows these; an approved statement keeps what was approved until its check.
+    fresh = {
+        "needs_check": False,
+        "check_cause": "",
+        "sales_plan_fulfilled": statement.sales_plan_fulfilled,
+        "kpi_met": statement.kpi_met,
+    }
+    with transaction.atomic():
+        stored = (
+            Statement.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
+            .filter(pk=record.pk, change_seq=seq)
+            .exclude(status__in=(Statement.Status.LOCKED, Statement.Status.PAID))
+            .update(**values, **(fresh if record.status == Statement.Status.DRAFT else {}))
+        )
+    if stored:
+        for name, value in {**values, **(fresh if record.status == Statement.Status.DRAFT else {})}.items():
+            setattr(record, name, value)
+    return statement
+
+
+def counters_json(counters: Counters | None) -> dict | None:
+    if counters is None:
+        return None
+    return {
+        name: str(value) if isinstance(value, Decimal) else value for name, value in asdict(counters).items()
+    }
+
+
+def _counters(data: dict | None) -> Counters | None:
+    if not data:
+        return None
+    return Counters(**{**data, "revenue": Decimal(data["revenue"])})
 
 
 def compute_statement(*, hunter: User, month: date, record: Statement | None = None) -> MonthStatement:
@@ -274,27 +406,34 @@ def compute_statement(*, hunter: User, month: date, record: Statement | None = N
         sales_plan_fulfilled=built.sales_plan_fulfilled,
         kpi_met=month_data.kpi_met,
         counters=counters,
-        plan=MonthlyPlan.objects.filter(hunter=hunter, month=month).first(),
+        plan=_plan(hunter, month),
         record=record,
         totals=built.totals,
     )
 
 
-def _stored(record: Statement, lines: list[Line]) -> MonthStatement:
-    """A statement as it was approved or locked: the stored lines, never recalculated."""
+def _stored(record: Statement, lines: list[Line], plan: MonthlyPlan | None) -> MonthStatement:
+    """A statement read back from its stored lines: posted, approved or the stored draft."""
     totals = {kind: ZERO for kind in LineKind}
     for line in lines:
         totals[line.kind] += line.amount
+    if record.is_locked:
+        total = record.total
+    elif record.status == Statement.Status.APPROVED:
+        total = record.approved_total
+    else:
+        total = record.computed_total
+    counters = _counters(record.counters)
     return MonthStatement(
         hunter=record.hunter,
         month=record.month,
         status=record.status,
         lines=lines,
-        total=record.total if record.is_locked else record.approved_total,
+        total=total,
         sales_plan_fulfilled=bool(record.sales_plan_fulfilled),
         kpi_met=bool(record.kpi_met),
-        counters=None,
-        plan=MonthlyPlan.objects.filter(hunter_id=record.hunter_id, month=record.month).first(),
+        counters=counters,
+        plan=plan,
         record=record,
         totals=totals,
     )

@@ -40,7 +40,7 @@ from .forms import (
 from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement
 from .projection import projected_pay
 from .selectors import scheme_start_default
-from .statements import scheme_for, statement_for
+from .statements import month_statements, scheme_for, statement_for
 
 # A posted line index or deal id: ASCII digits that fit the id column.
 _ID = re.compile(r"[0-9]{1,9}")
@@ -77,7 +77,7 @@ class StatementListView(View):
         return super().dispatch(request, *args, **kwargs)
 
     def statements(self, month):
-        return [statement_for(hunter=hunter, month=month) for hunter in services.hunters_of_month(month)]
+        return month_statements(month, services.hunters_of_month(month))
 
     def get(self, request):
         month = _month(request)

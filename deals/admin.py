@@ -13,6 +13,7 @@ from .models import (
     StageChange,
     Transfer,
 )
+from .services import client_search_texts_rebuild
 
 
 @admin.register(Product)
@@ -57,6 +58,11 @@ class ClientAdmin(admin.ModelAdmin):
         "deferred_limit",
         "consignment_cadence",
     ]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The card, phones and contacts edited here skip the services: the search follows them all the same.
+        client_search_texts_rebuild(client=form.instance)
 
 
 class StageChangeInline(admin.TabularInline):

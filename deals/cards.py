@@ -11,12 +11,13 @@ from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from atlanset_portal.templatetags.formatting import rub
 
-from .models import Deal
+from .models import Client, Deal
+from .reach import map_href, phone_reach
 
 _CARD = (
     '<article class="board-card card card-body p-2{overdue_class}" draggable="true"'
@@ -26,14 +27,21 @@ _CARD = (
     '<div class="small d-flex justify-content-between gap-2">'
     '<span class="money">{amount}</span>{next_contact}</div>'
     "{owner}"
-    '<div class="d-flex gap-1 mt-1">'
+    '<div class="d-flex flex-wrap gap-1 mt-1">'
     '<button type="submit" form="board-advance" formaction="{advance}"'
     ' class="btn btn-sm btn-outline-success py-0">{button}</button>'
     '<a class="btn btn-sm btn-outline-secondary py-0" href="{activity}" title="{activity_label}">'
     '<i class="fa-solid fa-pen" aria-hidden="true"></i>'
     '<span class="visually-hidden">{activity_label}</span></a>'
+    '<span class="ms-auto d-flex gap-1">{reach}</span>'
     "</div></article>"
 )
+# One-tap contact on a card: the links come from deals.reach, as on every other page (deals/_reach.html).
+_REACH = (
+    '<a class="btn btn-sm {style} py-0 reach-icon" href="{href}" title="{label}"{new_tab}>'
+    '<i class="{icon}" aria-hidden="true"></i><span class="visually-hidden">{label}</span></a>'
+)
+_NEW_TAB = mark_safe(' target="_blank" rel="noopener"')
 
 
 class CardRenderer:
@@ -51,7 +59,41 @@ class CardRenderer:
             "close": _("Закрыть"),
             "activity": _("Записать активность"),
             "next_contact": _("Следующий контакт"),
+            "call": _("Позвонить"),
+            "whatsapp": _("Написать в WhatsApp"),
+            "telegram": _("Написать в Telegram"),
+            "map": _("Открыть в Яндекс Картах"),
         }
+
+    def reach(self, client: Client) -> SafeString:
+        """Call, WhatsApp and Telegram for the client's first phone, and the map; ``client.phones`` is
+        prefetched (deals.selectors.board_columns)."""
+        links = []  # (href, button colour, icon, label, what the label names)
+        phones = list(client.phones.all())
+        if phones:
+            phone = phone_reach(phones[0].number, phones[0].extension)
+            links += [
+                (phone.tel, "success", "fa-solid fa-phone", "call", phone.label),
+                (phone.whatsapp, "success", "fa-brands fa-whatsapp", "whatsapp", phone.label),
+                (phone.telegram, "primary", "fa-brands fa-telegram", "telegram", phone.label),
+            ]
+        place = map_href(client.address, client.city)
+        links.append((place, "secondary", "fa-solid fa-location-dot", "map", client.address))
+        return mark_safe(
+            "".join(
+                format_html(
+                    _REACH,
+                    href=href,
+                    style=f"btn-outline-{colour}",
+                    icon=icon,
+                    label=f"{self.labels[kind]}: {what}",
+                    # A call stays on the page; messengers and the map open their app or a tab.
+                    new_tab="" if href.startswith("tel:") else _NEW_TAB,
+                )
+                for href, colour, icon, kind, what in links
+                if href
+            )
+        )
 
     def card(self, deal: Deal, *, last_stage: bool) -> SafeString:
         overdue = deal.next_contact_on is not None and deal.next_contact_on < self.today
@@ -78,4 +120,5 @@ class CardRenderer:
             button=self.labels["close"] if last_stage else self.labels["next"],
             activity=self.activity.format(deal.pk),
             activity_label=self.labels["activity"],
+            reach=self.reach(deal.client),
         )

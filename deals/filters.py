@@ -1,32 +1,23 @@
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Role
 
-from .models import Client, ClientPhone, ClientSource, Deal, OrderVersion, SampleRequest
-from .phones import normalize_phone
+from .models import Client, ClientSource, Deal, OrderVersion, SampleRequest
+from .search import matching
 from .stages import DealStatus, Stage
+
+SEARCH_BOX = forms.TextInput(attrs={"type": "search", "enterkeyhint": "search"})
 
 
 def _search(queryset, value: str, *, client: str):
-    """Name, ИНН or phone of the client; ``client`` is the path to the client ("" on clients themselves,
-    "client__" on deals). Phones are matched with EXISTS, so no row is repeated and no DISTINCT needed."""
-    value = value.strip()
-    if not value:
-        return queryset
-    condition = Q(**{f"{client}name__icontains": value}) | Q(**{f"{client}inn__startswith": value})
-    digits = "".join(ch for ch in value if ch.isdigit())
-    if len(digits) >= 5:
-        phones = ClientPhone.objects.filter(client=OuterRef(client.removesuffix("__") or "pk"))
-        try:
-            phones = phones.filter(number=normalize_phone(value))
-        except Exception:  # a fragment of a number: match the digits anywhere
-            phones = phones.filter(number__contains=digits)
-        condition |= Exists(phones)
-    return queryset.filter(condition)
+    """Name, address, phone (however written), ИНН or a contact of the client, in any case and with «ё»
+    or «е» (deals.search); ``client`` is the path to the client ("" on clients themselves, "client__" on
+    deals)."""
+    return matching(queryset, value, field=f"{client}search_text")
 
 
 class ClientFilter(django_filters.FilterSet):
@@ -36,7 +27,9 @@ class ClientFilter(django_filters.FilterSet):
         ("no_deals", _("Без сделок")),
     ]
 
-    q = django_filters.CharFilter(label=_("Поиск: название, телефон или ИНН"), method="filter_search")
+    q = django_filters.CharFilter(
+        label=_("Поиск: название, адрес, телефон, ИНН или контакт"), method="filter_search", widget=SEARCH_BOX
+    )
     segment = django_filters.CharFilter(label=_("Сегмент"), lookup_expr="icontains")
     source = django_filters.ChoiceFilter(label=_("Источник"), choices=ClientSource.choices)
     owner = django_filters.ModelChoiceFilter(
@@ -67,7 +60,9 @@ class ClientFilter(django_filters.FilterSet):
 
 
 class DealFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(label=_("Поиск: клиент, телефон или ИНН"), method="filter_search")
+    q = django_filters.CharFilter(
+        label=_("Поиск: клиент, адрес, телефон, ИНН или контакт"), method="filter_search", widget=SEARCH_BOX
+    )
     stage = django_filters.ChoiceFilter(label=_("Этап"), choices=Stage.choices)
     status = django_filters.ChoiceFilter(label=_("Статус"), choices=DealStatus.choices)
     owner = django_filters.ModelChoiceFilter(

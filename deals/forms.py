@@ -24,10 +24,15 @@ from .models import (
     SampleRequest,
     SettlementCadence,
 )
+from .phones import Phone, split_phones, with_extension
 from .services import CLIENT_CARD_FIELDS, SAMPLE_QUANTITY_LIMIT, OrderLineInput, order_lines_total
 from .stages import CallOutcome, Stage
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# A phone's field opens the phone keypad (its «,» is the pause before an extension).
+PHONE = {"type": "tel", "autocomplete": "tel", "inputmode": "tel"}
+# Requisites are digits: the numeric keypad, and no autofill from the person's own details.
+DIGITS = {"inputmode": "numeric", "autocomplete": "off"}
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 TEXT = forms.Textarea(attrs={"rows": 2})
 
@@ -160,8 +165,11 @@ def hunters() -> "forms.QuerySet[User]":
 class ClientForm(forms.ModelForm):
     phones_text = forms.CharField(
         label=_("Телефоны"),
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("По одному в строке или через «;». Можно писать как удобно: 8 912…, +7 (912)…"),
+        widget=forms.TextInput(attrs=PHONE),
+        help_text=_(
+            "Несколько номеров — через «;». Можно писать как удобно: 8 912…, +7 (912)…; добавочный — "
+            "«доб. 123» или «,123»."
+        ),
     )
     owner = forms.ModelChoiceField(label=_("Хантер"), queryset=User.objects.none(), required=False)
 
@@ -169,7 +177,10 @@ class ClientForm(forms.ModelForm):
         model = Client
         # The card's fields as the service takes them, with the phones after the address.
         fields = [*CLIENT_CARD_FIELDS[:3], "phones_text", *CLIENT_CARD_FIELDS[3:]]
-        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "website": forms.TextInput(attrs={"inputmode": "url"}),
+        }
 
     def __init__(self, *args, may_choose_owner: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -180,11 +191,14 @@ class ClientForm(forms.ModelForm):
         else:
             del self.fields["owner"]
         if self.instance.pk and not self.is_bound:
-            self.initial["phones_text"] = "\n".join(self.instance.phones.values_list("number", flat=True))
+            self.initial["phones_text"] = "; ".join(
+                with_extension(Phone(number=number, extension=extension))
+                for number, extension in self.instance.phones.values_list("number", "extension")
+            )
 
     def phones(self) -> list[str]:
-        raw = self.cleaned_data.get("phones_text", "").replace(";", "\n").replace(",", "\n")
-        return [line.strip() for line in raw.splitlines() if line.strip()]
+        """The numbers as typed, each with its extension (deals.phones.split_phones)."""
+        return split_phones(self.cleaned_data.get("phones_text", ""))
 
     def card(self) -> dict:
         return {
@@ -196,14 +210,20 @@ class ClientForm(forms.ModelForm):
 
 class RequisitesForm(forms.Form):
     legal_name = forms.CharField(label=_("Полное наименование"), required=False, max_length=300)
-    inn = forms.CharField(label=_("ИНН"), required=False, max_length=20)
-    kpp = forms.CharField(label=_("КПП"), required=False, max_length=20)
-    ogrn = forms.CharField(label=_("ОГРН / ОГРНИП"), required=False, max_length=20)
+    inn = forms.CharField(label=_("ИНН"), required=False, max_length=20, widget=forms.TextInput(DIGITS))
+    kpp = forms.CharField(label=_("КПП"), required=False, max_length=20, widget=forms.TextInput(DIGITS))
+    ogrn = forms.CharField(
+        label=_("ОГРН / ОГРНИП"), required=False, max_length=20, widget=forms.TextInput(DIGITS)
+    )
     legal_address = forms.CharField(label=_("Юридический адрес"), required=False, max_length=500)
     bank_name = forms.CharField(label=_("Банк"), required=False, max_length=200)
-    bik = forms.CharField(label=_("БИК"), required=False, max_length=20)
-    settlement_account = forms.CharField(label=_("Расчётный счёт"), required=False, max_length=30)
-    correspondent_account = forms.CharField(label=_("Корр. счёт"), required=False, max_length=30)
+    bik = forms.CharField(label=_("БИК"), required=False, max_length=20, widget=forms.TextInput(DIGITS))
+    settlement_account = forms.CharField(
+        label=_("Расчётный счёт"), required=False, max_length=30, widget=forms.TextInput(DIGITS)
+    )
+    correspondent_account = forms.CharField(
+        label=_("Корр. счёт"), required=False, max_length=30, widget=forms.TextInput(DIGITS)
+    )
 
 
 class PaymentTermsForm(forms.Form):
@@ -239,7 +259,13 @@ class DecisionForm(forms.Form):
 class ContactForm(forms.Form):
     name = forms.CharField(label=_("Имя"), max_length=200)
     position = forms.CharField(label=_("Должность"), required=False, max_length=200)
-    phone = forms.CharField(label=_("Телефон"), required=False, max_length=40)
+    phone = forms.CharField(
+        label=_("Телефон"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(PHONE),
+        help_text=_("Добавочный — «доб. 123» или «,123»."),
+    )
     email = forms.EmailField(label=_("Эл. почта"), required=False)
     birthday = forms.DateField(label=_("День рождения"), required=False, widget=DATE)
 
@@ -474,7 +500,7 @@ class LinesForm(forms.Form):
 class SampleRequestForm(LinesForm):
     receiver_name = forms.CharField(label=_("Получатель"), max_length=200)
     receiver_phone = forms.CharField(
-        label=_("Телефон получателя"), max_length=40, widget=forms.TextInput(attrs={"type": "tel"})
+        label=_("Телефон получателя"), max_length=40, widget=forms.TextInput(PHONE)
     )
     delivery_address = forms.CharField(
         label=_("Адрес доставки"), max_length=500, help_text=_("Куда производство отправит пробники")
@@ -603,7 +629,9 @@ class DocumentForm(forms.Form):
 
 class ShipmentForm(forms.Form):
     receiver_name = forms.CharField(label=_("Получатель"), max_length=200)
-    receiver_phone = forms.CharField(label=_("Телефон получателя"), max_length=40)
+    receiver_phone = forms.CharField(
+        label=_("Телефон получателя"), max_length=40, widget=forms.TextInput(PHONE)
+    )
     delivery_address = forms.CharField(label=_("Адрес доставки"), max_length=500)
     courier_date = forms.DateField(label=_("Дата курьера"), widget=DATE)
     received_on = forms.DateField(label=_("Клиент получил товар"), required=False, widget=DATE)

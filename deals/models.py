@@ -105,10 +105,13 @@ class Client(models.Model):
         _("расчёты по реализации"), max_length=10, choices=SettlementCadence.choices, blank=True
     )
 
+    # The card, its phones and contacts as the search reads them (deals.search); kept by the services.
+    search_text = models.TextField(_("текст для поиска"), blank=True, default="", editable=False)
+
     objects = ClientQuerySet.as_manager()
 
-    # Card and payment-terms changes, for the head's audit history.
-    history = HistoricalRecords()
+    # Card and payment-terms changes, for the head's audit history (the search text is derived: not kept).
+    history = HistoricalRecords(excluded_fields=["search_text"])
 
     class Meta:
         verbose_name = _("клиент")
@@ -230,6 +233,9 @@ class PaymentTermsRequest(models.Model):
 class ClientPhone(models.Model):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="phones")
     number = models.CharField(_("телефон"), max_length=16, help_text=_("В формате E.164: +79123456789"))
+    # Dialled after the number connects («доб. 123»); the number alone is what identifies the line, so a
+    # number is in the base once whatever its extension (SPEC §2 duplicates).
+    extension = models.CharField(_("добавочный"), max_length=6, blank=True, default="")
 
     class Meta:
         verbose_name = _("телефон клиента")
@@ -252,8 +258,11 @@ class Contact(models.Model):
     name = models.CharField(_("имя"), max_length=200)
     position = models.CharField(_("должность"), max_length=200, blank=True)
     phone = models.CharField(_("телефон"), max_length=16, blank=True)
+    phone_extension = models.CharField(_("добавочный"), max_length=6, blank=True, default="")
     email = models.EmailField(_("эл. почта"), blank=True)
     birthday = models.DateField(_("день рождения"), null=True, blank=True)
+    # Name, position, e-mail and phone as the header search reads them (deals.search).
+    search_text = models.TextField(_("текст для поиска"), blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("контакт")

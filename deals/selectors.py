@@ -32,6 +32,7 @@ from . import stages
 from .models import (
     CallResult,
     Client,
+    Contact,
     Deal,
     DealDocument,
     Feedback,
@@ -50,6 +51,7 @@ from .models import (
     StageChange,
     Transfer,
 )
+from .search import MIN_QUERY_LENGTH, SearchQuery, matching, parse_query, ranked
 from .stages import (
     AGREED_CALL_OUTCOMES,
     CallFacts,
@@ -179,7 +181,8 @@ class BoardColumn:
 def board_columns(
     *, viewer: User, owner: User | None = None, limit_per_column: int = 200
 ) -> list[BoardColumn]:
-    """The kanban: the viewer's open deals per stage with counts and sums, in three queries."""
+    """The kanban: the viewer's open deals per stage with counts and sums, in three queries (and one for
+    the clients' phones)."""
     deals = Deal.objects.visible_to(viewer).open()
     if owner is not None:
         deals = deals.filter(owner=owner)
@@ -197,6 +200,8 @@ def board_columns(
             )
         )
         .order_by("stage_rank", "next_contact_on", "-pk")
+        # A card calls the client's first phone (deals/cards.py): one query for all the cards' phones.
+        .prefetch_related("client__phones")
     )
     by_stage: dict[str, list[Deal]] = {stage: [] for stage in stages.ORDER}
     for deal in cards:
@@ -226,6 +231,60 @@ def client_list(*, viewer: User) -> QuerySet[Client]:
         .prefetch_related("phones")
         # Counted per shown row (subqueries), not by grouping every client's deals before paginating.
         .annotate(open_deals=_deals_of_client(DealStatus.OPEN), won_deals=_deals_of_client(DealStatus.WON))
+    )
+
+
+@dataclass
+class SearchResults:
+    """What the header search found, each list scoped as its own page is (``visible_to``)."""
+
+    query: SearchQuery
+    clients: list[Client]
+    deals: list[Deal]
+    contacts: list[Contact]
+    more: bool  # some list was cut at the limit
+
+    @property
+    def found(self) -> bool:
+        return bool(self.clients or self.deals or self.contacts)
+
+
+def portal_search(*, viewer: User, text: str, limit: int = 8) -> SearchResults:
+    """Clients, deals and contacts matching ``text`` (deals.search), as many as ``limit`` of each, that
+    ``viewer`` may see: a hunter their own, the accountant the finance deals and their clients, the head
+    all. Four queries (clients with their phones, deals, contacts)."""
+    query = parse_query(text)
+    if len(query.text) < MIN_QUERY_LENGTH:
+        return SearchResults(query=query, clients=[], deals=[], contacts=[], more=False)
+    visible_clients = Client.objects.visible_to(viewer)
+    clients = list(
+        ranked(matching(visible_clients, query), query, then=("name", "pk")).prefetch_related("phones")[
+            : limit + 1
+        ]
+    )
+    deals = list(
+        ranked(
+            matching(Deal.objects.visible_to(viewer), query, field="client__search_text").annotate(
+                closed=Case(When(status=DealStatus.OPEN, then=0), default=1, output_field=IntegerField())
+            ),
+            query,
+            field="client__search_text",
+            then=("closed", "-created_at", "-pk"),
+        ).select_related("client")[: limit + 1]
+    )
+    contacts = list(
+        ranked(
+            matching(Contact.objects.filter(client__in=visible_clients), query),
+            query,
+            then=("name", "pk"),
+        ).select_related("client")[: limit + 1]
+    )
+    return SearchResults(
+        query=query,
+        clients=clients[:limit],
+        deals=deals[:limit],
+        contacts=contacts[:limit],
+        more=max(len(clients), len(deals), len(contacts)) > limit,
     )
 
 

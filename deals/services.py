@@ -56,7 +56,7 @@ from .models import (
     StageChange,
     Transfer,
 )
-from .phones import normalize_phone
+from .phones import Phone, normalize_phone, parse_phone
 from .requisites import (
     validate_bik,
     validate_correspondent_account,
@@ -65,6 +65,7 @@ from .requisites import (
     validate_ogrn,
     validate_settlement_account,
 )
+from .search import client_search_text, contact_search_text
 from .selectors import DeferredLimitCheck, order_version_limit_check
 from .stages import DealStatus, Stage
 
@@ -196,14 +197,40 @@ def _check_dates(**problems: str | None) -> None:
 # --- clients ----------------------------------------------------------------------------------
 
 
-def _normalized_phones(phones: Iterable[str]) -> list[str]:
-    numbers: list[str] = []
+def _normalized_phones(phones: Iterable[str]) -> list[Phone]:
+    """Each number once (E.164), with its extension if one was typed («доб. 123», «,123»)."""
+    parsed: dict[str, Phone] = {}
     for raw in phones:
         if raw and raw.strip():
-            number = normalize_phone(raw)
-            if number not in numbers:
-                numbers.append(number)
-    return numbers
+            phone = parse_phone(raw)
+            if phone.number not in parsed or (phone.extension and not parsed[phone.number].extension):
+                parsed[phone.number] = phone
+    return list(parsed.values())
+
+
+def client_search_text_refresh(*, client: Client) -> None:
+    """Stores the client's search text (deals.search) as its card, phones and contacts now are. Every
+    service that changes one of them calls it last, in its own transaction."""
+    text = client_search_text(
+        client,
+        phones=ClientPhone.objects.filter(client=client).values_list("number", flat=True),
+        contacts=Contact.objects.filter(client=client).only("name", "email", "phone"),
+    )
+    if text != client.search_text:
+        Client.objects.filter(pk=client.pk).update(search_text=text)
+        client.search_text = text
+
+
+@transaction.atomic
+def client_search_texts_rebuild(*, client: Client) -> None:
+    """The search texts of a client and its contacts made again from what is stored: after a change that
+    did not come through these services (the admin's card)."""
+    client = _locked_client(client)
+    contacts = list(Contact.objects.filter(client=client))
+    for contact in contacts:
+        contact.search_text = contact_search_text(contact)
+    Contact.objects.bulk_update(contacts, ["search_text"])
+    client_search_text_refresh(client=client)
 
 
 def find_duplicate_client(
@@ -301,7 +328,8 @@ def client_create(
     unknown = set(card) - set(CLIENT_CARD_FIELDS)
     if unknown:
         raise TypeError(f"unknown client fields: {sorted(unknown)}")
-    numbers = _normalized_phones(phones)
+    parsed = _normalized_phones(phones)
+    numbers = [phone.number for phone in parsed]
     duplicate = find_duplicate_client(phones=numbers)
     if duplicate:
         raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0])
@@ -314,10 +342,13 @@ def client_create(
         **card,
     )
     client.full_clean(exclude=["owner", "created_by"])
+    client.search_text = client_search_text(client, phones=numbers, contacts=())
     with _no_concurrent_duplicate(acting_user=acting_user, phones=numbers):
         client.save()
-        ClientPhone.objects.bulk_create([ClientPhone(client=client, number=number) for number in numbers])
-    progress_schedule(months=[timezone.localdate(client.created_at)])
+        ClientPhone.objects.bulk_create(
+            [ClientPhone(client=client, number=phone.number, extension=phone.extension) for phone in parsed]
+        )
+    progress_schedule(months=[timezone.localdate(client.created_at)], hunter_ids=[client.created_by_id])
     return client
 
 
@@ -335,18 +366,30 @@ def client_update(
     client.full_clean(exclude=["owner", "created_by"])
     client.save()
     if phones is not None:
-        numbers = _normalized_phones(phones)
+        parsed = _normalized_phones(phones)
+        numbers = [phone.number for phone in parsed]
         duplicate = find_duplicate_client(phones=numbers, exclude=client)
         if duplicate:
             raise DuplicateClient(duplicate_message(*duplicate, acting_user), duplicate[0])
         client.phones.exclude(number__in=numbers).delete()
-        existing = set(client.phones.values_list("number", flat=True))
+        existing = {phone.number: phone for phone in client.phones.all()}
+        wanted = {phone.number: phone.extension for phone in parsed}
+        changed = [stored for stored in existing.values() if stored.extension != wanted[stored.number]]
+        for stored in changed:  # the same number with another extension
+            stored.extension = wanted[stored.number]
+        ClientPhone.objects.bulk_update(changed, ["extension"])
         with _no_concurrent_duplicate(acting_user=acting_user, phones=numbers, exclude=client):
             ClientPhone.objects.bulk_create(
-                [ClientPhone(client=client, number=n) for n in numbers if n not in existing]
+                [
+                    ClientPhone(client=client, number=phone.number, extension=phone.extension)
+                    for phone in parsed
+                    if phone.number not in existing
+                ]
             )
-    # A card that gains its name, address or phone becomes a lead of the month it was created in.
-    progress_schedule(months=[timezone.localdate(client.created_at)])
+    client_search_text_refresh(client=client)
+    # A card that gains its name, address or phone becomes a lead of the month it was created in, for
+    # whoever created it.
+    progress_schedule(months=[timezone.localdate(client.created_at)], hunter_ids=[client.created_by_id])
     return client
 
 
@@ -410,6 +453,7 @@ def client_update_requisites(*, acting_user: User, client: Client, requisites: R
         setattr(client, field_name, value)
     with _no_concurrent_duplicate(acting_user=acting_user, inn=cleaned.inn, kpp=cleaned.kpp, exclude=client):
         client.save()
+    client_search_text_refresh(client=client)
     return client
 
 
@@ -562,16 +606,22 @@ def contact_add(
     birthday: date | None = None,
 ) -> Contact:
     _ensure_works_client(acting_user, client)
+    # Locked, so that two contacts added at once both reach the client's search text.
+    client = _locked_client(client)
+    parsed = parse_phone(phone) if phone.strip() else Phone(number="")
     contact = Contact(
         client=client,
         name=name.strip(),
         position=position.strip(),
-        phone=normalize_phone(phone) if phone.strip() else "",
+        phone=parsed.number,
+        phone_extension=parsed.extension,
         email=email.strip(),
         birthday=birthday,
     )
     contact.full_clean()
+    contact.search_text = contact_search_text(contact)
     contact.save()
+    client_search_text_refresh(client=client)
     return contact
 
 
@@ -884,6 +934,7 @@ def call_result_record(
     result.save()
     if result.decision_maker_email and not deal.client.decision_maker_email:
         Client.objects.filter(pk=deal.client_id).update(decision_maker_email=result.decision_maker_email)
+        client_search_text_refresh(client=_locked_client(deal.client))
     if (
         deal.stage == Stage.CALL
         and outcome in stages.UNSUCCESSFUL_CALL_OUTCOMES
@@ -1676,7 +1727,7 @@ def payment_record(
         month=accrual_month,
         cause=_("внесена оплата %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)},
     )
-    progress_schedule(months=[accrual_month])
+    progress_schedule(months=[accrual_month], hunter_ids=[deal.owner_id])
     return payment
 
 
@@ -1750,7 +1801,7 @@ def payment_refund(
     cause = _("внесён возврат %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)}
     for hunter_id, month in months.items():
         pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
-    progress_schedule(months=set(months.values()))
+    progress_schedule(months=set(months.values()), hunter_ids=list(months))
     return refund
 
 
@@ -1785,8 +1836,11 @@ def deal_update_paid_in_full(deal: Deal) -> None:
                 pay_changed(
                     hunter_ids=[hunter_id], month=month, cause=_("изменились завершённые сделки месяца")
                 )
+        changed = [
+            (hunter_id, month) for _day, hunter_id, month in (previous, completion) if month is not None
+        ]
         progress_schedule(
-            months=[month for _day, _hunter, month in (previous, completion) if month is not None]
+            months=[month for _hunter, month in changed], hunter_ids=[hunter for hunter, _month in changed]
         )
 
 
@@ -2041,23 +2095,24 @@ def leads_import(
         raise PermissionDenied
     plan = leads_plan(parsed=parsed, viewer=acting_user)
     now = timezone.now()
-    clients = Client.objects.bulk_create(
-        [
-            Client(
-                name=row.name[:255],
-                address=row.address[:500],
-                city=row.city[:100],
-                segment=row.segment[:200],
-                email=row.email,
-                website=row.website[:300],
-                source=source,
-                owner=owner,
-                created_by=acting_user,
-                created_at=now,
-            )
-            for row in plan.to_create
-        ]
-    )
+    clients = [
+        Client(
+            name=row.name[:255],
+            address=row.address[:500],
+            city=row.city[:100],
+            segment=row.segment[:200],
+            email=row.email,
+            website=row.website[:300],
+            source=source,
+            owner=owner,
+            created_by=acting_user,
+            created_at=now,
+        )
+        for row in plan.to_create
+    ]
+    for client, row in zip(clients, plan.to_create, strict=True):
+        client.search_text = client_search_text(client, phones=row.phones, contacts=())
+    clients = Client.objects.bulk_create(clients)
     ClientPhone.objects.bulk_create(
         [
             ClientPhone(client=client, number=phone)
@@ -2065,7 +2120,7 @@ def leads_import(
             for phone in row.phones
         ]
     )
-    progress_schedule(months=[timezone.localdate(now)])
+    progress_schedule(months=[timezone.localdate(now)], hunter_ids=[acting_user.pk])
     return plan
 
 

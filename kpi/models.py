@@ -1,5 +1,7 @@
 """Activities, telephony call records and monthly plans (SPEC §4)."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -235,6 +237,30 @@ class MonthlyProgress(models.Model):
             models.CheckConstraint(condition=Q(month__day=1), name="kpi_progress_month_starts_on_first"),
         ]
         indexes = [models.Index(fields=["month"])]
+
+    def __str__(self) -> str:
+        return f"{self.hunter_id} {self.month:%m.%Y}"
+
+
+class DirtyMonth(models.Model):
+    """A hunter's month whose stored progress is behind its data. Marked in the same transaction as the
+    change (``kpi.progress.progress_schedule``), so a change that commits is never lost to a web worker
+    killed before its on-commit hook, a broker that is down or a task that never ran; cleared by the
+    recalculation that read the month after the mark, and only then: every change writes a new ``mark``,
+    so one made while the recalculation ran keeps the month dirty."""
+
+    hunter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    mark = models.UUIDField(default=uuid.uuid4)
+    marked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("месяц к пересчёту")
+        verbose_name_plural = _("месяцы к пересчёту")
+        constraints = [
+            models.UniqueConstraint(fields=["hunter", "month"], name="kpi_dirty_month_once"),
+            models.CheckConstraint(condition=Q(month__day=1), name="kpi_dirty_month_starts_on_first"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.hunter_id} {self.month:%m.%Y}"

@@ -36,6 +36,7 @@ def tasks_due(*, hunter: User, today: date | None = None, limit: int = 100) -> T
     deals = list(
         Deal.objects.filter(owner=hunter, status=DealStatus.OPEN, next_contact_on__lte=today)
         .select_related("client")
+        .prefetch_related("client__phones")  # each task calls its client in one tap
         .order_by("next_contact_on", "pk")[:limit]
     )
     follow_ups = list(
@@ -47,6 +48,7 @@ def tasks_due(*, hunter: User, today: date | None = None, limit: int = 100) -> T
             next_contact_on__gte=today - timedelta(days=30),
         )
         .select_related("client")
+        .prefetch_related("client__phones")
         .order_by("next_contact_on", "pk")[:limit]
     )
     return Tasks(due_deals=deals, due_follow_ups=follow_ups)

@@ -116,7 +116,7 @@ def _activities_changed(owner_days: set[tuple[int, date]]) -> None:
     # One check per month, not per hunter and day: a call log brings thousands of such pairs.
     for month, owner_ids in sorted(owners_by_month.items()):
         pay_changed(hunter_ids=owner_ids, month=month, cause=_("изменились активности месяца"))
-    progress_schedule(months=owners_by_month)
+    progress_schedule(months=owners_by_month, hunter_ids={owner for owner, _day in owner_days})
 
 
 # --- plans -----------------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def plans_save(
         plan._history_user = acting_user  # the audit history names who took the plan back
         plan.delete()
         pay_changed(hunter_ids=[hunter.pk], month=month, cause=_("снят план месяца"))
-    progress_schedule(months=[month])
+    progress_schedule(months=[month], hunter_ids=[*(row.hunter.pk for row in rows), *(h.pk for h in cleared)])
     return saved
 
 
@@ -213,7 +213,7 @@ def plans_copy_previous(*, acting_user: User, month: date) -> int:
             month=month,
             cause=_("план скопирован с прошлого месяца"),
         )
-    progress_schedule(months=[month])
+    progress_schedule(months=[month], hunter_ids=[copy.hunter_id for copy in copies])
     return len(copies)
 
 

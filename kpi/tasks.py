@@ -6,23 +6,23 @@ from django.utils import timezone
 from imports.services import import_job_task
 
 from .figures import dashboard_figures_refresh
-from .months import month_start, previous_month
-from .progress import progress_recalculate
+from .months import month_start
+from .progress import progress_recalculate, progress_recalculate_marked
 from .services import call_log_import_run
 
 
 @shared_task(name="kpi.tasks.recalculate_plan_progress")
 def recalculate_plan_progress(month: str | None = None) -> int:
-    """One month's stored progress for all hunters; by default the current and the previous month
-    (payments and imports keep arriving for last month in the first days of a new one)."""
+    """One month's stored progress for all hunters (the debounced recalculation after a change). Without a
+    month, the safety net: every hunter-month marked as behind its data, whatever the month, and the
+    dashboard figures of this month."""
     if month is not None:
         first = date.fromisoformat(month)
         written = progress_recalculate(month=first)
         dashboard_figures_refresh(first)
         return written
-    current = month_start(timezone.localdate())
-    written = progress_recalculate(month=current) + progress_recalculate(month=previous_month(current))
-    dashboard_figures_refresh(current)
+    written = progress_recalculate_marked()
+    dashboard_figures_refresh(month_start(timezone.localdate()))
     return written
 
 

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from django.db.models import prefetch_related_objects
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -134,6 +135,9 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         tasks = selectors.tasks_due(hunter=user, today=today)
         # The quick form offers the deals due today; any other deal has its own link from its page.
         due_deals = Deal.objects.filter(pk__in=[deal.pk for deal in tasks.due_deals]).select_related("client")
+        projection = projected_pay(hunter=user, month=month)
+        # The page lists the ten best upsides, each client with its phone: one query for their phones.
+        prefetch_related_objects([upside.deal.client for upside in projection.upsides[:10]], "phones")
         return super().get_context_data(
             today=today,
             tasks=tasks,
@@ -144,7 +148,7 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
             progress=progress,
             recent=Activity.objects.filter(owner=user).select_related("client", "deal")[:10],
             activity_form=activity_form(user, deals=due_deals.order_by("client__name")),
-            projection=projected_pay(hunter=user, month=month),
+            projection=projection,
             best_employee=stored_figure(*dashboard_figures(month)["best_employee"]),
             **kwargs,
         )

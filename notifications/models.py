@@ -25,6 +25,9 @@ class NotificationQuerySet(models.QuerySet):
     def email_pending(self):
         return self.filter(email_state=Notification.EmailState.PENDING)
 
+    def email_sending(self):
+        return self.filter(email_state=Notification.EmailState.SENDING)
+
 
 class Notification(models.Model):
     """One reminder for one person. ``subject_key`` names what it is about (``deal:17``), so the same
@@ -32,6 +35,9 @@ class Notification(models.Model):
 
     class EmailState(models.TextChoices):
         PENDING = "pending", _("ждёт отправки")
+        # Claimed by a sender (``email_claim``) and being handed to the mail server: a sender that dies
+        # now leaves it so, and it is not sent again until ``EMAIL_SENDING_TIMEOUT_MINUTES`` have passed.
+        SENDING = "sending", _("отправляется")
         SENT = "sent", _("отправлено")
         SKIPPED = "skipped", _("не отправляется")
 
@@ -48,6 +54,9 @@ class Notification(models.Model):
     read_at = models.DateTimeField(_("прочитано"), null=True, blank=True)
     email_state = models.CharField(max_length=10, choices=EmailState.choices, default=EmailState.PENDING)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # The email outbox: the sender that claimed the row (one claim per digest) and when.
+    email_claim = models.UUIDField(null=True, blank=True)
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
 
     objects = NotificationQuerySet.as_manager()
 
@@ -65,10 +74,30 @@ class Notification(models.Model):
             models.Index(
                 fields=["email_state"], condition=Q(email_state="pending"), name="notif_email_pending"
             ),
+            models.Index(
+                fields=["email_claim"], condition=Q(email_state="sending"), name="notif_email_sending"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+
+class ReminderDay(models.Model):
+    """A working day whose morning reminder run finished: the run is not repeated that day, and a later
+    run makes the reminders of the working days since the last finished one first."""
+
+    day = models.DateField(_("день"), unique=True)
+    finished_at = models.DateTimeField(_("закончен"), default=timezone.now)
+    created = models.PositiveIntegerField(_("новых напоминаний"), default=0)
+
+    class Meta:
+        verbose_name = _("утренняя рассылка напоминаний")
+        verbose_name_plural = _("утренние рассылки напоминаний")
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day:%d.%m.%Y}"
 
 
 class EmailOptOut(models.Model):

@@ -9,6 +9,16 @@ from tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
+def _no_remembered_outage():
+    """A test that makes the cache or the broker fail leaves no memory of it to the next test."""
+    from atlanset_portal.outage import BROKER_OUTAGE, CACHE_OUTAGE
+
+    yield
+    CACHE_OUTAGE.clear()
+    BROKER_OUTAGE.clear()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Requests through the test client leave their language active in the test's thread."""
     translation.activate(settings.LANGUAGE_CODE)

@@ -184,6 +184,10 @@ MATRIX: dict[str, Row] = {
     "onboarding:question_edit": Row({"pk": "question"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 400, BUH: 403, PROD: 403}),
+    # --- the header's search box: whoever works with clients or deals; each finds what their lists show --
+    "search": Row({},
+        get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 200, PROD: 403},
+        post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 405, PROD: 403}),
     # --- clients: hunters own, the head all, the accountant clients with a deal from stage «Сделка» ----
     "clients:list": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 200, PROD: 403},

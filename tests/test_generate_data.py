@@ -26,6 +26,7 @@ from deals.requisites import (
     validate_ogrn,
     validate_settlement_account,
 )
+from deals.search import client_search_text, contact_search_text
 from deals.selectors import deal_facts
 from kpi.models import Activity, MonthlyPlan
 from tests.workflow import close_month
@@ -187,6 +188,16 @@ def test_clients_have_normalised_phones_and_valid_requisites(generated):
             validate_correspondent_account(client.correspondent_account, client.bik)
     for client in _clients().filter(deals__stage__in=stages.FINANCE_STAGES).distinct():
         assert not client.missing_requisites()
+
+
+def test_generated_clients_and_contacts_are_searchable_as_the_services_would_make_them(generated):
+    clients = _clients().prefetch_related("phones", "contacts")
+    assert any(client.contacts.all() for client in clients)
+    for client in clients:
+        phones = [phone.number for phone in client.phones.all()]
+        assert client.search_text == client_search_text(client, phones=phones, contacts=client.contacts.all())
+        for contact in client.contacts.all():
+            assert contact.search_text == contact_search_text(contact)
 
 
 def test_a_monthly_plan_for_every_hunter_and_month_of_work(generated):

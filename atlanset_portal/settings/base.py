@@ -61,7 +61,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request, and the tasks it queues, carry its id (atlanset_portal/logs.py).
+    "atlanset_portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A statement cancelled by its lock or statement timeout costs one request a Russian 503 page.
+    "atlanset_portal.middleware.DatabaseBusyMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -154,10 +158,28 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if not DEBUG else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# On PostgreSQL every statement of every connection is bounded: one that runs longer than
+# DB_STATEMENT_TIMEOUT_MS, or waits longer than DB_LOCK_TIMEOUT_MS for a lock another session holds, is
+# cancelled (the page answers 503 in Russian, a task retries) instead of holding a web worker until
+# gunicorn kills it and piling every later request up behind the same lock. 0 turns a limit off
+# (compose's migrate does that). Both stay below gunicorn's timeout (60 s) and the tasks' time limits.
+DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=30_000)
+DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=10_000)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
     # A database that does not answer fails a request (and /health/) in seconds, not minutes; a
     # ?connect_timeout= in DATABASE_URL wins.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    _options.setdefault("connect_timeout", 5)
+    _options["options"] = " ".join(
+        filter(
+            None,
+            [
+                _options.get("options", ""),
+                f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+                f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}",
+            ],
+        )
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; the busy timeout waits out short locks.
     DATABASES["default"]["OPTIONS"] = {
@@ -192,7 +214,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploads are written under a temporary name and moved into place whole (atlanset_portal/storage.py).
+    "default": {"BACKEND": "atlanset_portal.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -242,6 +265,10 @@ if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
     }
 else:
     MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"]}}
+# Emails go out through an outbox (notifications/services.py): a digest claimed by a sender that then
+# stopped before recording the result is sent again only after this many minutes (longer than any
+# sending task may run), and the log says so.
+EMAIL_SENDING_TIMEOUT_MINUTES = env.int("EMAIL_SENDING_TIMEOUT_MINUTES", default=30)
 # Links in emails point here.
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Атлансет <portal@atlanset.local>")
@@ -273,8 +300,16 @@ CELERY_DATA_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
-    # Longer than the longest task, so an unacknowledged task is not redelivered while still running.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than the longest task (LONG_TASK_TIME_LIMIT) and any countdown, so an unacknowledged task
+        # is not redelivered while still running or waiting.
+        "visibility_timeout": 60 * 60,
+        # A Redis that does not answer (stopped, or frozen and accepting connections it never serves) is
+        # an error in seconds: a page queueing work then does it inline (atlanset_portal/background.py)
+        # instead of hanging. Above kombu's 1 s BRPOP, so an idle worker's poll never times out.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 2,
+    }
 else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=f"file://{CELERY_DATA_DIR / 'results'}")
@@ -291,10 +326,29 @@ CELERY_TIMEZONE = TIME_ZONE
 # (atlanset_portal/background.py).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+# One retry: enough for a pooled connection that died with a Redis restart, and a frozen Redis costs a
+# page two socket timeouts, not three.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Nobody reads a portal task's return value. Without this every publish also subscribed to the result
+# store first, with no timeout, so a frozen Redis hung the page; a caller that wants a result (ping, the
+# tests' worker checks) asks for it with ignore_result=False.
+CELERY_TASK_IGNORE_RESULT = True
+# Every task has a time limit: at the soft one it gets SoftTimeLimitExceeded (its transaction rolls back),
+# at the hard one its process is killed. Imports and the morning reminder run get the long limits
+# (atlanset_portal.background.TaskTimeLimits, LONG_TASKS). All of them are below the visibility timeout.
+TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT", default=5 * 60)
+LONG_TASK_SOFT_TIME_LIMIT = env.int("LONG_TASK_SOFT_TIME_LIMIT", default=30 * 60)
+TASK_TIME_LIMIT_GRACE = 60  # seconds between the soft and the hard limit, for the task to clean up
+LONG_TASKS = ["notifications.tasks.send_daily_reminders", "*import*"]  # task names, fnmatch patterns
+CELERY_TASK_SOFT_TIME_LIMIT = TASK_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = TASK_SOFT_TIME_LIMIT + TASK_TIME_LIMIT_GRACE
+CELERY_TASK_ANNOTATIONS = ["atlanset_portal.background.TaskTimeLimits"]
+# The worker survives a broker restart and puts the countdown tasks it held back in their queue at once
+# (atlanset_portal/worker.py).
+CELERY_WORKER_CONSUMER = "atlanset_portal.worker:PortalConsumer"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -302,15 +356,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.clear_expired_sessions",
         "schedule": crontab(hour=3, minute=0),
     },
-    # A safety net under the event-driven recalculations: this month and last, every 15 minutes.
+    # A safety net under the event-driven recalculations: every hunter-month marked as behind its data
+    # (kpi.DirtyMonth, marked in the changing transaction), whatever the month, every 15 minutes.
     "recalculate-plan-progress": {
         "task": "kpi.tasks.recalculate_plan_progress",
         "schedule": crontab(minute="*/15"),
     },
-    # Reminders at 09:00 Yekaterinburg time (CELERY_TIMEZONE); days off are skipped by the run itself.
+    # Reminders at 09:00 Yekaterinburg time (CELERY_TIMEZONE), asked again every quarter of an hour until
+    # 18:45: a day whose run finished is not run again, one that failed (the database down longer than the
+    # retries) is, and a later run first makes the reminders of working days that were missed.
     "send-daily-reminders": {
         "task": "notifications.tasks.send_daily_reminders",
-        "schedule": crontab(hour=9, minute=0),
+        "schedule": crontab(hour="9-18", minute="*/15"),
     },
     # Approved statements something changed under are checked within minutes of the change; this catches
     # any check whose task was lost.
@@ -336,19 +393,47 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             # Its own database, so clearing the cache never touches the broker's queues.
             "LOCATION": env.str("CACHE_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/1"),
-            # A Redis that does not answer is an error in seconds, not a hung request.
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+            # A Redis that does not answer is an error within a second, not a hung request; every use of
+            # the cache is ready for that error (atlanset_portal/outage.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 
+# Logs go to standard output/error: plain lines locally, one JSON object per line in production (DEBUG=0),
+# each with the id of the request or task that wrote it (atlanset_portal/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT is plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "atlanset_portal.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "atlanset_portal.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# With JSON logs the worker and beat keep the portal's logging instead of installing Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# Error tracking: with SENTRY_DSN set, unhandled errors of pages and tasks and every ERROR log line go to
+# Sentry (or a compatible service such as GlitchTip), tagged with the request id; without it nothing is sent.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production" if not DEBUG else "development"),
+        # Who did it is in the portal's own audit history; the events carry no user data or request bodies.
+        send_default_pii=False,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 # KPI: a telephony call counts when it is outgoing and lasts at least this long (SPEC §4: connected).
 KPI_MIN_CALL_SECONDS = env.int("KPI_MIN_CALL_SECONDS", default=1)

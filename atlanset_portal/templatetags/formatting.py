@@ -20,11 +20,12 @@ def rub(value: Decimal | int | str | None) -> str:
 
 
 @register.filter
-def phone(value: str | None) -> str:
-    """``+79123456789`` → ``+7 912 345-67-89``."""
+def phone(value: str | None, extension: str = "") -> str:
+    """``+79123456789`` → ``+7 912 345-67-89``; a landline by its area code (``+7 3462 55-12-34``), with
+    the extension if given (``{{ number|phone:extension }}``). Links to call: ``{% load reach %}``."""
     from deals.phones import format_phone
 
-    return format_phone(value) if value else ""
+    return format_phone(value, extension or "") if value else ""
 
 
 @register.filter

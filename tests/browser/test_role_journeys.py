@@ -199,7 +199,7 @@ def test_hunter_onboards_opens_a_client_and_a_deal_logs_work_and_reads_the_paysl
     # An activity logged from the deal page, with the client filled in.
     page.get_by_role("link", name="Записать активность").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Записать активность")
-    expect(page.get_by_label("Клиент")).to_have_value(
+    expect(page.locator("main").get_by_label("Клиент", exact=False)).to_have_value(
         str(Client.objects.get(name="Салон красоты «Лотос»").pk)
     )
     page.get_by_label("Что было").select_option(label="Встреча")

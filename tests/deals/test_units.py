@@ -82,7 +82,7 @@ def test_the_page_filter_writes_the_quantity_and_its_unit():
 
 @pytest.mark.django_db
 def test_the_migration_fills_the_forms_of_the_catalogue_as_it_was():
-    migration = import_module("deals.migrations.0019_unit_forms_sample_address_decline_reason")
+    migration = import_module("deals.migrations.0022_unit_forms_sample_address_decline_reason")
     canister = Product.objects.create(name="Мыло 5 л", unit="Канистра", list_price=1, cost=1)
     piece = Product.objects.create(name="Салфетки", unit="шт.", list_price=1, cost=1)
     migration.fill_unit_forms(apps, schema_editor=None)

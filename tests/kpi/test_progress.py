@@ -1,6 +1,6 @@
 """Stored plan progress: what changes it, the debouncing of recalculations, and who reads it."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from unittest import mock
 
@@ -9,12 +9,14 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from deals.models import Payment
+from deals.stages import Stage
 from kpi import progress
-from kpi.models import ActivityKind, MonthlyProgress
+from kpi.models import ActivityKind, DirtyMonth, MonthlyProgress
 from kpi.progress import progress_recalculate, progress_recalculate_history, stored_counters
 from kpi.selectors import team_records
 from kpi.services import PlanRow, plans_save
-from tests.deals.factories import Pipeline, make_client
+from tests.deals.factories import Pipeline, make_client, make_deal
 
 from .factories import ORDER_TOTAL, local, log_activity, make_hunter, paid_deal, pbx_call
 from .test_views import results_board
@@ -191,12 +193,119 @@ def test_records_come_from_the_stored_history():
     assert (calls.hunter, calls.month, calls.value) == (first, date(2025, 5, 1), 3)
 
 
-def test_the_periodic_task_recalculates_this_month_and_the_last(settings):
+def test_the_safety_net_recalculates_exactly_the_marked_months_whatever_the_month():
+    from kpi.tasks import recalculate_plan_progress
+
+    changed, untouched = make_hunter(), make_hunter()
+    this_month = timezone.localdate().replace(day=1)
+    progress_recalculate(month=this_month)
+    MonthlyProgress.objects.filter(hunter=untouched, month=this_month).update(calls=41)
+    # A call eight months back whose recalculation never ran (its on-commit hook is not run here).
+    pbx_call(changed, at=timezone.now() - timedelta(days=240))
+    old_month = DirtyMonth.objects.get(hunter=changed).month
+    assert old_month < this_month - timedelta(days=180)
+    assert not MonthlyProgress.objects.filter(hunter=changed, month=old_month).exists()
+
+    assert recalculate_plan_progress.delay().get() == 1
+
+    assert stored(changed, old_month).calls == 1
+    assert stored(untouched, this_month).calls == 41  # what was not marked is not recounted
+    assert not DirtyMonth.objects.exists()
+    assert recalculate_plan_progress.delay().get() == 0
+
+
+def test_every_change_marks_the_hunters_month_in_its_own_transaction(sales_head, production, accountant):
+    hunter, other = make_hunter(), make_hunter()
+    today = timezone.localdate()
+    month = today.replace(day=1)
+
+    card = make_client(acting_user=hunter, created_at=local(2020, 1, 15))
+    assert set(DirtyMonth.objects.values_list("hunter_id", "month")) == {(hunter.pk, date(2020, 1, 1))}
+    DirtyMonth.objects.all().delete()
+
+    log_activity(hunter, ActivityKind.MEETING, at=timezone.now(), client=card)
+    assert set(DirtyMonth.objects.values_list("hunter_id", "month")) == {(hunter.pk, month)}
+    plans_save(acting_user=sales_head, month=month, rows=[PlanRow(hunter=other, calls_target=3)])
+    pipeline = Pipeline(hunter=hunter, production=production, accountant=accountant)
+    paid_deal(pipeline, (ORDER_TOTAL, today))
+
+    marked = set(DirtyMonth.objects.values_list("hunter_id", "month"))
+    assert {(hunter.pk, month), (other.pk, month)} <= marked
+    assert {hunter_id for hunter_id, _month in marked} == {hunter.pk, other.pk}
+
+
+def test_a_change_made_while_the_month_is_recalculated_keeps_it_marked():
+    hunter = make_hunter()
+    month = timezone.localdate().replace(day=1)
+    log_activity(hunter, ActivityKind.MEETING, at=timezone.now())
+    counted = progress.month_counters
+
+    def counting_while_a_change_commits(**kwargs):
+        figures = counted(**kwargs)
+        # Another request records an activity after the counts were read: its mark is new.
+        progress.progress_mark(months=[month], hunter_ids=[hunter.pk])
+        return figures
+
+    with mock.patch.object(progress, "month_counters", counting_while_a_change_commits):
+        progress_recalculate(month=month)
+    assert DirtyMonth.objects.filter(hunter=hunter, month=month).exists()
+
+    progress_recalculate(month=month)  # the next recalculation sees the change and clears the mark
+    assert not DirtyMonth.objects.filter(month=month).exists()
+
+
+def test_a_payment_whose_commit_hook_was_lost_is_recounted_by_the_safety_net_even_when_resubmitted(
+    client, accountant, production, django_capture_on_commit_callbacks
+):
+    """A web worker killed between COMMIT and the on-commit hook; the accountant resubmits, which records
+    nothing new and so schedules nothing. The payment is months back: the old net covered only this
+    month and last."""
     from kpi.tasks import recalculate_plan_progress
 
     hunter = make_hunter()
-    today = timezone.localdate()
-    pbx_call(hunter, at=timezone.now())
+    deal = Pipeline(hunter=hunter, production=production, accountant=accountant).advance_to(
+        make_deal(acting_user=hunter), Stage.PAYMENT
+    )
+    received_on = timezone.localdate().replace(day=1) - timedelta(days=100)
+    month = received_on.replace(day=1)
+    client.force_login(accountant)
+    form = {"amount": str(ORDER_TOTAL), "received_on": received_on.isoformat(), "bank_document": "318"}
 
-    assert recalculate_plan_progress.delay().get() == 2  # one hunter, two months
-    assert stored(hunter, today.replace(day=1)).calls == 1
+    with django_capture_on_commit_callbacks(execute=False):  # the process died before running them
+        assert client.post(reverse("deals:payment", args=[deal.pk]), form).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("deals:payment", args=[deal.pk]), form).status_code == 302
+    assert Payment.objects.filter(deal=deal).count() == 1
+    assert not MonthlyProgress.objects.filter(hunter=hunter, month=month, revenue=ORDER_TOTAL).exists()
+
+    recalculate_plan_progress.delay().get()
+
+    assert stored(hunter, month).revenue == ORDER_TOTAL
+    assert not DirtyMonth.objects.exists()
+
+
+def test_a_cache_that_fails_costs_no_page_and_no_recalculation(client, django_capture_on_commit_callbacks):
+    """Redis stopped or frozen: the debounce's cache.add raised in the on-commit hook, the page answered
+    500 although the activity was saved, and people submitted it again."""
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    hunter = make_hunter()
+    card = make_client(acting_user=hunter, name="ООО «Ромашка»")
+    client.force_login(hunter)
+    form = {"kind": "meeting", "client": card.pk, "at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
+
+    with mock.patch.object(cache, "add", side_effect=RedisTimeout("Timeout reading from socket")) as add:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("kpi:activity_create"), form)
+        assert add.called
+
+        assert response.status_code == 302
+        assert stored(hunter, timezone.localdate().replace(day=1)).meetings == 1
+        assert not DirtyMonth.objects.exists()
+
+        # The cache is remembered as away for a while: the next change does not wait for it again.
+        add.reset_mock()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(reverse("kpi:activity_create"), form).status_code == 302
+        assert not add.called
+    assert stored(hunter, timezone.localdate().replace(day=1)).meetings == 2

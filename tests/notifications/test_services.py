@@ -6,15 +6,18 @@ from datetime import date, timedelta
 import pytest
 from django.core import mail
 from django.core.mail import EmailMessage
+from django.core.mail.backends.locmem import EmailBackend as MailBackend
 from django.utils import timezone
 
 from accounts.roles import Role
 from deals.services import contact_add, follow_up_record
-from notifications.models import EmailOptOut, Notification, NotificationKind
+from notifications.models import EmailOptOut, Notification, NotificationKind, ReminderDay
 from notifications.reminders import RULES, Reminder
 from notifications.services import (
+    daily_reminders_run,
     daily_reminders_send,
     email_preferences_save,
+    missed_reminder_days,
     notification_emails_send,
     notifications_create,
     notifications_mark_read,
@@ -229,16 +232,16 @@ def test_a_failing_mail_server_leaves_the_reminders_pending_for_the_next_run(
             ],
             for_day=TUESDAY,
         )
-    real_send = EmailMessage.send
+    real_send = MailBackend.send_messages
     attempts = []
 
-    def send_failing_once(message, *args, **kwargs):
-        attempts.append(message.to)
+    def send_failing_once(backend, messages):
+        attempts.append(messages[0].to)
         if len(attempts) == 1:
             raise OSError("SMTP server unavailable")
-        return real_send(message, *args, **kwargs)
+        return real_send(backend, messages)
 
-    monkeypatch.setattr(EmailMessage, "send", send_failing_once)
+    monkeypatch.setattr(MailBackend, "send_messages", send_failing_once)
 
     assert notification_emails_send() == 1
 
@@ -390,3 +393,140 @@ def test_someone_who_left_or_opted_out_since_the_reminder_was_made_gets_no_email
     assert mail.outbox == []
     assert states(hunter) == {"Позвонить «Альфа»": Notification.EmailState.SKIPPED}
     assert states(other_hunter) == {"Позвонить «Бета»": Notification.EmailState.SKIPPED}
+
+
+# --- the outbox: at most once per digest ----------------------------------------------------------
+
+
+class SenderKilled(BaseException):
+    """The worker process dying: nothing in the sender catches it, nothing after it runs."""
+
+
+def test_a_digest_the_mail_server_accepted_before_the_sender_died_is_not_sent_again(
+    hunter, monkeypatch, caplog, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        notifications_create(
+            reminders=[reminder(hunter, "Сегодня связаться с «Кафе «Берёзка»»")], for_day=TUESDAY
+        )
+    real_send = MailBackend.send_messages
+
+    def send_then_die(backend, messages):
+        real_send(backend, messages)  # the server accepted it
+        raise SenderKilled
+
+    monkeypatch.setattr(MailBackend, "send_messages", send_then_die)
+    with pytest.raises(SenderKilled):
+        notification_emails_send()
+    monkeypatch.setattr(MailBackend, "send_messages", real_send)
+    assert len(emails_to(hunter)) == 1
+    assert set(states(hunter).values()) == {Notification.EmailState.SENDING}
+
+    # The task is redelivered (acks_late) and the ten-minute run comes: the digest is not sent again.
+    assert notification_emails_send() == 0
+    assert notification_emails_send() == 0
+    assert len(emails_to(hunter)) == 1
+
+    # Long after any sender could still be at it, the digest is reported and tried again.
+    Notification.objects.update(
+        email_claimed_at=timezone.now() - timedelta(minutes=settings.EMAIL_SENDING_TIMEOUT_MINUTES + 1)
+    )
+    caplog.set_level("ERROR", logger="notifications.services")
+    assert notification_emails_send() == 1
+    assert hunter.email in caplog.text and "may have been delivered" in caplog.text
+    first, second = emails_to(hunter)
+    assert first.extra_headers["Message-ID"] == second.extra_headers["Message-ID"]  # a receiver may drop it
+    assert set(states(hunter).values()) == {Notification.EmailState.SENT}
+    assert notification_emails_send() == 0
+
+
+def test_rows_another_sender_claimed_are_left_to_it(hunter, other_hunter, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        notifications_create(
+            reminders=[
+                reminder(hunter, "Сегодня связаться с «Кафе «Берёзка»»"),
+                reminder(other_hunter, "Сегодня связаться с «Кафе «Обь»»", subject="deal:2"),
+            ],
+            for_day=TUESDAY,
+        )
+    # A concurrent sender claimed the hunter's row a moment ago and is talking to the mail server.
+    Notification.objects.filter(recipient=hunter).update(
+        email_state=Notification.EmailState.SENDING, email_claimed_at=timezone.now()
+    )
+
+    assert notification_emails_send() == 1
+    assert emails_to(hunter) == [] and len(emails_to(other_hunter)) == 1
+
+
+# --- the scheduled run: once a day, and missed days caught up ---------------------------------------
+
+
+def test_the_scheduled_run_makes_the_reminders_of_a_missed_working_day_once(
+    hunter, django_capture_on_commit_callbacks
+):
+    """The database was down on Tuesday longer than the run's retries: Tuesday's run never finished."""
+    monday, tuesday, wednesday = date(2026, 11, 16), TUESDAY, date(2026, 11, 18)
+    client = make_client(acting_user=hunter, name="Кафе «Берёзка»")
+    contact_add(acting_user=hunter, client=client, name="Мария Соколова", birthday=date(1985, 11, 17))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert daily_reminders_run(today=monday) == 0
+        assert daily_reminders_run(today=monday) == 0  # every quarter of an hour: done already
+
+        assert daily_reminders_run(today=wednesday) == 1
+
+    [birthday] = Notification.objects.filter(recipient=hunter, kind=NotificationKind.CELEBRATION)
+    assert birthday.for_day == tuesday and "Мария Соколова" in birthday.title
+    assert len(emails_to(hunter)) == 1
+    assert set(ReminderDay.objects.values_list("day", flat=True)) == {monday, tuesday, wednesday}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert daily_reminders_run(today=wednesday) == 0
+        assert daily_reminders_run(today=date(2026, 11, 19)) == 0
+    assert Notification.objects.filter(kind=NotificationKind.CELEBRATION).count() == 1
+    assert len(emails_to(hunter)) == 1
+
+
+def test_a_run_that_did_not_finish_is_made_again_the_same_day(hunter, monkeypatch):
+    client = make_client(acting_user=hunter, name="Кафе «Берёзка»")
+    contact_add(acting_user=hunter, client=client, name="Мария Соколова", birthday=date(1985, 11, 17))
+    from django.db import OperationalError
+
+    from notifications import services
+
+    def database_down(today, days):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(services, "RULES", (*services.RULES, database_down))
+    with pytest.raises(OperationalError):
+        daily_reminders_run(today=TUESDAY)
+    assert not ReminderDay.objects.exists()
+    monkeypatch.undo()
+
+    assert daily_reminders_run(today=TUESDAY) == 0  # the birthday was made the first time, once
+    assert ReminderDay.objects.filter(day=TUESDAY).exists()
+    assert Notification.objects.filter(kind=NotificationKind.CELEBRATION).count() == 1
+
+
+def test_catching_up_reaches_two_weeks_back_at_most(hunter):
+    ReminderDay.objects.create(day=date(2026, 10, 1))
+    missed = missed_reminder_days(TUESDAY)
+    assert missed[0] >= TUESDAY - timedelta(days=14) and missed[-1] == date(2026, 11, 16)
+    assert date(2026, 11, 14) not in missed  # a Saturday
+    assert missed_reminder_days(date(2026, 10, 2)) == []  # the day after the last run: nothing missed
+
+
+def test_a_mail_server_that_took_the_digest_and_then_hung_up_badly_does_not_get_it_twice(
+    hunter, monkeypatch, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        notifications_create(
+            reminders=[reminder(hunter, "Сегодня связаться с «Кафе «Берёзка»»")], for_day=TUESDAY
+        )
+
+    def quit_times_out(backend):
+        raise TimeoutError("timed out")  # no answer to QUIT after the message was accepted
+
+    monkeypatch.setattr(MailBackend, "close", quit_times_out)
+    assert notification_emails_send() == 1
+    assert notification_emails_send() == 0
+    assert len(emails_to(hunter)) == 1
+    assert set(states(hunter).values()) == {Notification.EmailState.SENT}

@@ -27,9 +27,9 @@ def test_the_access_log_of_the_real_gunicorn_has_no_query_string_or_referrer(tmp
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:
-                status = answer.status
+                status, request_id = answer.status, answer.headers["X-Request-ID"]
         except urllib.error.HTTPError as refused:
-            status = refused.code
+            status, request_id = refused.code, refused.headers["X-Request-ID"]
         deadline = time.monotonic() + 5
         while not server.access_log.exists() or not server.access_log.read_text().strip():
             assert time.monotonic() < deadline, "nothing was logged"
@@ -39,6 +39,7 @@ def test_the_access_log_of_the_real_gunicorn_has_no_query_string_or_referrer(tmp
     [line] = server.access_log.read_text().splitlines()
     assert '"POST /kpi/telephony/cdr/ HTTP/1.1" 403' in line and '"PortSIP"' in line
     assert SECRET not in line and "token" not in line and "?" not in line
+    assert request_id and line.split()[-1] == request_id  # the id the portal's own log lines carry
 
 
 def test_the_image_and_compose_start_gunicorn_with_the_portal_s_config():

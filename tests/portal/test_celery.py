@@ -67,3 +67,24 @@ def test_real_worker_with_its_beat_consumes_the_queue(tmp_path):
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_every_task_is_bounded_in_time_and_imports_and_the_reminder_run_get_longer(settings, db):
+    """No task may hang a worker for ever: each has a soft limit (SoftTimeLimitExceeded, its transaction
+    rolls back) and a hard one a minute later; all are below the broker's visibility timeout."""
+    app.loader.import_default_modules()
+    assert app.conf.task_soft_time_limit == settings.TASK_SOFT_TIME_LIMIT == 300
+    assert app.conf.task_time_limit == 360
+    reminders = app.tasks["notifications.tasks.send_daily_reminders"]
+    assert (reminders.soft_time_limit, reminders.time_limit) == (1800, 1860)
+    assert app.tasks["kpi.tasks.recalculate_plan_progress"].soft_time_limit == 300
+
+    from atlanset_portal.background import TaskTimeLimits
+
+    class ImportTask:
+        name = "deals.tasks.import_leads"
+
+    assert TaskTimeLimits().annotate(ImportTask()) == {"soft_time_limit": 1800, "time_limit": 1860}
+    longest = max(1860, app.conf.task_time_limit)
+    if settings.REDIS_URL:
+        assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > longest

@@ -109,3 +109,22 @@ def test_secrets_come_only_from_the_environment():
 def test_the_image_has_the_postgresql_client_of_the_database_major_version():
     major = load_compose()["services"]["db"]["image"].split(":")[1].split(".")[0]
     assert f"ARG POSTGRES_MAJOR={major}\n" in (ROOT / "Dockerfile").read_text()
+
+
+def test_no_request_waits_for_the_database_longer_than_gunicorn_waits_for_the_request():
+    """A held lock costs one request a "busy" page: the statement and lock timeouts end it first."""
+    import runpy
+
+    from django.conf import settings
+
+    compose = load_compose()["services"]
+    web = compose["web"]["command"]
+    gunicorn_timeout = int(web[web.index("--timeout") + 1])
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["timeout"] == gunicorn_timeout
+    assert settings.DB_LOCK_TIMEOUT_MS < settings.DB_STATEMENT_TIMEOUT_MS < gunicorn_timeout * 1000
+    # Migrations run without limits; everything else keeps them.
+    assert compose["migrate"]["environment"]["DB_STATEMENT_TIMEOUT_MS"] == "0"
+    assert compose["migrate"]["environment"]["DATABASE_URL"] == compose["web"]["environment"]["DATABASE_URL"]
+    assert "DB_STATEMENT_TIMEOUT_MS" not in compose["web"]["environment"]
+    assert compose["worker"]["restart"] == "unless-stopped"  # and it survives a Redis restart by itself
+    assert compose["web"]["environment"]["SENTRY_DSN"] == "${SENTRY_DSN:-}"

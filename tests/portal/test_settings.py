@@ -92,6 +92,7 @@ facts = {
     "direct": get_client_ip_address(direct),
     "cache_options": settings.CACHES["default"].get("OPTIONS", {}),
     "database_options": settings.DATABASES["default"].get("OPTIONS", {}),
+    "broker_options": settings.CELERY_BROKER_TRANSPORT_OPTIONS,
 }
 if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     browser = Client()
@@ -122,4 +123,21 @@ def test_without_a_proxy_a_claimed_forwarded_address_is_ignored_and_servers_time
     )
     assert facts["direct"] == "203.0.113.9"
     assert facts["database_options"]["connect_timeout"] == 5
-    assert facts["cache_options"] == {"socket_connect_timeout": 2, "socket_timeout": 5}
+    # Every statement is bounded, and so is every wait for another session's lock.
+    assert facts["database_options"]["options"] == "-c statement_timeout=30000 -c lock_timeout=10000"
+    # A Redis that does not answer costs a page about a second (cache) and four (queueing), never a hang.
+    assert facts["cache_options"] == {"socket_connect_timeout": 1, "socket_timeout": 1}
+    broker = facts["broker_options"]
+    assert (broker["socket_connect_timeout"], broker["socket_timeout"]) == (2, 2)
+    assert broker["visibility_timeout"] > 30 * 60 + 60  # above the longest task's hard time limit
+
+
+def test_database_timeouts_come_from_the_environment_and_keep_other_options():
+    facts = production_facts(
+        DATABASE_URL="postgres://atlanset:secret@127.0.0.1:1/atlanset?options=-c%20search_path%3Dportal",
+        DB_STATEMENT_TIMEOUT_MS="0",
+        DB_LOCK_TIMEOUT_MS="2500",
+    )
+    assert facts["database_options"]["options"] == (
+        "-c search_path=portal -c statement_timeout=0 -c lock_timeout=2500"
+    )

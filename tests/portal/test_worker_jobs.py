@@ -52,7 +52,8 @@ def worker(tmp_path, migrated_data):
     def send(task: str, *args) -> str:
         client = (
             "import sys; from atlanset_portal.celery import app; "
-            f"print(app.send_task({task!r}, args={list(args)!r}).get(timeout=90))"
+            # The portal's tasks keep no result unless asked (CELERY_TASK_IGNORE_RESULT).
+            f"print(app.send_task({task!r}, args={list(args)!r}, ignore_result=False).get(timeout=90))"
         )
         result = subprocess.run(
             [sys.executable, "-c", client], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120

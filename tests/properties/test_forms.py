@@ -31,7 +31,7 @@ from deals.models import (
     SampleLine,
     SampleRequest,
 )
-from deals.phones import normalize_phone
+from deals.phones import parse_phone, split_phones
 from deals.requisites import validate_bik, validate_inn, validate_kpp
 from deals.services import OrderLineInput, client_update_requisites, order_set_lines, payment_record
 from deals.stages import Stage
@@ -151,10 +151,14 @@ CLIENT_GOOD = {
 CLIENT_TABLES = (Client, ClientPhone)
 
 
-def form_phones(text: str) -> list[str]:
-    """The numbers the form's phones field holds (ClientForm.phones), each in E.164."""
-    raw = text.replace(";", "\n").replace(",", "\n")
-    return list(dict.fromkeys(normalize_phone(line.strip()) for line in raw.splitlines() if line.strip()))
+def form_phones(text: str) -> list[tuple[str, str]]:
+    """The numbers the form's phones field holds (ClientForm.phones), each in E.164 with its extension
+    («доб. 12», «,12»): a number typed twice is kept once, with the extension if either had one."""
+    numbers: dict[str, str] = {}
+    for piece in split_phones(text):
+        phone = parse_phone(piece)
+        numbers[phone.number] = numbers.get(phone.number) or phone.extension
+    return list(numbers.items())
 
 
 def assert_card_stored(client: Client, data: dict) -> None:
@@ -162,7 +166,8 @@ def assert_card_stored(client: Client, data: dict) -> None:
         assert getattr(client, name) == data.get(name, "").strip(), name
     assert client.email == data.get("email", "").strip()
     phones = list(client.phones.all())
-    assert sorted(phone.number for phone in phones) == sorted(form_phones(data["phones_text"]))
+    stored = sorted((phone.number, phone.extension) for phone in phones)
+    assert stored == sorted(form_phones(data["phones_text"]))
     assert all(phone_is_stable(phone.number) for phone in phones)
     assert production_problems(client) == [] and all(production_problems(phone) == [] for phone in phones)
 

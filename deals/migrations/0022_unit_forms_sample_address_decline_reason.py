@@ -56,7 +56,7 @@ def name_missing_decline_reasons(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deals', '0018_lead_import_upload'),
+        ('deals', '0021_search_trigram_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

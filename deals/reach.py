@@ -1,0 +1,72 @@
+"""One tap to reach a client: the links every page builds from a client's phones, e-mail, site and address.
+
+The template tags of ``deals/templatetags/reach.py`` and the board's cards (``deals/cards.py``) both take
+their links from here, so a call, a messenger or the map opens the same way wherever a client appears.
+"""
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from .phones import format_phone, is_russian_mobile
+
+YANDEX_MAPS = "https://yandex.ru/maps/?text="
+_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PhoneReach:
+    label: str  # «+7 3462 55-12-34 доб. 123»
+    tel: str  # tel:+73462551234,123 — the comma is the dialler's pause before the extension
+    whatsapp: str  # "" unless a Russian mobile number
+    telegram: str
+
+
+def tel_href(number: str, extension: str = "") -> str:
+    return f"tel:{number},{extension}" if extension else f"tel:{number}"
+
+
+def whatsapp_href(number: str) -> str:
+    """https://wa.me/79123456789 for a Russian mobile number (the digits, no «+»), else ""."""
+    return f"https://wa.me/{number.removeprefix('+')}" if is_russian_mobile(number) else ""
+
+
+def telegram_href(number: str) -> str:
+    """https://t.me/+79123456789 for a Russian mobile number, else ""."""
+    return f"https://t.me/{number}" if is_russian_mobile(number) else ""
+
+
+def phone_reach(number: str, extension: str = "") -> PhoneReach | None:
+    if not number:
+        return None
+    return PhoneReach(
+        label=format_phone(number, extension),
+        tel=tel_href(number, extension),
+        whatsapp=whatsapp_href(number),
+        telegram=telegram_href(number),
+    )
+
+
+def mailto_href(email: str) -> str:
+    email = (email or "").strip()
+    return "mailto:" + quote(email, safe="@+") if email else ""
+
+
+def website_href(site: str) -> str:
+    """The card's site or social page as a link: https:// added when it was typed without a scheme; ""
+    for text that is no address (it is then shown as text)."""
+    site = (site or "").strip()
+    if not site or any(ch.isspace() for ch in site):
+        return ""
+    if _SCHEME.match(site):
+        return site
+    return "https://" + site.removeprefix("//")
+
+
+def map_href(address: str, city: str = "") -> str:
+    """Яндекс Карты searching for the address (with the city in front when the address does not name it)."""
+    address = (address or "").strip()
+    city = (city or "").strip()
+    if city and city.casefold() not in address.casefold():
+        address = f"{city}, {address}" if address else city
+    return YANDEX_MAPS + quote(address, safe="") if address else ""

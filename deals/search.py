@@ -1,0 +1,138 @@
+"""Search that works in Russian on SQLite and PostgreSQL alike.
+
+SQLite folds only ASCII letters (``LIKE`` and ``icontains`` do not match «шарм» to «Шарм»), so each client
+keeps a search text made by ``normalize_search_text``: case-folded with Python's ``casefold``, «ё» read as
+«е», punctuation dropped, whitespace collapsed. A query goes through the same function, and a plain
+``contains`` on the stored text then behaves the same on both databases. PostgreSQL also matches by
+trigrams (pg_trgm, ``%>``: a query close to a word of the text, «парикмахерска» for «парикмахерская»)
+and ranks by that similarity; its GIN index serves both the ``LIKE`` and the trigram match.
+
+The services of ``deals.services`` keep the text current in the transaction that changes what it is made
+of (``client_search_text``).
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connections
+from django.db.models import F, Q, QuerySet
+
+from .phones import phone_digits
+
+# A query shorter than this (after normalising) lists nothing in the header search: one letter is in
+# every card.
+MIN_QUERY_LENGTH = 2
+
+# What a client's search text is made of, besides its phones and contacts.
+CLIENT_SEARCH_FIELDS = (
+    "name",
+    "legal_name",
+    "address",
+    "city",
+    "email",
+    "decision_maker_name",
+    "decision_maker_email",
+    "inn",
+)
+
+_SEPARATORS = re.compile(r"[\W_]+")
+_CYRILLIC = re.compile(r"[а-я]")
+# Latin letters that look like Cyrillic ones («Caлон» typed with a Latin С and а): read as Cyrillic in a
+# word that has Cyrillic letters too. A word of Latin letters only («Sharm») stays Latin.
+_LOOKALIKES = str.maketrans("aceopxykmtbh", "асеорхукмтвн")
+
+
+def normalize_search_text(value: str) -> str:
+    """«Салон  «ШАРМ», Ёлкина ул.» → «салон шарм елкина ул»: what is stored and what is looked for."""
+    text = unicodedata.normalize("NFKC", value or "").casefold().replace("ё", "е")
+    words = _SEPARATORS.sub(" ", text).split()
+    return " ".join(word.translate(_LOOKALIKES) if _CYRILLIC.search(word) else word for word in words)
+
+
+def client_search_text(client, *, phones: Iterable[str], contacts: Iterable) -> str:
+    """The stored search text of a client: its card's names, address, e-mails and ИНН, its phones' digits
+    and its contacts' names, e-mails and phone digits. ``client`` and ``contacts`` need only the fields
+    read here (the data migration passes its historical models)."""
+    parts = [getattr(client, name) for name in CLIENT_SEARCH_FIELDS]
+    parts += sorted(phone_digits(number) for number in phones)
+    # Sorted, so that the text is the same whichever order the phones and contacts are read in.
+    for contact in sorted(contacts, key=lambda contact: (contact.name, contact.email, contact.phone)):
+        parts += [contact.name, contact.email, phone_digits(contact.phone)]
+    return normalize_search_text(" ".join(part for part in parts if part))
+
+
+def contact_search_text(contact) -> str:
+    """A contact's own search text (the header search lists contacts too): name, position, e-mail, phone."""
+    parts = (contact.name, contact.position, contact.email, phone_digits(contact.phone))
+    return normalize_search_text(" ".join(part for part in parts if part))
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str  # the query, normalised
+    terms: tuple[str, ...]  # each must occur in the search text
+    digits_only: bool  # a phone number, an ИНН or a postcode: matched by digits, never by similarity
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+
+def _national_digits(typed: str, digits: str) -> str:
+    """«8 912 41…», «+7 912 41…», «7 (912)…» or «89124…» → «91241…». Phones are stored as +7…, so the
+    trunk 8 or the country code 7 in front is not looked for; digits from the middle of a number or an
+    ИНН are looked for as typed."""
+    typed = typed.strip()
+    if len(digits) < 4 or digits[0] not in "78":
+        return digits
+    written_as_phone = (
+        typed.startswith("+7")
+        or len(digits) == 11
+        or re.match(r"[78]\s*[\s(\-]", typed) is not None  # «8 912», «8(912)», «8-912»
+        or digits[1] == "9"  # «8912…»: a mobile number typed without spaces
+    )
+    return digits[1:] if written_as_phone else digits
+
+
+def parse_query(raw: str) -> SearchQuery:
+    text = normalize_search_text(raw)
+    if not text:
+        return SearchQuery(text="", terms=(), digits_only=False)
+    if not any(ch.isalpha() for ch in text):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return SearchQuery(text=text, terms=(_national_digits(raw, digits),), digits_only=True)
+    return SearchQuery(text=text, terms=tuple(dict.fromkeys(text.split())), digits_only=False)
+
+
+def _fuzzy(queryset: QuerySet, query: SearchQuery) -> bool:
+    """Trigram similarity: PostgreSQL only, for words (digits are matched exactly)."""
+    return connections[queryset.db].vendor == "postgresql" and not query.digits_only and len(query.text) >= 3
+
+
+def matching(queryset: QuerySet, query: SearchQuery | str, *, field: str = "search_text") -> QuerySet:
+    """The rows of ``queryset`` whose normalised text (``field``, e.g. ``client__search_text`` on deals)
+    has every word of the query; on PostgreSQL also those whose words are close to the query's."""
+    if isinstance(query, str):
+        query = parse_query(query)
+    if not query:
+        return queryset
+    condition = Q()
+    for term in query.terms:
+        condition &= Q(**{f"{field}__contains": term})
+    if _fuzzy(queryset, query):
+        from django.contrib.postgres.lookups import TrigramWordSimilar
+
+        condition |= Q(TrigramWordSimilar(F(field), query.text))
+    return queryset.filter(condition)
+
+
+def ranked(queryset: QuerySet, query: SearchQuery, *, field: str = "search_text", then: Iterable[str] = ()):
+    """``queryset`` ordered best match first on PostgreSQL (trigram word similarity), then by ``then``."""
+    order = list(then)
+    if _fuzzy(queryset, query):
+        from django.contrib.postgres.search import TrigramWordSimilarity
+
+        queryset = queryset.annotate(search_rank=TrigramWordSimilarity(query.text, field))
+        order.insert(0, "-search_rank")
+    return queryset.order_by(*order)

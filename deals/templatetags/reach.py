@@ -1,0 +1,44 @@
+"""``{% load reach %}``: one-tap contact links (call, WhatsApp, Telegram, e-mail, site, Яндекс Карты) built
+by ``deals.reach`` and drawn by the partials of ``deals/_reach.html``, the same on every page."""
+
+from django import template
+
+from .. import reach
+
+register = template.Library()
+
+
+@register.inclusion_tag("deals/_reach.html#phone")
+def phone_links(number: str, extension: str = "", button: bool = False) -> dict:
+    """A phone as a call link (with the extension after a pause) and, for a Russian mobile number,
+    WhatsApp and Telegram; ``button=True`` draws the call as a button (page headers)."""
+    return {"phone": reach.phone_reach(number, extension), "button": button}
+
+
+@register.inclusion_tag("deals/_reach.html#email")
+def email_link(email: str) -> dict:
+    return {"email": email, "href": reach.mailto_href(email)}
+
+
+@register.inclusion_tag("deals/_reach.html#website")
+def website_link(site: str) -> dict:
+    return {"site": site, "href": reach.website_href(site)}
+
+
+@register.inclusion_tag("deals/_reach.html#address")
+def address_link(address: str, city: str = "") -> dict:
+    """The address as a link opening Яндекс Карты."""
+    return {"address": address, "href": reach.map_href(address, city)}
+
+
+@register.inclusion_tag("deals/_reach.html#quick")
+def client_quick_links(client) -> dict:
+    """A client in a list or a task: its first phone (call and messengers) and the map, as icon buttons.
+    Reads ``client.phones.all``: prefetch them."""
+    phones = list(client.phones.all())
+    first = phones[0] if phones else None
+    return {
+        "phone": reach.phone_reach(first.number, first.extension) if first else None,
+        "map": reach.map_href(client.address, client.city),
+        "client": client,
+    }

@@ -1,5 +1,6 @@
 """Input validation and widgets for the client and deal pages; the rules live in services."""
 
+import json
 import uuid
 from decimal import ROUND_DOWN, Decimal
 
@@ -27,6 +28,7 @@ from .models import (
 from .phones import Phone, split_phones, with_extension
 from .services import CLIENT_CARD_FIELDS, SAMPLE_QUANTITY_LIMIT, OrderLineInput, order_lines_total
 from .stages import CallOutcome, Stage
+from .units import unit_forms_by_category
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 # A phone's field opens the phone keypad (its «,» is the pause before an extension).
@@ -307,14 +309,16 @@ class ProposalForm(forms.Form):
 
 class ProductSelect(forms.Select):
     """The product list of a line; each option carries what the page's script needs for the running
-    total and the unit: the list price and the unit's three forms."""
+    total and the unit: the list price and the unit's form for each plural category of the language."""
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
         product = getattr(value, "instance", None)
         if product is not None:
             option["attrs"]["data-list-price"] = input_text(product.list_price, 2)
-            option["attrs"]["data-unit-forms"] = "|".join(product.unit_forms)
+            option["attrs"]["data-unit-forms"] = json.dumps(
+                unit_forms_by_category(product.unit), ensure_ascii=False
+            )
         return option
 
 
@@ -327,7 +331,7 @@ class ProductChoiceField(forms.ModelChoiceField):
 
     def label_from_instance(self, product: Product) -> str:
         if self.with_price:
-            return f"{product.name} — {rub(product.list_price)} / {product.unit}"
+            return f"{product.name} — {rub(product.list_price)} / {product.unit_for(1)}"
         return product.name
 
     def use_products(self, products: list[Product]) -> None:

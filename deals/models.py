@@ -16,7 +16,7 @@ from accounts.access import can, scope_owned
 from accounts.roles import Capability
 
 from .stages import FINANCE_STAGES, CallOutcome, DealStatus, Stage
-from .units import unit_for, unit_forms
+from .units import Unit, unit_for
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -298,22 +298,9 @@ class ClientHoliday(models.Model):
 
 class Product(models.Model):
     name = models.CharField(_("название"), max_length=200, unique=True)
-    unit = models.CharField(
-        _("единица"), max_length=20, default="шт.", help_text=_("Как после «1»: канистра, бутылка, шт.")
-    )
-    # The unit declined by number (deals/units.py); empty: the known forms of the unit, or the unit itself.
-    unit_few = models.CharField(
-        _("единица после 2–4 и дробных"),
-        max_length=20,
-        blank=True,
-        help_text=_("Как после «2» и «1,5»: канистры, бутылки"),
-    )
-    unit_many = models.CharField(
-        _("единица после 5 и больше"),
-        max_length=20,
-        blank=True,
-        help_text=_("Как после «5»: канистр, бутылок"),
-    )
+    # One of a list, so that each unit is declined by the translation catalogues (deals/units.py); a unit
+    # typed before the list existed stays as it was until the product is edited.
+    unit = models.CharField(_("единица"), max_length=20, choices=Unit.choices, default=Unit.PIECE)
     list_price = models.DecimalField(_("цена по прайсу, ₽"), **MONEY)
     cost = models.DecimalField(_("себестоимость, ₽"), **MONEY)
     is_active = models.BooleanField(_("в продаже"), default=True)
@@ -335,14 +322,9 @@ class Product(models.Model):
     def margin(self) -> Decimal:
         return self.list_price - self.cost
 
-    @property
-    def unit_forms(self) -> tuple[str, str, str]:
-        """The unit after 1, after 2–4 (and fractions), after 5: («канистра», «канистры», «канистр»)."""
-        return unit_forms(self.unit, self.unit_few, self.unit_many)
-
     def unit_for(self, quantity: Decimal | int) -> str:
         """The unit as it follows ``quantity``: «канистр» for 10."""
-        return unit_for(quantity, unit=self.unit, few=self.unit_few, many=self.unit_many)
+        return unit_for(self.unit, quantity)
 
 
 class LostReason(models.Model):

@@ -25,7 +25,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.access import can
 from accounts.models import User
+from accounts.roles import Capability
 from atlanset_portal.workdays import add_working_days
 
 from . import stages
@@ -342,12 +344,18 @@ def production_queue() -> dict:
 # --- what production sees of a deal ------------------------------------------------------------------
 
 
-def production_deals() -> QuerySet[Deal]:
-    """The deals production has had something from: a sample request or an order. Production reads their
-    summary (production_deal_summary) and nothing else of the hunter's pages."""
-    return Deal.objects.filter(
-        Exists(SampleRequest.objects.filter(deal=OuterRef("pk")))
-        | Exists(Order.objects.filter(deal=OuterRef("pk")))
+QUEUED_SAMPLE_STATUSES = (SampleRequest.Status.REQUESTED, SampleRequest.Status.PREPARED)
+
+
+def production_deals(*, viewer: User) -> QuerySet[Deal]:
+    """The deals whose summary ``viewer`` may read: for production and the sales head, the open deals with
+    something in production's queue (a sample request to prepare or hand over, an order version waiting);
+    for everyone else, none. Production sees nothing else of the hunters' deals."""
+    if not (can(viewer, Capability.HANDLE_PRODUCTION) or can(viewer, Capability.VIEW_ALL_HUNTERS)):
+        return Deal.objects.none()
+    return Deal.objects.filter(status=DealStatus.OPEN).filter(
+        Exists(SampleRequest.objects.filter(deal=OuterRef("pk"), status__in=QUEUED_SAMPLE_STATUSES))
+        | Exists(OrderVersion.objects.filter(order__deal=OuterRef("pk"), status=OrderVersion.Status.PENDING))
     )
 
 
@@ -361,12 +369,12 @@ class ProductionDealSummary:
     shipment: Shipment | None
 
 
-def production_deal_summary(pk: int) -> ProductionDealSummary:
-    """A read-only summary of a deal behind production's work: the client, the hunter, the stage, the
+def production_deal_summary(*, viewer: User, pk: int) -> ProductionDealSummary:
+    """A read-only summary of a deal behind production's queue: the client, the hunter, the stage, the
     order in force and a version waiting, the sample requests and the shipment. Deal.DoesNotExist
-    (→ 404) for a deal production never had anything from."""
+    (→ 404) for a deal with nothing in the queue or one ``viewer`` may not read (production_deals)."""
     deal = (
-        production_deals()
+        production_deals(viewer=viewer)
         .select_related("client", "owner", "order", "shipment")
         .prefetch_related(
             "client__phones",

@@ -26,7 +26,7 @@ from kpi.months import month_start
 from kpi.progress import progress_schedule
 from onboarding.selectors import onboarding_complete
 
-from . import stages
+from . import dates, stages
 from .documents import document_date, document_number_key
 from .lead_import import ColumnMapping, LeadRow, ParsedLeads, RejectedRow, Table, parse_leads
 from .models import (
@@ -181,17 +181,6 @@ def _checked_bank_document(bank_document: str) -> str:
             {"bank_document": _("Номер документа — не длиннее %(limit)s символов.") % {"limit": limit}}
         )
     return bank_document
-
-
-def _day(day: date) -> str:
-    return f"{day:%d.%m.%Y}"
-
-
-def _check_dates(**problems: str | None) -> None:
-    """Refuses with every date that cannot be right, each on its field (``None``: the date is fine)."""
-    found = {field: message for field, message in problems.items() if message}
-    if found:
-        raise ValidationError(found)
 
 
 # --- clients ----------------------------------------------------------------------------------
@@ -1029,17 +1018,10 @@ def proposal_record(
     if file is None and not template_name.strip():
         raise ValidationError(_("Приложите файл КП или укажите шаблон."))
     today = timezone.localdate()
-    _check_dates(
-        sent_at=(
-            _("КП не может быть отправлено позже сегодняшнего дня (%(today)s).") % {"today": _day(today)}
-            if (timezone.localdate(sent_at) if timezone.is_aware(sent_at) else sent_at.date()) > today
-            else None
-        ),
-        callback_on=(
-            _("Дата обратного звонка не может быть в прошлом: сегодня %(today)s.") % {"today": _day(today)}
-            if callback_on < today
-            else None
-        ),
+    sent_on = timezone.localdate(sent_at) if timezone.is_aware(sent_at) else sent_at.date()
+    dates.refuse_dates(
+        sent_at=dates.proposal_sent_problem(sent_on=sent_on, today=today),
+        callback_on=dates.callback_problem(callback_on=callback_on, sent_on=sent_on, today=today),
     )
     document = (
         document_upload(acting_user=acting_user, deal=deal, kind=DealDocument.Kind.PROPOSAL, file=file)
@@ -1158,13 +1140,8 @@ def follow_up_record(
                 )
             }
         )
-    contacted_on = timezone.localdate(at) if at else timezone.localdate()
-    _check_dates(
-        next_contact_on=(
-            _("Следующий контакт не может быть раньше этого: %(day)s.") % {"day": _day(contacted_on)}
-            if next_contact_on is not None and next_contact_on < contacted_on
-            else None
-        )
+    dates.refuse_dates(
+        next_contact_on=dates.next_contact_problem(next_contact_on, today=timezone.localdate())
     )
     follow_up = FollowUp.objects.create(
         deal=deal,
@@ -1563,17 +1540,11 @@ def shipment_record(
 ) -> Shipment:
     _ensure_works_deal(acting_user, deal)
     deal = _open_locked_deal(deal)
-    today = timezone.localdate()
-    received_problem = None
-    if received_on is not None and received_on < courier_date:
-        received_problem = _("Клиент не мог получить товар раньше, чем его забрал курьер (%(courier)s).") % {
-            "courier": _day(courier_date)
-        }
-    elif received_on is not None and received_on > today:
-        received_problem = _("Дата получения не может быть в будущем: сегодня %(today)s.") % {
-            "today": _day(today)
-        }
-    _check_dates(received_on=received_problem)
+    dates.refuse_dates(
+        received_on=dates.receipt_problem(
+            received_on=received_on, courier_date=courier_date, today=timezone.localdate()
+        )
+    )
     shipment, _created = Shipment.objects.update_or_create(
         deal=deal,
         defaults={

@@ -43,7 +43,7 @@ from compensation import models as compensation_models
 from compensation.services import expense_claim
 from deals import models as deals_models
 from deals.models import DealDocument, LostReason, Order, OrderVersion, PaymentTermsRequest, SampleRequest
-from deals.services import client_transfer, payment_terms_request_create
+from deals.services import client_transfer, payment_terms_request_create, sample_request_create
 from deals.stages import Stage
 from imports import models as imports_models
 from imports.models import ImportJob
@@ -331,14 +331,15 @@ MATRIX: dict[str, Row] = {
     "deals:production_queue": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
-    # What production has handled, and the summary of a deal behind its work (the world's deal has both a
-    # sample request and an order); production reads them, nobody else, and nothing is posted there.
+    # What production has handled; production reads it, nobody else, and nothing is posted there.
     "deals:production_history": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
-    "deals:production_deal": Row({"pk": "deal"},
-        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
-        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
+    # The summary of a deal with a sample request in the queue: production and the head read it (a deal
+    # with nothing in the queue has no summary: tests/deals/test_production_pages.py).
+    "deals:production_deal": Row({"pk": "queued_deal"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 200},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 405}),
     # An empty decision is a message on the queue.
     "deals:sample_status": Row({"pk": "sample"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405},
@@ -539,8 +540,22 @@ def build_world() -> World:
     bank_job = ImportJob.objects.create(
         kind=ImportJob.Kind.BANK, owner=users[BUH], result={"summary": "—"}, **done
     )
+    # A deal of hunter A whose sample request waits in production's queue.
+    queued_deal = pipeline.advance_to(
+        make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Кафе «Очередь»")),
+        Stage.SAMPLES,
+    )
+    sample_request_create(
+        acting_user=hunter,
+        deal=queued_deal,
+        lines=[(pipeline.product, 2)],
+        receiver_name="Мария",
+        receiver_phone="+79120001122",
+        potential_volume="20 л в месяц",
+    )
     sessions = {role: session_of(user) for role, user in users.items()}
     ref = {
+        "queued_deal": queued_deal.pk,
         "client": client.pk,
         "deal": deal.pk,
         "document": DealDocument.objects.get(deal=deal, kind=DealDocument.Kind.INVOICE).pk,
@@ -784,6 +799,7 @@ def test_forbidden_roles_with_a_valid_body_change_nothing(world, db):
 OWNED_BY_A = {
     *"client deal document expense notification attempt hunter_a order sample".split(),  # noqa: SIM905
     "order_version",
+    "queued_deal",
     "terms_request",
     "lead_job",
 }

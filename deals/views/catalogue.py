@@ -10,23 +10,12 @@ from accounts.access import CapabilityRequiredMixin
 from accounts.roles import Capability
 
 from ..models import LostReason, Product
-from ..units import unit_forms
 
 
 class ProductForm(forms.ModelForm):
     class Meta:
         model = Product
-        fields = ["name", "unit", "unit_few", "unit_many", "list_price", "cost", "is_active"]
-
-    def clean(self):
-        """Forms of the unit left empty are filled in when the unit is a known word (канистра → канистры,
-        канистр), so orders and samples read «10 канистр»."""
-        cleaned = super().clean()
-        unit = cleaned.get("unit", "")
-        if unit:
-            _unit, few, many = unit_forms(unit, cleaned.get("unit_few", ""), cleaned.get("unit_many", ""))
-            cleaned["unit_few"], cleaned["unit_many"] = few, many
-        return cleaned
+        fields = ["name", "unit", "list_price", "cost", "is_active"]
 
 
 class LostReasonForm(forms.ModelForm):

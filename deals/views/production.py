@@ -1,7 +1,8 @@
 """Production's queue: sample requests to prepare and hand over, orders to approve or decline."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
@@ -10,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts.access import CapabilityRequiredMixin
+from accounts.access import CapabilityRequiredMixin, can
 from accounts.roles import Capability
 
 from .. import selectors, services
@@ -49,16 +50,23 @@ class ProductionHistoryView(CapabilityRequiredMixin, TemplateView):
         )
 
 
-class ProductionDealView(CapabilityRequiredMixin, TemplateView):
-    """A read-only summary of the deal behind a request or an order, for production, which does not see
-    the hunter's deal pages."""
+class ProductionDealView(LoginRequiredMixin, TemplateView):
+    """A read-only summary of the deal behind a request or an order in the queue, for production (which
+    does not see the hunters' deal pages) and the sales head; other roles are refused."""
 
-    required_capability = Capability.HANDLE_PRODUCTION
     template_name = "deals/production_deal.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and not (
+            can(user, Capability.HANDLE_PRODUCTION) or can(user, Capability.VIEW_ALL_HUNTERS)
+        ):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         try:
-            summary = selectors.production_deal_summary(self.kwargs["pk"])
+            summary = selectors.production_deal_summary(viewer=self.request.user, pk=self.kwargs["pk"])
         except Deal.DoesNotExist:
             raise Http404 from None
         return super().get_context_data(summary=summary, **kwargs)

@@ -7,7 +7,8 @@
 
   const GROUP_SPACES = /[ \u00a0\u202f\u2009]/g;
   const HAS_GROUP_SPACE = /[ \u00a0\u202f\u2009]/;
-  const pluralRules = new Intl.PluralRules("ru-RU");
+  // The unit's forms come from the server's catalogue for the page's language, one per plural category.
+  const pluralRules = new Intl.PluralRules(document.documentElement.lang || "ru");
   const money = new Intl.NumberFormat("ru-RU", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
   // A number as the server reads it (atlanset_portal/numbers.py), scaled to an integer of 10^-places:
@@ -52,8 +53,7 @@
     if (parsed.ok && parsed.value !== null) {
       category = pluralRules.select(Number(parsed.value) / 1000);
     }
-    // CLDR's «other» is a fraction: the genitive singular, spelled as the «few» form (1,5 канистры).
-    return { one: forms[0], few: forms[1], many: forms[2], other: forms[1] }[category] || forms[2];
+    return forms[category] || forms.other;
   }
 
   function selectedProduct(line) {
@@ -66,17 +66,17 @@
     return Boolean(box && box.checked);
   }
 
-  function refreshLine(line, priced) {
+  function refreshLine(line, priced, listPriceLabel) {
     const option = selectedProduct(line);
     const quantityInput = line.querySelector("input[name$='-quantity']");
     const unit = line.querySelector("[data-quantity] .input-group-text");
     if (unit && option && option.dataset.unitForms) {
-      unit.textContent = unitFor(quantityInput.value, option.dataset.unitForms.split("|"));
+      unit.textContent = unitFor(quantityInput.value, JSON.parse(option.dataset.unitForms));
     }
     if (!priced) return { ok: true, sum: 0n };
     const priceInput = line.querySelector("input[name$='-price']");
     const listPrice = option && option.dataset.listPrice;
-    if (priceInput) priceInput.placeholder = listPrice ? "по прайсу " + listPrice : "";
+    if (priceInput) priceInput.placeholder = listPrice ? listPriceLabel + " " + listPrice : "";
     const shown = line.querySelector("[data-line-total]");
     const quantity = parseScaled(quantityInput.value, 3);
     let price = parseScaled(priceInput ? priceInput.value : "", 2);
@@ -115,7 +115,7 @@
       number += 1;
       const label = line.querySelector("[data-line-number]");
       if (label) label.textContent = String(number);
-      const result = refreshLine(line, priced);
+      const result = refreshLine(line, priced, container.dataset.listPriceLabel || "");
       if (!result.ok) complete = false;
       else total += result.sum;
     });

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from accounts.roles import Role
 from deals.models import Order
 from deals.stages import Stage
+from deals.units import Unit
 from tests.browser.conftest import SCREENSHOT_DIR
 from tests.browser.helpers import sign_in
 from tests.browser.test_role_journeys import Console
@@ -41,8 +42,10 @@ def test_hunter_enters_an_order_with_a_decimal_comma_price_on_a_phone(phone):
         production=UserFactory(role=Role.PRODUCTION),
         accountant=UserFactory(role=Role.ACCOUNTANT),
     )
-    make_product(name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("250.00"), cost=Decimal("150"))
-    make_product(name="Антисептик для рук 1 л", unit="бутылка", list_price=Decimal("390.00"))
+    make_product(
+        name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("250.00"), cost=Decimal("150")
+    )
+    make_product(name="Антисептик для рук 1 л", unit=Unit.BOTTLE, list_price=Decimal("390.00"))
     deal = pipeline.advance_to(
         make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Кафе «Уют»")), Stage.DEAL
     )
@@ -106,8 +109,8 @@ def test_without_javascript_the_order_form_still_saves_and_removes_lines(browser
         production=UserFactory(role=Role.PRODUCTION),
         accountant=UserFactory(role=Role.ACCOUNTANT),
     )
-    make_product(name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("250.00"))
-    make_product(name="Перчатки", unit="пара", list_price=Decimal("90.00"))
+    make_product(name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("250.00"))
+    make_product(name="Перчатки", unit=Unit.PAIR, list_price=Decimal("90.00"))
     deal = pipeline.advance_to(make_deal(acting_user=hunter), Stage.DEAL)
     sign_in(page, hunter.username)
     page.goto(f"/deals/{deal.pk}/")

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from accounts.roles import Role
 from deals.models import Deal, Product
+from deals.units import Unit
 from tests.browser.helpers import sign_in
 from tests.factories import UserFactory
 
@@ -21,7 +22,7 @@ def test_hunter_drives_a_deal_from_lead_to_deal_stage(page, new_page, screenshot
     hunter = UserFactory(role=Role.HUNTER, full_name="Иван Иванов")
     production = UserFactory(role=Role.PRODUCTION, full_name="Сергей Кузнецов")
     Product.objects.create(
-        name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("1000"), cost=Decimal("700")
+        name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("1000"), cost=Decimal("700")
     )
     sign_in(page, hunter.username)
 

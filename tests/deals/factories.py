@@ -35,6 +35,7 @@ from deals.services import (
     shipment_record,
 )
 from deals.stages import CallOutcome, Stage, next_stage
+from deals.units import Unit
 
 _sequence = itertools.count(1)
 
@@ -80,7 +81,7 @@ def make_product(
     name: str | None = None,
     list_price: Decimal = Decimal("500.00"),
     cost: Decimal = Decimal("200.00"),
-    unit: str = "шт.",
+    unit: str = Unit.PIECE,
 ) -> Product:
     return Product.objects.create(
         name=name or f"Средство для мытья полов №{next(_sequence)}",

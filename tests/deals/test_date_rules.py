@@ -1,6 +1,7 @@
 """Dates checked against what must come before them, in the services (so every path) and shown in
 Russian on the field: goods are received after the courier took them and not in the future, the next
-contact is not before this one, a callback is not in the past, a proposal was not sent tomorrow."""
+contact is not in the past, a proposal's callback is not before it was sent (nor in the past), a proposal
+was not sent tomorrow."""
 
 from datetime import timedelta
 
@@ -108,7 +109,8 @@ def test_a_next_contact_in_the_past_is_refused(at_follow_up):
         follow_up_record(
             acting_user=at_follow_up.owner, deal=at_follow_up, outcome="Думают", next_contact_on=days(-1)
         )
-    assert "не может быть раньше этого" in refusal.value.message_dict["next_contact_on"][0]
+    assert "не может быть в прошлом" in refusal.value.message_dict["next_contact_on"][0]
+    assert today().strftime("%d.%m.%Y") in refusal.value.message_dict["next_contact_on"][0]
     assert not FollowUp.objects.exists()
 
 
@@ -120,20 +122,23 @@ def test_a_next_contact_today_or_later_is_recorded(at_follow_up):
     assert FollowUp.objects.count() == 2
 
 
-def test_a_follow_up_dated_back_is_checked_against_its_own_day(at_follow_up):
-    """History recorded later (``at``): the next contact may not come before that contact."""
+def test_a_follow_up_recorded_late_still_plans_the_next_contact_from_today(at_follow_up):
+    """A contact of ten days ago entered now: its next contact is a plan, so it is today or later."""
     at = timezone.now() - timedelta(days=10)
-    follow_up_record(
-        acting_user=at_follow_up.owner, deal=at_follow_up, outcome="Думают", next_contact_on=days(-9), at=at
-    )
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as refusal:
         follow_up_record(
             acting_user=at_follow_up.owner,
             deal=at_follow_up,
             outcome="Думают",
-            next_contact_on=days(-11),
+            next_contact_on=days(-9),
             at=at,
         )
+    assert list(refusal.value.message_dict) == ["next_contact_on"]
+    follow_up_record(
+        acting_user=at_follow_up.owner, deal=at_follow_up, outcome="Думают", next_contact_on=days(1), at=at
+    )
+    at_follow_up.refresh_from_db()
+    assert at_follow_up.next_contact_on == days(1)
 
 
 def test_the_follow_up_form_shows_the_past_date_on_its_field(client, at_follow_up):
@@ -165,30 +170,55 @@ def record_proposal(deal, **dates):
     )
 
 
-def test_a_callback_in_the_past_and_a_proposal_sent_tomorrow_are_refused_together(at_proposal):
+def test_a_proposal_sent_tomorrow_and_its_callback_before_that_are_refused_together(at_proposal):
     with pytest.raises(ValidationError) as refusal:
-        record_proposal(at_proposal, sent_at=timezone.now() + timedelta(days=1), callback_on=days(-1))
+        record_proposal(at_proposal, sent_at=timezone.now() + timedelta(days=1), callback_on=days(0))
     errors = refusal.value.message_dict
-    assert "не может быть в прошлом" in errors["callback_on"][0]
+    assert "раньше отправки КП" in errors["callback_on"][0]
     assert "позже сегодняшнего дня" in errors["sent_at"][0]
     assert not Proposal.objects.exists()
+
+
+def test_a_callback_before_the_proposal_was_sent_is_refused_naming_the_sending_day(at_proposal):
+    sent = timezone.now() - timedelta(days=3)
+    with pytest.raises(ValidationError) as refusal:
+        record_proposal(at_proposal, sent_at=sent, callback_on=days(-4))
+    message = refusal.value.message_dict["callback_on"][0]
+    assert "раньше отправки КП" in message and days(-3).strftime("%d.%m.%Y") in message
+    assert not Proposal.objects.exists()
+    at_proposal.refresh_from_db()
+    assert at_proposal.next_contact_on is None
+
+
+def test_a_callback_after_sending_but_already_past_is_refused_too(at_proposal):
+    with pytest.raises(ValidationError) as refusal:
+        record_proposal(at_proposal, sent_at=timezone.now() - timedelta(days=3), callback_on=days(-1))
+    assert "не может быть в прошлом" in refusal.value.message_dict["callback_on"][0]
+
+
+def test_a_proposal_sent_days_ago_with_a_callback_from_today_is_recorded(at_proposal):
+    proposal = record_proposal(at_proposal, sent_at=timezone.now() - timedelta(days=3), callback_on=today())
+    at_proposal.refresh_from_db()
+    assert proposal.callback_on == at_proposal.next_contact_on == today()
 
 
 def test_a_callback_today_is_fine(at_proposal):
     assert record_proposal(at_proposal, callback_on=today()).callback_on == today()
 
 
-def test_the_proposal_form_shows_the_past_callback_on_its_field(client, at_proposal):
+def test_the_proposal_form_shows_a_callback_before_sending_on_its_field(client, at_proposal):
     client.force_login(at_proposal.owner)
     data = {
         "template_name": "КП",
         "sent_to_email": "director@example.ru",
-        "sent_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
-        "callback_on": days(-1).isoformat(),
+        "sent_at": (timezone.localtime() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+        "callback_on": days(-3).isoformat(),
     }
     response = client.post(reverse("deals:proposal", args=[at_proposal.pk]), data)
     assert response.status_code == 400
     form = response.context["forms"]["proposal"]
     assert_errors_shown(response, form, echoed=data.values())
     assert list(form.errors) == ["callback_on"]
+    assert "раньше отправки КП" in form.errors["callback_on"][0]
+    assert "раньше отправки КП" in response.content.decode()
     assert not Proposal.objects.exists()

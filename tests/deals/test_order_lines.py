@@ -17,6 +17,7 @@ from deals.services import (
     price_deviations,
 )
 from deals.stages import Stage
+from deals.units import Unit
 from tests.deals.factories import make_deal, make_product, order_post, samples_post
 from tests.deals.test_views import page_text
 from tests.properties.support import assert_errors_shown
@@ -26,12 +27,12 @@ ORDER_TABLES = (Order, OrderVersion)
 
 @pytest.fixture
 def soap(db):
-    return make_product(name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("250.00"))
+    return make_product(name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("250.00"))
 
 
 @pytest.fixture
 def gloves(db):
-    return make_product(name="Перчатки", unit="пара", list_price=Decimal("90.00"))
+    return make_product(name="Перчатки", unit=Unit.PAIR, list_price=Decimal("90.00"))
 
 
 @pytest.fixture
@@ -205,7 +206,10 @@ def test_a_product_that_is_not_offered_is_refused(client, at_deal, soap):
 def test_each_product_option_carries_its_list_price_and_unit_forms_for_the_script(client, at_deal, soap):
     client.force_login(at_deal.owner)
     html = client.get(reverse("deals:detail", args=[at_deal.pk])).content.decode()
-    assert f'value="{soap.pk}" data-list-price="250,00" data-unit-forms="канистра|канистры|канистр"' in html
+    assert (
+        f'value="{soap.pk}" data-list-price="250,00" data-unit-forms="{{&quot;one&quot;: &quot;канистра&quot;'
+        in html
+    )
     assert 'src="/static/js/lines.js"' in html and "<script>" not in html  # no inline script (CSP)
     assert "lines-__prefix__-product" in html  # the empty row the script adds
     assert 'inputmode="decimal"' in html
@@ -223,9 +227,11 @@ def test_units_are_declined_wherever_an_order_is_shown(client, pipeline, product
     client.force_login(production)
     text = page_text(client.get(reverse("deals:production_queue")))
     assert "Мыло жидкое 5 л × 21 канистра" in text and "Перчатки × 1,5 пары" in text
-    order_decide(acting_user=production, order=order, approve=True)
     text = page_text(client.get(reverse("deals:production_deal", args=[at_deal.pk])))
-    assert "21 канистра" in text and "Итого" in text
+    assert "21 канистра" in text and "1,5 пары" in text
+    order_decide(acting_user=production, order=order, approve=True)
+    text = page_text(client.get(reverse("deals:production_history")))
+    assert "Мыло жидкое 5 л × 21 канистра" in text and "Перчатки × 1,5 пары" in text
 
 
 # --- prices far from the list ---------------------------------------------------------------------------

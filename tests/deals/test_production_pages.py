@@ -19,13 +19,14 @@ from deals.services import (
     shipment_record,
 )
 from deals.stages import Stage
+from deals.units import Unit
 from tests.deals.factories import make_client, make_deal, make_product
 from tests.deals.test_views import count_queries, page_text
 
 
 @pytest.fixture
 def soap(db):
-    return make_product(name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("250.00"))
+    return make_product(name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("250.00"))
 
 
 def request_samples(deal, product, *, address: str = "") -> SampleRequest:
@@ -246,14 +247,31 @@ def test_the_history_is_paginated_with_the_same_queries_on_every_page(
         client.get(reverse("deals:production_history"))
 
 
-def test_only_production_reads_the_history_and_the_deal_summaries(
-    client, handled, sales_head, accountant, hunter, other_hunter
+def test_only_production_reads_the_history_and_only_production_and_the_head_the_summaries(
+    client, handled, sampled, sales_head, accountant, hunter, other_hunter, production
 ):
-    deal = handled["ordered"]
     for user in (hunter, other_hunter, sales_head, accountant):
         client.force_login(user)
         assert client.get(reverse("deals:production_history")).status_code == 403
-        assert client.get(reverse("deals:production_deal", args=[deal.pk])).status_code == 403
+    for user in (hunter, other_hunter, accountant):
+        client.force_login(user)
+        assert client.get(reverse("deals:production_deal", args=[sampled.pk])).status_code == 403
+    for user in (sales_head, production):
+        client.force_login(user)
+        assert client.get(reverse("deals:production_deal", args=[sampled.pk])).status_code == 200
+
+
+def test_a_deal_whose_work_is_done_has_no_summary_any_more(client, production, sales_head, handled, soap):
+    """The ordered deal's versions are all decided and the other two deals' requests handled: nothing of
+    theirs waits in the queue, so production reads none of them; a new version puts the deal back."""
+    for user in (production, sales_head):
+        client.force_login(user)
+        for deal in handled.values():
+            assert client.get(reverse("deals:production_deal", args=[deal.pk])).status_code == 404
+    deal = handled["ordered"]
+    order_set_lines(acting_user=deal.owner, deal=deal, lines=[OrderLineInput(soap, Decimal("10"))])
+    client.force_login(production)
+    assert client.get(reverse("deals:production_deal", args=[deal.pk])).status_code == 200
 
 
 # --- the deal behind it ---------------------------------------------------------------------------------
@@ -261,6 +279,7 @@ def test_only_production_reads_the_history_and_the_deal_summaries(
 
 def test_production_reads_a_summary_of_the_deal_behind_an_order(client, production, handled, soap):
     deal = handled["ordered"]
+    order_set_lines(acting_user=deal.owner, deal=deal, lines=[OrderLineInput(soap, Decimal("10"))])
     client.force_login(production)
     response = client.get(reverse("deals:production_deal", args=[deal.pk]))
     assert response.status_code == 200
@@ -268,6 +287,7 @@ def test_production_reads_a_summary_of_the_deal_behind_an_order(client, producti
     assert deal.client.name in text and "Хантер Иван Иванов (доб. 101)" in text
     assert "Этап 6. Сделка" in text
     assert "Мыло жидкое 5 л 8 канистр 250,00 ₽ Итого 2 000,00 ₽" in text
+    assert "Ждёт согласования: версия №3 Мыло жидкое 5 л × 10 канистр по 250,00 ₽" in text
     assert "Сводка для производства: только чтение." in text
     assert "<form" not in response.content.decode().split("<main", 1)[1].split("</main>")[0]
     # The deal page itself stays the hunter's.

@@ -7,7 +7,7 @@ its separator silently (the old pages could turn «237,50» into 23 750).
 """
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -93,7 +93,10 @@ def input_text(value: Decimal | int, places: int | None = None) -> str:
     ``places`` decimals (money: «237,50») or none that are zero (quantities: «10», «1,5»)."""
     value = Decimal(value)
     if places is not None:
-        text = format(value.quantize(Decimal(1).scaleb(-places)), "f")
+        # Exact for any length: the default context's 28 digits would refuse a longer number.
+        with localcontext() as context:
+            context.prec = max(context.prec, len(value.as_tuple().digits) + places + 1)
+            text = format(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), "f")
     else:
         text = format(_trimmed(value), "f")
     return text.replace(".", ",")
@@ -106,7 +109,8 @@ def format_decimal(value: Decimal | int | float | str) -> str:
 
 def _trimmed(value: Decimal) -> Decimal:
     """The value without trailing zeros after the point, never in exponent form (10.000 → 10, 1E+3 →
-    1000)."""
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+    1000), exactly whatever its length (no context rounding)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(text) if value else Decimal(0)

@@ -79,7 +79,7 @@ def test_hunter_enters_an_order_with_a_decimal_comma_price_on_a_phone(phone):
     assert widths[0] <= widths[1], f"page {widths[0]} px wide in a {widths[1]} px window"
     order.scroll_into_view_if_needed()
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    order.screenshot(path=str(SCREENSHOT_DIR / "phone-order.png"))
+    order.screenshot(path=str(SCREENSHOT_DIR / "phone-order-form.png"))
 
     order.get_by_role("button", name="Сохранить заказ").tap()
     expect(phone.locator(".alert-success")).to_contain_text("Заказ сохранён и отправлен на согласование")

@@ -17,8 +17,10 @@ from django.urls import reverse
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from atlanset_portal.numbers import NumberRefused, format_decimal, input_text, parse_decimal
+from atlanset_portal.templatetags.formatting import rub
 from compensation.models import Expense, PaySchemeVersion
-from deals.forms import OrderLineForm, SampleLineForm
+from deals.forms import OrderLineForm, SampleLineForm, line_price_field, line_quantity_field
 from deals.models import (
     Client,
     ClientPhone,
@@ -72,7 +74,8 @@ PLAN_GRID_EXAMPLES = 25
 PLAN_MONTH_EXAMPLES = 25
 EXPENSE_CLAIM_EXAMPLES = 30
 EXPENSE_DECISION_EXAMPLES = 20
-ORDER_EXAMPLES = 300
+ORDER_EXAMPLES = 60
+NUMBER_EXAMPLES = 300
 SAMPLE_EXAMPLES = 25
 SCHEME_EXAMPLES = 30
 
@@ -716,6 +719,109 @@ def test_expense_decision_for_a_malformed_id_is_not_found_not_a_500(client, sale
     client.force_login(sales_head)
     response = client.post(reverse("compensation:expenses"), {"expense": expense_id, "approved_amount": "1"})
     assert response.status_code == 404
+
+
+# --- numbers as Russian hunters type and read them (atlanset_portal/numbers.py) ------------------------
+
+GROUPING_SPACES = [" ", "\u00a0", "\u202f"]
+price_field = line_price_field(required=False)
+quantity_field_of_lines = line_quantity_field()
+
+
+@st.composite
+def russian_spelling(draw, value: Decimal) -> str:
+    """``value`` (not negative) as a person may type it in Russian: a decimal comma, thousands grouped by a
+    space or not, trailing zeros of the fraction kept or not."""
+    whole, _dot, fraction = format(value, "f").partition(".")
+    if draw(st.booleans()) and len(whole) > 3:
+        space = draw(st.sampled_from(GROUPING_SPACES))
+        groups = []
+        while len(whole) > 3:
+            whole, groups = whole[:-3], [whole[-3:], *groups]
+        whole = space.join([whole, *groups])
+    if draw(st.booleans()):
+        fraction = fraction.rstrip("0")
+    return whole + ("," + fraction if fraction else "")
+
+
+prices = st.decimals(min_value=Decimal("0"), max_value=Decimal("999999999999.99"), places=2)
+quantities = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("999999999.999"), places=3)
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(data=st.data(), value=prices)
+def test_a_price_typed_in_russian_is_read_as_exactly_that_price(data, value):
+    typed = data.draw(russian_spelling(value))
+    assert price_field.clean(typed) == value, f"{typed!r} read as {price_field.clean(typed)}"
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(value=prices)
+def test_a_decimal_comma_is_never_dropped_so_kopecks_never_become_roubles(value):
+    """«237,50» is 237.50, never 23 750: the comma's digits are always the fraction."""
+    typed = format(value, "f").replace(".", ",")
+    assert parse_decimal(typed) == value
+    assert parse_decimal(typed.replace(",", "")) == value * 100  # without the comma it is another number
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(data=st.data(), value=quantities)
+def test_a_quantity_typed_in_russian_is_read_exactly_and_shown_back_without_trailing_zeros(data, value):
+    typed = data.draw(russian_spelling(value))
+    read = quantity_field_of_lines.clean(typed)
+    assert read == value
+    # What the input shows again (a stored 10.000 is «10», 2.500 «2,5») reads back as the same number.
+    shown = quantity_field_of_lines.prepare_value(value.quantize(Decimal("0.001")))
+    assert "." not in shown and not (("," in shown) and shown.endswith("0"))
+    assert quantity_field_of_lines.clean(shown) == value
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(value=prices)
+def test_every_amount_the_portal_shows_reads_back_as_the_same_amount(value):
+    """The input's «237,50», the page's «1 234,50 ₽» and «1 234,5»: a hunter copying any of them back
+    types the same amount, and none looks like «10.000»."""
+    for shown in (
+        price_field.prepare_value(value),
+        rub(value).removesuffix("\u00a0₽"),
+        format_decimal(value),
+    ):
+        assert "." not in shown, shown
+        assert parse_decimal(shown) == value, shown
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(whole=st.integers(1, 999), thousands=st.integers(0, 999))
+def test_a_dot_before_three_digits_is_refused_not_guessed(whole, thousands):
+    """«1.500» is 1,5 to some and 1 500 to others: refused, with both readings named."""
+    typed = f"{whole}.{thousands:03d}"
+    with pytest.raises(NumberRefused) as refusal:
+        parse_decimal(typed)
+    message = str(refusal.value)
+    assert format_decimal(Decimal(f"{whole}{thousands:03d}")) in message
+    assert_clear_russian(message, echoed=[typed])
+    assert cleaned(price_field, typed) is None and cleaned(quantity_field_of_lines, typed) is None
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(
+    text=st.one_of(number_text, nasty_text, money_text, st.text(alphabet="0123456789 ,.-\u00a0", max_size=20))
+)
+def test_any_text_is_read_as_one_number_or_refused_in_russian(text):
+    try:
+        value = parse_decimal(text)
+    except NumberRefused as refusal:
+        assert_clear_russian(refusal, echoed=[text])
+        return
+    event("read")
+    assert value.is_finite()
+    assert parse_decimal(input_text(value)) == value  # what the input would show again means the same
+    for field in (price_field, quantity_field_of_lines):
+        try:
+            field.clean(text)
+        except django_forms.ValidationError as refusal:
+            for message in refusal.messages:
+                assert_clear_russian(message, echoed=[text])
 
 
 # --- the order and the sample request: line formsets (the hunter) --------------------------------------

@@ -9,6 +9,8 @@ from itertools import zip_longest
 from django.db.models import (
     Case,
     Count,
+    Exists,
+    F,
     IntegerField,
     Max,
     OuterRef,
@@ -25,7 +27,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.access import can
 from accounts.models import User
+from accounts.roles import Capability
 from atlanset_portal.templatetags.formatting import rub
 from atlanset_portal.workdays import add_working_days
 
@@ -370,16 +374,149 @@ def deal_detail(*, viewer: User, pk: int) -> Deal:
 
 
 def production_queue() -> dict:
-    """Sample requests to prepare or hand over and order versions waiting for approval, oldest first."""
+    """Sample requests to prepare or hand over and order versions waiting for approval, oldest first,
+    with where each goes: the sample's delivery address, and for an order the shipment's (when the
+    hunter has recorded it) or the client's."""
+    orders = pending_order_versions()
+    deal_ids = {review.version.order.deal_id for review in orders}
     return {
         "samples": SampleRequest.objects.filter(
             status__in=[SampleRequest.Status.REQUESTED, SampleRequest.Status.PREPARED]
         )
-        .select_related("deal__client", "requested_by")
+        .select_related("deal__client", "deal__owner", "requested_by")
         .prefetch_related("lines__product")
         .order_by("requested_at"),
-        "orders": pending_order_versions(),
+        "orders": orders,
+        "shipments": {
+            shipment.deal_id: shipment for shipment in Shipment.objects.filter(deal_id__in=deal_ids)
+        },
     }
+
+
+# --- what production sees of a deal ------------------------------------------------------------------
+
+
+QUEUED_SAMPLE_STATUSES = (SampleRequest.Status.REQUESTED, SampleRequest.Status.PREPARED)
+
+
+def production_deals(*, viewer: User) -> QuerySet[Deal]:
+    """The deals whose summary ``viewer`` may read: for production and the sales head, the open deals with
+    something in production's queue (a sample request to prepare or hand over, an order version waiting);
+    for everyone else, none. Production sees nothing else of the hunters' deals."""
+    if not (can(viewer, Capability.HANDLE_PRODUCTION) or can(viewer, Capability.VIEW_ALL_HUNTERS)):
+        return Deal.objects.none()
+    return Deal.objects.filter(status=DealStatus.OPEN).filter(
+        Exists(SampleRequest.objects.filter(deal=OuterRef("pk"), status__in=QUEUED_SAMPLE_STATUSES))
+        | Exists(OrderVersion.objects.filter(order__deal=OuterRef("pk"), status=OrderVersion.Status.PENDING))
+    )
+
+
+@dataclass
+class ProductionDealSummary:
+    deal: Deal
+    stage: stages.StageDefinition
+    order: Order | None
+    pending: OrderVersion | None  # a version waiting for production
+    samples: list[SampleRequest]
+    shipment: Shipment | None
+
+
+def production_deal_summary(*, viewer: User, pk: int) -> ProductionDealSummary:
+    """A read-only summary of a deal behind production's queue: the client, the hunter, the stage, the
+    order in force and a version waiting, the sample requests and the shipment. Deal.DoesNotExist
+    (→ 404) for a deal with nothing in the queue or one ``viewer`` may not read (production_deals)."""
+    deal = (
+        production_deals(viewer=viewer)
+        .select_related("client", "owner", "order", "shipment")
+        .prefetch_related(
+            "client__phones",
+            "order__lines__product",
+            Prefetch(
+                "sample_requests",
+                queryset=SampleRequest.objects.prefetch_related("lines__product").order_by("-requested_at"),
+            ),
+        )
+        .get(pk=pk)
+    )
+    order = getattr(deal, "order", None)
+    pending = None
+    if order is not None:
+        pending = (
+            order.versions.filter(status=OrderVersion.Status.PENDING)
+            .prefetch_related("lines__product")
+            .first()
+        )
+    return ProductionDealSummary(
+        deal=deal,
+        stage=stages.definition(deal.stage),
+        order=order,
+        pending=pending,
+        samples=list(deal.sample_requests.all()),
+        shipment=getattr(deal, "shipment", None),
+    )
+
+
+# --- what production has handled ---------------------------------------------------------------------
+
+HISTORY_SAMPLE_OUTCOMES = (
+    SampleRequest.Status.PREPARED,
+    SampleRequest.Status.HANDED_OVER,
+    SampleRequest.Status.DECLINED,
+)
+HISTORY_ORDER_OUTCOMES = (OrderVersion.Status.APPROVED, OrderVersion.Status.DECLINED)
+
+
+def handled_sample_requests() -> QuerySet[SampleRequest]:
+    """Sample requests production has acted on, with when (``decided_at``) and how (``outcome``)."""
+    return SampleRequest.objects.filter(status__in=HISTORY_SAMPLE_OUTCOMES).annotate(
+        decided_at=F("status_changed_at"), outcome=F("status"), kind=Value("sample")
+    )
+
+
+def decided_order_versions() -> QuerySet[OrderVersion]:
+    """Order versions approved or declined, with how (``outcome``); ``decided_at`` is their own."""
+    return OrderVersion.objects.filter(status__in=HISTORY_ORDER_OUTCOMES, decided_at__isnull=False).annotate(
+        outcome=F("status"), kind=Value("order")
+    )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    kind: str  # "sample" or "order"
+    at: datetime
+    item: SampleRequest | OrderVersion
+
+
+def production_history_ids(samples: QuerySet[SampleRequest], versions: QuerySet[OrderVersion]) -> QuerySet:
+    """The (pk, decided_at, kind) of both kinds, newest first, as one query to paginate."""
+    columns = ("pk", "decided_at", "kind")
+    return (
+        samples.order_by()
+        .values_list(*columns)
+        .union(versions.order_by().values_list(*columns), all=True)
+        .order_by("-decided_at", "-pk")
+    )
+
+
+def production_history_entries(rows: Iterable[tuple[int, datetime, str]]) -> list[HistoryEntry]:
+    """One page of :func:`production_history_ids` with the requests and versions it names, in two
+    queries and their prefetches whatever the page holds."""
+    rows = list(rows)
+    sample_ids = [pk for pk, _at, kind in rows if kind == "sample"]
+    version_ids = [pk for pk, _at, kind in rows if kind == "order"]
+    samples = SampleRequest.objects.select_related("deal__client", "deal__owner").prefetch_related(
+        "lines__product"
+    )
+    versions = OrderVersion.objects.select_related(
+        "order__deal__client", "order__deal__owner", "decided_by"
+    ).prefetch_related("lines__product")
+    found = {
+        "sample": samples.in_bulk(sample_ids) if sample_ids else {},
+        "order": versions.in_bulk(version_ids) if version_ids else {},
+    }
+    return [
+        HistoryEntry(kind=kind, at=at, item=found[kind][pk]) for pk, at, kind in rows if pk in found[kind]
+    ]
 
 
 # --- order versions and the deferred limit ----------------------------------------------------------

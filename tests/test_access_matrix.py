@@ -43,7 +43,7 @@ from compensation import models as compensation_models
 from compensation.services import expense_claim
 from deals import models as deals_models
 from deals.models import DealDocument, LostReason, Order, OrderVersion, PaymentTermsRequest, SampleRequest
-from deals.services import client_transfer, payment_terms_request_create
+from deals.services import client_transfer, payment_terms_request_create, sample_request_create
 from deals.stages import Stage
 from imports import models as imports_models
 from imports.models import ImportJob
@@ -58,7 +58,7 @@ from onboarding import models as onboarding_models
 from onboarding.demo import seed_demo_onboarding
 from onboarding.models import Question, Section
 from onboarding.services import attempt_submit
-from tests.deals.factories import Pipeline, make_client, make_deal
+from tests.deals.factories import Pipeline, make_client, make_deal, order_post, samples_post
 from tests.factories import UserFactory
 
 # The production rule (the test settings switch it off): these roles confirm a TOTP code after the password.
@@ -333,6 +333,15 @@ MATRIX: dict[str, Row] = {
     "deals:production_queue": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
+    # What production has handled; production reads it, nobody else, and nothing is posted there.
+    "deals:production_history": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
+    # The summary of a deal with a sample request in the queue: production and the head read it (a deal
+    # with nothing in the queue has no summary: tests/deals/test_production_pages.py).
+    "deals:production_deal": Row({"pk": "queued_deal"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 200},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 405}),
     # An empty decision is a message on the queue.
     "deals:sample_status": Row({"pk": "sample"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405},
@@ -549,8 +558,22 @@ def build_world() -> World:
     bank_job = ImportJob.objects.create(
         kind=ImportJob.Kind.BANK, owner=users[BUH], result={"summary": "—"}, **done
     )
+    # A deal of hunter A whose sample request waits in production's queue.
+    queued_deal = pipeline.advance_to(
+        make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Кафе «Очередь»")),
+        Stage.SAMPLES,
+    )
+    sample_request_create(
+        acting_user=hunter,
+        deal=queued_deal,
+        lines=[(pipeline.product, 2)],
+        receiver_name="Мария",
+        receiver_phone="+79120001122",
+        potential_volume="20 л в месяц",
+    )
     sessions = {role: session_of(user) for role, user in users.items()}
     ref = {
+        "queued_deal": queued_deal.pk,
         "client": client.pk,
         "deal": deal.pk,
         "document": DealDocument.objects.get(deal=deal, kind=DealDocument.Kind.INVOICE).pk,
@@ -776,6 +799,8 @@ def _valid_bodies(world: World) -> list[tuple[str, str, dict]]:
         ("compensation:expenses", BUH, {"amount": "100.00", "note": "Такси", "receipt": receipt}),
         ("deals:follow_up", BUH, {"outcome": "Готов заказать", "client_confirmed": "on"}),
         ("deals:shipment", BUH, shipment),
+        ("deals:order", BUH, order_post((ref["product"], "12", "500,00"))),
+        ("deals:samples", BUH, samples_post((ref["product"], "2"))),
     ]
 
 
@@ -794,6 +819,7 @@ def test_forbidden_roles_with_a_valid_body_change_nothing(world, db):
 OWNED_BY_A = {
     *"client deal document expense notification attempt hunter_a order sample".split(),  # noqa: SIM905
     "order_version",
+    "queued_deal",
     "terms_request",
     "task",
     "lead_job",

@@ -7,6 +7,7 @@ With no variables set the portal runs on a SQLite file and an embedded message b
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -460,3 +461,7 @@ ONBOARDING_PASS_MARK = env.int("ONBOARDING_PASS_MARK", default=80)
 ONBOARDING_REQUIRED_FOR_DEALS = env.bool("ONBOARDING_REQUIRED_FOR_DEALS", default=True)
 # Who hunters call or write at production about samples and orders (shown on the samples pages).
 PRODUCTION_CONTACT = env.str("PRODUCTION_CONTACT", default="")
+
+# An order line priced further from the list price than this share (0.3: 30 % either way) goes to
+# production only after the hunter confirms the difference the order page shows.
+PRICE_DEVIATION_CONFIRM_SHARE = Decimal(env.str("PRICE_DEVIATION_CONFIRM_SHARE", default="0.3"))

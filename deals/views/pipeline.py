@@ -214,12 +214,14 @@ def _stage_forms(user, deal: Deal) -> dict:
                 initial={"sent_to_email": client.decision_maker_email or client.email}
             )
         if deal.stage == Stage.SAMPLES:
-            forms["samples"] = SampleRequestForm(initial={"receiver_name": client.decision_maker_name})
+            forms["samples"] = SampleRequestForm(
+                initial={"receiver_name": client.decision_maker_name, "delivery_address": client.address}
+            )
         if deal.stage == Stage.FOLLOW_UP:
             forms["follow_up"] = FollowUpForm()
         # From «Сделка» on the order can be changed: once approved, a change is a new version.
         if deal.stage == Stage.DEAL or (deal.stage in stages.FINANCE_STAGES and _has_order(deal)):
-            forms["order"] = OrderForm(initial=_order_initial(deal))
+            forms["order"] = OrderForm(lines_initial=_order_initial(deal))
         if deal.stage == Stage.SHIPMENT:
             forms["shipment"] = ShipmentForm(initial=_shipment_initial(deal))
         if deal.stage == Stage.CLOSED:
@@ -248,23 +250,14 @@ def _has_order(deal: Deal) -> bool:
     return getattr(deal, "order", None) is not None
 
 
-def _order_initial(deal: Deal) -> dict:
+def _order_initial(deal: Deal) -> list[dict]:
     """The form starts from the version waiting for approval, if any, else from the order in force."""
     order = getattr(deal, "order", None)
     if order is None:
-        return {}
+        return []
     pending = order.versions.filter(status=OrderVersion.Status.PENDING).first()
     lines = pending.lines.all() if pending is not None else order.lines.all()
-    initial = {}
-    for index, line in enumerate(lines[: OrderForm.LINE_COUNT], start=1):
-        initial.update(
-            {
-                f"product_{index}": line.product_id,
-                f"quantity_{index}": line.quantity,
-                f"price_{index}": line.price,
-            }
-        )
-    return initial
+    return [{"product": line.product_id, "quantity": line.quantity, "price": line.price} for line in lines]
 
 
 def _shipment_initial(deal: Deal) -> dict:
@@ -337,6 +330,9 @@ class DealActionView(View):
     success_message = ""
     message_level = messages.SUCCESS
 
+    def refused_message(self, form) -> str:
+        return _("Не сохранено: исправьте ошибки в форме.")
+
     def form_kwargs(self, deal: Deal) -> dict:
         return {}
 
@@ -362,7 +358,7 @@ class DealActionView(View):
                 if self.success_message:
                     messages.add_message(request, self.message_level, self.success_message)
                 return redirect(reverse("deals:detail", args=[deal.pk]) + f"#{self.form_key}")
-        messages.error(request, _("Не сохранено: исправьте ошибки в форме."))
+        messages.error(request, self.refused_message(form))
         return deal_page(request, pk, bound={self.form_key: form}, status=400)
 
 
@@ -399,9 +395,10 @@ class SampleRequestView(DealActionView):
         services.sample_request_create(
             acting_user=self.request.user,
             deal=deal,
-            lines=form.lines(),
+            lines=form.sample_lines(),
             receiver_name=form.cleaned_data["receiver_name"],
             receiver_phone=form.cleaned_data["receiver_phone"],
+            delivery_address=form.cleaned_data["delivery_address"],
             potential_volume=form.cleaned_data["potential_volume"],
         )
 
@@ -421,21 +418,24 @@ class OrderView(DealActionView):
     form_class, form_key = OrderForm, "order"
     success_message = ""
 
+    def refused_message(self, form) -> str:
+        if form.deviations:
+            return _("Заказ не отправлен: подтвердите цены, которые отличаются от прайса.")
+        return super().refused_message(form)
+
     def perform(self, form, deal):
-        lines = []
-        for index in range(1, OrderForm.LINE_COUNT + 1):
-            product = form.cleaned_data.get(f"product_{index}")
-            if product:
-                lines.append(
-                    services.OrderLineInput(
-                        product=product,
-                        quantity=form.cleaned_data[f"quantity_{index}"],
-                        price=form.cleaned_data.get(f"price_{index}"),
-                    )
-                )
-        order = services.order_set_lines(
-            acting_user=self.request.user, deal=deal, lines=lines, comment=form.cleaned_data["comment"]
-        )
+        try:
+            order = services.order_set_lines(
+                acting_user=self.request.user,
+                deal=deal,
+                lines=form.order_lines(),
+                comment=form.cleaned_data["comment"],
+                confirmed_prices=form.confirmed_prices(),
+            )
+        except services.PricesNotConfirmed as refusal:
+            # The page shows each line's difference and a button that confirms exactly these prices.
+            form.deviations = refusal.deviations
+            raise
         if order.production_status == Order.ProductionStatus.APPROVED:
             number = order.versions.filter(status=OrderVersion.Status.PENDING).values_list(
                 "number", flat=True

@@ -28,6 +28,7 @@ from deals.services import (
     sample_request_set_status,
 )
 from deals.stages import Stage
+from deals.units import Unit
 from kpi.models import ActivityKind
 from kpi.services import activity_log
 from onboarding.demo import seed_demo_onboarding
@@ -94,7 +95,7 @@ def test_hunter_onboards_opens_a_client_and_a_deal_logs_work_and_reads_the_paysl
     production = UserFactory(role=Role.PRODUCTION, full_name="Сергей Кузнецов")
     seed_demo_onboarding(author=head)
     Product.objects.create(
-        name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("1000"), cost=Decimal("700")
+        name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("1000"), cost=Decimal("700")
     )
 
     sign_in(page, hunter.username)
@@ -169,7 +170,7 @@ def test_hunter_onboards_opens_a_client_and_a_deal_logs_work_and_reads_the_paysl
     advance(page)
 
     expect(page.locator("#checklist")).to_contain_text("Этап 4: Передача пробников")
-    page.get_by_label("Товар 1").select_option(label="Мыло жидкое 5 л")
+    page.get_by_role("group", name="Позиция 1").get_by_label("Товар").select_option(label="Мыло жидкое 5 л")
     page.get_by_label("Телефон получателя").fill("+7 912 000-11-22")
     page.get_by_label("Потенциальный оптовый объём").fill("40 л в месяц")
     page.get_by_role("button", name="Отправить заявку").click()
@@ -503,7 +504,7 @@ def test_production_prepares_and_hands_over_samples_and_approves_an_order(page, 
     accountant = UserFactory(role=Role.ACCOUNTANT)
     pipeline = Pipeline(hunter=hunter, production=production, accountant=accountant)
     soap = Product.objects.create(
-        name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("1000"), cost=Decimal("700")
+        name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("1000"), cost=Decimal("700")
     )
     sampled = pipeline.advance_to(
         make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Салон «Лотос»")),

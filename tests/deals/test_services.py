@@ -539,13 +539,13 @@ def test_move_to_payment_refused_until_client_confirms_receipt(hunter, deal, pip
         "receiver_name": "Мария Соколова",
         "receiver_phone": "8 912 000-33-44",
         "delivery_address": "г. Сургут, ул. Ленина, д. 1",
-        "courier_date": today() + timedelta(days=1),
+        "courier_date": today() - timedelta(days=1),
     }
     recorded = shipment_record(acting_user=hunter, deal=deal, **shipment)
     assert recorded.receiver_phone == "+79120003344"
     assert refused_codes(acting_user=hunter, deal=deal, to_stage=Stage.PAYMENT) == ["goods_received"]
 
-    shipment_record(acting_user=hunter, deal=deal, **shipment, received_on=today() + timedelta(days=2))
+    shipment_record(acting_user=hunter, deal=deal, **shipment, received_on=today())
     assert deal_move(acting_user=hunter, deal=deal, to_stage=Stage.PAYMENT).stage == Stage.PAYMENT
 
 
@@ -1507,6 +1507,7 @@ def board(hunter, other_hunter, accountant, competitor):
             acting_user=hunter,
             deal=repeat,
             lines=[OrderLineInput(product=product, quantity=quantity, price=price)],
+            confirmed_prices=[(product.pk, price)] if price else [],
         )
         repeats.append(repeat)
     lost = make_deal(acting_user=hunter)

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from deals.models import Client, Deal
 from deals.stages import Stage
+from deals.units import Unit
 from tests.deals.factories import make_client, make_deal
 
 
@@ -253,7 +254,7 @@ def test_sales_head_keeps_the_catalogue_and_hunters_only_read_it(client, hunter,
         reverse("deals:product_create"),
         {
             "name": "Гель для стирки 5 л",
-            "unit": "канистра",
+            "unit": Unit.CANISTER,
             "list_price": "1200",
             "cost": "780",
             "is_active": "on",

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from atlanset_portal.icons import icon_html
 from atlanset_portal.templatetags.formatting import rub
 
 from .models import Client, Deal
@@ -31,7 +32,7 @@ _CARD = (
     '<button type="submit" form="board-advance" formaction="{advance}"'
     ' class="btn btn-sm btn-outline-success py-0">{button}</button>'
     '<a class="btn btn-sm btn-outline-secondary py-0" href="{activity}" title="{activity_label}">'
-    '<i class="fa-solid fa-pen" aria-hidden="true"></i>'
+    "{activity_icon}"
     '<span class="visually-hidden">{activity_label}</span></a>'
     '<span class="ms-auto d-flex gap-1">{reach}</span>'
     "</div></article>"
@@ -39,7 +40,7 @@ _CARD = (
 # One-tap contact on a card: the links come from deals.reach, as on every other page (deals/_reach.html).
 _REACH = (
     '<a class="btn btn-sm {style} py-0 reach-icon" href="{href}" title="{label}"{new_tab}>'
-    '<i class="{icon}" aria-hidden="true"></i><span class="visually-hidden">{label}</span></a>'
+    '{icon}<span class="visually-hidden">{label}</span></a>'
 )
 _NEW_TAB = mark_safe(' target="_blank" rel="noopener"')
 
@@ -54,6 +55,10 @@ class CardRenderer:
         self.activity = reverse("kpi:activity_create") + "?deal={}&next=" + quote(board_path, safe="")
         self.today = today
         self.show_owner = show_owner
+        # Drawn once per page: each card repeats the same few icons of the sprite.
+        self.icons = {
+            name: icon_html(name) for name in ("pen", "phone", "whatsapp", "telegram", "location-dot")
+        }
         self.labels = {
             "next": _("Дальше") + " →",
             "close": _("Закрыть"),
@@ -73,12 +78,12 @@ class CardRenderer:
         if phones:
             phone = phone_reach(phones[0].number, phones[0].extension)
             links += [
-                (phone.tel, "success", "fa-solid fa-phone", "call", phone.label),
-                (phone.whatsapp, "success", "fa-brands fa-whatsapp", "whatsapp", phone.label),
-                (phone.telegram, "primary", "fa-brands fa-telegram", "telegram", phone.label),
+                (phone.tel, "success", self.icons["phone"], "call", phone.label),
+                (phone.whatsapp, "success", self.icons["whatsapp"], "whatsapp", phone.label),
+                (phone.telegram, "primary", self.icons["telegram"], "telegram", phone.label),
             ]
         place = map_href(client.address, client.city)
-        links.append((place, "secondary", "fa-solid fa-location-dot", "map", client.address))
+        links.append((place, "secondary", self.icons["location-dot"], "map", client.address))
         return mark_safe(
             "".join(
                 format_html(
@@ -120,5 +125,6 @@ class CardRenderer:
             button=self.labels["close"] if last_stage else self.labels["next"],
             activity=self.activity.format(deal.pk),
             activity_label=self.labels["activity"],
+            activity_icon=self.icons["pen"],
             reach=self.reach(deal.client),
         )

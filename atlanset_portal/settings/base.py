@@ -14,6 +14,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -38,14 +39,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
+    "atlanset_portal.apps.PortalStaticFilesConfig",
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_filters",
     "django_htmx",
     "bootstrap",
-    "fontawesome",
     "accounts",
     "imports",
     "onboarding",
@@ -148,7 +148,7 @@ TEMPLATES = [
                 "accounts.context_processors.navigation",
                 "notifications.context_processors.bell",
             ],
-            "builtins": ["atlanset_portal.templatetags.formatting"],
+            "builtins": ["atlanset_portal.templatetags.formatting", "atlanset_portal.templatetags.icons"],
         },
     },
 ]
@@ -212,14 +212,24 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Static files are collected (`collectstatic`) with hashed names, kept for a year by browsers, and
+# compressed ahead (whitenoise: Brotli, the `brotli` package, and gzip; each browser gets what it asks
+# for) in production and under `make run` (scripts/run-portal sets STATIC_COLLECTED=1 after collecting);
+# otherwise (tests, a bare runserver) whitenoise serves them straight from the apps, and an edit shows
+# at once.
+STATIC_COLLECTED = env.bool("STATIC_COLLECTED", default=not DEBUG)
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
+WHITENOISE_AUTOREFRESH = not STATIC_COLLECTED
+# Source maps (13 MB of Bootstrap's) are read by developer tools only: not worth compressing at each collect.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 STORAGES = {
     # Uploads are written under a temporary name and moved into place whole (atlanset_portal/storage.py).
     "default": {"BACKEND": "atlanset_portal.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_COLLECTED
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }

@@ -467,5 +467,11 @@ STAGE_IDLE_DAYS = env.json("STAGE_IDLE_DAYS", default={})
 # Onboarding: the test's pass mark, and whether a hunter must finish onboarding before opening deals.
 ONBOARDING_PASS_MARK = env.int("ONBOARDING_PASS_MARK", default=80)
 ONBOARDING_REQUIRED_FOR_DEALS = env.bool("ONBOARDING_REQUIRED_FOR_DEALS", default=True)
+# Each attempt asks this many questions drawn from the active bank (all of them if the bank is smaller);
+# the head's question page warns while the bank holds fewer than ONBOARDING_QUESTION_BANK_MIN, since a
+# small bank repeats itself. After a failed attempt the next one waits ONBOARDING_RETRY_WAIT_MINUTES.
+ONBOARDING_TEST_QUESTIONS = env.int("ONBOARDING_TEST_QUESTIONS", default=12)
+ONBOARDING_QUESTION_BANK_MIN = env.int("ONBOARDING_QUESTION_BANK_MIN", default=30)
+ONBOARDING_RETRY_WAIT_MINUTES = env.int("ONBOARDING_RETRY_WAIT_MINUTES", default=10)
 # Who hunters call or write at production about samples and orders (shown on the samples pages).
 PRODUCTION_CONTACT = env.str("PRODUCTION_CONTACT", default="")

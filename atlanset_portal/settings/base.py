@@ -212,11 +212,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Static files are collected (`collectstatic`) with hashed names, kept for a year by browsers, and
-# compressed ahead (whitenoise: Brotli, the `brotli` package, and gzip; each browser gets what it asks
-# for) in production and under `make run` (scripts/run-portal sets STATIC_COLLECTED=1 after collecting);
-# otherwise (tests, a bare runserver) whitenoise serves them straight from the apps, and an edit shows
-# at once.
+# Static files are collected (`collectstatic`) and compressed ahead (whitenoise: Brotli, the `brotli`
+# package, and gzip; each browser gets what it asks for) in production, where they also have hashed
+# names kept for a year by browsers, and under `make run` (scripts/run-portal sets STATIC_COLLECTED=1
+# for collectstatic and the server; with DEBUG the names stay plain); otherwise (tests, a bare
+# runserver) whitenoise serves them straight from the apps, and an edit shows at once.
 STATIC_COLLECTED = env.bool("STATIC_COLLECTED", default=not DEBUG)
 WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 WHITENOISE_AUTOREFRESH = not STATIC_COLLECTED

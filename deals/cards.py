@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from atlanset_portal.icons import icon_html
 from atlanset_portal.templatetags.formatting import rub
 
 from . import stages
@@ -39,11 +40,11 @@ _CARD = (
     '<button type="submit" form="board-advance" formaction="{advance}" hx-post="{advance}"'
     ' class="btn btn-sm btn-outline-success py-0">{button}</button>'
     '<a class="btn btn-sm btn-outline-secondary py-0" href="{activity}" title="{activity_label}">'
-    '<i class="fa-solid fa-pen" aria-hidden="true"></i>'
+    "{activity_icon}"
     '<span class="visually-hidden">{activity_label}</span></a>'
     '<details class="card-menu"{menu_open}>'
     '<summary class="btn btn-sm btn-outline-secondary py-0" title="{menu_label}" aria-label="{menu_label}">'
-    '<i class="fa-solid fa-ellipsis" aria-hidden="true"></i></summary>'
+    "{menu_icon}</summary>"
     '<div class="card-menu-body">'
     '<button type="submit" form="board-advance" formaction="{advance}" hx-post="{advance}"'
     ' class="btn btn-sm btn-link">{forward}</button>'
@@ -72,7 +73,7 @@ _BACK = (
 # One-tap contact on a card: the links come from deals.reach, as on every other page (deals/_reach.html).
 _REACH = (
     '<a class="btn btn-sm {style} py-0 reach-icon" href="{href}" title="{label}"{new_tab}>'
-    '<i class="{icon}" aria-hidden="true"></i><span class="visually-hidden">{label}</span></a>'
+    '{icon}<span class="visually-hidden">{label}</span></a>'
 )
 _NEW_TAB = mark_safe(' target="_blank" rel="noopener"')
 
@@ -89,6 +90,11 @@ class CardRenderer:
         self.csrf_token = csrf_token
         self.today = today
         self.show_owner = show_owner
+        # Drawn once per page: each card repeats the same few icons of the sprite.
+        self.icons = {
+            name: icon_html(name)
+            for name in ("pen", "ellipsis", "phone", "whatsapp", "telegram", "location-dot")
+        }
         self.labels = {
             "next": _("Дальше") + " →",
             "close": _("Закрыть"),
@@ -120,12 +126,12 @@ class CardRenderer:
         if phones:
             phone = phone_reach(phones[0].number, phones[0].extension)
             links += [
-                (phone.tel, "success", "fa-solid fa-phone", "call", phone.label),
-                (phone.whatsapp, "success", "fa-brands fa-whatsapp", "whatsapp", phone.label),
-                (phone.telegram, "primary", "fa-brands fa-telegram", "telegram", phone.label),
+                (phone.tel, "success", self.icons["phone"], "call", phone.label),
+                (phone.whatsapp, "success", self.icons["whatsapp"], "whatsapp", phone.label),
+                (phone.telegram, "primary", self.icons["telegram"], "telegram", phone.label),
             ]
         place = map_href(client.address, client.city)
-        links.append((place, "secondary", "fa-solid fa-location-dot", "map", client.address))
+        links.append((place, "secondary", self.icons["location-dot"], "map", client.address))
         return mark_safe(
             "".join(
                 format_html(
@@ -229,5 +235,7 @@ class CardRenderer:
             menu_label=self.labels["menu"],
             forward=self.forward_labels[deal.stage],
             back=back,
+            activity_icon=self.icons["pen"],
+            menu_icon=self.icons["ellipsis"],
             reach=self.reach(deal.client),
         )

@@ -58,6 +58,7 @@ from onboarding import models as onboarding_models
 from onboarding.demo import seed_demo_onboarding
 from onboarding.models import Question, Section
 from onboarding.services import attempt_submit
+from onboarding.services import test_draw as draw_test
 from tests.deals.factories import Pipeline, make_client, make_deal, order_post, samples_post
 from tests.factories import UserFactory
 
@@ -169,7 +170,7 @@ MATRIX: dict[str, Row] = {
     "onboarding:stage": Row({"stage": "stage"},
         get=every(Go("onboarding:section", slug="section"), ANON=LOGIN),
         post=every(Go("onboarding:section", slug="section"), ANON=LOGIN)),
-    # An empty answer sheet does not match the test: back to the test.
+    # No test drawn in the world (hunter A's was answered): an answer sheet goes back to the test page.
     "onboarding:test": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: Go("onboarding:test"), B: Go("onboarding:test"), HEAD: Go("onboarding:test"),
@@ -494,8 +495,10 @@ def build_world() -> World:
     }
     hunter = users[A]
     seed_demo_onboarding(author=users[HEAD])
-    questions = list(Question.objects.filter(is_active=True).values_list("pk", flat=True))
-    attempt = attempt_submit(acting_user=hunter, answers={}, order=questions)
+    drawn = draw_test(acting_user=hunter).questions
+    attempt = attempt_submit(
+        acting_user=hunter, answers={item["question"]: item["choices"][:1] for item in drawn}
+    )
 
     # A deal at «Получение оплаты»: it has a sample request, an approved order, an invoice and a shipment,
     # and the accountant sees it (from stage «Сделка» on).
@@ -592,7 +595,7 @@ def build_world() -> World:
         "call_job": call_job.pk,
         "bank_job": bank_job.pk,
         "attempt": attempt.pk,
-        "question": questions[0],
+        "question": Question.objects.filter(is_active=True).values_list("pk", flat=True)[0],
         "section": section.slug,
         "stage": Stage.CALL.value,
         "month": f"{timezone.localdate():%Y-%m}",
@@ -660,7 +663,7 @@ MAIN_TABLES = [
         (deals_models, "Feedback Transfer ClientExport OrderVersion OrderVersionLine PaymentTermsRequest"),
         (kpi_models, "Activity MonthlyPlan DepartmentQuarterPlan CallRecord Task"),
         (compensation_models, "PaySchemeVersion Statement Adjustment Expense Dispute"),
-        (onboarding_models, "SectionVersion Acknowledgement Question TestAttempt"),
+        (onboarding_models, "SectionVersion Acknowledgement Question TestAttempt TestDraw"),
         (notifications_models, "Notification EmailOptOut"),
         (deals_models, "LeadImportUpload"),
         (imports_models, "ImportJob"),
@@ -924,7 +927,7 @@ MALFORMED_IDS = [
     ("compensation:statements", HEAD, {"action": "approve", "hunter": "x"}, ()),
     ("compensation:statement", HEAD, {"action": "answer", "dispute": "x", "answer": "ok"}, ()),
     ("deals:advance", A, {"to_stage": "no-such-stage"}, ()),
-    ("onboarding:test", A, {"order": "x,y"}, ()),
+    ("onboarding:test", A, {"qx": "y", "q1": "x"}, ()),
     ("kpi:activity_create", A, {"client": "x", "deal": "x", "kind": "call"}, ()),
     ("kpi:task_move", A, {"due_on": "x", "due_time": "25:99"}, ()),
     ("deals:sample_status", PROD, {"status": "x"}, ()),

@@ -32,8 +32,7 @@ from deals.units import Unit
 from kpi.models import ActivityKind
 from kpi.services import activity_log
 from onboarding.demo import seed_demo_onboarding
-from onboarding.models import Question
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import answer_the_drawn_test, sign_in
 from tests.deals.factories import Pipeline, branch_requisites, make_client, make_deal, unique_phone
 from tests.factories import UserFactory
 
@@ -118,11 +117,7 @@ def test_hunter_onboards_opens_a_client_and_a_deal_logs_work_and_reads_the_paysl
             "прочитано"
         )
     page.get_by_role("link", name="Пройти тест").click()
-    for question in Question.objects.prefetch_related("choices"):
-        for choice in question.choices.all():
-            if choice.is_correct:
-                page.locator(f"#c{choice.pk}").check()
-    page.get_by_role("button", name="Завершить тест").click()
+    answer_the_drawn_test(page, correctly=True)
     expect(page.locator("main")).to_contain_text("Тест сдан")
     page.get_by_role("link", name="К обучению").click()
     expect(page.locator(".progress-bar")).to_have_text("100 %")

@@ -148,7 +148,10 @@ TEMPLATES = [
                 "accounts.context_processors.navigation",
                 "notifications.context_processors.bell",
             ],
-            "builtins": ["atlanset_portal.templatetags.formatting"],
+            "builtins": [
+                "atlanset_portal.templatetags.formatting",
+                "atlanset_portal.templatetags.wording",
+            ],
         },
     },
 ]
@@ -377,6 +380,11 @@ CELERY_BEAT_SCHEDULE = {
     # Emails that could not go out at once (SMTP down) are retried.
     "send-pending-notification-emails": {
         "task": "notifications.tasks.send_notification_emails",
+        "schedule": crontab(minute="*/10"),
+    },
+    # Statements sent to hunters by e-mail (compensation/mailing.py) that could not go out at once.
+    "send-pending-statement-emails": {
+        "task": "compensation.tasks.send_statement_emails",
         "schedule": crontab(minute="*/10"),
     },
 }

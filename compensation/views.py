@@ -652,9 +652,12 @@ class AccountantHomeView(View):
     """The accountant's home (the head sees it too): receivables by age with totals per hunter and per
     client, deals awaiting payment, invoices to upload, statements to lock, bank lines on no deal."""
 
-    def get(self, request):
+    def dispatch(self, request, *args, **kwargs):
         if not _may_see_all(request.user):
             raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
         home = accountant_home(viewer=request.user)
         hunter_id = request.GET.get("hunter", "")
         hunter_filter = int(hunter_id) if _ID.fullmatch(hunter_id) else None

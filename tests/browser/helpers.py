@@ -1,3 +1,8 @@
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
 from playwright.sync_api import expect
 
 from tests.factories import TEST_PASSWORD
@@ -9,3 +14,26 @@ def sign_in(page, username: str, password: str = TEST_PASSWORD) -> None:
     page.get_by_label("Пароль").fill(password)
     page.get_by_role("button", name="Войти").click()
     expect(page.locator("nav")).to_be_visible()
+
+
+def screenshot_dir() -> Path:
+    from tests.browser.conftest import SCREENSHOT_DIR
+
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOT_DIR
+
+
+def pdf_picture(data: bytes, path: Path) -> Path | None:
+    """The PDF's first page as a PNG for the README, when poppler's pdftoppm is installed (Debian's
+    poppler-utils); nothing otherwise: headless Chromium shows no PDF."""
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "statement.pdf"
+        source.write_bytes(data)
+        subprocess.run(
+            [pdftoppm, "-png", "-r", "100", "-singlefile", source, Path(folder) / "page"], check=True
+        )
+        shutil.copyfile(Path(folder) / "page.png", path)
+    return path

@@ -234,6 +234,7 @@ PAYROLL_KINDS = {
 
 
 def _payroll_columns() -> list[Column]:
+    # Not translated: 1C reads these headings as they are, whatever language the portal speaks.
     return [
         Column("Табельный номер", 14),
         Column("Сотрудник", 30),

@@ -16,6 +16,7 @@ from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
 from atlanset_portal.bulk import insert_rows
+from atlanset_portal.wording import ACCUSATIVE, month_year
 from atlanset_portal.workdays import working_days_back
 from compensation.changes import ensure_month_open, month_status, pay_changed
 from compensation.models import Statement
@@ -248,7 +249,7 @@ def check_activity_date(*, owner: User, at: datetime, entered_on: date | None = 
                     "Расчётный лист за %(month)s уже утверждён или закрыт: активности в этот месяц не "
                     "записываются."
                 )
-                % {"month": f"{day:%m.%Y}"}
+                % {"month": month_year(day, ACCUSATIVE)}
             }
         )
 

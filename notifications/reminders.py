@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import Role
 from atlanset_portal.templatetags.formatting import rub
+from atlanset_portal.wording import ACCUSATIVE, month_year
 from compensation.models import Statement
 from compensation.services import hunters_of_month
 from deals.models import ClientHoliday, Contact, Deal, Transfer
@@ -231,7 +232,7 @@ def statements_pending(today: date, days: list[date]) -> Iterator[Reminder]:
     to_approve = sum(1 for hunter in hunters if status.get(hunter.pk, Statement.Status.DRAFT) == "draft")
     to_lock = sum(1 for hunter in hunters if status.get(hunter.pk) == Statement.Status.APPROVED)
     url = f"{reverse('compensation:statements')}?month={month:%Y-%m}"
-    month_name = date_format(month, "F Y")
+    month_name = month_year(month, ACCUSATIVE)
     if to_approve:
         for recipient_id in _people(Role.SALES_HEAD):
             yield Reminder(

@@ -125,9 +125,9 @@ MATRIX: dict[str, Row] = {
     # --- accounts -------------------------------------------------------------------------------------
     "home": Row({},
         get={ANON: LOGIN, A: Go("kpi:my_day"), B: Go("kpi:my_day"), HEAD: Go("kpi:dashboard"),
-             BUH: Go("compensation:payments"), PROD: Go("deals:production_queue")},
+             BUH: Go("compensation:home"), PROD: Go("deals:production_queue")},
         post={ANON: LOGIN, A: Go("kpi:my_day"), B: Go("kpi:my_day"), HEAD: Go("kpi:dashboard"),
-              BUH: Go("compensation:payments"), PROD: Go("deals:production_queue")}),
+              BUH: Go("compensation:home"), PROD: Go("deals:production_queue")}),
     # Signed-in users are sent home (redirect_authenticated_user); an empty sign-in form is shown again.
     "login": Row({}, get=every(Go("home"), ANON=200), post=every(Go("home"), ANON=200)),
     # Logout is POST only (Django 5+); it is not login_not_required, so anonymous visitors go to sign-in.
@@ -142,7 +142,7 @@ MATRIX: dict[str, Row] = {
     # Only the roles that confirm sign-in with a code have anything to do here; the others go home.
     "two_factor": Row({},
         get={ANON: LOGIN, A: Go("kpi:my_day"), B: Go("kpi:my_day"), HEAD: Go("kpi:dashboard"),
-             BUH: Go("compensation:payments"), PROD: Go("deals:production_queue")},
+             BUH: Go("compensation:home"), PROD: Go("deals:production_queue")},
         post={ANON: LOGIN, A: Go("kpi:my_day"), B: Go("kpi:my_day"), HEAD: 400, BUH: 400,
               PROD: Go("deals:production_queue")}),
     # The head's audit history (changes to deals, payments, plans, schemes, statements; client exports).
@@ -383,6 +383,33 @@ MATRIX: dict[str, Row] = {
     # counts for nothing and no token is 403 for everyone (see test_telephony_webhook_takes_only_its_token).
     "kpi:telephony_cdr": Row({}, get=every(405), post=every(403)),
     # --- pay -----------------------------------------------------------------------------------------------
+    # The accountant's home (SPEC §8): hers and the head's.
+    "compensation:home": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 200, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 405, PROD: 403}),
+    # A bank line that recorded no payment: the accountant records it on a deal or sets it aside; an empty
+    # POST chooses neither and is shown the page again.
+    "compensation:bank_line": Row({"pk": "bank_line"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 200, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 400, PROD: 403}),
+    # The printable statement, its PDF and its spreadsheet: whoever reads the statement; GET only.
+    "compensation:statement_print": Row({"username": "hunter_a", "month": "month"},
+        get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 200, PROD: 404}, post=every(405, ANON=LOGIN)),
+    "compensation:statement_pdf": Row({"username": "hunter_a", "month": "month"},
+        get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 200, PROD: 404}, post=every(405, ANON=LOGIN)),
+    "compensation:statement_export": Row({"username": "hunter_a", "month": "month"},
+        get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 200, PROD: 404}, post=every(405, ANON=LOGIN)),
+    # Sending the statement to the hunter: the head and the accountant; an empty POST (no key, and a month
+    # not locked) is a message on the statement page, nothing sent.
+    "compensation:statement_send": Row({"username": "hunter_a", "month": "month"},
+        get=every(405, ANON=LOGIN),
+        post={ANON: LOGIN, A: 403, B: 404,
+              HEAD: Go("compensation:statement", username="hunter_a", month="month"),
+              BUH: Go("compensation:statement", username="hunter_a", month="month"), PROD: 404}),
+    # The 1C:ЗУП payroll file: the accountant's; with nothing locked in the month, back to the list.
+    "compensation:payroll_export": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: Go("compensation:statements"), PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 405, PROD: 403}),
     "compensation:payments": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 200, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 405, PROD: 403}),
@@ -574,6 +601,13 @@ def build_world() -> World:
         receiver_phone="+79120001122",
         potential_volume="20 л в месяц",
     )
+    bank_line = compensation_models.BankLine.objects.create(
+        document_number="901",
+        document_date=timezone.localdate(),
+        amount=Decimal("700.00"),
+        payer_inn="5408131553",
+        reason="плательщик не найден среди клиентов",
+    )
     sessions = {role: session_of(user) for role, user in users.items()}
     ref = {
         "queued_deal": queued_deal.pk,
@@ -594,6 +628,7 @@ def build_world() -> World:
         "lead_job": lead_job.pk,
         "call_job": call_job.pk,
         "bank_job": bank_job.pk,
+        "bank_line": bank_line.pk,
         "attempt": attempt.pk,
         "question": Question.objects.filter(is_active=True).values_list("pk", flat=True)[0],
         "section": section.slug,
@@ -664,6 +699,7 @@ MAIN_TABLES = [
         (kpi_models, "Activity MonthlyPlan DepartmentQuarterPlan CallRecord Task"),
         (compensation_models, "PaySchemeVersion Statement Adjustment Expense Dispute"),
         (onboarding_models, "SectionVersion Acknowledgement Question TestAttempt TestDraw"),
+        (compensation_models, "StatementEmail BankLine"),
         (notifications_models, "Notification EmailOptOut"),
         (deals_models, "LeadImportUpload"),
         (imports_models, "ImportJob"),

@@ -149,7 +149,11 @@ TEMPLATES = [
                 "accounts.context_processors.navigation",
                 "notifications.context_processors.bell",
             ],
-            "builtins": ["atlanset_portal.templatetags.formatting", "atlanset_portal.templatetags.icons"],
+            "builtins": [
+                "atlanset_portal.templatetags.formatting",
+                "atlanset_portal.templatetags.icons",
+                "atlanset_portal.templatetags.wording",
+            ],
         },
     },
 ]
@@ -389,6 +393,11 @@ CELERY_BEAT_SCHEDULE = {
     # could not go out at once (SMTP down) retried.
     "send-pending-notification-emails": {
         "task": "notifications.tasks.send_notification_emails",
+        "schedule": crontab(minute="*/10"),
+    },
+    # Statements sent to hunters by e-mail (compensation/mailing.py) that could not go out at once.
+    "send-pending-statement-emails": {
+        "task": "compensation.tasks.send_statement_emails",
         "schedule": crontab(minute="*/10"),
     },
 }

@@ -1,3 +1,8 @@
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
 from playwright.sync_api import expect
 
 from tests.factories import TEST_PASSWORD
@@ -29,3 +34,26 @@ def answer_the_drawn_test(page, *, correctly: bool) -> None:
                 if question.kind == Question.Kind.SINGLE:
                     break
     page.get_by_role("button", name="Завершить тест").click()
+
+
+def screenshot_dir() -> Path:
+    from tests.browser.conftest import SCREENSHOT_DIR
+
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOT_DIR
+
+
+def pdf_picture(data: bytes, path: Path) -> Path | None:
+    """The PDF's first page as a PNG for the README, when poppler's pdftoppm is installed (Debian's
+    poppler-utils); nothing otherwise: headless Chromium shows no PDF."""
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "statement.pdf"
+        source.write_bytes(data)
+        subprocess.run(
+            [pdftoppm, "-png", "-r", "100", "-singlefile", source, Path(folder) / "page"], check=True
+        )
+        shutil.copyfile(Path(folder) / "page.png", path)
+    return path

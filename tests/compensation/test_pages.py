@@ -203,6 +203,15 @@ def test_scheme_page_shows_the_live_rates_and_only_the_head_changes_them(client,
     assert client.post(reverse("compensation:scheme"), {}).status_code == 403
 
 
+def test_the_expense_form_offers_the_camera_for_the_receipt_and_a_number_keyboard(client, people):
+    client.force_login(people["ivanov"])
+    page = client.get(reverse("compensation:expenses")).content.decode()
+    receipt = re.search(r'<input[^>]*name="receipt"[^>]*>', page).group(0)
+    assert 'capture="environment"' in receipt and 'accept="image/*,application/pdf"' in receipt
+    amount = re.search(r'<input[^>]*name="amount"[^>]*>', page).group(0)
+    assert 'inputmode="decimal"' in amount
+
+
 def test_hunter_claims_an_expense_the_head_approves_part_and_it_is_paid_with_the_month(
     client, people, tmp_path, settings
 ):

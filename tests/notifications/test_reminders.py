@@ -26,7 +26,6 @@ from deals.services import (
     deal_mark_lost,
     deal_move,
     deal_transfer,
-    follow_up_record,
     payment_record,
     shipment_record,
 )
@@ -40,7 +39,7 @@ from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.factories import UserFactory
 from tests.kpi.factories import local, paid_deal, set_plan
 
-from .conftest import TUESDAY, titles
+from .conftest import TUESDAY, follow_up_agreed, titles
 
 SATURDAY = date(2026, 11, 21)
 SUNDAY = date(2026, 11, 22)
@@ -154,7 +153,7 @@ def scenario_follow_up(world: World):
     deal = make_deal(
         acting_user=world.hunter, client=make_client(acting_user=world.hunter, name="Кафе «Дожим»")
     )
-    follow_up_record(
+    follow_up_agreed(
         acting_user=world.hunter, deal=deal, outcome="Просил перезвонить во вторник", next_contact_on=TUESDAY
     )
     return "Сегодня связаться с «Кафе «Дожим»»", [world.hunter]
@@ -261,7 +260,7 @@ def test_nothing_is_reminded_on_a_day_off(world, run_reminders):
 
 def deal_due_on(hunter: User, name: str, next_contact_on: date) -> Deal:
     deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name=name))
-    follow_up_record(
+    follow_up_agreed(
         acting_user=hunter, deal=deal, outcome="Договорились созвониться", next_contact_on=next_contact_on
     )
     return deal

@@ -46,7 +46,7 @@ def home_url(user) -> str:
     if role is Role.SALES_HEAD:
         return reverse("kpi:dashboard")
     if role is Role.ACCOUNTANT:
-        return reverse("compensation:payments")
+        return reverse("compensation:home")
     if role is Role.PRODUCTION:
         return reverse("deals:production_queue")
     if getattr(user, "is_superuser", False) and user.is_active:

@@ -42,7 +42,7 @@ class UserAdmin(SecondFactorResetActionMixin, BaseUserAdmin):
     ordering = ["full_name"]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
-        (_("Сотрудник"), {"fields": ["full_name", "email", "role", "extension"]}),
+        (_("Сотрудник"), {"fields": ["full_name", "email", "role", "extension", "personnel_number"]}),
         (_("Доступ"), {"fields": ["is_active", "is_staff", "is_superuser", "user_permissions"]}),
         (_("Даты"), {"fields": ["last_login", "date_joined"]}),
     ]

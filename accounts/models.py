@@ -17,6 +17,14 @@ class User(AbstractUser):
         blank=True,
         help_text=_("Добавочный номер в АТС: по нему звонки из журнала привязываются к хантеру."),
     )
+    personnel_number = models.CharField(
+        _("табельный номер"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            "Табельный номер сотрудника в 1С:ЗУП: по нему 1С находит сотрудника при загрузке начислений."
+        ),
+    )
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("пользователь")

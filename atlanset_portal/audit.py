@@ -24,7 +24,8 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import SecondFactorReset
 from atlanset_portal.templatetags.formatting import percent, rub
-from compensation.models import Adjustment, PaySchemeVersion, Statement
+from atlanset_portal.wording import month_year
+from compensation.models import Adjustment, PaySchemeVersion, Statement, StatementEmail
 from deals.models import (
     Client,
     ClientExport,
@@ -48,12 +49,18 @@ HISTORY = {
     "statement": Statement,
     "adjustment": Adjustment,
 }
-LOGS = {"transfer": Transfer, "second_factor": SecondFactorReset, "lead_upload": LeadImportUpload}
+LOGS = {
+    "transfer": Transfer,
+    "second_factor": SecondFactorReset,
+    "lead_upload": LeadImportUpload,
+    "statement_email": StatementEmail,
+}
 # The rows each log's entries name.
 LOG_RELATED = {
     "transfer": ("client", "deal", "from_owner", "to_owner", "by"),
     "second_factor": ("user", "by"),
     "lead_upload": ("by",),
+    "statement_email": ("statement__hunter", "requested_by"),
 }
 KINDS = {**HISTORY, **LOGS}
 ACTIONS = {"+": gettext_lazy("создание"), "~": gettext_lazy("изменение"), "-": gettext_lazy("удаление")}
@@ -197,10 +204,32 @@ def _lead_upload_entry(upload: LeadImportUpload) -> AuditEntry:
     )
 
 
+def _statement_email_entry(email: StatementEmail) -> AuditEntry:
+    statement = email.statement
+    return AuditEntry(
+        at=email.at,
+        who=_person(email.requested_by),
+        subject=str(StatementEmail._meta.verbose_name),
+        object_label=_("%(hunter)s, %(month)s")
+        % {
+            "hunter": _person(statement.hunter),
+            "month": month_year(statement.month),
+        },
+        action=_("отправка по эл. почте с PDF"),
+        url=reverse("compensation:statement", args=[statement.hunter.username, f"{statement.month:%Y-%m}"]),
+        changes=[
+            (_("кому"), "—", email.to_email),
+            (_("итого в листе"), "—", rub(email.total)),
+            (_("состояние"), "—", email.get_state_display()),
+        ],
+    )
+
+
 LOG_ENTRIES = {
     "transfer": _transfer_entry,
     "second_factor": _second_factor_entry,
     "lead_upload": _lead_upload_entry,
+    "statement_email": _statement_email_entry,
 }
 
 

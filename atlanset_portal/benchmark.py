@@ -255,6 +255,7 @@ def _hunter_with_open_deals(count: int, today) -> User:
     from deals.models import ClientPhone, Order
     from deals.search import client_search_text
     from deals.stages import ORDER
+    from kpi.models import Task
 
     hunter = user_create(
         username=f"bench-{time.time_ns()}", password=None, full_name="Нагрузочный хантер", role=Role.HUNTER
@@ -288,6 +289,13 @@ def _hunter_with_open_deals(count: int, today) -> User:
     )
     Order.objects.bulk_create(
         [Order(deal=deal, total=Decimal("15000.00"), cost_total=Decimal("9000.00")) for deal in deals[::3]]
+    )
+    # Each deal's next contact is its open task, which «Мой день» lists.
+    Task.objects.bulk_create(
+        [
+            Task(client=deal.client, deal=deal, due_on=today, what="Перезвонить", created_by=hunter)
+            for deal in deals
+        ]
     )
     return hunter
 

@@ -72,7 +72,7 @@ from deals.models import (
 from deals.requisites import ogrnip_check_digit
 from deals.search import CLIENT_SEARCH_FIELDS, client_search_text, contact_search_text
 from deals.stages import CallOutcome, DealStatus
-from kpi.models import Activity, ActivityKind, ActivitySource, CallDirection, CallRecord, MonthlyPlan
+from kpi.models import Activity, ActivityKind, ActivitySource, CallDirection, CallRecord, MonthlyPlan, Task
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,7 @@ def delete_generated(progress: Progress | None = None) -> int:
         (Statement, Q(hunter__in=hunters)),
         (Adjustment, Q(hunter__in=hunters)),
         (Expense, Q(hunter__in=hunters)),
+        (Task, Q(client__in=clients) | by_deal | Q(created_by__in=hunters) | Q(closed_by__in=hunters)),
         (Activity, Q(owner__in=hunters) | Q(client__in=clients) | by_deal),
         (StageChange, by_deal),
         (CallResult, by_deal),
@@ -415,6 +416,12 @@ FOLLOW_UP_OUTCOMES = [
     "Просили перезвонить после инвентаризации.",
 ]
 CONFIRMATIONS = ["Пробники понравились, готовы заказать пробную партию.", "Согласовали первый заказ."]
+TASK_AGREEMENTS = [
+    "Перезвонить ЛПР: обещал посмотреть прайс",
+    "Узнать решение по пробникам",
+    "Отправить КП на новую почту и перезвонить",
+    "Созвониться после планёрки у директора",
+]
 LOST_NOTES = [
     "Закрылись.",
     "Переезжают, вернуться через полгода.",
@@ -1346,6 +1353,21 @@ class _Generator:
                 )
             for deal, deal_id in zip(chunk, self._bulk(Deal, rows, "deals"), strict=True):
                 deal.pk = deal_id
+            # A deal's next contact is its open task (kpi.Task), as the services keep it.
+            tasks = [
+                dict(
+                    client_id=row["client_id"],
+                    deal_id=deal.pk,
+                    due_on=row["next_contact_on"],
+                    what=rng.choice(TASK_AGREEMENTS),
+                    status=Task.Status.OPEN,
+                    created_by_id=row["owner_id"],
+                    created_at=row["stage_entered_at"],
+                )
+                for deal, row in zip(chunk, rows, strict=True)
+                if row["next_contact_on"] is not None
+            ]
+            self._bulk(Task, tasks, "tasks")
             self.progress.advance(len(chunk))
         self.progress.done()
 

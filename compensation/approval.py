@@ -18,13 +18,13 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Role
 from atlanset_portal.outage import cache_add
 from atlanset_portal.templatetags.formatting import rub
+from atlanset_portal.wording import ACCUSATIVE, month_year
 
 from .engine import Line, LineKind
 from .models import Statement, StatementReopening
@@ -235,7 +235,7 @@ def _tell_the_head(statement_id: int) -> None:
     reopening = record.reopenings.first()
     title = _("Расчётный лист за %(month)s изменён после утверждения: %(hunter)s") % {
         "hunter": record.hunter.full_name or record.hunter.username,
-        "month": date_format(record.month, "F Y").lower(),
+        "month": month_year(record.month, ACCUSATIVE),
     }
     body = _("Было утверждено %(before)s, стало %(after)s. Причина: %(cause)s. Утвердите его заново.") % {
         "before": rub(reopening.approved_total),

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import can
@@ -38,6 +39,7 @@ from .bank_statement import (
     parse_bank_statement,
     usable_inn,
 )
+from .models import BankLine
 
 ZERO = Decimal("0")
 
@@ -465,6 +467,7 @@ def bank_import_run(*, job_id: int) -> None:
                 result = record_confirmed(
                     acting_user=run.job.owner, data=run.input(), chosen=job_chosen(run.job)
                 )
+                bank_lines_keep(job=run.job, skipped=result.skipped)
                 run.finish(
                     {
                         "summary": result_summary(result),
@@ -504,3 +507,117 @@ def refused_preview(job: ImportJob, *, viewer: User) -> tuple[list[ProposedPayme
             item.chosen_deal_id = chosen[item.index]
         item.refusal = refusals.get(str(item.index), "")
     return items, errors
+
+
+# --- lines that recorded no payment -----------------------------------------------------------------------
+
+
+def bank_lines_keep(*, job: ImportJob | None, skipped: Iterable[tuple[ProposedPayment, str]]) -> int:
+    """Keeps the lines a confirmed import recorded no payment for, for the accountant's home; the same
+    document imported again keeps one row (its latest reason). Returns how many are new."""
+    created = 0
+    for item, reason in skipped:
+        line = item.payment
+        if line.amount <= 0:
+            continue
+        _row, made = BankLine.objects.update_or_create(
+            document_number=line.document_number[:50],
+            document_date=line.document_date,
+            amount=line.amount,
+            payer_inn=line.payer_inn.strip()[:12],
+            defaults={
+                "job": job,
+                "credited_on": line.credited_on,
+                "payer_name": line.payer_name[:300],
+                "purpose": line.purpose,
+                "reason": str(reason)[:500],
+            },
+        )
+        created += made
+    return created
+
+
+def as_bank_payment(line: BankLine) -> BankPayment:
+    return BankPayment(
+        document_number=line.document_number,
+        document_date=line.document_date,
+        amount=line.amount,
+        credited_on=line.credited_on,
+        payer_name=line.payer_name,
+        payer_inn=line.payer_inn,
+        payer_kpp="",
+        payer_account="",
+        recipient_account="",
+        recipient_inn="",
+        purpose=line.purpose,
+        section_line=0,
+    )
+
+
+def unmatched_bank_lines(*, viewer: User) -> list[BankLine]:
+    """The kept lines not set aside and still not on any deal: a payment with the line's document (the one
+    rule, :func:`recorded_entry`) matches it however it was recorded since. Two queries."""
+    if not can(viewer, Capability.RECORD_PAYMENTS):
+        return []
+    lines = list(BankLine.objects.filter(dismissed_at__isnull=True).order_by("document_date", "pk"))
+    if not lines:
+        return []
+    entries = list(
+        Payment.objects.filter(kind=Payment.Kind.PAYMENT, amount__in={line.amount for line in lines}).exclude(
+            bank_document=""
+        )
+    )
+    return [line for line in lines if not _recorded(line, entries)]
+
+
+def _recorded(line: BankLine, entries: list[Payment]) -> bool:
+    found = recorded_entry(as_bank_payment(line), [entry for entry in entries if entry.amount == line.amount])
+    return found is not None and found.same
+
+
+def bank_line_choices(line: BankLine, *, viewer: User) -> tuple[list[DealFigures], list[DealFigures]]:
+    """The deals the line could pay: the payer's first (by ИНН), then every other whose order still lacks at
+    least the amount."""
+    deals = _finance_deals(viewer)
+    fitting = [
+        figures for figures in deals.values() if figures.awaits_payment and figures.outstanding >= line.amount
+    ]
+    inn = line.payer_inn.strip()
+    payer = [figures for figures in fitting if usable_inn(inn) and figures.deal.client.inn.strip() == inn]
+    return payer, [figures for figures in fitting if figures not in payer]
+
+
+def bank_line_record(*, acting_user: User, line: BankLine, deal: Deal) -> Payment:
+    """Records the line as a payment on the deal the accountant chose, under its bank document (so the
+    import recognises it later); the payment's own rules apply (the amount within what the order lacks)."""
+    if not can(acting_user, Capability.RECORD_PAYMENTS):
+        raise PermissionDenied
+    if line.dismissed_at is not None:
+        raise ValidationError(_("Строка выписки отложена: её не вносят."))
+    with transaction.atomic():
+        return payment_record(
+            acting_user=acting_user,
+            deal=deal,
+            amount=line.amount,
+            received_on=line.credited_on or line.document_date,
+            bank_document=bank_document(as_bank_payment(line)),
+        )
+
+
+@transaction.atomic
+def bank_line_dismiss(*, acting_user: User, line: BankLine, note: str) -> BankLine:
+    """Sets a line aside as no client's payment (a supplier's refund, interest), with why."""
+    if not can(acting_user, Capability.RECORD_PAYMENTS):
+        raise PermissionDenied
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": _("Напишите, почему строка не относится к оплатам клиентов.")})
+    if len(note) > 300:
+        raise ValidationError({"note": _("Не длиннее 300 знаков.")})
+    line = BankLine.objects.select_for_update().get(pk=line.pk)
+    if line.dismissed_at is None:
+        line.dismissed_at = timezone.now()
+        line.dismissed_by = acting_user
+        line.dismiss_note = note
+        line.save(update_fields=["dismissed_at", "dismissed_by", "dismiss_note"])
+    return line

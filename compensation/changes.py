@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from atlanset_portal.wording import ACCUSATIVE, month_year
 from kpi.months import month_start, next_month
 
 from .models import Statement
@@ -41,7 +42,7 @@ def ensure_month_open(*, hunter_id: int, month: date) -> None:
     if month_status(hunter_id=hunter_id, month=month) in LOCKED_STATUSES:
         raise StatementLocked(
             _("Расчётный лист за %(month)s закрыт: исправления — корректировкой в открытом месяце.")
-            % {"month": f"{month_start(month):%m.%Y}"}
+            % {"month": month_year(month_start(month), ACCUSATIVE)}
         )
 
 

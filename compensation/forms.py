@@ -3,8 +3,10 @@
 from decimal import Decimal
 
 from django import forms
+from django.db.models import Subquery
 from django.utils.translation import gettext_lazy
 
+from deals.labels import event_picker_label
 from kpi.models import Activity, ActivityKind
 
 from .models import PaySchemeVersion
@@ -45,19 +47,34 @@ class SchemeForm(forms.ModelForm):
 
 class ExpenseClaimForm(forms.Form):
     amount = forms.DecimalField(
-        label=gettext_lazy("Сумма, ₽"), min_value=Decimal("0.01"), decimal_places=2, max_digits=14
+        label=gettext_lazy("Сумма, ₽"),
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        max_digits=14,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01"}),
     )
     meeting = forms.ModelChoiceField(label=gettext_lazy("Встреча с клиентом"), queryset=None, required=False)
     note = forms.CharField(label=gettext_lazy("Что оплачено"), widget=forms.Textarea(attrs={"rows": 2}))
-    receipt = forms.FileField(label=gettext_lazy("Чек (PDF или фото)"))
+    # On a phone the picker offers the back camera first: the receipt is photographed where it was paid.
+    receipt = forms.FileField(
+        label=gettext_lazy("Чек (PDF или фото)"),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/*,application/pdf", "capture": "environment"}
+        ),
+    )
+
+    MEETINGS_OFFERED = 50
 
     def __init__(self, *args, hunter, **kwargs):
         super().__init__(*args, **kwargs)
+        meetings = Activity.objects.filter(owner=hunter, kind=ActivityKind.MEETING)
+        # The latest meetings only, chosen by a subquery: a sliced queryset cannot be filtered, so the
+        # field could not look up the posted choice in it and refused every meeting.
+        latest = meetings.order_by("-at", "-pk").values("pk")[: self.MEETINGS_OFFERED]
         self.fields["meeting"].queryset = (
-            Activity.objects.filter(owner=hunter, kind=ActivityKind.MEETING)
-            .select_related("client")
-            .order_by("-at")[:50]
+            meetings.filter(pk__in=Subquery(latest)).select_related("client", "deal").order_by("-at", "-pk")
         )
+        self.fields["meeting"].label_from_instance = event_picker_label
 
 
 class ExpenseDecisionForm(forms.Form):

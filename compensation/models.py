@@ -409,3 +409,82 @@ class Dispute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hunter} {self.month:%m.%Y}: {self.comment[:40]}"
+
+
+class StatementEmail(models.Model):
+    """A statement sent to its hunter by email with its PDF: one row per click of «Отправить хантеру» (the
+    form's key), so a form sent twice sends one email. It goes out through the same outbox states as the
+    reminders: claimed (``sending``, committed) before the mail server is asked, ``sent`` after."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("ждёт отправки")
+        SENDING = "sending", _("отправляется")
+        SENT = "sent", _("отправлено")
+
+    statement = models.ForeignKey(
+        Statement, on_delete=models.PROTECT, related_name="emails", verbose_name=_("расчётный лист")
+    )
+    to_email = models.EmailField(_("кому"))
+    total = models.DecimalField(_("итого в листе, ₽"), **MONEY)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("отправил")
+    )
+    at = models.DateTimeField(_("когда"), default=timezone.now)
+    click_key = models.CharField(max_length=64, unique=True, editable=False)
+    state = models.CharField(_("состояние"), max_length=10, choices=State.choices, default=State.PENDING)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(_("отправлено"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("отправка расчётного листа")
+        verbose_name_plural = _("отправки расчётных листов")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["state", "at"], name="statement_email_state")]
+
+    def __str__(self) -> str:
+        return f"{self.statement} → {self.to_email}"
+
+
+class BankLine(models.Model):
+    """An incoming line of an imported bank statement that recorded no payment: matched to no deal, more
+    than its order lacked, its number already on the deal for another amount, or left unticked. It stays on
+    the accountant's home until a payment with its document is on a deal (however it was recorded) or she
+    sets it aside as no client's payment."""
+
+    job = models.ForeignKey(
+        "imports.ImportJob", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    document_number = models.CharField(_("номер документа"), max_length=50)
+    document_date = models.DateField(_("дата документа"))
+    credited_on = models.DateField(_("поступила"), null=True, blank=True)
+    amount = models.DecimalField(_("сумма, ₽"), **MONEY)
+    payer_name = models.CharField(_("плательщик"), max_length=300, blank=True)
+    payer_inn = models.CharField(_("ИНН плательщика"), max_length=12, blank=True)
+    purpose = models.TextField(_("назначение платежа"), blank=True)
+    reason = models.CharField(_("почему не внесена"), max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    dismissed_at = models.DateTimeField(_("отложена"), null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    dismiss_note = models.CharField(_("почему отложена"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("строка выписки без сделки")
+        verbose_name_plural = _("строки выписки без сделки")
+        ordering = ["document_date", "pk"]
+        constraints = [
+            # The same statement imported again keeps one row per document.
+            models.UniqueConstraint(
+                fields=["document_number", "document_date", "amount", "payer_inn"],
+                name="compensation_bank_line_once",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="compensation_bank_line_positive"),
+            models.CheckConstraint(
+                condition=Q(dismissed_at__isnull=True) | ~Q(dismiss_note=""),
+                name="compensation_bank_line_dismissed_with_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"№{self.document_number} от {self.document_date:%d.%m.%Y}: {self.amount}"

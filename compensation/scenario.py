@@ -27,6 +27,7 @@ from deals.stages import Stage
 from kpi import services as kpi_services
 from kpi.forms import PlanRowForm, QuarterPlanForm
 from kpi.models import ActivityKind, ActivitySource, CallDirection
+from notifications import events as notification_events
 
 from . import rules
 from . import services as pay_services
@@ -716,7 +717,8 @@ class Replay:
 @transaction.atomic
 def import_scenario(data: dict) -> Replay:
     replay = Replay(data)
-    replay.run()
+    with notification_events.quiet():  # a replayed history tells nobody: none of it is news
+        replay.run()
     return replay
 
 

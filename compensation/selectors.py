@@ -75,3 +75,71 @@ def best_employee_of_quarter(quarter: date) -> BestEmployee | None:
     return BestEmployee(
         hunter_id=hunter_id, margin=rules.round_kopecks(margin), revenue=rules.round_kopecks(revenue)
     )
+
+
+@dataclass
+class AccountantHome:
+    """What the accountant has to do today (SPEC §8), each item a link to where it is done."""
+
+    receivables: list
+    by_hunter: object
+    by_client: object
+    invoices_to_upload: list
+    statements_to_lock: list
+    bank_lines: list
+
+    @property
+    def overdue_total(self) -> Decimal:
+        return self.by_hunter.total.overdue
+
+
+def statements_awaiting_lock(*, today: date) -> list[Statement]:
+    """Approved statements of months that have ended: the accountant locks them. One query."""
+    return list(
+        Statement.objects.filter(status=Statement.Status.APPROVED, month__lt=month_start(today))
+        .select_related("hunter")
+        .order_by("month", "hunter__full_name")
+    )
+
+
+def invoices_to_upload(*, viewer) -> list:
+    """Open deals the viewer sees, from «Сделка» on, whose order production approved and that have no invoice
+    yet: the accountant uploads it (the stage's last criterion). One query."""
+    from django.db.models import Exists, OuterRef
+
+    from deals.models import Deal, DealDocument, Order
+    from deals.stages import FINANCE_STAGES, DealStatus
+
+    invoices = DealDocument.objects.filter(deal=OuterRef("pk"), kind=DealDocument.Kind.INVOICE)
+    return list(
+        Deal.objects.visible_to(viewer)
+        .filter(
+            status=DealStatus.OPEN,
+            stage__in=FINANCE_STAGES,
+            order__production_status=Order.ProductionStatus.APPROVED,
+            order__total__gt=0,
+        )
+        .exclude(Exists(invoices))
+        .select_related("client", "owner", "order")
+        .order_by("stage_entered_at", "pk")[:200]
+    )
+
+
+def accountant_home(*, viewer, today: date | None = None) -> AccountantHome:
+    """Receivables by age with totals per hunter and per client, deals awaiting payment, invoices to upload,
+    statements to lock and bank lines on no deal, in six queries whatever their number."""
+    from django.utils import timezone
+
+    from . import receivables
+    from .bank_import import unmatched_bank_lines
+
+    today = today or timezone.localdate()
+    items = receivables.receivables(viewer=viewer, today=today)
+    return AccountantHome(
+        receivables=items,
+        by_hunter=receivables.aging_table(items, key=receivables.by_hunter),
+        by_client=receivables.aging_table(items, key=receivables.by_client),
+        invoices_to_upload=invoices_to_upload(viewer=viewer),
+        statements_to_lock=statements_awaiting_lock(today=today),
+        bank_lines=unmatched_bank_lines(viewer=viewer),
+    )

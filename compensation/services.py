@@ -94,7 +94,7 @@ def statement_approve(*, acting_user: User, hunter: User, month: date, at=None) 
     record = statement_row_for_update(hunter_id=hunter.pk, month=month)
     if record.status != Statement.Status.DRAFT:
         raise ValidationError(
-            _("Расчётный лист %(hunter)s уже утверждён или закрыт.") % {"hunter": _name(hunter)}
+            _("Расчётный лист: %(hunter)s — уже утверждён или закрыт.") % {"hunter": _name(hunter)}
         )
     return approve(record, by=acting_user, at=at)
 
@@ -141,7 +141,7 @@ def statement_lock(*, acting_user: User, hunter: User, month: date, at=None) -> 
         return record
     if record.status != Statement.Status.APPROVED:
         raise ValidationError(
-            _("Расчётный лист %(hunter)s не утверждён руководителем: закрыть можно только утверждённый.")
+            _("Расчётный лист: %(hunter)s — не утверждён руководителем: закрыть можно только утверждённый.")
             % {"hunter": _name(hunter)}
         )
     statement = compute_statement(hunter=hunter, month=month, record=record)

@@ -17,3 +17,11 @@ def check_marked_statements() -> int:
 def import_bank_statement(self, job_id: int) -> None:
     """Records the confirmed lines of a bank statement (an ImportJob); a finished job is left alone."""
     import_job_task(self, job_id=job_id, runner=bank_import_run)
+
+
+@shared_task(name="compensation.tasks.send_statement_emails")
+def send_statement_emails() -> int:
+    """Sends the statements waiting in the outbox; safe to repeat (a sent one is never sent again)."""
+    from .mailing import statement_emails_send
+
+    return statement_emails_send()

@@ -1,6 +1,7 @@
 """The pay pages: statements of a month, one statement with its reasons, the pay scheme, payments."""
 
 import re
+import uuid
 from dataclasses import asdict
 from datetime import date
 
@@ -20,8 +21,10 @@ from accounts.models import User
 from accounts.roles import Capability, Role
 from atlanset_portal.money import MoneySum
 from atlanset_portal.uploads import stash_upload, stashed_upload
+from atlanset_portal.wording import ACCUSATIVE, month_year
 from deals.models import Deal, Payment
 from deals.selectors import overdue_deferred_payments
+from deals.services import DealRuleError
 from imports.models import ImportJob
 from imports.selectors import recent_import_jobs
 from imports.views import ImportJobView
@@ -37,9 +40,13 @@ from .forms import (
     ExpenseDecisionForm,
     SchemeForm,
 )
-from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement
+from .mailing import may_send_statements, pdf_file_name, statement_email_request
+from .models import Adjustment, BankLine, Dispute, Expense, PaySchemeVersion, Statement, StatementEmail
+from .pdf import statement_pdf
 from .projection import projected_pay
-from .selectors import scheme_change_ahead, scheme_start_default
+from .receivables import BUCKETS
+from .selectors import accountant_home, scheme_change_ahead, scheme_start_default
+from .sheets import statement_sheet, statement_sheets
 from .statements import month_statements, scheme_for, statement_for
 
 # A posted line index or deal id: ASCII digits that fit the id column.
@@ -83,18 +90,9 @@ class StatementListView(View):
         month = _month(request)
         export = request.GET.get("export")
         if export in ("csv", "xlsx"):
-            statements = self.statements(month)
-            name = f"raschetnye-listy-{month:%Y-%m}.{export}"
-            if export == "csv":
-                body, content_type = exports.statements_csv(statements), "text/csv; charset=utf-8"
-            else:
-                body = exports.statements_xlsx(statements)
-                content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            return HttpResponse(
-                body,
-                content_type=content_type,
-                headers={"Content-Disposition": f'attachment; filename="{name}"'},
-            )
+            sheets = statement_sheets(self.statements(month))
+            body = exports.statements_csv(sheets) if export == "csv" else exports.statements_xlsx(sheets)
+            return _spreadsheet(body, export, f"raschetnye-listy-{month:%Y-%m}")
         statements = self.statements(month)
         ended = timezone.localdate() >= next_month(month)
         context = {
@@ -106,6 +104,7 @@ class StatementListView(View):
             "month_ended": ended,
             "drafts": sum(1 for s in statements if s.status == Statement.Status.DRAFT),
             "locked": sum(1 for s in statements if s.status == Statement.Status.LOCKED),
+            "any_locked": any(s.record and s.record.is_locked for s in statements),
         }
         if request.GET.get("confirm") == "lock" and can(request.user, Capability.LOCK_STATEMENTS) and ended:
             context["to_lock"] = services.statements_to_lock(month)
@@ -118,9 +117,7 @@ class StatementListView(View):
             if action == "approve":
                 hunter = get_object_or_404(User, pk=_posted_id(request, "hunter"), role=Role.HUNTER)
                 services.statement_approve(acting_user=request.user, hunter=hunter, month=month)
-                messages.success(
-                    request, _("Расчётный лист хантера %(hunter)s утверждён.") % {"hunter": hunter}
-                )
+                messages.success(request, _("Расчётный лист: %(hunter)s — утверждён.") % {"hunter": hunter})
             elif action == "approve_all":
                 approved = services.statements_approve_month(acting_user=request.user, month=month)
                 messages.success(request, _("Утверждено расчётных листов: %(count)s.") % {"count": approved})
@@ -136,7 +133,7 @@ class StatementListView(View):
                     messages.warning(
                         request,
                         _(
-                            "Расчётный лист хантера %(hunter)s изменился после утверждения и вернулся в "
+                            "Расчётный лист: %(hunter)s — изменился после утверждения и вернулся в "
                             "черновик: он не закрыт, руководитель утвердит его заново."
                         )
                         % {"hunter": record.hunter},
@@ -149,26 +146,40 @@ class StatementListView(View):
         return redirect(f"{request.path}?month={month:%Y-%m}")
 
 
+def _statement_target(request, username: str, month: str) -> tuple[User, date]:
+    """The hunter and month of a statement the viewer may read: their own, or anyone's for the head and the
+    accountant; 404 otherwise (another hunter's pay is not even acknowledged to exist)."""
+    month = parse_month(month)
+    hunter = User.objects.filter(username=username, role=Role.HUNTER).first()
+    if month is None or hunter is None:
+        raise Http404
+    if hunter.pk != request.user.pk and not _may_see_all(request.user):
+        raise Http404
+    return hunter, month
+
+
+SPREADSHEET_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _spreadsheet(body: bytes, extension: str, name: str) -> HttpResponse:
+    return HttpResponse(
+        body,
+        content_type=SPREADSHEET_TYPES[extension],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{extension}"'},
+    )
+
+
 class StatementDetailView(View):
     """One statement as it builds up: every line with why, linking to its deal or the KPI figures."""
 
     def target(self, request, username: str, month: str):
-        month = parse_month(month)
-        hunter = User.objects.filter(username=username, role=Role.HUNTER).first()
-        if month is None or hunter is None:
-            raise Http404
-        if hunter.pk != request.user.pk and not _may_see_all(request.user):
-            raise Http404  # another hunter's pay is not even acknowledged to exist
-        return hunter, month
+        return _statement_target(request, username, month)
 
     def render(self, request, hunter, month, form=None, status=200):
         statement = statement_for(hunter=hunter, month=month)
-        deals = {
-            deal.pk: deal
-            for deal in Deal.objects.filter(
-                pk__in={line.deal_key for line in statement.lines}
-            ).select_related("client")
-        }
         may_adjust = not (statement.record and statement.record.is_locked) and (
             can(request.user, Capability.APPROVE_STATEMENTS) or can(request.user, Capability.LOCK_STATEMENTS)
         )
@@ -190,12 +201,20 @@ class StatementDetailView(View):
         waiting = Deal.objects.filter(
             owner=hunter, status="open", client__payment_terms__in=["deferred", "consignment"]
         ).values_list("pk", flat=True)
+        may_send = may_send_statements(request.user)
         return render(
             request,
             "compensation/statement_detail.html",
             {
                 "statement": statement,
-                "deals": deals,
+                "sheet": statement_sheet(statement),
+                "may_send": may_send,
+                "send_key": uuid.uuid4().hex if may_send else "",
+                "emails": (
+                    StatementEmail.objects.filter(statement=record).select_related("requested_by")
+                    if may_send and record
+                    else []
+                ),
                 "scheme": scheme_for(month),
                 "may_adjust": may_adjust,
                 "disputes": Dispute.objects.filter(hunter=hunter, month=month).select_related("answered_by"),
@@ -534,3 +553,172 @@ class BankImportJobView(ImportJobView):
             "refusals": job.result.get("general", []),
             "error_in_report": True,  # the preview says it by each line
         }
+
+
+class StatementPrintView(View):
+    """The statement as a printable page: no navigation, print CSS, the same sections and totals."""
+
+    def get(self, request, username: str, month: str):
+        hunter, month = _statement_target(request, username, month)
+        sheet = statement_sheet(statement_for(hunter=hunter, month=month))
+        return render(
+            request, "compensation/statement_print.html", {"sheet": sheet, "printed_at": timezone.now()}
+        )
+
+
+class StatementPdfView(View):
+    """The statement as a PDF (fonts embedded), opened in the browser."""
+
+    def get(self, request, username: str, month: str):
+        hunter, month = _statement_target(request, username, month)
+        statement = statement_for(hunter=hunter, month=month)
+        body = statement_pdf(statement_sheet(statement))
+        return HttpResponse(
+            body,
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{pdf_file_name(statement)}"'},
+        )
+
+
+class StatementExportView(View):
+    """One statement as XLSX (``?format=xlsx``, the default) or CSV."""
+
+    def get(self, request, username: str, month: str):
+        hunter, month = _statement_target(request, username, month)
+        export = request.GET.get("format", "xlsx")
+        if export not in SPREADSHEET_TYPES:
+            raise Http404
+        sheets = [statement_sheet(statement_for(hunter=hunter, month=month))]
+        body = (
+            exports.statements_csv(sheets, grand_total=False)
+            if export == "csv"
+            else exports.statements_xlsx(sheets, grand_total=False)
+        )
+        return _spreadsheet(body, export, f"raschetny-list-{hunter.username}-{month:%Y-%m}")
+
+
+class StatementSendView(View):
+    """«Отправить хантеру»: the statement's PDF by e-mail, once per click (the form's key)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, username: str, month: str):
+        hunter, month = _statement_target(request, username, month)
+        if not may_send_statements(request.user):
+            raise PermissionDenied
+        try:
+            email = statement_email_request(
+                acting_user=request.user, hunter=hunter, month=month, click_key=request.POST.get("key", "")
+            )
+        except ValidationError as error:
+            messages.error(request, "; ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                _("Расчётный лист отправлен на %(email)s: письмо с PDF уходит в течение минуты.")
+                % {"email": email.to_email},
+            )
+        return redirect("compensation:statement", username=hunter.username, month=f"{month:%Y-%m}")
+
+
+class PayrollExportView(CapabilityRequiredMixin, View):
+    """The month's locked statements as one-off accruals for 1C:ЗУП (``?format=xlsx`` or ``csv``)."""
+
+    required_capability = Capability.LOCK_STATEMENTS
+
+    def get(self, request):
+        month = _month(request)
+        export = request.GET.get("format", "xlsx")
+        if export not in SPREADSHEET_TYPES:
+            raise Http404
+        hunters = [
+            record.hunter
+            for record in Statement.objects.filter(
+                month=month, status__in=(Statement.Status.LOCKED, Statement.Status.PAID)
+            ).select_related("hunter")
+        ]
+        if not hunters:
+            messages.error(
+                request,
+                _("За %(month)s нет закрытых расчётных листов: в 1С выгружаются только закрытые.")
+                % {"month": month_year(month, ACCUSATIVE)},
+            )
+            return redirect(f"{reverse('compensation:statements')}?month={month:%Y-%m}")
+        sheets = statement_sheets(month_statements(month, hunters))
+        body = (
+            exports.payroll_csv(sheets, month=month)
+            if export == "csv"
+            else exports.payroll_xlsx(sheets, month=month)
+        )
+        return _spreadsheet(body, export, f"nachisleniya-1c-zup-{month:%Y-%m}")
+
+
+class AccountantHomeView(View):
+    """The accountant's home (the head sees it too): receivables by age with totals per hunter and per
+    client, deals awaiting payment, invoices to upload, statements to lock, bank lines on no deal."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not _may_see_all(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
+        home = accountant_home(viewer=request.user)
+        hunter_id = request.GET.get("hunter", "")
+        hunter_filter = int(hunter_id) if _ID.fullmatch(hunter_id) else None
+        awaiting = home.receivables
+        if hunter_filter is not None:
+            awaiting = [item for item in awaiting if item.deal.owner_id == hunter_filter]
+        return render(
+            request,
+            "compensation/accountant_home.html",
+            {"home": home, "buckets": BUCKETS, "awaiting": awaiting, "hunter_filter": hunter_filter},
+        )
+
+
+class BankLineView(CapabilityRequiredMixin, View):
+    """A bank line that recorded no payment: record it on a deal chosen here, or set it aside with why."""
+
+    required_capability = Capability.RECORD_PAYMENTS
+
+    def render_page(self, request, line: BankLine, *, note_error: str = "", status: int = 200):
+        payer, others = bank_import.bank_line_choices(line, viewer=request.user)
+        return render(
+            request,
+            "compensation/bank_line.html",
+            {"line": line, "payer_choices": payer, "other_choices": others, "note_error": note_error},
+            status=status,
+        )
+
+    def get(self, request, pk: int):
+        return self.render_page(request, get_object_or_404(BankLine, pk=pk, dismissed_at__isnull=True))
+
+    def post(self, request, pk: int):
+        line = get_object_or_404(BankLine, pk=pk, dismissed_at__isnull=True)
+        action = request.POST.get("action")
+        if action == "dismiss":
+            try:
+                bank_import.bank_line_dismiss(
+                    acting_user=request.user, line=line, note=request.POST.get("note", "")
+                )
+            except ValidationError as error:
+                return self.render_page(request, line, note_error="; ".join(error.messages), status=400)
+            messages.success(request, _("Строка выписки отложена: в списке её больше нет."))
+            return redirect("compensation:home")
+        if action != "record":
+            messages.error(request, _("Выберите сделку или отложите строку."))
+            return self.render_page(request, line, status=400)
+        deal = Deal.objects.visible_to(request.user).filter(pk=_posted_id(request, "deal")).first()
+        if deal is None:
+            raise Http404
+        try:
+            bank_import.bank_line_record(acting_user=request.user, line=line, deal=deal)
+        except (ValidationError, DealRuleError) as error:
+            messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
+            return self.render_page(request, line, status=400)
+        messages.success(
+            request,
+            _("Оплата по документу №%(number)s внесена: «%(deal)s».")
+            % {"number": line.document_number, "deal": f"{deal.client.name} — {deal}"},
+        )
+        return redirect("compensation:home")

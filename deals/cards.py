@@ -4,42 +4,76 @@ A hunter's board can hold 500 cards; through the template engine each card costs
 lookups with autoescaping (about 0.15 ms), which made the board miss its 150 ms target. Built here
 with ``format_html`` (which escapes every value), a card costs a few microseconds. The markup is the
 same as the rest of the board's template (deals/templates/deals/board.html).
+
+Each card moves its deal in place: «Дальше» and the menu's «Вперёд» post to ``deals:advance`` and the
+answer replaces the card (deals/views/pipeline.py, ``board_moved``); «Вернуть на прежний этап…» opens
+the board's back form in the card (board.js), which asks for the comment a move back needs. Without
+JavaScript the buttons post the page and the link leads to the deal page's form.
 """
 
 from datetime import date
 from urllib.parse import quote
 
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from atlanset_portal.icons import icon_html
 from atlanset_portal.templatetags.formatting import rub
 
+from . import stages
 from .models import Client, Deal
 from .reach import map_href, phone_reach
 
+# hx-target="this" on the card is inherited by its buttons and form: each answer replaces the card
+# (hx-swap="outerHTML" is set once, on the board).
 _CARD = (
-    '<article class="board-card card card-body p-2{overdue_class}" draggable="true"'
-    ' data-deal-url="{advance}">'
+    '<article class="board-card card card-body p-2{overdue_class}" id="card-{pk}" draggable="true"'
+    ' data-deal-url="{advance}" data-card-stage="{stage}" hx-target="this">'
     '<a href="{detail}" class="fw-semibold text-decoration-none">{client}</a>'
     "{title}"
     '<div class="small d-flex justify-content-between gap-2">'
     '<span class="money">{amount}</span>{next_contact}</div>'
-    "{owner}"
-    '<div class="d-flex flex-wrap gap-1 mt-1">'
-    '<button type="submit" form="board-advance" formaction="{advance}"'
+    "{owner}{error}"
+    '<div class="card-actions">'
+    '<button type="submit" form="board-advance" formaction="{advance}" hx-post="{advance}"'
     ' class="btn btn-sm btn-outline-success py-0">{button}</button>'
     '<a class="btn btn-sm btn-outline-secondary py-0" href="{activity}" title="{activity_label}">'
-    '<i class="fa-solid fa-pen" aria-hidden="true"></i>'
+    "{activity_icon}"
     '<span class="visually-hidden">{activity_label}</span></a>'
-    '<span class="ms-auto d-flex gap-1">{reach}</span>'
+    '<details class="card-menu"{menu_open}>'
+    '<summary class="btn btn-sm btn-outline-secondary py-0" title="{menu_label}" aria-label="{menu_label}">'
+    "{menu_icon}</summary>"
+    '<div class="card-menu-body">'
+    '<button type="submit" form="board-advance" formaction="{advance}" hx-post="{advance}"'
+    ' class="btn btn-sm btn-link">{forward}</button>'
+    "{back}</div></details>"
+    '<span class="card-reach">{reach}</span>'
     "</div></article>"
+)
+
+# Most cards are never moved back: their menu holds a link to the deal page's form (without JavaScript),
+# which board.js turns into the board's one back form, filled in for the card (#card-back-form).
+_BACK_LINK = '<a href="{detail}#move_back" class="btn btn-sm btn-link" data-back>{label}</a>'
+
+# The back form in the card itself: when the server answers a refused move back, with the reason.
+_BACK = (
+    '<form method="post" action="{advance}" hx-post="{advance}" class="card-back mt-1">'
+    '<input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">'
+    '<input type="hidden" name="next" value="{board_path}">'
+    '<label class="form-label small mb-0" for="back-{pk}">{back_label}</label>'
+    '<select class="form-select form-select-sm" id="back-{pk}" name="to_stage">{options}</select>'
+    '<label class="form-label small mb-0 mt-1" for="comment-{pk}">{comment_label}</label>'
+    '<textarea class="form-control form-control-sm" id="comment-{pk}" name="comment" rows="2" required>'
+    "{comment}</textarea>"
+    '<button type="submit" class="btn btn-sm btn-outline-primary py-0 mt-1">{back_button}</button>'
+    "</form>"
 )
 # One-tap contact on a card: the links come from deals.reach, as on every other page (deals/_reach.html).
 _REACH = (
     '<a class="btn btn-sm {style} py-0 reach-icon" href="{href}" title="{label}"{new_tab}>'
-    '<i class="{icon}" aria-hidden="true"></i><span class="visually-hidden">{label}</span></a>'
+    '{icon}<span class="visually-hidden">{label}</span></a>'
 )
 _NEW_TAB = mark_safe(' target="_blank" rel="noopener"')
 
@@ -47,23 +81,42 @@ _NEW_TAB = mark_safe(' target="_blank" rel="noopener"')
 class CardRenderer:
     """Renders the cards of one board page; links and labels are worked out once per page."""
 
-    def __init__(self, *, today: date, board_path: str, show_owner: bool):
+    def __init__(self, *, today: date, board_path: str, show_owner: bool, csrf_token: str):
         marker = 2147483647
         self.detail = reverse("deals:detail", args=[marker]).replace(str(marker), "{}")
         self.advance = reverse("deals:advance", args=[marker]).replace(str(marker), "{}")
         self.activity = reverse("kpi:activity_create") + "?deal={}&next=" + quote(board_path, safe="")
+        self.board_path = board_path
+        self.csrf_token = csrf_token
         self.today = today
         self.show_owner = show_owner
+        # Drawn once per page: each card repeats the same few icons of the sprite.
+        self.icons = {
+            name: icon_html(name)
+            for name in ("pen", "ellipsis", "phone", "whatsapp", "telegram", "location-dot")
+        }
         self.labels = {
             "next": _("Дальше") + " →",
             "close": _("Закрыть"),
             "activity": _("Записать активность"),
             "next_contact": _("Следующий контакт"),
+            "menu": _("Переместить"),
+            "back": _("Вернуть на этап"),
+            "comment": _("Почему возвращаете (обязательно)"),
+            "back_button": _("Вернуть"),
+            "back_link": "← " + _("Вернуть на прежний этап…"),
             "call": _("Позвонить"),
             "whatsapp": _("Написать в WhatsApp"),
             "telegram": _("Написать в Telegram"),
             "map": _("Открыть в Яндекс Картах"),
         }
+        self.forward_labels = {
+            stage: (_("Вперёд: «%(stage)s»") % {"stage": following.label})
+            if (following := stages.next_stage(stage))
+            else _("Закрыть сделку успешно")
+            for stage in stages.ORDER
+        }
+        self._options: dict[tuple[str, str], SafeString] = {}
 
     def reach(self, client: Client) -> SafeString:
         """Call, WhatsApp and Telegram for the client's first phone, and the map; ``client.phones`` is
@@ -73,12 +126,12 @@ class CardRenderer:
         if phones:
             phone = phone_reach(phones[0].number, phones[0].extension)
             links += [
-                (phone.tel, "success", "fa-solid fa-phone", "call", phone.label),
-                (phone.whatsapp, "success", "fa-brands fa-whatsapp", "whatsapp", phone.label),
-                (phone.telegram, "primary", "fa-brands fa-telegram", "telegram", phone.label),
+                (phone.tel, "success", self.icons["phone"], "call", phone.label),
+                (phone.whatsapp, "success", self.icons["whatsapp"], "whatsapp", phone.label),
+                (phone.telegram, "primary", self.icons["telegram"], "telegram", phone.label),
             ]
         place = map_href(client.address, client.city)
-        links.append((place, "secondary", "fa-solid fa-location-dot", "map", client.address))
+        links.append((place, "secondary", self.icons["location-dot"], "map", client.address))
         return mark_safe(
             "".join(
                 format_html(
@@ -95,7 +148,38 @@ class CardRenderer:
             )
         )
 
-    def card(self, deal: Deal, *, last_stage: bool) -> SafeString:
+    def back_options(self, stage: str, chosen: str | None = None) -> SafeString:
+        """The earlier stages, the one before ``stage`` chosen unless ``chosen`` names another."""
+        earlier = stages.ORDER[: stages.ORDER.index(stage)]
+        chosen = chosen if chosen in earlier else (earlier[-1] if earlier else "")
+        key = (stage, chosen)
+        if key not in self._options:
+            self._options[key] = format_html_join(
+                "",
+                '<option value="{}"{}>{}. {}</option>',
+                (
+                    (
+                        code,
+                        mark_safe(" selected") if code == chosen else "",
+                        number,
+                        stages.definition(code).label,
+                    )
+                    for number, code in enumerate(earlier, start=1)
+                ),
+            )
+        return self._options[key]
+
+    def card(
+        self,
+        deal: Deal,
+        *,
+        last_stage: bool,
+        errors: list[str] | None = None,
+        back_to: str | None = None,
+        comment: str = "",
+    ) -> SafeString:
+        """A deal's card; ``errors`` (a refused move) are shown in it, and ``back_to`` opens its menu on a
+        move back to that stage with the ``comment`` typed so far."""
         overdue = deal.next_contact_on is not None and deal.next_contact_on < self.today
         next_contact = ""
         if deal.next_contact_on:
@@ -105,11 +189,37 @@ class CardRenderer:
                 self.labels["next_contact"],
                 f"{deal.next_contact_on:%d.%m}",
             )
+        advance = self.advance.format(deal.pk)
+        detail = self.detail.format(deal.pk)
+        back = ""
+        if deal.stage != stages.ORDER[0] and not back_to:
+            back = format_html(_BACK_LINK, detail=detail, label=self.labels["back_link"])
+        elif deal.stage != stages.ORDER[0]:
+            back = format_html(
+                _BACK,
+                advance=advance,
+                pk=deal.pk,
+                csrf=self.csrf_token,
+                board_path=self.board_path,
+                back_label=self.labels["back"],
+                options=self.back_options(deal.stage, back_to),
+                comment_label=self.labels["comment"],
+                comment=comment,
+                back_button=self.labels["back_button"],
+            )
+        error = ""
+        if errors:
+            error = format_html(
+                '<div class="alert alert-danger small p-1 my-1" role="alert">{}</div>',
+                "; ".join(errors),
+            )
         return format_html(
             _CARD,
             overdue_class=" overdue" if overdue else "",
-            advance=self.advance.format(deal.pk),
-            detail=self.detail.format(deal.pk),
+            pk=deal.pk,
+            advance=advance,
+            stage=deal.stage,
+            detail=detail,
             client=deal.client.name,
             title=format_html('<div class="small">{}</div>', deal.title) if deal.title else "",
             amount=rub(deal.amount) if deal.amount else "—",
@@ -117,8 +227,15 @@ class CardRenderer:
             owner=format_html('<div class="small text-body-secondary">{}</div>', deal.owner)
             if self.show_owner
             else "",
+            error=error,
             button=self.labels["close"] if last_stage else self.labels["next"],
             activity=self.activity.format(deal.pk),
             activity_label=self.labels["activity"],
+            menu_open=" open" if back_to else "",
+            menu_label=self.labels["menu"],
+            forward=self.forward_labels[deal.stage],
+            back=back,
+            activity_icon=self.icons["pen"],
+            menu_icon=self.icons["ellipsis"],
             reach=self.reach(deal.client),
         )

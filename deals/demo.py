@@ -7,21 +7,23 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.models import User
+from kpi.services import task_schedule
 
 from . import services
 from .models import Client, Deal, Product
 from .services import OrderLineInput, Requisites
 from .stages import CallOutcome, Stage
+from .units import Unit
 
 PRODUCTS = [
-    ("Мыло жидкое 5 л", "канистра", "1000.00", "700.00"),
-    ("Обезжириватель 1 л", "бутылка", "200.00", "120.00"),
-    ("Средство для мытья полов 5 л", "канистра", "850.00", "540.00"),
-    ("Антисептик для рук 1 л", "бутылка", "390.00", "210.00"),
-    ("Средство для стёкол 0,5 л", "флакон", "160.00", "85.00"),
-    ("Чистящее средство для сантехники 1 л", "бутылка", "240.00", "140.00"),
-    ("Дезинфицирующее средство 5 л", "канистра", "1450.00", "900.00"),
-    ("Гель для стирки 5 л", "канистра", "1200.00", "780.00"),
+    ("Мыло жидкое 5 л", Unit.CANISTER, "1000.00", "700.00"),
+    ("Обезжириватель 1 л", Unit.BOTTLE, "200.00", "120.00"),
+    ("Средство для мытья полов 5 л", Unit.CANISTER, "850.00", "540.00"),
+    ("Антисептик для рук 1 л", Unit.BOTTLE, "390.00", "210.00"),
+    ("Средство для стёкол 0,5 л", Unit.VIAL, "160.00", "85.00"),
+    ("Чистящее средство для сантехники 1 л", Unit.BOTTLE, "240.00", "140.00"),
+    ("Дезинфицирующее средство 5 л", Unit.CANISTER, "1450.00", "900.00"),
+    ("Гель для стирки 5 л", Unit.CANISTER, "1200.00", "780.00"),
 ]
 
 # (hunter, name, address, phone, segment, source, how far the deal goes)
@@ -263,5 +265,11 @@ def _drive(
             )
         deal = services.deal_move(acting_user=hunter, deal=deal, to_stage=order[order.index(stage) + 1])
     if target == Stage.CALL and branch % 2:
-        deal.next_contact_on = today - timedelta(days=1)  # one overdue callback, as in real life
-        deal.save(update_fields=["next_contact_on"])
+        # One overdue callback, as in real life: agreed on an earlier call and not made yesterday.
+        task_schedule(
+            agreed_by=hunter,
+            client=client,
+            deal=deal,
+            due_on=today - timedelta(days=1),
+            what="Перезвонить ЛПР: обещал посмотреть прайс",
+        )

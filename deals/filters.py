@@ -1,6 +1,6 @@
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -10,7 +10,7 @@ from atlanset_portal.filtering import DAY, DayFilter, FilterSetWithMore, MonthFi
 from kpi import analytics
 from kpi.counters import lead_cards
 
-from .models import Client, ClientSource, Deal, Payment
+from .models import Client, ClientSource, Deal, OrderVersion, Payment, SampleRequest
 from .search import matching
 from .stages import DealStatus, Stage
 
@@ -207,3 +207,45 @@ class PaymentFilter(FilterSetWithMore):
 
     def filter_search(self, queryset, name, value):
         return _search(queryset, value, client="deal__client__")
+
+
+def deal_search(queryset, value: str):
+    """Deals by their client (name, address, phone, ИНН or a contact, as the lists search) or by their
+    own title."""
+    value = value.strip()
+    if not value:
+        return queryset
+    by_client = _search(Deal.objects.all(), value, client="client__").values("pk")
+    return queryset.filter(Q(pk__in=by_client) | Q(title__icontains=value))
+
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class ProductionHistoryFilter(django_filters.FilterSet):
+    """What production has handled, by what and when. Applied to the sample requests and to the order
+    versions alike (deals.selectors.handled_sample_requests / decided_order_versions annotate both with
+    ``outcome`` and ``decided_at``)."""
+
+    KINDS = [("samples", _("Пробники")), ("orders", _("Заказы"))]
+    OUTCOMES = [
+        ("prepared", _("Пробники подготовлены")),
+        ("handed_over", _("Пробники переданы клиенту")),
+        ("approved", _("Заказ согласован")),
+        ("declined", _("Отклонено")),
+    ]
+
+    kind = django_filters.ChoiceFilter(
+        label=_("Что"), choices=KINDS, method="filter_kind", empty_label=_("Пробники и заказы")
+    )
+    outcome = django_filters.ChoiceFilter(label=_("Решение"), choices=OUTCOMES, empty_label=_("Любое"))
+    since = django_filters.DateFilter(
+        label=_("С"), field_name="decided_at", lookup_expr="date__gte", widget=DATE_INPUT
+    )
+    until = django_filters.DateFilter(
+        label=_("По"), field_name="decided_at", lookup_expr="date__lte", widget=DATE_INPUT
+    )
+
+    def filter_kind(self, queryset, name, value):
+        wanted = SampleRequest if value == "samples" else OrderVersion
+        return queryset if queryset.model is wanted else queryset.none()

@@ -16,6 +16,7 @@ from accounts.access import can, scope_owned
 from accounts.roles import Capability
 
 from .stages import FINANCE_STAGES, CallOutcome, DealStatus, Stage
+from .units import Unit, unit_for
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -297,7 +298,9 @@ class ClientHoliday(models.Model):
 
 class Product(models.Model):
     name = models.CharField(_("название"), max_length=200, unique=True)
-    unit = models.CharField(_("единица"), max_length=20, default="шт.")
+    # One of a list, so that each unit is declined by the translation catalogues (deals/units.py); a unit
+    # typed before the list existed stays as it was until the product is edited.
+    unit = models.CharField(_("единица"), max_length=20, choices=Unit.choices, default=Unit.PIECE)
     list_price = models.DecimalField(_("цена по прайсу, ₽"), **MONEY)
     cost = models.DecimalField(_("себестоимость, ₽"), **MONEY)
     is_active = models.BooleanField(_("в продаже"), default=True)
@@ -319,11 +322,17 @@ class Product(models.Model):
     def margin(self) -> Decimal:
         return self.list_price - self.cost
 
+    def unit_for(self, quantity: Decimal | int) -> str:
+        """The unit as it follows ``quantity``: «канистр» for 10."""
+        return unit_for(self.unit, quantity)
+
 
 class LostReason(models.Model):
     """The editable list of refusal reasons; ``code`` marks the ones the portal itself uses."""
 
     NO_CONTACT = "no_contact"
+    # A client lost over the product itself: the sales head is told (SPEC §3, negative feedback).
+    PRODUCT_COMPLAINT = "product_complaint"
 
     name = models.CharField(_("причина"), max_length=200, unique=True)
     code = models.SlugField(_("код"), max_length=50, blank=True)
@@ -566,8 +575,10 @@ class SampleRequest(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="sample_requests")
     receiver_name = models.CharField(_("получатель"), max_length=200)
     receiver_phone = models.CharField(_("телефон получателя"), max_length=16)
+    delivery_address = models.CharField(_("адрес доставки"), max_length=500, blank=True)
     potential_volume = models.CharField(_("потенциальный оптовый объём"), max_length=200)
     status = models.CharField(_("статус"), max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    # Production's note; a declined request always has one (the reason, deals.services).
     comment = models.TextField(_("комментарий производства"), blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
@@ -578,6 +589,12 @@ class SampleRequest(models.Model):
         verbose_name_plural = _("заявки на пробники")
         ordering = ["requested_at", "pk"]
         indexes = [models.Index(fields=["status", "requested_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(comment=""),
+                name="deals_samplerequest_declined_has_reason",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Пробники по сделке {self.deal_id}: {self.get_status_display()}"

@@ -1,14 +1,16 @@
 """Reads about clients and deals that are more than a ``.get()``; each runs a fixed number of queries."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import zip_longest
 
 from django.db.models import (
     Case,
     Count,
+    Exists,
+    F,
     IntegerField,
     Max,
     OuterRef,
@@ -20,10 +22,15 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from accounts.access import can
 from accounts.models import User
+from accounts.roles import Capability
 from atlanset_portal.money import MoneySum
+from atlanset_portal.templatetags.formatting import rub
 from atlanset_portal.workdays import add_working_days
 
 from . import stages
@@ -98,7 +105,8 @@ def deal_facts(deal: Deal) -> DealFacts:
         )
         .first()
     )
-    shipment = Shipment.objects.filter(deal=deal).first()
+    # Loaded with the deal on the deal page (deal_detail), read here otherwise.
+    shipment = _loaded_one(deal, "shipment", Shipment.objects.filter(deal=deal))
     flags = Deal.objects.filter(pk=deal.pk).aggregate(
         confirmed=Count("follow_ups", filter=Q(follow_ups__client_confirmed=True), distinct=True),
         invoices=Count("documents", filter=Q(documents__kind=DealDocument.Kind.INVOICE), distinct=True),
@@ -156,7 +164,7 @@ def deal_facts(deal: Deal) -> DealFacts:
         if shipment
         else None,
         paid_total=paid,
-        feedback_recorded=Feedback.objects.filter(deal=deal).exists(),
+        feedback_recorded=_loaded_one(deal, "feedback", Feedback.objects.filter(deal=deal)) is not None,
     )
 
 
@@ -176,20 +184,58 @@ class BoardColumn:
     cards: list = field(default_factory=list)  # the rendered cards (deals/cards.py)
 
 
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the board shows: whose deals (the head's choice), a search text, and the next contact due."""
+
+    OVERDUE = "overdue"
+    TODAY = "today"
+
+    owner: User | None = None
+    search: str = ""
+    due: str = ""  # OVERDUE, TODAY or "" for every deal
+
+
+def _board_deals(viewer: User, filters: BoardFilters, today: date) -> QuerySet[Deal]:
+    from .filters import deal_search
+
+    deals = Deal.objects.visible_to(viewer).open()
+    if filters.owner is not None:
+        deals = deals.filter(owner=filters.owner)
+    if filters.due == BoardFilters.OVERDUE:
+        deals = deals.filter(next_contact_on__lt=today)
+    elif filters.due == BoardFilters.TODAY:
+        deals = deals.filter(next_contact_on=today)
+    return deal_search(deals, filters.search)
+
+
+def board_summary(*, viewer: User, filters: BoardFilters, today: date) -> dict[str, tuple[int, Decimal]]:
+    """Each stage's count and order total on the board as filtered, in one query."""
+    rows = (
+        _board_deals(viewer, filters, today)
+        .order_by()
+        .values("stage")
+        .annotate(count=Count("pk"), total=MoneySum("order__total"))
+    )
+    summary = {stage: (0, ZERO) for stage in stages.ORDER}
+    summary.update({row["stage"]: (row["count"], row["total"]) for row in rows})
+    return summary
+
+
 def board_columns(
-    *, viewer: User, owner: User | None = None, limit_per_column: int = 200
+    *,
+    viewer: User,
+    filters: BoardFilters | None = None,
+    today: date | None = None,
+    limit_per_column: int = 200,
 ) -> list[BoardColumn]:
     """The kanban: the viewer's open deals per stage with counts and sums, in three queries (and one for
     the clients' phones)."""
-    deals = Deal.objects.visible_to(viewer).open()
-    if owner is not None:
-        deals = deals.filter(owner=owner)
-    summary = {
-        row["stage"]: row
-        for row in deals.values("stage").annotate(count=Count("pk"), total=MoneySum("order__total"))
-    }
+    filters = filters or BoardFilters()
+    today = today or timezone.localdate()
+    summary = board_summary(viewer=viewer, filters=filters, today=today)
     cards = (
-        _with_amounts(deals)
+        _with_amounts(_board_deals(viewer, filters, today))
         .annotate(
             stage_rank=Case(
                 *[When(stage=s, then=i) for i, s in enumerate(stages.ORDER)], output_field=IntegerField()
@@ -209,11 +255,21 @@ def board_columns(
             is_last=definition is stages.STAGES[-1],
             definition=definition,
             deals=by_stage[definition.stage.value],
-            count=summary.get(definition.stage.value, {}).get("count", 0),
-            total=summary.get(definition.stage.value, {}).get("total", ZERO),
+            count=summary[definition.stage.value][0],
+            total=summary[definition.stage.value][1],
         )
         for definition in stages.STAGES
     ]
+
+
+def board_card(*, viewer: User, filters: BoardFilters, today: date, pk: int) -> Deal | None:
+    """One open deal as the board shows it (with its amount), or None if the board as filtered does not."""
+    return (
+        _with_amounts(_board_deals(viewer, filters, today))
+        .filter(pk=pk)
+        .prefetch_related("client__phones")
+        .first()
+    )
 
 
 def deal_list(*, viewer: User) -> QuerySet[Deal]:
@@ -299,33 +355,168 @@ def deal_detail(*, viewer: User, pk: int) -> Deal:
     """The deal page's deal with everything it shows, or Deal.DoesNotExist (→ 404) if not visible."""
     return (
         Deal.objects.visible_to(viewer)
-        .select_related("client", "owner", "lost_reason", "order", "shipment", "feedback")
+        .select_related("client", "owner", "lost_reason", "order", "shipment", "feedback__author")
         .prefetch_related(
-            Prefetch("stage_changes", queryset=StageChange.objects.select_related("by")),
-            Prefetch("call_results", queryset=CallResult.objects.select_related("author")),
-            Prefetch("proposals", queryset=Proposal.objects.select_related("document")),
-            Prefetch("sample_requests", queryset=SampleRequest.objects.prefetch_related("lines__product")),
-            Prefetch("follow_ups", queryset=FollowUp.objects.select_related("author")),
+            Prefetch(
+                "sample_requests",
+                queryset=SampleRequest.objects.select_related("requested_by").prefetch_related(
+                    "lines__product"
+                ),
+            ),
             "order__lines__product",
             Prefetch("documents", queryset=DealDocument.objects.select_related("uploaded_by")),
-            Prefetch("payments", queryset=Payment.objects.select_related("credited_to")),
+            Prefetch("payments", queryset=Payment.objects.select_related("credited_to", "recorded_by")),
             "client__phones",
+            "client__contacts",
         )
         .get(pk=pk)
     )
 
 
 def production_queue() -> dict:
-    """Sample requests to prepare or hand over and order versions waiting for approval, oldest first."""
+    """Sample requests to prepare or hand over and order versions waiting for approval, oldest first,
+    with where each goes: the sample's delivery address, and for an order the shipment's (when the
+    hunter has recorded it) or the client's."""
+    orders = pending_order_versions()
+    deal_ids = {review.version.order.deal_id for review in orders}
     return {
         "samples": SampleRequest.objects.filter(
             status__in=[SampleRequest.Status.REQUESTED, SampleRequest.Status.PREPARED]
         )
-        .select_related("deal__client", "requested_by")
+        .select_related("deal__client", "deal__owner", "requested_by")
         .prefetch_related("lines__product")
         .order_by("requested_at"),
-        "orders": pending_order_versions(),
+        "orders": orders,
+        "shipments": {
+            shipment.deal_id: shipment for shipment in Shipment.objects.filter(deal_id__in=deal_ids)
+        },
     }
+
+
+# --- what production sees of a deal ------------------------------------------------------------------
+
+
+QUEUED_SAMPLE_STATUSES = (SampleRequest.Status.REQUESTED, SampleRequest.Status.PREPARED)
+
+
+def production_deals(*, viewer: User) -> QuerySet[Deal]:
+    """The deals whose summary ``viewer`` may read: for production and the sales head, the open deals with
+    something in production's queue (a sample request to prepare or hand over, an order version waiting);
+    for everyone else, none. Production sees nothing else of the hunters' deals."""
+    if not (can(viewer, Capability.HANDLE_PRODUCTION) or can(viewer, Capability.VIEW_ALL_HUNTERS)):
+        return Deal.objects.none()
+    return Deal.objects.filter(status=DealStatus.OPEN).filter(
+        Exists(SampleRequest.objects.filter(deal=OuterRef("pk"), status__in=QUEUED_SAMPLE_STATUSES))
+        | Exists(OrderVersion.objects.filter(order__deal=OuterRef("pk"), status=OrderVersion.Status.PENDING))
+    )
+
+
+@dataclass
+class ProductionDealSummary:
+    deal: Deal
+    stage: stages.StageDefinition
+    order: Order | None
+    pending: OrderVersion | None  # a version waiting for production
+    samples: list[SampleRequest]
+    shipment: Shipment | None
+
+
+def production_deal_summary(*, viewer: User, pk: int) -> ProductionDealSummary:
+    """A read-only summary of a deal behind production's queue: the client, the hunter, the stage, the
+    order in force and a version waiting, the sample requests and the shipment. Deal.DoesNotExist
+    (→ 404) for a deal with nothing in the queue or one ``viewer`` may not read (production_deals)."""
+    deal = (
+        production_deals(viewer=viewer)
+        .select_related("client", "owner", "order", "shipment")
+        .prefetch_related(
+            "client__phones",
+            "order__lines__product",
+            Prefetch(
+                "sample_requests",
+                queryset=SampleRequest.objects.prefetch_related("lines__product").order_by("-requested_at"),
+            ),
+        )
+        .get(pk=pk)
+    )
+    order = getattr(deal, "order", None)
+    pending = None
+    if order is not None:
+        pending = (
+            order.versions.filter(status=OrderVersion.Status.PENDING)
+            .prefetch_related("lines__product")
+            .first()
+        )
+    return ProductionDealSummary(
+        deal=deal,
+        stage=stages.definition(deal.stage),
+        order=order,
+        pending=pending,
+        samples=list(deal.sample_requests.all()),
+        shipment=getattr(deal, "shipment", None),
+    )
+
+
+# --- what production has handled ---------------------------------------------------------------------
+
+HISTORY_SAMPLE_OUTCOMES = (
+    SampleRequest.Status.PREPARED,
+    SampleRequest.Status.HANDED_OVER,
+    SampleRequest.Status.DECLINED,
+)
+HISTORY_ORDER_OUTCOMES = (OrderVersion.Status.APPROVED, OrderVersion.Status.DECLINED)
+
+
+def handled_sample_requests() -> QuerySet[SampleRequest]:
+    """Sample requests production has acted on, with when (``decided_at``) and how (``outcome``)."""
+    return SampleRequest.objects.filter(status__in=HISTORY_SAMPLE_OUTCOMES).annotate(
+        decided_at=F("status_changed_at"), outcome=F("status"), kind=Value("sample")
+    )
+
+
+def decided_order_versions() -> QuerySet[OrderVersion]:
+    """Order versions approved or declined, with how (``outcome``); ``decided_at`` is their own."""
+    return OrderVersion.objects.filter(status__in=HISTORY_ORDER_OUTCOMES, decided_at__isnull=False).annotate(
+        outcome=F("status"), kind=Value("order")
+    )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    kind: str  # "sample" or "order"
+    at: datetime
+    item: SampleRequest | OrderVersion
+
+
+def production_history_ids(samples: QuerySet[SampleRequest], versions: QuerySet[OrderVersion]) -> QuerySet:
+    """The (pk, decided_at, kind) of both kinds, newest first, as one query to paginate."""
+    columns = ("pk", "decided_at", "kind")
+    return (
+        samples.order_by()
+        .values_list(*columns)
+        .union(versions.order_by().values_list(*columns), all=True)
+        .order_by("-decided_at", "-pk")
+    )
+
+
+def production_history_entries(rows: Iterable[tuple[int, datetime, str]]) -> list[HistoryEntry]:
+    """One page of :func:`production_history_ids` with the requests and versions it names, in two
+    queries and their prefetches whatever the page holds."""
+    rows = list(rows)
+    sample_ids = [pk for pk, _at, kind in rows if kind == "sample"]
+    version_ids = [pk for pk, _at, kind in rows if kind == "order"]
+    samples = SampleRequest.objects.select_related("deal__client", "deal__owner").prefetch_related(
+        "lines__product"
+    )
+    versions = OrderVersion.objects.select_related(
+        "order__deal__client", "order__deal__owner", "decided_by"
+    ).prefetch_related("lines__product")
+    found = {
+        "sample": samples.in_bulk(sample_ids) if sample_ids else {},
+        "order": versions.in_bulk(version_ids) if version_ids else {},
+    }
+    return [
+        HistoryEntry(kind=kind, at=at, item=found[kind][pk]) for pk, at, kind in rows if pk in found[kind]
+    ]
 
 
 # --- order versions and the deferred limit ----------------------------------------------------------
@@ -695,6 +886,229 @@ def transfer_is_returnable(transfer: Transfer) -> bool:
         return False
     holder = transfer.deal.owner_id if transfer.deal_id else transfer.client.owner_id
     return holder == transfer.to_owner_id
+
+
+# --- the deal's story ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One line of «Ход сделки»: what happened, when, by whom; text only (the template escapes it)."""
+
+    at: datetime
+    kind: str  # stage, activity, call, proposal, samples, follow_up, document, order, payment, refund…
+    icon: str  # a Font Awesome icon name
+    title: str
+    detail: str = ""
+    by: str = ""
+    url: str = ""  # a download, for a document
+    date_only: bool = False  # known to the day only (a courier date, a receipt)
+
+
+def _loaded(deal: Deal, name: str, queryset: QuerySet) -> list:
+    """The deal's related rows as ``deal_detail`` prefetched them, else read with ``queryset``: the deal
+    page shares its queries with the timeline, which stays a fixed number of queries either way."""
+    cache = getattr(deal, "_prefetched_objects_cache", {})
+    return list(cache[name]) if name in cache else list(queryset)
+
+
+def _loaded_one(deal: Deal, name: str, queryset: QuerySet):
+    """The deal's one-to-one row (shipment, feedback, order) as ``select_related`` loaded it, else the
+    first of ``queryset``."""
+    if getattr(type(deal), name).is_cached(deal):
+        return getattr(deal, name, None)
+    return queryset.first()
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _day_text(day: date | None) -> str:
+    return f"{day:%d.%m.%Y}" if day else ""
+
+
+def _stage_events(deal: Deal) -> Iterator[TimelineEvent]:
+    for change in StageChange.objects.filter(deal=deal).select_related("by"):
+        by = str(change.by) if change.by else _("портал")
+        frm, to = change.get_from_stage_display(), change.get_to_stage_display()
+        titles = {
+            StageChange.Kind.CREATED: _("Сделка создана на этапе «%(to)s»"),
+            StageChange.Kind.FORWARD: _("Этап: «%(from)s» → «%(to)s»"),
+            StageChange.Kind.BACK: _("Возврат на прежний этап: «%(from)s» → «%(to)s»"),
+            StageChange.Kind.LOST: _("Отказ на этапе «%(from)s»"),
+            StageChange.Kind.RESTORED: _("Сделка восстановлена на этапе «%(to)s»"),
+            StageChange.Kind.WON: _("Сделка успешно закрыта"),
+        }
+        title = titles.get(change.kind, change.get_kind_display()) % {"from": frm, "to": to}
+        yield TimelineEvent(change.at, "stage", "flag", title, change.comment, by)
+
+
+def _activity_events(deal: Deal) -> Iterator[TimelineEvent]:
+    from kpi.models import Activity, ActivitySource
+
+    for activity in Activity.objects.filter(deal=deal).select_related("owner"):
+        title = activity.get_kind_display()
+        if activity.source == ActivitySource.TELEPHONY:
+            title = _("%(kind)s по АТС, %(seconds)s с") % {"kind": title, "seconds": activity.duration_s or 0}
+        if activity.outcome:
+            title = f"{title}: {activity.outcome}"
+        detail = [activity.note] if activity.note else []
+        if activity.next_contact_on:
+            detail.append(_("следующий контакт %(day)s") % {"day": _day_text(activity.next_contact_on)})
+        yield TimelineEvent(
+            activity.at, "activity", "comment-dots", title, "; ".join(detail), str(activity.owner)
+        )
+
+
+def _stage_record_events(deal: Deal) -> Iterator[TimelineEvent]:
+    for call in CallResult.objects.filter(deal=deal).select_related("author"):
+        detail = "; ".join(text for text in (call.call_description, call.client_description) if text)
+        title = _("Звонок: %(outcome)s") % {"outcome": call.get_outcome_display()}
+        yield TimelineEvent(call.at, "call", "phone", title, detail, str(call.author))
+    for proposal in Proposal.objects.filter(deal=deal).select_related("author"):
+        detail = _("перезвонить %(day)s") % {"day": _day_text(proposal.callback_on)}
+        if proposal.template_name:
+            detail = f"{proposal.template_name}; {detail}"
+        title = _("КП отправлено на %(email)s") % {"email": proposal.sent_to_email}
+        yield TimelineEvent(proposal.sent_at, "proposal", "envelope", title, detail, str(proposal.author))
+    for follow_up in FollowUp.objects.filter(deal=deal).select_related("author"):
+        detail = []
+        if follow_up.objection:
+            detail.append(_("возражение: %(text)s") % {"text": follow_up.objection})
+        if follow_up.client_confirmed:
+            detail.append(_("клиент готов купить"))
+        elif follow_up.next_contact_on:
+            detail.append(_("следующий контакт %(day)s") % {"day": _day_text(follow_up.next_contact_on)})
+        title = _("Дожим: %(outcome)s") % {"outcome": follow_up.outcome}
+        yield TimelineEvent(
+            follow_up.at, "follow_up", "comments", title, "; ".join(detail), str(follow_up.author)
+        )
+    samples = _loaded(
+        deal, "sample_requests", SampleRequest.objects.filter(deal=deal).select_related("requested_by")
+    )
+    for sample in samples:
+        title = _("Заявка на пробники: получатель %(name)s, объём %(volume)s") % {
+            "name": sample.receiver_name,
+            "volume": sample.potential_volume,
+        }
+        yield TimelineEvent(sample.requested_at, "samples", "flask", title, by=str(sample.requested_by))
+        if sample.status != SampleRequest.Status.REQUESTED:
+            title = _("Пробники: %(status)s") % {"status": sample.get_status_display().lower()}
+            yield TimelineEvent(
+                sample.status_changed_at, "samples", "flask", title, sample.comment, _("производство")
+            )
+    shipment = _loaded_one(deal, "shipment", Shipment.objects.filter(deal=deal))
+    if shipment is not None:
+        title = _("Отгрузка: курьер %(day)s, %(address)s") % {
+            "day": _day_text(shipment.courier_date),
+            "address": shipment.delivery_address,
+        }
+        yield TimelineEvent(_day_start(shipment.courier_date), "shipment", "truck", title, date_only=True)
+        if shipment.received_on:
+            title = _("Клиент получил товар (%(name)s)") % {"name": shipment.receiver_name}
+            yield TimelineEvent(_day_start(shipment.received_on), "shipment", "box", title, date_only=True)
+    feedback = _loaded_one(deal, "feedback", Feedback.objects.filter(deal=deal).select_related("author"))
+    if feedback is not None:
+        claims = (
+            _("претензии: %(text)s") % {"text": feedback.claims_text}
+            if feedback.has_quality_claims
+            else _("без претензий")
+        )
+        repeat = (
+            _("ждём повторный заказ") if feedback.repeat_order_expected else _("повторный заказ не ожидается")
+        )
+        title = _("Обратная связь: %(claims)s; %(repeat)s") % {"claims": claims, "repeat": repeat}
+        yield TimelineEvent(feedback.at, "feedback", "star", title, feedback.comment, str(feedback.author))
+
+
+def _money_events(deal: Deal) -> Iterator[TimelineEvent]:
+    documents = _loaded(
+        deal, "documents", DealDocument.objects.filter(deal=deal).select_related("uploaded_by")
+    )
+    for document in documents:
+        title = f"{document.get_kind_display()}{' №' + document.number if document.number else ''}"
+        yield TimelineEvent(
+            document.uploaded_at,
+            "document",
+            "file-lines",
+            title,
+            document.original_name,
+            str(document.uploaded_by),
+            url=reverse("deals:document_download", args=[document.pk]),
+        )
+    versions = []
+    if _loaded_one(deal, "order", Order.objects.filter(deal=deal)) is not None:
+        versions = OrderVersion.objects.filter(order__deal=deal).select_related("created_by", "decided_by")
+    for version in versions:
+        title = _("Заказ, версия №%(number)s на %(total)s") % {
+            "number": version.number,
+            "total": rub(version.total),
+        }
+        by = str(version.created_by) if version.created_by else _("перенесена из прежнего учёта")
+        yield TimelineEvent(version.created_at, "order", "cart-shopping", title, version.comment, by)
+        if version.decided_at:
+            verdict = (
+                _("Производство согласовало версию №%(number)s")
+                if version.status == OrderVersion.Status.APPROVED
+                else _("Производство отклонило версию №%(number)s")
+            ) % {"number": version.number}
+            yield TimelineEvent(
+                version.decided_at,
+                "order",
+                "industry",
+                verdict,
+                version.decision_comment,
+                str(version.decided_by or ""),
+            )
+    payments = _loaded(deal, "payments", Payment.objects.filter(deal=deal).select_related("recorded_by"))
+    for payment in payments:
+        refund = payment.kind == Payment.Kind.REFUND
+        title = (_("Возврат клиенту %(amount)s") if refund else _("Оплата %(amount)s")) % {
+            "amount": rub(abs(payment.amount))
+        }
+        detail = [_("поступила %(day)s") % {"day": _day_text(payment.received_on)}]
+        if payment.bank_document:
+            detail.append(payment.bank_document)
+        if payment.late:
+            detail.append(_("после закрытия месяца"))
+        kind = "refund" if refund else "payment"
+        icon = "rotate-left" if refund else "ruble-sign"
+        yield TimelineEvent(
+            payment.recorded_at, kind, icon, title, ", ".join(detail), str(payment.recorded_by)
+        )
+
+
+def _transfer_events(transfers: list[Transfer]) -> Iterator[TimelineEvent]:
+    for transfer in transfers:
+        what = _("Сделка передана") if transfer.deal_id else _("Клиент передан")
+        if transfer.returns_id:
+            what = _("Возвращено")
+        title = f"{what}: {transfer.from_owner} → {transfer.to_owner}"
+        detail = [transfer.reason] if transfer.reason else []
+        if transfer.return_on and not transfer.returns_id:
+            detail.append(_("вернуть %(day)s") % {"day": _day_text(transfer.return_on)})
+        yield TimelineEvent(transfer.at, "transfer", "right-left", title, "; ".join(detail), str(transfer.by))
+
+
+# The order of kinds at the same moment, newest first: a move is shown above what led to it.
+_KIND_ORDER = {"stage": 0, "transfer": 1}
+
+
+def deal_timeline(deal: Deal, *, transfers: list[Transfer] | None = None) -> list[TimelineEvent]:
+    """«Ход сделки»: the deal's whole story newest first — stage changes, activities on the deal, the
+    stage records (calls, proposals, samples, follow-ups, shipment, feedback), documents, order versions
+    and production's decisions, payments and refunds, transfers. A fixed number of queries (one per kind
+    of record), however long the history; ``transfers`` are the deal's ``transfers_of``, when the caller
+    has them already."""
+    events = [
+        *_stage_events(deal),
+        *_activity_events(deal),
+        *_stage_record_events(deal),
+        *_money_events(deal),
+        *_transfer_events(transfers_of(deal=deal) if transfers is None else transfers),
+    ]
+    return sorted(events, key=lambda event: (event.at, -_KIND_ORDER.get(event.kind, 9)), reverse=True)
 
 
 def payment_list(*, viewer: User) -> QuerySet[Payment]:

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -18,15 +18,18 @@ from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
 from atlanset_portal.money import MoneySum
+from atlanset_portal.numbers import format_decimal
 from atlanset_portal.templatetags.formatting import rub
 from compensation.changes import accrual_month_for_update, pay_changed
 from imports.models import ImportJob
 from imports.services import ImportJobFailed, JobRun, import_job_create, import_job_run
 from kpi.months import month_start
 from kpi.progress import progress_schedule
+from kpi.services import deal_tasks_done, task_schedule
+from notifications import events
 from onboarding.selectors import onboarding_complete
 
-from . import stages
+from . import dates, stages
 from .documents import document_date, document_number_key
 from .lead_import import ColumnMapping, LeadRow, ParsedLeads, RejectedRow, Table, parse_leads
 from .models import (
@@ -546,6 +549,7 @@ def payment_terms_request_create(
     request = PaymentTermsRequest(client=client, comment=comment.strip(), requested_by=acting_user, **terms)
     request.full_clean(exclude=["client", "requested_by"])
     request.save()
+    events.payment_terms_requested(request=request, acting_user=acting_user)
     return request
 
 
@@ -698,7 +702,10 @@ def deal_import(
         comment=_("Перенесена из истории продаж"),
     )
     if lines:
-        order_set_lines(acting_user=acting_user, deal=deal, lines=lines)
+        # History: its prices were agreed with the client when the deal happened.
+        order_set_lines(
+            acting_user=acting_user, deal=deal, lines=lines, confirmed_prices=agreed_prices(lines)
+        )
         Order.objects.filter(deal=deal).update(created_at=created_at)
         OrderVersion.objects.filter(order__deal=deal).update(created_at=created_at)
     return deal
@@ -851,6 +858,7 @@ def deal_mark_lost(*, acting_user: User, deal: Deal, reason: LostReason, note: s
     if reason.requires_note and not note.strip():
         raise DealRuleError(_("Для причины «%(reason)s» нужен комментарий.") % {"reason": reason.name})
     _mark_lost(deal, reason=reason, note=note.strip(), by=acting_user)
+    events.deal_lost(deal=deal, acting_user=acting_user)
     return deal
 
 
@@ -989,7 +997,7 @@ def document_upload(
         raise ValidationError(
             {"number": _("Укажите номер счёта: по нему находятся оплаты из банковской выписки.")}
         )
-    return DealDocument.objects.create(
+    document = DealDocument.objects.create(
         deal=deal,
         kind=kind,
         number=number.strip(),
@@ -997,6 +1005,8 @@ def document_upload(
         original_name=file.name[:255],
         uploaded_by=acting_user,
     )
+    events.document_uploaded(document=document, acting_user=acting_user)
+    return document
 
 
 @transaction.atomic
@@ -1014,6 +1024,12 @@ def proposal_record(
     deal = _open_locked_deal(deal)
     if file is None and not template_name.strip():
         raise ValidationError(_("Приложите файл КП или укажите шаблон."))
+    today = timezone.localdate()
+    sent_on = timezone.localdate(sent_at) if timezone.is_aware(sent_at) else sent_at.date()
+    dates.refuse_dates(
+        sent_at=dates.proposal_sent_problem(sent_on=sent_on, today=today),
+        callback_on=dates.callback_problem(callback_on=callback_on, sent_on=sent_on, today=today),
+    )
     document = (
         document_upload(acting_user=acting_user, deal=deal, kind=DealDocument.Kind.PROPOSAL, file=file)
         if file
@@ -1030,9 +1046,18 @@ def proposal_record(
     )
     proposal.full_clean()
     proposal.save()
-    deal.next_contact_on = callback_on
-    deal.save(update_fields=["next_contact_on"])
+    task_schedule(
+        agreed_by=acting_user,
+        client=deal.client,
+        deal=deal,
+        due_on=callback_on,
+        what=_("Перезвонить после КП (отправлено на %(email)s)") % {"email": proposal.sent_to_email},
+    )
     return proposal
+
+
+# The most of one product a sample request may ask for: samples, not an order.
+SAMPLE_QUANTITY_LIMIT = 1000
 
 
 @transaction.atomic
@@ -1044,23 +1069,34 @@ def sample_request_create(
     receiver_name: str,
     receiver_phone: str,
     potential_volume: str,
+    delivery_address: str = "",
 ) -> SampleRequest:
+    """A request to production for samples; delivered to the client's address unless another is given."""
     _ensure_works_deal(acting_user, deal)
     deal = _open_locked_deal(deal)
     if not lines:
         raise ValidationError(_("Добавьте хотя бы один товар в заявку."))
-    if any(quantity is None or quantity <= 0 for _product, quantity in lines):
-        raise ValidationError(_("Количество должно быть больше нуля."))
+    for _product, quantity in lines:
+        if quantity is None or int(quantity) != quantity or quantity <= 0:
+            raise ValidationError(_("Количество пробников — целое число больше нуля."))
+        if quantity > SAMPLE_QUANTITY_LIMIT:
+            raise ValidationError(
+                _("Пробников одного товара — не больше %(limit)s.") % {"limit": SAMPLE_QUANTITY_LIMIT}
+            )
     request = SampleRequest(
         deal=deal,
         receiver_name=receiver_name.strip(),
         receiver_phone=normalize_phone(receiver_phone),
+        delivery_address=delivery_address.strip() or deal.client.address,
         potential_volume=potential_volume.strip(),
         requested_by=acting_user,
     )
     request.full_clean()
     request.save()
-    SampleLine.objects.bulk_create([SampleLine(request=request, product=p, quantity=q) for p, q in lines])
+    SampleLine.objects.bulk_create(
+        [SampleLine(request=request, product=p, quantity=int(q)) for p, q in lines]
+    )
+    events.sample_request_created(request=request, acting_user=acting_user)
     return request
 
 
@@ -1076,9 +1112,11 @@ SAMPLE_TRANSITIONS = {
 def sample_request_set_status(
     *, acting_user: User, request: SampleRequest, status: str, comment: str = ""
 ) -> SampleRequest:
-    """Production moves a request requested → prepared → handed over, or declines it."""
+    """Production moves a request requested → prepared → handed over, or declines it with the reason."""
     if not can(acting_user, Capability.HANDLE_PRODUCTION):
         raise PermissionDenied
+    if status == SampleRequest.Status.DECLINED and not comment.strip():
+        raise ValidationError({"comment": _("Напишите причину отказа: хантер передаст её клиенту.")})
     request = SampleRequest.objects.select_for_update().get(pk=request.pk)
     if status not in SAMPLE_TRANSITIONS[request.status]:
         raise DealRuleError(
@@ -1089,6 +1127,7 @@ def sample_request_set_status(
     request.comment = comment.strip() or request.comment
     request.status_changed_at = timezone.now()
     request.save(update_fields=["status", "comment", "status_changed_at"])
+    events.sample_request_status_changed(request=request, acting_user=acting_user)
     return request
 
 
@@ -1100,9 +1139,12 @@ def follow_up_record(
     outcome: str,
     objection: str = "",
     next_contact_on: date | None = None,
+    next_contact_time: time | None = None,
     client_confirmed: bool = False,
     at: datetime | None = None,
 ) -> FollowUp:
+    """A follow-up contact with its outcome: the next contact agreed becomes the deal's task; once the
+    client confirmed and nothing more was agreed, the deal's open task is done."""
     _ensure_works_deal(acting_user, deal)
     deal = _open_locked_deal(deal)
     if not outcome.strip():
@@ -1115,6 +1157,9 @@ def follow_up_record(
                 )
             }
         )
+    dates.refuse_dates(
+        next_contact_on=dates.next_contact_problem(next_contact_on, today=timezone.localdate())
+    )
     follow_up = FollowUp.objects.create(
         deal=deal,
         outcome=outcome.strip(),
@@ -1124,8 +1169,20 @@ def follow_up_record(
         author=acting_user,
         at=at or timezone.now(),
     )
-    deal.next_contact_on = next_contact_on
-    deal.save(update_fields=["next_contact_on"])
+    if next_contact_on is not None:
+        what = follow_up.outcome
+        if follow_up.objection:
+            what = f"{what}; {_('возражение')}: {follow_up.objection}"
+        task_schedule(
+            agreed_by=acting_user,
+            client=deal.client,
+            deal=deal,
+            due_on=next_contact_on,
+            due_time=next_contact_time,
+            what=what,
+        )
+    else:
+        deal_tasks_done(acting_user=acting_user, deal=deal)
     return follow_up
 
 
@@ -1165,6 +1222,71 @@ def _checked_order_rows(lines: Sequence[OrderLineInput]) -> list[OrderRow]:
     return rows
 
 
+def order_lines_total(lines: Iterable[tuple[Decimal, Decimal]]) -> Decimal:
+    """An order's total from its (quantity, price) pairs, rounded half up to kopecks once at the end."""
+    return _money(sum((quantity * price for quantity, price in lines), Decimal("0")))
+
+
+@dataclass(frozen=True)
+class PriceDeviation:
+    """A line priced further from the list price than PRICE_DEVIATION_CONFIRM_SHARE allows unconfirmed."""
+
+    product: Product
+    list_price: Decimal
+    price: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.price - self.list_price
+
+    @property
+    def share(self) -> Decimal | None:
+        """The difference as a share of the list price, to a tenth of a percent (None for a product
+        listed at zero)."""
+        if not self.list_price:
+            return None
+        return (self.difference / self.list_price).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+    @property
+    def key(self) -> tuple[int, Decimal]:
+        return (self.product.pk, self.price)
+
+
+class PricesNotConfirmed(ValidationError):
+    """Lines priced far from the list price that the hunter has not confirmed; ``deviations`` lists them."""
+
+    def __init__(self, deviations: Sequence[PriceDeviation]):
+        limit = Decimal(settings.PRICE_DEVIATION_CONFIRM_SHARE) * 100
+        super().__init__(
+            _(
+                "Цена отличается от прайса больше чем на %(limit)s %%: проверьте разницу и подтвердите "
+                "цены — тогда заказ уйдёт в производство."
+            )
+            % {"limit": format_decimal(limit)},
+            code="prices_not_confirmed",
+        )
+        self.deviations = list(deviations)
+
+
+def price_deviations(rows: Iterable[tuple]) -> list[PriceDeviation]:
+    """The rows (product, quantity, price, cost) priced further from the list price than the set share
+    either way; at a zero list price, any price above zero."""
+    share = Decimal(settings.PRICE_DEVIATION_CONFIRM_SHARE)
+    found = []
+    for product, _quantity, price, _cost in rows:
+        list_price = product.list_price
+        far = abs(price - list_price) > share * list_price if list_price else price != list_price
+        if far:
+            found.append(PriceDeviation(product=product, list_price=list_price, price=price))
+    return found
+
+
+def agreed_prices(lines: Iterable[OrderLineInput]) -> set[tuple[int, Decimal]]:
+    """Every explicit price of ``lines`` as confirmed: for orders whose prices were agreed elsewhere (a
+    sales history being imported)."""
+    return {(line.product.pk, Decimal(line.price)) for line in lines if line.price is not None}
+
+
 def _same_lines(rows: Iterable[tuple], stored: Iterable[OrderLine | OrderVersionLine]) -> bool:
     """Whether the rows (product, quantity, price, cost) are the stored lines, in any order."""
     ours = sorted((product.pk, quantity, price, cost) for product, quantity, price, cost in rows)
@@ -1198,6 +1320,17 @@ def _pay_changed_for_order(deal: Deal, *, cause: str) -> None:
             month=min(month for _hunter_id, month in counted),
             cause=cause,
         )
+
+
+def _pay_changed_for_clawbacks(deal: Deal, *, cause: str) -> None:
+    """A refund's clawback is shared by what each earner was credited with before it: money entered later
+    for an earlier day changes the shares, so every clawback's statement on the deal is checked again."""
+    first_month: dict[int, date] = {}
+    clawbacks = Clawback.objects.filter(refund__deal=deal).values_list("hunter_id", "accrual_month")
+    for hunter_id, month in clawbacks:
+        first_month[hunter_id] = min(month, first_month.get(hunter_id, month))
+    for hunter_id, month in sorted(first_month.items()):
+        pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
 
 
 def _put_in_force(order: Order, version: OrderVersion, *, deal: Deal) -> None:
@@ -1253,17 +1386,27 @@ def _deferred_limit_refusal(check: DeferredLimitCheck) -> str:
 
 @transaction.atomic
 def order_set_lines(
-    *, acting_user: User, deal: Deal, lines: Sequence[OrderLineInput], comment: str = ""
+    *,
+    acting_user: User,
+    deal: Deal,
+    lines: Sequence[OrderLineInput],
+    comment: str = "",
+    confirmed_prices: Iterable[tuple[int, Decimal]] = (),
 ) -> Order:
     """Submits the order's lines as its next version. Until production first approves the order the
     version is written into it in place; from then on the approved version stays in force and this one
     waits for production (and, when it takes the client over its deferred limit, for the head). A
     version that replaces one still waiting marks it superseded; a total below what the deal has already
-    been paid is refused."""
+    been paid is refused.
+
+    A line priced further from the list price than PRICE_DEVIATION_CONFIRM_SHARE goes to production only
+    when its (product id, price) is among ``confirmed_prices`` (the hunter saw the difference and
+    confirmed it) or already stands in the order in force or the version waiting; otherwise
+    :class:`PricesNotConfirmed` names the lines and nothing is saved."""
     _ensure_works_deal(acting_user, deal)
     deal = _open_locked_deal(deal)
     rows = _checked_order_rows(lines)
-    total = _money(sum((q * price for _p, q, price, _c in rows), Decimal("0")))
+    total = order_lines_total((q, price) for _p, q, price, _c in rows)
     cost_total = _money(sum((q * cost for _p, q, _price, cost in rows), Decimal("0")))
     _check_not_below_paid(deal, total)
     order, _created = Order.objects.select_for_update().get_or_create(deal=deal)
@@ -1276,6 +1419,13 @@ def order_set_lines(
         )
     if in_force and _same_lines(rows, order.lines.all()):
         raise ValidationError(_("Позиции совпадают с действующим заказом: менять нечего."))
+    standing = {(line.product_id, line.price) for line in order.lines.all()}
+    if pending is not None:
+        standing |= {(line.product_id, line.price) for line in pending.lines.all()}
+    confirmed = {(product_id, Decimal(price)) for product_id, price in confirmed_prices} | standing
+    unconfirmed = [deviation for deviation in price_deviations(rows) if deviation.key not in confirmed]
+    if unconfirmed:
+        raise PricesNotConfirmed(unconfirmed)
     if pending is not None:
         pending.status = OrderVersion.Status.SUPERSEDED
         pending.save(update_fields=["status"])
@@ -1292,6 +1442,7 @@ def order_set_lines(
         OrderVersionLine(version=version, product=p, quantity=q, price=price, cost=cost)
         for p, q, price, cost in rows
     )
+    events.order_version_submitted(version=version, acting_user=acting_user)
     if not in_force:
         _put_in_force(order, version, deal=deal)
         order.production_status = Order.ProductionStatus.PENDING
@@ -1345,6 +1496,7 @@ def order_version_decide(
         _order_decided(order, status=Order.ProductionStatus.APPROVED, by=acting_user, at=now, comment=comment)
     else:
         _order_declined(order, by=acting_user, at=now, comment=comment)
+    events.order_version_decided(version=version, acting_user=acting_user)
     return version
 
 
@@ -1414,6 +1566,7 @@ def order_version_limit_decide(
     version.decision_comment = comment
     version.save(update_fields=["status", "decided_by", "decided_at", "decision_comment", "limit_comment"])
     _order_declined(order, by=acting_user, at=now, comment=comment)
+    events.order_version_decided(version=version, acting_user=acting_user)
     return version
 
 
@@ -1430,6 +1583,11 @@ def shipment_record(
 ) -> Shipment:
     _ensure_works_deal(acting_user, deal)
     deal = _open_locked_deal(deal)
+    dates.refuse_dates(
+        received_on=dates.receipt_problem(
+            received_on=received_on, courier_date=courier_date, today=timezone.localdate()
+        )
+    )
     shipment, _created = Shipment.objects.update_or_create(
         deal=deal,
         defaults={
@@ -1578,12 +1736,11 @@ def payment_record(
         )
         raise
     deal_update_paid_in_full(deal)
-    pay_changed(
-        hunter_ids=[deal.owner_id],
-        month=accrual_month,
-        cause=_("внесена оплата %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)},
-    )
+    cause = _("внесена оплата %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)}
+    pay_changed(hunter_ids=[deal.owner_id], month=accrual_month, cause=cause)
+    _pay_changed_for_clawbacks(deal, cause=cause)
     progress_schedule(months=[accrual_month], hunter_ids=[deal.owner_id])
+    events.payment_recorded(payment=payment, acting_user=acting_user)
     return payment
 
 
@@ -1655,9 +1812,11 @@ def payment_refund(
     )
     deal_update_paid_in_full(deal)
     cause = _("внесён возврат %(amount)s: %(deal)s") % {"amount": rub(amount), "deal": deal_label(deal)}
-    for hunter_id, month in months.items():
+    for hunter_id, month in months.items():  # the revenue of the hunter of now and each earner's clawback
         pay_changed(hunter_ids=[hunter_id], month=month, cause=cause)
+    _pay_changed_for_clawbacks(deal, cause=cause)  # earlier refunds whose shares this one changes
     progress_schedule(months=set(months.values()), hunter_ids=list(months))
+    events.payment_recorded(payment=refund, acting_user=acting_user)
     return refund
 
 

@@ -37,6 +37,8 @@ urlpatterns = [
     path("lost-reasons/<int:pk>/", catalogue.LostReasonUpdateView.as_view(), name="lost_reason_edit"),
     path("approvals/", approvals.HeadApprovalsView.as_view(), name="approvals"),
     path("production/", production.ProductionQueueView.as_view(), name="production_queue"),
+    path("production/history/", production.ProductionHistoryView.as_view(), name="production_history"),
+    path("production/deals/<int:pk>/", production.ProductionDealView.as_view(), name="production_deal"),
     path("production/samples/<int:pk>/", production.SampleStatusView.as_view(), name="sample_status"),
     path("production/orders/<int:pk>/", production.OrderDecisionView.as_view(), name="order_decision"),
 ]

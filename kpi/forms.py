@@ -3,11 +3,19 @@ from django.forms.boundfield import BoundField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from deals.forms import DATE, DATETIME, TEXT, money_field
+from deals.forms import DATE, DATETIME, TEXT, TIME, money_field
+from deals.labels import deal_picker_label
 from deals.models import Client, Deal
 
 from .counters import PLAN_TARGETS, kpi_plan_set
 from .models import ActivityKind, DepartmentQuarterPlan, MonthlyPlan
+
+
+def check_year(day, message):
+    """Dates the portal keeps are within 2000–2100: anything else is a typing mistake."""
+    if day is not None and not 2000 <= day.year <= 2100:
+        raise forms.ValidationError(message)
+    return day
 
 
 class ActivityForm(forms.Form):
@@ -18,25 +26,44 @@ class ActivityForm(forms.Form):
     outcome = forms.CharField(label=_("Итог"), max_length=300, required=False)
     note = forms.CharField(label=_("Заметка"), widget=TEXT, required=False)
     next_contact_on = forms.DateField(
-        label=_("Следующий контакт"), widget=DATE, required=False, help_text=_("Для дожима обязательно")
+        label=_("Следующий контакт"),
+        widget=DATE,
+        required=False,
+        help_text=_("Станет задачей в «Моём дне». Для дожима обязательно"),
     )
+    next_contact_time = forms.TimeField(label=_("Во сколько (необязательно)"), widget=TIME, required=False)
 
     def __init__(self, *args, clients, deals, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = clients
         self.fields["deal"].queryset = deals
+        self.fields["deal"].label_from_instance = deal_picker_label
 
     def clean_at(self):
-        at = self.cleaned_data["at"]
-        if at is not None and not 2000 <= at.year <= 2100:
-            raise forms.ValidationError(_("Проверьте дату: такой даты у активности быть не может."))
-        return at
+        return check_year(
+            self.cleaned_data["at"], _("Проверьте дату: такой даты у активности быть не может.")
+        )
+
+    def clean_next_contact_on(self):
+        return check_year(self.cleaned_data["next_contact_on"], _("Проверьте дату следующего контакта."))
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("kind") == ActivityKind.FOLLOW_UP and not cleaned.get("next_contact_on"):
             self.add_error("next_contact_on", _("Для дожима укажите дату следующего контакта."))
+        if cleaned.get("next_contact_time") and not cleaned.get("next_contact_on"):
+            self.add_error("next_contact_on", _("Укажите и день следующего контакта."))
         return cleaned
+
+
+class TaskMoveForm(forms.Form):
+    """Another day (and, if agreed, a time) for a task."""
+
+    due_on = forms.DateField(label=_("Новая дата"), widget=DATE)
+    due_time = forms.TimeField(label=_("Время"), widget=TIME, required=False)
+
+    def clean_due_on(self):
+        return check_year(self.cleaned_data["due_on"], _("Проверьте дату."))
 
 
 class GridCell(BoundField):

@@ -100,7 +100,121 @@ class Activity(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.at:%d.%m.%Y %H:%M}"
+        return f"{self.get_kind_display()} {timezone.localtime(self.at):%d.%m.%Y %H:%M}"
+
+
+class TaskQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "TaskQuerySet":
+        """Fails closed: the head sees every task, a hunter the tasks of the deals and clients they work
+        now (a transfer takes the tasks along), anyone else none."""
+        if can(user, Capability.VIEW_ALL_HUNTERS):
+            return self
+        if can(user, Capability.WORK_PIPELINE):
+            return self.of_hunter(user)
+        return self.none()
+
+    def of_hunter(self, hunter) -> "TaskQuerySet":
+        """Whose a task is: the hunter of its deal, or of its client for a contact outside a deal."""
+        return self.filter(Q(deal__owner=hunter) | Q(deal__isnull=True, client__owner=hunter))
+
+    def open(self) -> "TaskQuerySet":
+        return self.filter(status=Task.Status.OPEN)
+
+
+class Task(models.Model):
+    """A next contact agreed with a client (on a call, a meeting, a message, a follow-up or a proposal):
+    open until it is done or moved to another day.
+
+    A task is kept apart from the activity that agreed it because it lives on after it: moving it must
+    not rewrite what was recorded on the day, a follow-up or a proposal (not activities) agree contacts
+    too, and a move is a new task with the old one closed as moved, so the history keeps every date
+    promised. A deal (or a client outside a deal) has at most one open task: its next contact, which
+    ``Deal.next_contact_on`` mirrors for the board and the idle rule (kpi.services)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Открыта")
+        DONE = "done", _("Выполнена")
+        MOVED = "moved", _("Перенесена")
+
+    client = models.ForeignKey(
+        "deals.Client", on_delete=models.CASCADE, related_name="tasks", verbose_name=_("клиент")
+    )
+    deal = models.ForeignKey(
+        "deals.Deal",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        verbose_name=_("сделка"),
+    )
+    activity = models.ForeignKey(
+        Activity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        verbose_name=_("активность, на которой договорились"),
+    )
+    due_on = models.DateField(_("когда связаться"))
+    due_time = models.TimeField(_("во сколько"), null=True, blank=True)
+    what = models.CharField(_("о чём договорились"), max_length=300, blank=True)
+    status = models.CharField(_("статус"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Пусто — перенесена из прежнего учёта"),
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    moved_to = models.OneToOneField(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="moved_from"
+    )
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("задача")
+        verbose_name_plural = _("задачи")
+        ordering = ["due_on", "due_time", "pk"]
+        indexes = [
+            models.Index(fields=["status", "due_on"]),
+            models.Index(fields=["deal", "status"]),
+            models.Index(fields=["client", "status"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal"],
+                condition=Q(status="open", deal__isnull=False),
+                name="kpi_task_one_open_per_deal",
+            ),
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=Q(status="open", deal__isnull=True),
+                name="kpi_task_one_open_per_client_outside_deals",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", closed_at__isnull=True)
+                | (~Q(status="open") & Q(closed_at__isnull=False)),
+                name="kpi_task_closed_has_a_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="moved") | Q(moved_to__isnull=True),
+                name="kpi_task_only_moved_has_a_successor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.due_on:%d.%m.%Y}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
 
 
 class CallRecord(models.Model):

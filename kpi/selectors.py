@@ -1,10 +1,10 @@
 """Reads for the KPI pages: today's tasks, the plan grid and the department's figures."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +17,7 @@ from deals.stages import DealStatus
 
 from . import drilldown
 from .counters import PlanProgress, month_progress
-from .models import Activity, ActivityKind, CallRecord, MonthlyPlan, MonthlyProgress
+from .models import Activity, CallRecord, MonthlyPlan, MonthlyProgress, Task
 from .months import month_start, next_month, previous_month, quarter_start
 from .progress import stored_counters
 
@@ -26,37 +26,31 @@ def active_hunters() -> QuerySet[User]:
     return User.objects.filter(role=Role.HUNTER, is_active=True).order_by("full_name", "pk")
 
 
-@dataclass
-class Tasks:
-    due_deals: list[Deal]
-    due_follow_ups: list[Activity]
+def _tasks_due(hunter: User, today: date) -> QuerySet[Task]:
+    """The hunter's open tasks due today or earlier; a task of a closed deal waits (a restored deal
+    brings it back)."""
+    return (
+        Task.objects.of_hunter(hunter)
+        .open()
+        .filter(due_on__lte=today)
+        .filter(Q(deal__isnull=True) | Q(deal__status=DealStatus.OPEN))
+    )
 
-    def __len__(self) -> int:
-        return len(self.due_deals) + len(self.due_follow_ups)
 
-
-def tasks_due(*, hunter: User, today: date | None = None, limit: int = 100) -> Tasks:
-    """Open deals whose next contact is due or overdue, and client follow-ups agreed for today or earlier."""
+def tasks_due(*, hunter: User, today: date | None = None, limit: int = 100) -> list[Task]:
+    """«Мой день»: the hunter's tasks due today and overdue, the most overdue first, each with its client
+    (and the client's phones, for one-tap calls) and deal. Two queries."""
     today = today or timezone.localdate()
-    deals = list(
-        Deal.objects.filter(owner=hunter, status=DealStatus.OPEN, next_contact_on__lte=today)
-        .select_related("client")
-        .prefetch_related("client__phones")  # each task calls its client in one tap
-        .order_by("next_contact_on", "pk")[:limit]
-    )
-    follow_ups = list(
-        Activity.objects.filter(
-            owner=hunter,
-            kind=ActivityKind.FOLLOW_UP,
-            deal__isnull=True,
-            next_contact_on__lte=today,
-            next_contact_on__gte=today - timedelta(days=30),
-        )
-        .select_related("client")
+    return list(
+        _tasks_due(hunter, today)
+        .select_related("client", "deal")
         .prefetch_related("client__phones")
-        .order_by("next_contact_on", "pk")[:limit]
+        .order_by("due_on", F("due_time").asc(nulls_last=True), "pk")[:limit]
     )
-    return Tasks(due_deals=deals, due_follow_ups=follow_ups)
+
+
+def tasks_due_count(*, hunter: User, today: date | None = None) -> int:
+    return _tasks_due(hunter, today or timezone.localdate()).count()
 
 
 def activity_list(*, viewer: User) -> QuerySet[Activity]:

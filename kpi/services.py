@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.conf import settings
@@ -16,6 +16,7 @@ from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
 from atlanset_portal.bulk import insert_rows
+from atlanset_portal.wording import ACCUSATIVE, month_year
 from atlanset_portal.workdays import working_days_back
 from compensation.changes import ensure_month_open, month_status, pay_changed
 from compensation.models import Statement
@@ -24,7 +25,15 @@ from imports.models import ImportJob
 from imports.services import ImportJobFailed, JobRun, import_job_create, import_job_run
 
 from .counters import PLAN_TARGETS
-from .models import Activity, ActivityKind, ActivitySource, CallRecord, DepartmentQuarterPlan, MonthlyPlan
+from .models import (
+    Activity,
+    ActivityKind,
+    ActivitySource,
+    CallRecord,
+    DepartmentQuarterPlan,
+    MonthlyPlan,
+    Task,
+)
 from .months import month_start, previous_month, quarter_start
 from .progress import progress_schedule
 from .telephony import CallLogFileError, check_call_log, read_call_log
@@ -43,12 +52,13 @@ def activity_log(
     outcome: str = "",
     note: str = "",
     next_contact_on: date | None = None,
+    next_contact_time: time | None = None,
     entered_on: date | None = None,
 ) -> Activity:
     """A manual entry of a call, meeting, message, proposal, samples or follow-up (manual calls do not
     count for KPI: only the PBX's do). ``entered_on`` is the day the entry is made (today; a replay of
     history gives the day it was made then): the activity may be dated at most a few working days
-    before it."""
+    before it. A next contact agreed on any kind of activity becomes a task (``task_schedule``)."""
     if not can(acting_user, Capability.WORK_PIPELINE):
         raise PermissionDenied
     if not can(acting_user, Capability.VIEW_ALL_HUNTERS) and client.owner_id != acting_user.pk:
@@ -73,10 +83,147 @@ def activity_log(
     )
     activity.full_clean()
     activity.save()
-    if deal is not None and next_contact_on is not None:
-        Deal.objects.filter(pk=deal.pk).update(next_contact_on=next_contact_on)
+    if next_contact_on is not None:
+        task_schedule(
+            agreed_by=acting_user,
+            client=client,
+            deal=deal,
+            due_on=next_contact_on,
+            due_time=next_contact_time,
+            what=activity.outcome or activity.note,
+            activity=activity,
+        )
     _activities_changed({(owner.pk, timezone.localdate(activity.at))})
     return activity
+
+
+# --- tasks: the next contacts agreed with clients ---------------------------------------------------
+
+
+def _thread(*, client: Client, deal: Deal | None):
+    """The open task of a deal, or of the client outside any deal, with what it belongs to locked: one
+    writer at a time keeps one open task per deal (and per client outside deals)."""
+    if deal is not None:
+        Deal.objects.select_for_update(no_key=True).filter(pk=deal.pk).first()
+        return Task.objects.filter(deal=deal, status=Task.Status.OPEN)
+    Client.objects.select_for_update(no_key=True).filter(pk=client.pk).first()
+    return Task.objects.filter(client=client, deal__isnull=True, status=Task.Status.OPEN)
+
+
+def _deal_next_contact_sync(deal_id: int | None) -> None:
+    """``Deal.next_contact_on`` is the due date of the deal's open task (none: no next contact): the
+    board, the deal list and the idle rule read it from the deal."""
+    if deal_id is None:
+        return
+    due_on = (
+        Task.objects.filter(deal_id=deal_id, status=Task.Status.OPEN)
+        .order_by("due_on")
+        .values_list("due_on", flat=True)
+        .first()
+    )
+    deal = Deal.objects.select_for_update(no_key=True).get(pk=deal_id)
+    if deal.next_contact_on != due_on:
+        deal.next_contact_on = due_on
+        deal.save(update_fields=["next_contact_on"])
+
+
+@transaction.atomic
+def task_schedule(
+    *,
+    agreed_by: User | None,
+    client: Client,
+    deal: Deal | None = None,
+    due_on: date,
+    due_time: time | None = None,
+    what: str = "",
+    activity: Activity | None = None,
+) -> Task:
+    """A next contact agreed with the client becomes an open task. It takes the place of the open task of
+    the same deal (or of the client outside a deal), which is closed as moved to it: the contact agreed
+    last is the next one. The services that record contacts (``activity_log``, ``follow_up_record``,
+    ``proposal_record``) call it after their own checks of who may."""
+    if deal is not None and deal.client_id != client.pk:
+        raise ValidationError({"deal": _("Сделка относится к другому клиенту.")})
+    now = timezone.now()
+    previous = list(_thread(client=client, deal=deal).values_list("pk", flat=True))
+    Task.objects.filter(pk__in=previous).update(status=Task.Status.MOVED, closed_at=now, closed_by=agreed_by)
+    task = Task(
+        client=client,
+        deal=deal,
+        activity=activity,
+        due_on=due_on,
+        due_time=due_time,
+        what=what.strip()[:300],
+        created_by=agreed_by,
+        created_at=now,
+    )
+    task.full_clean(validate_constraints=False)
+    task.save()
+    Task.objects.filter(pk__in=previous).update(moved_to=task)
+    _deal_next_contact_sync(deal.pk if deal else None)
+    return task
+
+
+def _checked_open_task(acting_user: User, task: Task) -> Task:
+    """The task, locked, if the user works it (its hunter now, or the head) and it is still open. Its
+    deal (or client) is locked first, in the order ``task_schedule`` takes them."""
+    task = Task.objects.select_related("client", "deal").get(pk=task.pk)
+    _thread(client=task.client, deal=task.deal)
+    task = Task.objects.select_for_update(of=("self",)).select_related("client", "deal").get(pk=task.pk)
+    works = can(acting_user, Capability.VIEW_ALL_HUNTERS) or (
+        can(acting_user, Capability.WORK_PIPELINE)
+        and (task.deal.owner_id if task.deal_id else task.client.owner_id) == acting_user.pk
+    )
+    if not works:
+        raise PermissionDenied
+    if task.status != Task.Status.OPEN:
+        raise ValidationError(_("Задача уже закрыта: её выполнили или перенесли."))
+    return task
+
+
+@transaction.atomic
+def task_done(*, acting_user: User, task: Task) -> Task:
+    """The contact took place: the task is closed as done."""
+    task = _checked_open_task(acting_user, task)
+    task.status = Task.Status.DONE
+    task.closed_at = timezone.now()
+    task.closed_by = acting_user
+    task.save(update_fields=["status", "closed_at", "closed_by"])
+    _deal_next_contact_sync(task.deal_id)
+    return task
+
+
+@transaction.atomic
+def task_move(
+    *, acting_user: User, task: Task, due_on: date, due_time: time | None = None, today: date | None = None
+) -> Task:
+    """The contact is put off to another day (``today``, the day of the move, or later): a new open task
+    with the same client, deal and agreement, the old one closed as moved to it. Returns the new task."""
+    task = _checked_open_task(acting_user, task)
+    if due_on < (today or timezone.localdate()):
+        raise ValidationError({"due_on": _("Перенести можно на сегодня или позже.")})
+    if (due_on, due_time) == (task.due_on, task.due_time):
+        raise ValidationError({"due_on": _("Задача уже назначена на этот день.")})
+    return task_schedule(
+        agreed_by=acting_user,
+        client=task.client,
+        deal=task.deal,
+        due_on=due_on,
+        due_time=due_time,
+        what=task.what,
+        activity=task.activity,
+    )
+
+
+@transaction.atomic
+def deal_tasks_done(*, acting_user: User, deal: Deal) -> int:
+    """Closes the deal's open task as done: the contact took place and nothing further was agreed (the
+    client confirmed the purchase). Returns how many were closed."""
+    closed = Task.objects.filter(deal=deal, status=Task.Status.OPEN).update(
+        status=Task.Status.DONE, closed_at=timezone.now(), closed_by=acting_user
+    )
+    _deal_next_contact_sync(deal.pk)
+    return closed
 
 
 def check_activity_date(*, owner: User, at: datetime, entered_on: date | None = None) -> None:
@@ -102,7 +249,7 @@ def check_activity_date(*, owner: User, at: datetime, entered_on: date | None = 
                     "Расчётный лист за %(month)s уже утверждён или закрыт: активности в этот месяц не "
                     "записываются."
                 )
-                % {"month": f"{day:%m.%Y}"}
+                % {"month": month_year(day, ACCUSATIVE)}
             }
         )
 

@@ -3,7 +3,7 @@
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -29,7 +29,7 @@ from django_filters.views import FilterView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability
-from atlanset_portal.templatetags.formatting import month_in_text
+from atlanset_portal.wording import ACCUSATIVE, month_year
 from compensation.projection import projected_pay
 from deals.models import Client, Deal
 from deals.selectors import overdue_deferred_payments, quality_claims
@@ -43,8 +43,8 @@ from . import drilldown, exports, selectors, services
 from .counters import month_progress
 from .figures import dashboard_figures, dashboard_figures_read, forecast_for, stored_figure
 from .filters import ActivityFilter, CallRecordFilter
-from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm
-from .models import Activity, DepartmentQuarterPlan
+from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm, TaskMoveForm
+from .models import Activity, DepartmentQuarterPlan, Task
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
 from .telephony import CSV_COLUMNS, CallLogFileError, CdrError, parse_cdr
 
@@ -252,13 +252,17 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         [progress] = month_progress(month=month, hunters=[user])
         tasks = selectors.tasks_due(hunter=user, today=today)
         # The quick form offers the deals due today; any other deal has its own link from its page.
-        due_deals = Deal.objects.filter(pk__in=[deal.pk for deal in tasks.due_deals]).select_related("client")
+        due_deals = Deal.objects.filter(
+            pk__in=[task.deal_id for task in tasks if task.deal_id]
+        ).select_related("client")
         projection = projected_pay(hunter=user, month=month)
         # The page lists the ten best upsides, each client with its phone: one query for their phones.
         prefetch_related_objects([upside.deal.client for upside in projection.upsides[:10]], "phones")
         return super().get_context_data(
             today=today,
             tasks=tasks,
+            task_count=len(tasks),
+            tomorrow=today + timedelta(days=1),
             # The morning run's other reminders (payments, idle deals, birthdays…); due contacts are above.
             reminders=Notification.objects.filter(recipient=user, for_day=today)
             .exclude(kind=NotificationKind.FOLLOW_UP_DUE)
@@ -318,6 +322,77 @@ class ActivityCreateView(CapabilityRequiredMixin, View):
                 return redirect("kpi:my_day")
         context = {"form": form, "next_url": request.POST.get("next", "")}
         return render(request, "kpi/activity_form.html", context, status=400)
+
+
+class TaskActionView(CapabilityRequiredMixin, View):
+    """A task of «Мой день» done or moved. With htmx the task's line is answered in place (gone, or the
+    moved task when it is still due today) with the count beside the heading, so the page keeps its
+    position; without JavaScript the form posts and «Мой день» opens again at the tasks."""
+
+    required_capability = Capability.WORK_PIPELINE
+
+    def perform(self, request, task: Task) -> tuple[Task | None, str]:
+        """Does the action; returns the task to show in its place (None: it leaves the list) and the
+        message. Raises ValidationError when refused."""
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        task = get_object_or_404(Task.objects.visible_to(request.user), pk=pk)
+        try:
+            shown, message = self.perform(request, task)
+        except ValidationError as error:
+            reason = " ".join(error.messages)
+            if request.htmx:
+                task = (
+                    Task.objects.select_related("client", "deal")
+                    .prefetch_related("client__phones")
+                    .get(pk=task.pk)
+                )
+                return self.line(request, task, error=reason, status=422)
+            messages.error(request, reason)
+        else:
+            if request.htmx:
+                return self.line(request, shown, notice=message)
+            messages.success(request, message)
+        return redirect(reverse("kpi:my_day") + "#tasks")
+
+    def line(self, request, task: Task | None, *, error: str = "", notice: str = "", status: int = 200):
+        today = timezone.localdate()
+        if task is not None and (not task.is_open or task.due_on > today):
+            task = None
+        if task is not None:
+            task = (
+                Task.objects.select_related("client", "deal")
+                .prefetch_related("client__phones")
+                .get(pk=task.pk)
+            )
+        context = {
+            "task": task,
+            "today": today,
+            "tomorrow": today + timedelta(days=1),
+            "task_error": error,
+            "task_notice": notice,
+            "task_count": selectors.tasks_due_count(hunter=request.user, today=today),
+        }
+        return render(request, "kpi/my_day.html#task-answer", context, status=status)
+
+
+class TaskDoneView(TaskActionView):
+    def perform(self, request, task):
+        services.task_done(acting_user=request.user, task=task)
+        return None, _("Задача выполнена: %(client)s.") % {"client": task.client.name}
+
+
+class TaskMoveView(TaskActionView):
+    def perform(self, request, task):
+        form = TaskMoveForm(request.POST)
+        if not form.is_valid():
+            raise ValidationError([message for errors in form.errors.values() for message in errors])
+        moved = services.task_move(acting_user=request.user, task=task, **form.cleaned_data)
+        return moved, _("Задача перенесена на %(day)s: %(client)s.") % {
+            "day": f"{moved.due_on:%d.%m.%Y}",
+            "client": task.client.name,
+        }
 
 
 class PlanGridView(CapabilityRequiredMixin, View):
@@ -401,7 +476,9 @@ class PlanGridView(CapabilityRequiredMixin, View):
         except ValidationError as error:
             messages.error(request, _("Не сохранено: %(reason)s") % {"reason": " ".join(error.messages)})
             return self.render(request, month, rows, self.quarter_form(month), status=400)
-        messages.success(request, _("Планы на %(month)s сохранены.") % {"month": month_in_text(month)})
+        messages.success(
+            request, _("Планы на %(month)s сохранены.") % {"month": month_year(month, ACCUSATIVE)}
+        )
         return redirect("kpi:plans", month=f"{month:%Y-%m}")
 
 

@@ -16,6 +16,16 @@ class NotificationKind(models.TextChoices):
     STATEMENTS_PENDING = "statements_pending", _("Расчётные листы ждут утверждения или закрытия")
     TRANSFER_RETURN = "transfer_return", _("Пора вернуть переданного клиента")
     STATEMENT_CHANGED = "statement_changed", _("Расчётный лист изменён после утверждения")
+    # Told once when something happens (notifications.events), not by the morning run.
+    SAMPLES_REQUESTED = "samples_requested", _("Новая заявка на пробники")
+    SAMPLES_UPDATED = "samples_updated", _("Пробники подготовлены, переданы или отклонены")
+    ORDER_TO_APPROVE = "order_to_approve", _("Заказ ждёт согласования производства")
+    ORDER_DECIDED = "order_decided", _("Заказ согласован или отклонён")
+    INVOICE_UPLOADED = "invoice_uploaded", _("Загружен счёт по сделке")
+    PAYMENT_RECORDED = "payment_recorded", _("Оплата или возврат по сделке")
+    DEAL_LOST_COMPLAINT = "deal_lost_complaint", _("Отказ из-за претензий к продукции")
+    TERMS_REQUESTED = "terms_requested", _("Запрос условий оплаты ждёт решения")
+    ORDER_OVER_LIMIT = "order_over_limit", _("Заказ сверх лимита отсрочки ждёт решения")
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -31,7 +41,9 @@ class NotificationQuerySet(models.QuerySet):
 
 class Notification(models.Model):
     """One reminder for one person. ``subject_key`` names what it is about (``deal:17``), so the same
-    reminder is created once per recipient, kind, subject and day however often the run repeats."""
+    reminder is created once per recipient, kind, subject and day however often the run repeats. A
+    notification of an event (``notifications.events``) also has ``event_key``, which names the event
+    itself (kind, object, transition): it is given once per recipient whatever the day."""
 
     class EmailState(models.TextChoices):
         PENDING = "pending", _("ждёт отправки")
@@ -50,6 +62,7 @@ class Notification(models.Model):
     title = models.CharField(_("заголовок"), max_length=200)
     body = models.TextField(_("текст"), blank=True)
     url = models.CharField(_("ссылка"), max_length=300, blank=True)
+    event_key = models.CharField(max_length=150, blank=True, editable=False)
     created_at = models.DateTimeField(_("создано"), default=timezone.now)
     read_at = models.DateTimeField(_("прочитано"), null=True, blank=True)
     email_state = models.CharField(max_length=10, choices=EmailState.choices, default=EmailState.PENDING)
@@ -67,7 +80,12 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient", "kind", "subject_key", "for_day"], name="notifications_once_per_day"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "event_key"],
+                condition=~Q(event_key=""),
+                name="notifications_once_per_event",
+            ),
         ]
         indexes = [
             models.Index(fields=["recipient", "read_at"]),

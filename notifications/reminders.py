@@ -20,12 +20,13 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import Role
 from atlanset_portal.templatetags.formatting import rub
+from atlanset_portal.wording import ACCUSATIVE, month_year
 from compensation.models import Statement
 from compensation.services import hunters_of_month
 from deals.models import ClientHoliday, Contact, Deal, Transfer
 from deals.selectors import overdue_deferred_payments
 from deals.stages import ORDER, DealStatus, Stage, definition
-from kpi.models import Activity, ActivityKind
+from kpi.models import Activity, Task
 from kpi.months import month_start, previous_month
 
 from .models import NotificationKind
@@ -58,47 +59,37 @@ def _day(value: date) -> str:
 
 
 def follow_ups_due(today: date, days: list[date]) -> Iterator[Reminder]:
-    """Open deals whose agreed next contact is today or overdue ("Дожим": call back on the agreed
-    date), and follow-ups agreed with a client outside a deal."""
-    deals = Deal.objects.filter(
-        status=DealStatus.OPEN, next_contact_on__lte=today, owner__is_active=True
-    ).values_list("pk", "owner_id", "next_contact_on", "client__name")
-    for pk, owner_id, due_on, client_name in deals.iterator(chunk_size=2000):
+    """Open tasks (kpi.Task: a next contact agreed on a call, meeting, message, follow-up or proposal)
+    due today or overdue, to whoever works the deal now (the client, for a contact outside a deal);
+    a task of a closed deal waits. One reminder per deal, or per client outside deals, a day."""
+    tasks = (
+        Task.objects.open()
+        .filter(due_on__lte=today)
+        .filter(
+            Q(deal__isnull=False, deal__status=DealStatus.OPEN, deal__owner__is_active=True)
+            | Q(deal__isnull=True, client__owner__is_active=True)
+        )
+        .values_list(
+            "deal_id", "deal__owner_id", "client_id", "client__owner_id", "client__name", "due_on", "due_time"
+        )
+    )
+    for deal_id, deal_owner_id, client_id, client_owner_id, client_name, due_on, due_time in tasks.iterator(
+        chunk_size=2000
+    ):
         overdue = due_on < days[0]
+        title = (
+            _("Просрочен контакт с «%(client)s» (с %(day)s)")
+            if overdue
+            else _("Сегодня связаться с «%(client)s»")
+        ) % {"client": client_name, "day": _day(due_on)}
+        if due_time is not None and not overdue:
+            title = _("%(title)s в %(time)s") % {"title": title, "time": f"{due_time:%H:%M}"}
         yield Reminder(
-            recipient_id=owner_id,
+            recipient_id=deal_owner_id if deal_id else client_owner_id,
             kind=NotificationKind.FOLLOW_UP_DUE,
-            subject_key=f"deal:{pk}",
-            title=(
-                _("Просрочен контакт с «%(client)s» (с %(day)s)")
-                if overdue
-                else _("Сегодня связаться с «%(client)s»")
-            )
-            % {"client": client_name, "day": _day(due_on)},
-            url=_deal_url(pk),
-        )
-    # A follow-up agreed with a client outside a deal: only the client's latest one counts (a later
-    # one reschedules it), and it goes to whoever owns the client now.
-    later = Activity.objects.filter(
-        kind=ActivityKind.FOLLOW_UP, deal__isnull=True, client=OuterRef("client"), at__gt=OuterRef("at")
-    )
-    follow_ups = (
-        Activity.objects.filter(
-            kind=ActivityKind.FOLLOW_UP,
-            deal__isnull=True,
-            next_contact_on__in=days,
-            client__owner__is_active=True,
-        )
-        .exclude(Exists(later))
-        .values_list("client_id", "client__owner_id", "client__name")
-    )
-    for client_id, owner_id, client_name in follow_ups.distinct():
-        yield Reminder(
-            recipient_id=owner_id,
-            kind=NotificationKind.FOLLOW_UP_DUE,
-            subject_key=f"client:{client_id}",
-            title=_("Сегодня связаться с «%(client)s»") % {"client": client_name},
-            url=_client_url(client_id),
+            subject_key=f"deal:{deal_id}" if deal_id else f"client:{client_id}",
+            title=title,
+            url=_deal_url(deal_id) if deal_id else _client_url(client_id),
         )
 
 
@@ -241,7 +232,7 @@ def statements_pending(today: date, days: list[date]) -> Iterator[Reminder]:
     to_approve = sum(1 for hunter in hunters if status.get(hunter.pk, Statement.Status.DRAFT) == "draft")
     to_lock = sum(1 for hunter in hunters if status.get(hunter.pk) == Statement.Status.APPROVED)
     url = f"{reverse('compensation:statements')}?month={month:%Y-%m}"
-    month_name = date_format(month, "F Y")
+    month_name = month_year(month, ACCUSATIVE)
     if to_approve:
         for recipient_id in _people(Role.SALES_HEAD):
             yield Reminder(

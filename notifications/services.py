@@ -1,4 +1,5 @@
-"""Writes for notifications: the daily reminder run, the email digest, reading and email preferences."""
+"""Writes for notifications: the daily reminder run, notifications of events, the email digest, reading
+and email preferences."""
 
 import hashlib
 import logging
@@ -8,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core import mail
@@ -23,6 +25,9 @@ from atlanset_portal.workdays import is_working_day, reminder_days
 
 from .models import EmailOptOut, Notification, NotificationKind, ReminderDay
 from .reminders import RULES, Reminder
+
+if TYPE_CHECKING:
+    from .events import EventNotice
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +45,7 @@ def notifications_create(*, reminders: Iterable[Reminder], for_day: date, queue_
             "recipient_id", "kind", "subject_key"
         )
     )
-    opted_out = set(EmailOptOut.objects.filter(user__in=recipients).values_list("user_id", "kind"))
-    with_email = set(User.objects.filter(pk__in=recipients).exclude(email="").values_list("pk", flat=True))
+    email_state = _email_states(recipients)
     fresh = [
         Notification(
             recipient_id=reminder.recipient_id,
@@ -51,12 +55,7 @@ def notifications_create(*, reminders: Iterable[Reminder], for_day: date, queue_
             title=reminder.title[:200],
             body=reminder.body,
             url=reminder.url,
-            email_state=(
-                Notification.EmailState.PENDING
-                if reminder.recipient_id in with_email
-                and (reminder.recipient_id, reminder.kind) not in opted_out
-                else Notification.EmailState.SKIPPED
-            ),
+            email_state=email_state(reminder.recipient_id, reminder.kind),
         )
         for key, reminder in wanted.items()
         if key not in existing
@@ -66,6 +65,52 @@ def notifications_create(*, reminders: Iterable[Reminder], for_day: date, queue_
     if queue_email and any(n.email_state == Notification.EmailState.PENDING for n in fresh):
         _queue_emails()
     return len(fresh)
+
+
+def _email_states(recipients: Iterable[int]):
+    """Whether a notification of a kind goes by email to each of the recipients: only to those with an
+    address who have not opted out of the kind (the bell shows it either way)."""
+    recipients = set(recipients)
+    opted_out = set(EmailOptOut.objects.filter(user__in=recipients).values_list("user_id", "kind"))
+    with_email = set(User.objects.filter(pk__in=recipients).exclude(email="").values_list("pk", flat=True))
+
+    def state(recipient_id: int, kind: str) -> str:
+        if recipient_id in with_email and (recipient_id, kind) not in opted_out:
+            return Notification.EmailState.PENDING
+        return Notification.EmailState.SKIPPED
+
+    return state
+
+
+def event_notifications_create(*, notices: Iterable["EventNotice"]) -> int:
+    """Stores each notice once per recipient and event (``notifications_once_per_event``), whatever the
+    day and however often it is repeated; returns how many are new. Their email goes out with the next
+    digest (``send-pending-notification-emails``, every ten minutes): a burst of events is one email
+    per person, not one each."""
+    notices = list(notices)
+    if not notices:
+        return 0
+    email_state = _email_states(notice.recipient_id for notice in notices)
+    today = timezone.localdate()
+    created = 0
+    for notice in notices:
+        # get_or_create: a concurrent or repeated delivery of the same event finds the row, and the
+        # unique constraint settles a race between two.
+        _notification, new = Notification.objects.get_or_create(
+            recipient_id=notice.recipient_id,
+            event_key=notice.event_key,
+            defaults={
+                "kind": notice.kind,
+                "subject_key": notice.event[:100],
+                "for_day": today,
+                "title": notice.title[:200],
+                "body": notice.body,
+                "url": notice.url[:300],
+                "email_state": email_state(notice.recipient_id, notice.kind),
+            },
+        )
+        created += new
+    return created
 
 
 def _queue_emails() -> None:
@@ -237,7 +282,7 @@ def _release_stale_claims() -> None:
 
 def _send_digest(recipient: User, items: list[Notification]) -> None:
     subject = (
-        items[0].title if len(items) == 1 else _("Напоминания портала: %(count)s") % {"count": len(items)}
+        items[0].title if len(items) == 1 else _("Уведомления портала: %(count)s") % {"count": len(items)}
     )
     body = render_to_string(
         "notifications/email_digest.txt",

@@ -11,24 +11,17 @@ ONBOARDED_DEMO_HUNTERS = ["ivanov", "smirnova", "sokolov"]
 
 
 def seed_demo_onboarding(*, author: User) -> bool:
-    """Creates the sections and questions once; returns whether it did."""
+    """Creates the sections and questions once; returns whether it did. A demo database made before
+    the bank grew gets the demo questions it lacks (by text), and its demo questions their sections."""
     if Section.objects.exists():
+        _top_up_question_bank()
         return False
     for position, spec in enumerate(SECTIONS, start=1):
         section = Section.objects.create(
             slug=spec["slug"], title=spec["title"], position=position, stage=spec["stage"] or ""
         )
         SectionVersion.objects.create(section=section, number=1, body=spec["body"], author=author)
-    for position, spec in enumerate(QUESTIONS, start=1):
-        question = Question.objects.create(
-            text=spec["text"], kind=spec["kind"], explanation=spec["explanation"], position=position
-        )
-        Choice.objects.bulk_create(
-            [
-                Choice(question=question, text=text, is_correct=correct, position=i)
-                for i, (text, correct) in enumerate(spec["choices"])
-            ]
-        )
+    _top_up_question_bank()
     versions = list(current_versions().values())
     for hunter in User.objects.filter(username__in=ONBOARDED_DEMO_HUNTERS):
         Acknowledgement.objects.bulk_create(
@@ -36,3 +29,30 @@ def seed_demo_onboarding(*, author: User) -> bool:
         )
         TestAttempt.objects.create(user=hunter, score=100, pass_mark=80, passed=True)
     return True
+
+
+def _top_up_question_bank() -> None:
+    sections = {section.slug: section for section in Section.objects.all()}
+    existing = {question.text: question for question in Question.objects.all()}
+    position = max((question.position for question in existing.values()), default=0)
+    for spec in QUESTIONS:
+        section = sections.get(spec["section"])
+        question = existing.get(spec["text"])
+        if question is not None:
+            if question.section_id is None and section is not None:
+                Question.objects.filter(pk=question.pk).update(section=section)
+            continue
+        position += 1
+        question = Question.objects.create(
+            text=spec["text"],
+            kind=spec["kind"],
+            explanation=spec["explanation"],
+            section=section,
+            position=position,
+        )
+        Choice.objects.bulk_create(
+            [
+                Choice(question=question, text=text, is_correct=correct, position=i)
+                for i, (text, correct) in enumerate(spec["choices"])
+            ]
+        )

@@ -65,7 +65,16 @@ class Question(models.Model):
 
     text = models.TextField(_("вопрос"))
     kind = models.CharField(_("вид"), max_length=10, choices=Kind.choices, default=Kind.SINGLE)
-    explanation = models.TextField(_("пояснение"), help_text=_("Показывается после попытки"))
+    explanation = models.TextField(_("пояснение"), help_text=_("Показывается после сданного теста"))
+    # Where the answer is in the regulations: a failed attempt links here instead of showing the answer.
+    section = models.ForeignKey(
+        Section,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="questions",
+        verbose_name=_("раздел регламента"),
+    )
     is_active = models.BooleanField(_("в тесте"), default=True)
     position = models.PositiveSmallIntegerField(default=0)
 
@@ -89,6 +98,26 @@ class Choice(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class TestDraw(models.Model):
+    """The questions drawn for a person's next attempt, each with its choices in the order shown.
+
+    Kept until the answers are accepted, so a reload shows the same test and answers are taken only for
+    these questions; one per person. The accepted attempt keeps the same questions in the same order
+    (its answers' positions)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_draw")
+    drawn_at = models.DateTimeField(default=timezone.now)
+    # [{"question": id, "choices": [choice ids in the order shown]}, …] in the order asked.
+    questions = models.JSONField()
+
+    class Meta:
+        verbose_name = _("выданный тест")
+        verbose_name_plural = _("выданные тесты")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {len(self.questions)}"
 
 
 class TestAttempt(models.Model):

@@ -1,16 +1,19 @@
 """Reads about onboarding: current versions, each person's progress, the regulations rendered safely."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import markdown
 import nh3
+from django.conf import settings
 from django.db.models import Count, Max, Q
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 
-from .models import Acknowledgement, Section, SectionVersion, TestAttempt
+from .models import Acknowledgement, Question, Section, SectionVersion, TestAttempt, TestDraw
 
 # What the regulations' Markdown may produce; everything else (scripts, styles, handlers) is dropped.
 ALLOWED_TAGS = {
@@ -108,3 +111,34 @@ def onboarding_complete(user: User) -> bool:
 def sections_with_versions() -> list[tuple[Section, SectionVersion | None]]:
     versions = current_versions()
     return [(section, versions.get(section.pk)) for section in Section.objects.all()]
+
+
+def next_attempt_at(user: User) -> datetime | None:
+    """When the person may start a new attempt, while the last one failed less than
+    ONBOARDING_RETRY_WAIT_MINUTES ago; None when they may start now."""
+    last = TestAttempt.objects.filter(user=user).order_by("-finished_at").first()
+    if last is None or last.passed:
+        return None
+    until = last.finished_at + timedelta(minutes=settings.ONBOARDING_RETRY_WAIT_MINUTES)
+    return until if until > timezone.now() else None
+
+
+def drawn_questions(draw: TestDraw) -> list[Question] | None:
+    """The drawn questions in the order asked, each with ``shown_choices`` in the order shown; None when
+    the bank changed since the draw (a question taken out of the test, or its choices edited)."""
+    ids = [item["question"] for item in draw.questions]
+    by_id = {
+        question.pk: question
+        for question in Question.objects.filter(pk__in=ids, is_active=True).prefetch_related("choices")
+    }
+    questions = []
+    for item in draw.questions:
+        question = by_id.get(item["question"])
+        if question is None:
+            return None
+        choices = {choice.pk: choice for choice in question.choices.all()}
+        if set(choices) != set(item["choices"]):
+            return None
+        question.shown_choices = [choices[pk] for pk in item["choices"]]
+        questions.append(question)
+    return questions

@@ -2,7 +2,7 @@
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -10,13 +10,23 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability
 
-from .models import Acknowledgement, AttemptAnswer, Choice, Question, Section, SectionVersion, TestAttempt
-from .selectors import current_versions
+from .models import (
+    Acknowledgement,
+    AttemptAnswer,
+    Choice,
+    Question,
+    Section,
+    SectionVersion,
+    TestAttempt,
+    TestDraw,
+)
+from .selectors import current_versions, drawn_questions, next_attempt_at
 
 
 @transaction.atomic
@@ -60,59 +70,132 @@ def answer_points(*, kind: str, correct: set[int], chosen: set[int]) -> Decimal:
     return max(Decimal(0), earned).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
 
-def test_questions(*, seed: int | None = None) -> list[Question]:
-    """The active questions in a shuffled order, their choices shuffled too."""
-    questions = list(Question.objects.filter(is_active=True).prefetch_related("choices"))
-    shuffle = random.Random(seed).shuffle
-    shuffle(questions)
-    for question in questions:
-        question.shuffled_choices = list(question.choices.all())
-        shuffle(question.shuffled_choices)
-    return questions
+class TestWait(Exception):
+    """No new attempt yet: the last one failed less than ONBOARDING_RETRY_WAIT_MINUTES ago."""
+
+    def __init__(self, until: datetime):
+        super().__init__(until)
+        self.until = until
 
 
-@dataclass
-class AttemptResult:
-    attempt: TestAttempt
-    per_question: list[tuple[Question, set[int], set[int], Decimal]]
+class TestChanged(Exception):
+    """The drawn test no longer matches the question bank (a question was taken out of the test or its
+    choices were edited): the person gets a new draw."""
+
+
+class NoTestDrawn(Exception):
+    """Answers came for a test that is not drawn: already accepted (sent twice) or never opened."""
+
+
+class UnansweredQuestions(ValidationError):
+    """Some drawn questions have no answer: refused, the draw kept, no attempt counted."""
+
+    def __init__(self, positions: list[int], *, total: int):
+        self.positions = positions
+        if len(positions) == total:
+            message = _("Вы не ответили ни на один вопрос: попытка не засчитана.")
+        else:
+            message = ngettext(
+                "Ответьте на все вопросы: без ответа остался вопрос № %(numbers)s. Попытка не засчитана.",
+                "Ответьте на все вопросы: без ответа остались вопросы № %(numbers)s. Попытка не засчитана.",
+                len(positions),
+            ) % {"numbers": ", ".join(str(position) for position in positions)}
+        super().__init__(message)
 
 
 @transaction.atomic
-def attempt_submit(
-    *, acting_user: User, answers: Mapping[int, Sequence[int]], order: Sequence[int]
-) -> TestAttempt:
-    """Scores and stores an attempt: ``answers`` maps question ids to the chosen choice ids."""
-    questions = {q.pk: q for q in Question.objects.filter(is_active=True).prefetch_related("choices")}
-    # The attempt must answer exactly the current test: every active question, each once.
-    if not questions or len(order) != len(set(order)) or set(order) != set(questions):
-        raise ValidationError(_("Тест изменился, пока вы отвечали: начните заново."))
-    total = Decimal(0)
+def test_draw(*, acting_user: User, rng: random.Random | None = None) -> TestDraw | None:
+    """The person's test: the one drawn before while it still matches the bank (a reload shows the same
+    questions), otherwise ONBOARDING_TEST_QUESTIONS active questions drawn at random (all of them when
+    the bank is smaller), questions and choices shuffled. None while the bank is empty. A new draw is
+    refused with ``TestWait`` until the waiting time after a failed attempt has passed."""
+    draw = TestDraw.objects.select_for_update().filter(user=acting_user).first()
+    if draw is not None:
+        if drawn_questions(draw) is not None:
+            return draw
+        draw.delete()
+    else:
+        until = next_attempt_at(acting_user)
+        if until is not None:
+            raise TestWait(until)
+    bank = list(Question.objects.filter(is_active=True).prefetch_related("choices"))
+    if not bank:
+        return None
+    rng = rng or random.SystemRandom()
+    asked = rng.sample(bank, min(settings.ONBOARDING_TEST_QUESTIONS, len(bank)))
+    questions = []
+    for question in asked:
+        choices = [choice.pk for choice in question.choices.all()]
+        rng.shuffle(choices)
+        questions.append({"question": question.pk, "choices": choices})
+    # Two tabs opening the test at once get the same draw (one per person).
+    draw, _created = TestDraw.objects.get_or_create(user=acting_user, defaults={"questions": questions})
+    return draw
+
+
+@transaction.atomic
+def attempt_submit(*, acting_user: User, answers: Mapping[int, Sequence[str | int]]) -> TestAttempt:
+    """Scores and stores the answers to the person's drawn test; ``answers`` maps question ids to the
+    chosen choice ids. Every drawn question needs an answer (``UnansweredQuestions`` otherwise, the draw
+    kept and nothing counted); answers to questions not drawn or with choices not offered are refused.
+    The accepted attempt ends the draw."""
+    draw = TestDraw.objects.select_for_update().filter(user=acting_user).first()
+    if draw is None:
+        raise NoTestDrawn
+    questions = drawn_questions(draw)
+    if questions is None:
+        raise TestChanged
+    if set(answers) - {question.pk for question in questions}:
+        raise ValidationError(_("Ответы принимаются только на вопросы вашего теста."))
+    chosen_by_question: dict[int, set[int]] = {}
+    unanswered = []
+    for position, question in enumerate(questions, start=1):
+        try:
+            chosen = {int(choice) for choice in answers.get(question.pk, ())}
+        except (TypeError, ValueError):
+            chosen = None
+        if chosen is None or not chosen <= {choice.pk for choice in question.shown_choices}:
+            message = _("Ответ на вопрос № %(n)s не из предложенных вариантов.")
+            raise ValidationError(message % {"n": position})
+        if not chosen:
+            unanswered.append(position)
+        elif question.kind == Question.Kind.SINGLE and len(chosen) > 1:
+            raise ValidationError(_("В вопросе № %(n)s нужно выбрать один ответ.") % {"n": position})
+        chosen_by_question[question.pk] = chosen
+    if unanswered:
+        raise UnansweredQuestions(unanswered, total=len(questions))
+    draw.delete()
+
     rows = []
-    for position, question_id in enumerate(order, start=1):
-        question = questions[question_id]
-        valid = {choice.pk for choice in question.choices.all()}
-        chosen = {int(choice) for choice in answers.get(question_id, []) if int(choice) in valid}
-        correct = {choice.pk for choice in question.choices.all() if choice.is_correct}
+    total = Decimal(0)
+    for question in questions:
+        chosen = chosen_by_question[question.pk]
+        correct = {choice.pk for choice in question.shown_choices if choice.is_correct}
         points = answer_points(kind=question.kind, correct=correct, chosen=chosen)
         total += points
-        rows.append((question, position, chosen, points))
-    score = (total * 100 / len(order)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        rows.append((question, chosen, points))
+    score = (total * 100 / len(questions)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     pass_mark = Decimal(settings.ONBOARDING_PASS_MARK)
     attempt = TestAttempt.objects.create(
         user=acting_user, score=score, pass_mark=pass_mark, passed=score >= pass_mark
     )
-    for question, position, chosen, points in rows:
-        AttemptAnswer.objects.create(
-            attempt=attempt,
-            question=question,
-            position=position,
-            points=points,
-            chosen=[
-                {"id": c.pk, "text": c.text, "correct": c.is_correct}
-                for c in question.choices.all()
-                if c.pk in chosen
-            ],
-        )
+    AttemptAnswer.objects.bulk_create(
+        [
+            AttemptAnswer(
+                attempt=attempt,
+                question=question,
+                position=position,
+                points=points,
+                # As the choices read now: editing the question later does not rewrite history.
+                chosen=[
+                    {"id": choice.pk, "text": choice.text, "correct": choice.is_correct}
+                    for choice in question.shown_choices
+                    if choice.pk in chosen
+                ],
+            )
+            for position, (question, chosen, points) in enumerate(rows, start=1)
+        ]
+    )
     return attempt
 
 
@@ -126,6 +209,7 @@ def question_save(
     choices: Sequence[tuple[str, bool]],
     question: Question | None = None,
     is_active: bool = True,
+    section: Section | None = None,
 ) -> Question:
     if not can(acting_user, Capability.EDIT_REGULATIONS):
         raise PermissionDenied
@@ -139,11 +223,12 @@ def question_save(
         raise ValidationError(_("Отметьте верные варианты."))
     if question is None:
         question = Question(position=(Question.objects.aggregate(p=Max("position"))["p"] or 0) + 1)
-    question.text, question.kind, question.explanation, question.is_active = (
+    question.text, question.kind, question.explanation, question.is_active, question.section = (
         text.strip(),
         kind,
         explanation.strip(),
         is_active,
+        section,
     )
     question.save()
     question.choices.all().delete()

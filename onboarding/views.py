@@ -1,8 +1,11 @@
 """The regulations, acknowledgements, the test and everyone's progress."""
 
 import difflib
+import math
+import re
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -20,7 +23,7 @@ from compensation.statements import scheme_for
 from deals import stages
 
 from . import selectors, services
-from .models import Acknowledgement, Question, Section, TestAttempt
+from .models import Acknowledgement, Question, Section, TestAttempt, TestDraw
 
 
 def _may_read(user) -> bool:
@@ -58,6 +61,10 @@ class OverviewView(ReadRegulationsMixin, View):
                 "sections": sections,
                 "progress": progress,
                 "attempts": TestAttempt.objects.filter(user=request.user)[:5],
+                "next_attempt_at": selectors.next_attempt_at(request.user),
+                "questions_asked": settings.ONBOARDING_TEST_QUESTIONS,
+                "pass_mark": settings.ONBOARDING_PASS_MARK,
+                "wait_minutes": settings.ONBOARDING_RETRY_WAIT_MINUTES,
             },
         )
 
@@ -168,35 +175,90 @@ class SectionHistoryView(ReadRegulationsMixin, View):
         )
 
 
+ANSWER_FIELD = re.compile(r"q\d{1,18}")
+
+
 class TestView(ReadRegulationsMixin, View):
-    """The test: shuffled questions; after submitting, the score and every explanation."""
+    """The test: the person's drawn questions (the same on a reload); after an accepted attempt, its
+    result. A sheet with unanswered questions comes back with the error and what was ticked."""
 
     def get(self, request):
-        questions = services.test_questions()
-        return render(
-            request,
-            "onboarding/test.html",
-            {"questions": questions, "order": ",".join(str(q.pk) for q in questions)},
-        )
+        try:
+            draw = services.test_draw(acting_user=request.user)
+        except services.TestWait as wait:
+            return self.render_wait(request, wait.until)
+        questions = selectors.drawn_questions(draw) if draw else []
+        return self.render_test(request, questions)
 
     def post(self, request):
+        # Each question's choices come as q<question id>; the service refuses ids that were not drawn.
+        answers = {
+            int(key[1:]): request.POST.getlist(key) for key in request.POST if ANSWER_FIELD.fullmatch(key)
+        }
         try:
-            order = [int(part) for part in request.POST.get("order", "").split(",") if part]
-            answers = {qid: request.POST.getlist(f"q{qid}") for qid in order}
-            attempt = services.attempt_submit(acting_user=request.user, answers=answers, order=order)
-        except (ValueError, ValidationError):
+            attempt = services.attempt_submit(acting_user=request.user, answers=answers)
+        except services.NoTestDrawn:
+            messages.error(request, _("Эти ответы уже приняты или тест не был открыт: откройте тест снова."))
+            return redirect("onboarding:test")
+        except services.TestChanged:
             messages.error(request, _("Тест изменился, пока вы отвечали: пройдите его заново."))
             return redirect("onboarding:test")
+        except ValidationError as error:
+            draw = TestDraw.objects.filter(user=request.user).first()
+            questions = (selectors.drawn_questions(draw) if draw else None) or []
+            unanswered = set(getattr(error, "positions", ()))
+            for position, question in enumerate(questions, start=1):
+                question.ticked = set(answers.get(question.pk, ()))
+                question.unanswered = position in unanswered
+            return self.render_test(request, questions, error=" ".join(error.messages), status=400)
         return redirect("onboarding:attempt", pk=attempt.pk)
+
+    def render_test(self, request, questions, *, error: str = "", status: int = 200):
+        context = {
+            "questions": questions,
+            "error": error,
+            "pass_mark": settings.ONBOARDING_PASS_MARK,
+            "wait_minutes": settings.ONBOARDING_RETRY_WAIT_MINUTES,
+        }
+        return render(request, "onboarding/test.html", context, status=status)
+
+    def render_wait(self, request, until):
+        now = timezone.now()
+        context = {
+            "wait_until": until,
+            "wait_other_day": timezone.localdate(until) != timezone.localdate(now),
+            "minutes_left": math.ceil((until - now).total_seconds() / 60),
+            "last_attempt": TestAttempt.objects.filter(user=request.user).order_by("-finished_at").first(),
+        }
+        return render(request, "onboarding/test_wait.html", context)
 
 
 class AttemptView(ReadRegulationsMixin, View):
+    """An attempt's result. The right answers and explanations only after a pass (and always for the
+    head, who keeps the bank); a failed attempt names the questions answered wrongly and links their
+    sections of the regulations, so a retry cannot be learnt from the result page."""
+
     def get(self, request, pk: int):
         attempt = get_object_or_404(TestAttempt, pk=pk)
-        if attempt.user_id != request.user.pk and not can(request.user, Capability.EDIT_REGULATIONS):
+        keeps_bank = can(request.user, Capability.EDIT_REGULATIONS)
+        if attempt.user_id != request.user.pk and not keeps_bank:
             raise Http404
-        answers = attempt.answers.select_related("question").prefetch_related("question__choices")
-        return render(request, "onboarding/attempt.html", {"attempt": attempt, "answers": answers})
+        answers = list(
+            attempt.answers.select_related("question__section").prefetch_related("question__choices")
+        )
+        show_answers = attempt.passed or keeps_bank
+        return render(
+            request,
+            "onboarding/attempt.html",
+            {
+                "attempt": attempt,
+                "answers": answers,
+                "show_answers": show_answers,
+                "wrong": [answer for answer in answers if answer.points < 1],
+                "right_count": sum(1 for answer in answers if answer.points == 1),
+                "next_attempt_at": None if show_answers else selectors.next_attempt_at(attempt.user),
+            },
+        )
 
 
 class ProgressView(CapabilityRequiredMixin, View):
@@ -214,6 +276,12 @@ class QuestionForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("Вид"), choices=Question.Kind.choices)
     explanation = forms.CharField(
         label=gettext_lazy("Пояснение после ответа"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    section = forms.ModelChoiceField(
+        label=gettext_lazy("Раздел регламента с ответом"),
+        queryset=Section.objects.all(),
+        required=False,
+        help_text=gettext_lazy("Не сдавшему тест портал показывает ссылку на него вместо верного ответа."),
     )
     is_active = forms.BooleanField(label=gettext_lazy("В тесте"), required=False, initial=True)
 
@@ -245,19 +313,12 @@ class QuestionsView(CapabilityRequiredMixin, View):
                 "text": question.text,
                 "kind": question.kind,
                 "explanation": question.explanation,
+                "section": question.section_id,
                 "is_active": question.is_active,
             }
             for index, choice in enumerate(question.choices.all(), start=1):
                 initial.update({f"choice_{index}": choice.text, f"correct_{index}": choice.is_correct})
-        return render(
-            request,
-            "onboarding/questions.html",
-            {
-                "questions": Question.objects.prefetch_related("choices"),
-                "form": QuestionForm(initial=initial),
-                "question": question,
-            },
-        )
+        return self.render_bank(request, QuestionForm(initial=initial), question)
 
     def post(self, request, pk: int | None = None):
         question = get_object_or_404(Question, pk=pk) if pk else None
@@ -272,15 +333,24 @@ class QuestionsView(CapabilityRequiredMixin, View):
                     explanation=form.cleaned_data["explanation"],
                     choices=form.choices(),
                     is_active=form.cleaned_data["is_active"],
+                    section=form.cleaned_data["section"],
                 )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
                 messages.success(request, _("Вопрос сохранён."))
                 return redirect("onboarding:questions")
-        return render(
-            request,
-            "onboarding/questions.html",
-            {"questions": Question.objects.prefetch_related("choices"), "form": form, "question": question},
-            status=400,
-        )
+        return self.render_bank(request, form, question, status=400)
+
+    def render_bank(self, request, form, question, *, status: int = 200):
+        questions = list(Question.objects.select_related("section"))
+        active = sum(1 for item in questions if item.is_active)
+        context = {
+            "questions": questions,
+            "form": form,
+            "question": question,
+            "active_count": active,
+            "bank_min": settings.ONBOARDING_QUESTION_BANK_MIN,
+            "asked": min(settings.ONBOARDING_TEST_QUESTIONS, active),
+        }
+        return render(request, "onboarding/questions.html", context, status=status)

@@ -57,7 +57,11 @@ def superuser(db):
 
 
 # Data the migrations create (role groups, refusal reasons), which a transactional test's flush removes.
-DATA_MIGRATIONS = ["accounts.migrations.0002_role_groups", "deals.migrations.0002_lost_reasons"]
+DATA_MIGRATIONS = [
+    "accounts.migrations.0002_role_groups",
+    "deals.migrations.0002_lost_reasons",
+    "deals.migrations.0022_product_complaint_reason",
+]
 
 
 @pytest.fixture
@@ -67,6 +71,7 @@ def migrated_data(transactional_db):
 
     import_module(DATA_MIGRATIONS[0]).create_role_groups(apps, schema_editor=None)
     import_module(DATA_MIGRATIONS[1]).create_reasons(apps, schema_editor=None)
+    import_module(DATA_MIGRATIONS[2]).create_reason(apps, schema_editor=None)
 
 
 @pytest.hookimpl(trylast=True)

@@ -43,11 +43,13 @@ from compensation import models as compensation_models
 from compensation.services import expense_claim
 from deals import models as deals_models
 from deals.models import DealDocument, LostReason, Order, OrderVersion, PaymentTermsRequest, SampleRequest
-from deals.services import client_transfer, payment_terms_request_create
+from deals.services import client_transfer, payment_terms_request_create, sample_request_create
 from deals.stages import Stage
 from imports import models as imports_models
 from imports.models import ImportJob
 from kpi import models as kpi_models
+from kpi.models import ActivityKind
+from kpi.services import activity_log
 from notifications import models as notifications_models
 from notifications.models import Notification, NotificationKind
 from notifications.reminders import Reminder
@@ -56,7 +58,8 @@ from onboarding import models as onboarding_models
 from onboarding.demo import seed_demo_onboarding
 from onboarding.models import Question, Section
 from onboarding.services import attempt_submit
-from tests.deals.factories import Pipeline, make_client, make_deal
+from onboarding.services import test_draw as draw_test
+from tests.deals.factories import Pipeline, make_client, make_deal, order_post, samples_post
 from tests.factories import UserFactory
 
 # The production rule (the test settings switch it off): these roles confirm a TOTP code after the password.
@@ -122,9 +125,9 @@ MATRIX: dict[str, Row] = {
     # --- accounts -------------------------------------------------------------------------------------
     "home": Row({},
         get={ANON: LOGIN, A: Go("kpi:my_day"), B: Go("kpi:my_day"), HEAD: Go("kpi:dashboard"),
-             BUH: Go("compensation:payments"), PROD: Go("deals:production_queue")},
+             BUH: Go("compensation:home"), PROD: Go("deals:production_queue")},
         post={ANON: LOGIN, A: Go("kpi:my_day"), B: Go("kpi:my_day"), HEAD: Go("kpi:dashboard"),
-              BUH: Go("compensation:payments"), PROD: Go("deals:production_queue")}),
+              BUH: Go("compensation:home"), PROD: Go("deals:production_queue")}),
     # Signed-in users are sent home (redirect_authenticated_user); an empty sign-in form is shown again.
     "login": Row({}, get=every(Go("home"), ANON=200), post=every(Go("home"), ANON=200)),
     # Logout is POST only (Django 5+); it is not login_not_required, so anonymous visitors go to sign-in.
@@ -139,7 +142,7 @@ MATRIX: dict[str, Row] = {
     # Only the roles that confirm sign-in with a code have anything to do here; the others go home.
     "two_factor": Row({},
         get={ANON: LOGIN, A: Go("kpi:my_day"), B: Go("kpi:my_day"), HEAD: Go("kpi:dashboard"),
-             BUH: Go("compensation:payments"), PROD: Go("deals:production_queue")},
+             BUH: Go("compensation:home"), PROD: Go("deals:production_queue")},
         post={ANON: LOGIN, A: Go("kpi:my_day"), B: Go("kpi:my_day"), HEAD: 400, BUH: 400,
               PROD: Go("deals:production_queue")}),
     # The head's audit history (changes to deals, payments, plans, schemes, statements; client exports).
@@ -167,7 +170,7 @@ MATRIX: dict[str, Row] = {
     "onboarding:stage": Row({"stage": "stage"},
         get=every(Go("onboarding:section", slug="section"), ANON=LOGIN),
         post=every(Go("onboarding:section", slug="section"), ANON=LOGIN)),
-    # An empty answer sheet does not match the test: back to the test.
+    # No test drawn in the world (hunter A's was answered): an answer sheet goes back to the test page.
     "onboarding:test": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: Go("onboarding:test"), B: Go("onboarding:test"), HEAD: Go("onboarding:test"),
@@ -335,6 +338,15 @@ MATRIX: dict[str, Row] = {
     "deals:production_queue": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
+    # What production has handled; production reads it, nobody else, and nothing is posted there.
+    "deals:production_history": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 200},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405}),
+    # The summary of a deal with a sample request in the queue: production and the head read it (a deal
+    # with nothing in the queue has no summary: tests/deals/test_production_pages.py).
+    "deals:production_deal": Row({"pk": "queued_deal"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 200},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 403, PROD: 405}),
     # An empty decision is a message on the queue.
     "deals:sample_status": Row({"pk": "sample"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 403, PROD: 405},
@@ -356,6 +368,14 @@ MATRIX: dict[str, Row] = {
     "kpi:activity_create": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 400, B: 400, HEAD: 400, BUH: 403, PROD: 403}),
+    # Hunter A's task (the next contact agreed at a meeting on the world's deal). Done or moved by whoever
+    # works the deal, hunter A or the head; without a date the move is refused with a message on «Мой день».
+    "kpi:task_done": Row({"pk": "task"},
+        get={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: Go("kpi:my_day"), B: 404, HEAD: Go("kpi:my_day"), BUH: 403, PROD: 403}),
+    "kpi:task_move": Row({"pk": "task"},
+        get={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: Go("kpi:my_day"), B: 404, HEAD: Go("kpi:my_day"), BUH: 403, PROD: 403}),
     # An empty grid is every row left empty: nobody gets a plan, nothing is saved, the grid is shown again.
     "kpi:plans": Row({"month": "month"},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 403, PROD: 403},
@@ -375,6 +395,33 @@ MATRIX: dict[str, Row] = {
     # counts for nothing and no token is 403 for everyone (see test_telephony_webhook_takes_only_its_token).
     "kpi:telephony_cdr": Row({}, get=every(405), post=every(403)),
     # --- pay -----------------------------------------------------------------------------------------------
+    # The accountant's home (SPEC §8): hers and the head's.
+    "compensation:home": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 200, BUH: 200, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 405, BUH: 405, PROD: 403}),
+    # A bank line that recorded no payment: the accountant records it on a deal or sets it aside; an empty
+    # POST chooses neither and is shown the page again.
+    "compensation:bank_line": Row({"pk": "bank_line"},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 200, PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 400, PROD: 403}),
+    # The printable statement, its PDF and its spreadsheet: whoever reads the statement; GET only.
+    "compensation:statement_print": Row({"username": "hunter_a", "month": "month"},
+        get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 200, PROD: 404}, post=every(405, ANON=LOGIN)),
+    "compensation:statement_pdf": Row({"username": "hunter_a", "month": "month"},
+        get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 200, PROD: 404}, post=every(405, ANON=LOGIN)),
+    "compensation:statement_export": Row({"username": "hunter_a", "month": "month"},
+        get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 200, PROD: 404}, post=every(405, ANON=LOGIN)),
+    # Sending the statement to the hunter: the head and the accountant; an empty POST (no key, and a month
+    # not locked) is a message on the statement page, nothing sent.
+    "compensation:statement_send": Row({"username": "hunter_a", "month": "month"},
+        get=every(405, ANON=LOGIN),
+        post={ANON: LOGIN, A: 403, B: 404,
+              HEAD: Go("compensation:statement", username="hunter_a", month="month"),
+              BUH: Go("compensation:statement", username="hunter_a", month="month"), PROD: 404}),
+    # The 1C:ЗУП payroll file: the accountant's; with nothing locked in the month, back to the list.
+    "compensation:payroll_export": Row({},
+        get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: Go("compensation:statements"), PROD: 403},
+        post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 405, PROD: 403}),
     "compensation:payments": Row({},
         get={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 200, PROD: 403},
         post={ANON: LOGIN, A: 403, B: 403, HEAD: 403, BUH: 405, PROD: 403}),
@@ -487,14 +534,24 @@ def build_world() -> World:
     }
     hunter = users[A]
     seed_demo_onboarding(author=users[HEAD])
-    questions = list(Question.objects.filter(is_active=True).values_list("pk", flat=True))
-    attempt = attempt_submit(acting_user=hunter, answers={}, order=questions)
+    drawn = draw_test(acting_user=hunter).questions
+    attempt = attempt_submit(
+        acting_user=hunter, answers={item["question"]: item["choices"][:1] for item in drawn}
+    )
 
     # A deal at «Получение оплаты»: it has a sample request, an approved order, an invoice and a shipment,
     # and the accountant sees it (from stage «Сделка» on).
     pipeline = Pipeline(hunter=hunter, production=users[PROD], accountant=users[BUH])
     client = make_client(acting_user=hunter, name="Салон «Лотос»")
     deal = pipeline.advance_to(make_deal(acting_user=hunter, client=client), Stage.PAYMENT)
+    meeting = activity_log(
+        acting_user=hunter,
+        kind=ActivityKind.MEETING,
+        client=client,
+        deal=deal,
+        outcome="Ждут счёт",
+        next_contact_on=timezone.localdate(),
+    )
     expense = expense_claim(
         acting_user=hunter,
         amount=Decimal("1200.00"),
@@ -543,8 +600,29 @@ def build_world() -> World:
     bank_job = ImportJob.objects.create(
         kind=ImportJob.Kind.BANK, owner=users[BUH], result={"summary": "—"}, **done
     )
+    # A deal of hunter A whose sample request waits in production's queue.
+    queued_deal = pipeline.advance_to(
+        make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Кафе «Очередь»")),
+        Stage.SAMPLES,
+    )
+    sample_request_create(
+        acting_user=hunter,
+        deal=queued_deal,
+        lines=[(pipeline.product, 2)],
+        receiver_name="Мария",
+        receiver_phone="+79120001122",
+        potential_volume="20 л в месяц",
+    )
+    bank_line = compensation_models.BankLine.objects.create(
+        document_number="901",
+        document_date=timezone.localdate(),
+        amount=Decimal("700.00"),
+        payer_inn="5408131553",
+        reason="плательщик не найден среди клиентов",
+    )
     sessions = {role: session_of(user) for role, user in users.items()}
     ref = {
+        "queued_deal": queued_deal.pk,
         "client": client.pk,
         "deal": deal.pk,
         "document": DealDocument.objects.get(deal=deal, kind=DealDocument.Kind.INVOICE).pk,
@@ -555,14 +633,16 @@ def build_world() -> World:
         "product": pipeline.product.pk,
         "lost_reason": LostReason.objects.get(code="competitor").pk,
         "expense": expense.pk,
+        "task": kpi_models.Task.objects.get(activity=meeting).pk,
         "transfer": transfer.pk,
         "transferred_client": stand_in_client.pk,
         "notification": Notification.objects.get(recipient=hunter).pk,
         "lead_job": lead_job.pk,
         "call_job": call_job.pk,
         "bank_job": bank_job.pk,
+        "bank_line": bank_line.pk,
         "attempt": attempt.pk,
-        "question": questions[0],
+        "question": Question.objects.filter(is_active=True).values_list("pk", flat=True)[0],
         "section": section.slug,
         "stage": Stage.CALL.value,
         "month": f"{timezone.localdate():%Y-%m}",
@@ -628,9 +708,10 @@ MAIN_TABLES = [
         (deals_models, "Client ClientPhone Contact Product LostReason Deal StageChange CallResult"),
         (deals_models, "DealDocument Proposal SampleRequest FollowUp Order OrderLine Shipment Payment"),
         (deals_models, "Feedback Transfer ClientExport OrderVersion OrderVersionLine PaymentTermsRequest"),
-        (kpi_models, "Activity MonthlyPlan DepartmentQuarterPlan CallRecord"),
+        (kpi_models, "Activity MonthlyPlan DepartmentQuarterPlan CallRecord Task"),
         (compensation_models, "PaySchemeVersion Statement Adjustment Expense Dispute"),
-        (onboarding_models, "SectionVersion Acknowledgement Question TestAttempt"),
+        (onboarding_models, "SectionVersion Acknowledgement Question TestAttempt TestDraw"),
+        (compensation_models, "StatementEmail BankLine"),
         (notifications_models, "Notification EmailOptOut"),
         (deals_models, "LeadImportUpload"),
         (imports_models, "ImportJob"),
@@ -653,6 +734,7 @@ def snapshot(world: World) -> dict:
         (SampleRequest, ref["sample"], ("status",)),
         (compensation_models.Expense, ref["expense"], ("status", "approved_amount")),
         (Notification, ref["notification"], ("read_at",)),
+        (kpi_models.Task, ref["task"], ("status", "due_on")),
     ]
     for model, pk, columns in states:
         table = quote(model._meta.db_table)
@@ -768,6 +850,8 @@ def _valid_bodies(world: World) -> list[tuple[str, str, dict]]:
         ("compensation:expenses", BUH, {"amount": "100.00", "note": "Такси", "receipt": receipt}),
         ("deals:follow_up", BUH, {"outcome": "Готов заказать", "client_confirmed": "on"}),
         ("deals:shipment", BUH, shipment),
+        ("deals:order", BUH, order_post((ref["product"], "12", "500,00"))),
+        ("deals:samples", BUH, samples_post((ref["product"], "2"))),
     ]
 
 
@@ -786,7 +870,9 @@ def test_forbidden_roles_with_a_valid_body_change_nothing(world, db):
 OWNED_BY_A = {
     *"client deal document expense notification attempt hunter_a order sample".split(),  # noqa: SIM905
     "order_version",
+    "queued_deal",
     "terms_request",
+    "task",
     "lead_job",
 }
 
@@ -889,8 +975,9 @@ MALFORMED_IDS = [
     ("compensation:statements", HEAD, {"action": "approve", "hunter": "x"}, ()),
     ("compensation:statement", HEAD, {"action": "answer", "dispute": "x", "answer": "ok"}, ()),
     ("deals:advance", A, {"to_stage": "no-such-stage"}, ()),
-    ("onboarding:test", A, {"order": "x,y"}, ()),
+    ("onboarding:test", A, {"qx": "y", "q1": "x"}, ()),
     ("kpi:activity_create", A, {"client": "x", "deal": "x", "kind": "call"}, ()),
+    ("kpi:task_move", A, {"due_on": "x", "due_time": "25:99"}, ()),
     ("deals:sample_status", PROD, {"status": "x"}, ()),
     ("deals:order_decision", PROD, {"approve": "x"}, ()),
 ]

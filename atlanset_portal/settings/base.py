@@ -7,6 +7,7 @@ With no variables set the portal runs on a SQLite file and an embedded message b
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -14,6 +15,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -38,14 +40,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
+    "atlanset_portal.apps.PortalStaticFilesConfig",
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_filters",
     "django_htmx",
     "bootstrap",
-    "fontawesome",
     "accounts",
     "imports",
     "onboarding",
@@ -148,7 +149,11 @@ TEMPLATES = [
                 "accounts.context_processors.navigation",
                 "notifications.context_processors.bell",
             ],
-            "builtins": ["atlanset_portal.templatetags.formatting"],
+            "builtins": [
+                "atlanset_portal.templatetags.formatting",
+                "atlanset_portal.templatetags.icons",
+                "atlanset_portal.templatetags.wording",
+            ],
         },
     },
 ]
@@ -212,14 +217,24 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Static files are collected (`collectstatic`) and compressed ahead (whitenoise: Brotli, the `brotli`
+# package, and gzip; each browser gets what it asks for) in production, where they also have hashed
+# names kept for a year by browsers, and under `make run` (scripts/run-portal sets STATIC_COLLECTED=1
+# for collectstatic and the server; with DEBUG the names stay plain); otherwise (tests, a bare
+# runserver) whitenoise serves them straight from the apps, and an edit shows at once.
+STATIC_COLLECTED = env.bool("STATIC_COLLECTED", default=not DEBUG)
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
+WHITENOISE_AUTOREFRESH = not STATIC_COLLECTED
+# Source maps (13 MB of Bootstrap's) are read by developer tools only: not worth compressing at each collect.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 STORAGES = {
     # Uploads are written under a temporary name and moved into place whole (atlanset_portal/storage.py).
     "default": {"BACKEND": "atlanset_portal.storage.AtomicFileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_COLLECTED
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
@@ -374,9 +389,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compensation.tasks.check_marked_statements",
         "schedule": crontab(minute="*/10"),
     },
-    # Emails that could not go out at once (SMTP down) are retried.
+    # The email digest of the events told since the last one (notifications.events), and emails that
+    # could not go out at once (SMTP down) retried.
     "send-pending-notification-emails": {
         "task": "notifications.tasks.send_notification_emails",
+        "schedule": crontab(minute="*/10"),
+    },
+    # Statements sent to hunters by e-mail (compensation/mailing.py) that could not go out at once.
+    "send-pending-statement-emails": {
+        "task": "compensation.tasks.send_statement_emails",
         "schedule": crontab(minute="*/10"),
     },
 }
@@ -461,5 +482,15 @@ STAGE_IDLE_DAYS = env.json("STAGE_IDLE_DAYS", default={})
 # Onboarding: the test's pass mark, and whether a hunter must finish onboarding before opening deals.
 ONBOARDING_PASS_MARK = env.int("ONBOARDING_PASS_MARK", default=80)
 ONBOARDING_REQUIRED_FOR_DEALS = env.bool("ONBOARDING_REQUIRED_FOR_DEALS", default=True)
+# Each attempt asks this many questions drawn from the active bank (all of them if the bank is smaller);
+# the head's question page warns while the bank holds fewer than ONBOARDING_QUESTION_BANK_MIN, since a
+# small bank repeats itself. After a failed attempt the next one waits ONBOARDING_RETRY_WAIT_MINUTES.
+ONBOARDING_TEST_QUESTIONS = env.int("ONBOARDING_TEST_QUESTIONS", default=12)
+ONBOARDING_QUESTION_BANK_MIN = env.int("ONBOARDING_QUESTION_BANK_MIN", default=30)
+ONBOARDING_RETRY_WAIT_MINUTES = env.int("ONBOARDING_RETRY_WAIT_MINUTES", default=10)
 # Who hunters call or write at production about samples and orders (shown on the samples pages).
 PRODUCTION_CONTACT = env.str("PRODUCTION_CONTACT", default="")
+
+# An order line priced further from the list price than this share (0.3: 30 % either way) goes to
+# production only after the hunter confirms the difference the order page shows.
+PRICE_DEVIATION_CONFIRM_SHARE = Decimal(env.str("PRICE_DEVIATION_CONFIRM_SHARE", default="0.3"))

@@ -35,3 +35,7 @@ AXES_ENABLED = False
 # rule on.
 OTP_REQUIRED_ROLES = []
 OTP_REQUIRED_FOR_STAFF = False
+
+# Tests serve static files straight from the apps, whatever DEBUG or STATIC_COLLECTED say.
+STATIC_COLLECTED = False
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = True

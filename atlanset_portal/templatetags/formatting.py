@@ -1,12 +1,10 @@
 """Filters every template has: money as ``1 234,56 ₽`` and phones as ``+7 912 345-67-89``."""
 
-from datetime import date
 from decimal import Decimal
 
 from django import template
 from django.template.defaultfilters import floatformat
-from django.utils.formats import date_format, number_format
-from django.utils.translation import get_language
+from django.utils.formats import number_format
 
 register = template.Library()
 
@@ -95,21 +93,3 @@ def signed_rub(value) -> str:
     if value is None or value == "":
         return ""
     return _sign(value) + rub(abs(value))
-
-
-def month_in_text(value: date) -> str:
-    """A month inside a sentence: «Планы на январь 2027», «за март 2026». In Russian the month after «на»
-    and «за» is its nominative written lower-case (Django's «F» capitalises it); other languages keep «F»."""
-    text = date_format(value, "F Y")
-    return text[:1].lower() + text[1:] if get_language().startswith("ru") else text
-
-
-@register.filter(name="month_in_text")
-def month_in_text_filter(value) -> str:
-    return month_in_text(value) if value else ""
-
-
-@register.filter
-def month_from(value) -> str:
-    """A month after «с»: «с января 2027» (Russian takes the genitive, Django's «E»)."""
-    return date_format(value, "E Y") if value else ""

@@ -1,10 +1,12 @@
 """The deal pages: the board, the list, the deal card with its stage forms, and the stage actions."""
 
+from urllib.parse import urlencode, urlsplit
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,6 +16,7 @@ from django.views.generic import TemplateView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from kpi.models import Task
 
 from .. import selectors, services, stages
 from ..cards import CardRenderer
@@ -47,33 +50,109 @@ from .common import (
 )
 
 
+def board_filters(user, params: QueryDict) -> selectors.BoardFilters:
+    """The board's filters from its address: the head may choose a hunter, anyone a search text and
+    the next contact due (overdue or today)."""
+    owner = None
+    owner_id = params.get("owner", "")
+    if owner_id.isdigit() and can(user, Capability.VIEW_ALL_HUNTERS):
+        owner = User.objects.filter(role=Role.HUNTER, is_active=True, pk=owner_id).first()
+    due = params.get("due", "")
+    return selectors.BoardFilters(
+        owner=owner,
+        search=params.get("q", "").strip()[:100],
+        due=due if due in (selectors.BoardFilters.OVERDUE, selectors.BoardFilters.TODAY) else "",
+    )
+
+
+def board_address(request) -> str:
+    """The board page the request comes from: the page itself, or for an htmx move the page it was made
+    on (its filters decide what the answer shows)."""
+    if request.htmx and request.htmx.current_url_abs_path:
+        return request.htmx.current_url_abs_path
+    return request.get_full_path()
+
+
+def card_renderer(request, board_path: str) -> CardRenderer:
+    return CardRenderer(
+        today=timezone.localdate(),
+        board_path=board_path,
+        show_owner=can(request.user, Capability.VIEW_ALL_HUNTERS),
+        csrf_token=get_token(request),
+    )
+
+
 class BoardView(CapabilityRequiredMixin, TemplateView):
+    """The kanban. On a desktop: nine columns, drag-and-drop; below the md breakpoint: one stage at a
+    time (its tab is kept in the address as ``stage``), each card moved from its menu. Moves answer in
+    place (``AdvanceView``), so the reader keeps the stage and the scroll position."""
+
     required_capability = Capability.WORK_PIPELINE
     template_name = "deals/board.html"
 
     def get_context_data(self, **kwargs):
-        owner = None
         hunters = None
         if can(self.request.user, Capability.VIEW_ALL_HUNTERS):
             hunters = User.objects.filter(role=Role.HUNTER, is_active=True).order_by("full_name")
-            owner_id = self.request.GET.get("owner")
-            owner = hunters.filter(pk=owner_id).first() if owner_id and owner_id.isdigit() else None
+        params = self.request.GET
+        filters = board_filters(self.request.user, params)
         today = timezone.localdate()
-        columns = selectors.board_columns(viewer=self.request.user, owner=owner)
-        renderer = CardRenderer(
-            today=today, board_path=self.request.get_full_path(), show_owner=bool(hunters)
-        )
+        columns = selectors.board_columns(viewer=self.request.user, filters=filters, today=today)
+        board_path = self.request.get_full_path()
+        renderer = card_renderer(self.request, board_path)
+        stage = params.get("stage", "")
+        if stage not in stages.ORDER:
+            # The first stage with deals in it (the first stage when there are none).
+            stage = next(
+                (column.definition.stage.value for column in columns if column.count), stages.ORDER[0]
+            )
         for column in columns:
+            code = column.definition.stage.value
             column.cards = [renderer.card(deal, last_stage=column.is_last) for deal in column.deals]
+            column.selected = code == stage
+            column.tab_url = "?" + urlencode(
+                {**{k: v for k, v in params.items() if k != "stage"}, "stage": code}
+            )
         return super().get_context_data(
             columns=columns,
             today=today,
             activity_url=reverse("kpi:activity_create"),
-            board_path=self.request.get_full_path(),
+            board_path=board_path,
             hunters=hunters,
-            selected_owner=owner,
+            selected_owner=filters.owner,
+            filters=filters,
+            selected_stage=stage,
+            due_choices=[
+                ("", _("Все")),
+                (selectors.BoardFilters.OVERDUE, _("Просрочен контакт")),
+                (selectors.BoardFilters.TODAY, _("Контакт сегодня")),
+            ],
             **kwargs,
         )
+
+
+def board_moved(request, *, from_stage: str, deal: Deal, message: str) -> HttpResponse:
+    """The answer to a move made on the board: the card leaves its column (the answer's own content is
+    empty), the counts of both stages change, the card joins its new column if the board as filtered
+    shows it there, and the notice says what happened."""
+    board_path = board_address(request)
+    filters = board_filters(request.user, QueryDict(urlsplit(board_path).query))
+    today = timezone.localdate()
+    summary = selectors.board_summary(viewer=request.user, filters=filters, today=today)
+    card = ""
+    if deal.status == DealStatus.OPEN:
+        moved = selectors.board_card(viewer=request.user, filters=filters, today=today, pk=deal.pk)
+        if moved is not None:
+            card = card_renderer(request, board_path).card(moved, last_stage=moved.stage == stages.ORDER[-1])
+    changed = [code for code in stages.ORDER if code in (from_stage, deal.stage)]
+    context = {
+        "stats": [{"stage": code, "count": summary[code][0], "total": summary[code][1]} for code in changed],
+        "card": card,
+        "to_stage": deal.stage,
+        "level": "success",
+        "messages": [message],
+    }
+    return render(request, "deals/board.html#moved", context)
 
 
 class DealListView(ScopedListView):
@@ -135,12 +214,14 @@ def _stage_forms(user, deal: Deal) -> dict:
                 initial={"sent_to_email": client.decision_maker_email or client.email}
             )
         if deal.stage == Stage.SAMPLES:
-            forms["samples"] = SampleRequestForm(initial={"receiver_name": client.decision_maker_name})
+            forms["samples"] = SampleRequestForm(
+                initial={"receiver_name": client.decision_maker_name, "delivery_address": client.address}
+            )
         if deal.stage == Stage.FOLLOW_UP:
             forms["follow_up"] = FollowUpForm()
         # From «Сделка» on the order can be changed: once approved, a change is a new version.
         if deal.stage == Stage.DEAL or (deal.stage in stages.FINANCE_STAGES and _has_order(deal)):
-            forms["order"] = OrderForm(initial=_order_initial(deal))
+            forms["order"] = OrderForm(lines_initial=_order_initial(deal))
         if deal.stage == Stage.SHIPMENT:
             forms["shipment"] = ShipmentForm(initial=_shipment_initial(deal))
         if deal.stage == Stage.CLOSED:
@@ -169,23 +250,14 @@ def _has_order(deal: Deal) -> bool:
     return getattr(deal, "order", None) is not None
 
 
-def _order_initial(deal: Deal) -> dict:
+def _order_initial(deal: Deal) -> list[dict]:
     """The form starts from the version waiting for approval, if any, else from the order in force."""
     order = getattr(deal, "order", None)
     if order is None:
-        return {}
+        return []
     pending = order.versions.filter(status=OrderVersion.Status.PENDING).first()
     lines = pending.lines.all() if pending is not None else order.lines.all()
-    initial = {}
-    for index, line in enumerate(lines[: OrderForm.LINE_COUNT], start=1):
-        initial.update(
-            {
-                f"product_{index}": line.product_id,
-                f"quantity_{index}": line.quantity,
-                f"price_{index}": line.price,
-            }
-        )
-    return initial
+    return [{"product": line.product_id, "quantity": line.quantity, "price": line.price} for line in lines]
 
 
 def _shipment_initial(deal: Deal) -> dict:
@@ -215,6 +287,7 @@ def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200)
     ):
         forms["order_limit"] = DecisionForm()
     forms.update(bound or {})
+    transfers = selectors.transfers_of(deal=deal)
     context = {
         "deal": deal,
         "definition": definition,
@@ -227,8 +300,10 @@ def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200)
         "overdue": selectors.overdue_for(deal),
         "works": deal.status == DealStatus.OPEN and services.works_deal(request.user, deal),
         "payment_status": selectors.payment_status(deal, facts),
-        "transfers": selectors.transfers_of(deal=deal),
+        "transfers": transfers,
         "order_history": history,
+        "timeline": selectors.deal_timeline(deal, transfers=transfers),
+        "next_task": deal.tasks.filter(status=Task.Status.OPEN).first(),
     }
     return render(request, "deals/deal_detail.html", context, status=status)
 
@@ -255,6 +330,9 @@ class DealActionView(View):
     success_message = ""
     message_level = messages.SUCCESS
 
+    def refused_message(self, form) -> str:
+        return _("Не сохранено: исправьте ошибки в форме.")
+
     def form_kwargs(self, deal: Deal) -> dict:
         return {}
 
@@ -280,7 +358,7 @@ class DealActionView(View):
                 if self.success_message:
                     messages.add_message(request, self.message_level, self.success_message)
                 return redirect(reverse("deals:detail", args=[deal.pk]) + f"#{self.form_key}")
-        messages.error(request, _("Не сохранено: исправьте ошибки в форме."))
+        messages.error(request, self.refused_message(form))
         return deal_page(request, pk, bound={self.form_key: form}, status=400)
 
 
@@ -317,9 +395,10 @@ class SampleRequestView(DealActionView):
         services.sample_request_create(
             acting_user=self.request.user,
             deal=deal,
-            lines=form.lines(),
+            lines=form.sample_lines(),
             receiver_name=form.cleaned_data["receiver_name"],
             receiver_phone=form.cleaned_data["receiver_phone"],
+            delivery_address=form.cleaned_data["delivery_address"],
             potential_volume=form.cleaned_data["potential_volume"],
         )
 
@@ -339,21 +418,24 @@ class OrderView(DealActionView):
     form_class, form_key = OrderForm, "order"
     success_message = ""
 
+    def refused_message(self, form) -> str:
+        if form.deviations:
+            return _("Заказ не отправлен: подтвердите цены, которые отличаются от прайса.")
+        return super().refused_message(form)
+
     def perform(self, form, deal):
-        lines = []
-        for index in range(1, OrderForm.LINE_COUNT + 1):
-            product = form.cleaned_data.get(f"product_{index}")
-            if product:
-                lines.append(
-                    services.OrderLineInput(
-                        product=product,
-                        quantity=form.cleaned_data[f"quantity_{index}"],
-                        price=form.cleaned_data.get(f"price_{index}"),
-                    )
-                )
-        order = services.order_set_lines(
-            acting_user=self.request.user, deal=deal, lines=lines, comment=form.cleaned_data["comment"]
-        )
+        try:
+            order = services.order_set_lines(
+                acting_user=self.request.user,
+                deal=deal,
+                lines=form.order_lines(),
+                comment=form.cleaned_data["comment"],
+                confirmed_prices=form.confirmed_prices(),
+            )
+        except services.PricesNotConfirmed as refusal:
+            # The page shows each line's difference and a button that confirms exactly these prices.
+            form.deviations = refusal.deviations
+            raise
         if order.production_status == Order.ProductionStatus.APPROVED:
             number = order.versions.filter(status=OrderVersion.Status.PENDING).values_list(
                 "number", flat=True
@@ -524,31 +606,43 @@ class TransferReturnView(CapabilityRequiredMixin, View):
 
 
 class AdvanceView(View):
-    """The "next stage" button (works without JavaScript) and the board's drag-and-drop (htmx)."""
+    """A stage move from the board or the deal page: «Дальше» (no ``to_stage``, or the next one), a drop
+    or the card menu's move back (an earlier ``to_stage`` with its ``comment``). Without JavaScript it
+    redirects with a message; from the board with htmx it answers in place (``board_moved``), and a
+    refused move comes back as the card with the reason in it (and a move back's form open)."""
 
     def post(self, request, pk: int):
         deal = get_visible_or_404(Deal.objects.visible_to(request.user), pk=pk)
-        to_stage = request.POST.get("to_stage")
+        from_stage = deal.stage
+        to_stage = request.POST.get("to_stage", "")
+        comment = request.POST.get("comment", "")
         try:
             if to_stage and to_stage != (stages.next_stage(deal.stage) or ""):
-                deal = services.deal_move(acting_user=request.user, deal=deal, to_stage=to_stage)
+                deal = services.deal_move(
+                    acting_user=request.user, deal=deal, to_stage=to_stage, comment=comment
+                )
             else:
                 deal = services.deal_advance(acting_user=request.user, deal=deal)
-        except services.StageCriteriaNotMet as refusal:
-            return self.refused(request, deal, refusal)
         except services.DealRuleError as refusal:
-            return self.refused(request, deal, refusal)
+            return self.refused(request, deal, refusal, to_stage=to_stage, comment=comment)
+        if request.htmx:
+            # On the board the notice names the client: the card it speaks of has left the column.
+            if deal.status == DealStatus.WON:
+                message = _("Сделка «%(deal)s» успешно закрыта.") % {"deal": deal.client.name}
+            else:
+                message = _("Сделка «%(deal)s» перешла на этап «%(stage)s».") % {
+                    "deal": deal.client.name,
+                    "stage": deal.get_stage_display(),
+                }
+            return board_moved(request, from_stage=from_stage, deal=deal, message=message)
         if deal.status == DealStatus.WON:
             message = _("Сделка успешно закрыта.")
         else:
             message = _("Сделка перешла на этап «%(stage)s».") % {"stage": deal.get_stage_display()}
-        if request.htmx:
-            notice = render_to_string("deals/_board_notice.html", {"level": "success", "messages": [message]})
-            return HttpResponse(notice, headers={"HX-Trigger": "board-changed"})
         messages.success(request, message)
         return redirect(safe_next(request) or reverse("deals:detail", args=[deal.pk]))
 
-    def refused(self, request, deal: Deal, refusal: services.DealRuleError):
+    def refused(self, request, deal: Deal, refusal: services.DealRuleError, *, to_stage: str, comment: str):
         if isinstance(refusal, services.StageCriteriaNotMet):
             title = _("Сделка «%(deal)s» не может перейти дальше: на этапе «%(stage)s» не выполнено") % {
                 "deal": deal.client.name,
@@ -557,10 +651,23 @@ class AdvanceView(View):
         else:
             title = _("Переход не выполнен")
         if request.htmx:
-            html = render_to_string(
-                "deals/_board_notice.html", {"level": "danger", "title": title, "messages": refusal.messages}
+            board_path = board_address(request)
+            today = timezone.localdate()
+            shown = selectors.board_card(
+                viewer=request.user, filters=selectors.BoardFilters(), today=today, pk=deal.pk
             )
-            return HttpResponse(html, status=422)
+            back = to_stage in stages.ORDER and deal.is_open and stages.is_before(to_stage, deal.stage)
+            card = ""
+            if shown is not None:
+                card = card_renderer(request, board_path).card(
+                    shown,
+                    last_stage=shown.stage == stages.ORDER[-1],
+                    errors=refusal.messages,
+                    back_to=to_stage if back else None,
+                    comment=comment,
+                )
+            context = {"card": card, "level": "danger", "title": title, "messages": refusal.messages}
+            return render(request, "deals/board.html#refused", context, status=422)
         messages.error(request, f"{title}: " + "; ".join(refusal.messages) + ".")
         return redirect(safe_next(request) or reverse("deals:detail", args=[deal.pk]))
 

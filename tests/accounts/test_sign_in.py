@@ -7,7 +7,7 @@ from tests.factories import TEST_PASSWORD, UserFactory
 LANDING = {
     Role.HUNTER: ("/kpi/my/", "Мой день"),
     Role.SALES_HEAD: ("/kpi/", "Показатели отдела"),
-    Role.ACCOUNTANT: ("/compensation/payments/", "Оплаты и дебиторская задолженность"),
+    Role.ACCOUNTANT: ("/compensation/", "Бухгалтерия: что сделать сегодня"),
     Role.PRODUCTION: ("/deals/production/", "Очередь производства"),
 }
 

@@ -50,6 +50,13 @@ def test_payment_reaches_the_hunters_statement_and_a_locked_month_never_changes(
     expect(lines).to_contain_text("Кафе «Уют»")
     expect(lines.locator("tr[data-kind=commission]")).to_contain_text("250,00")
     screenshot(hunter_page, "statement")
+    # On a phone the statement fits the screen: the payment's date and document go under its line.
+    hunter_page.set_viewport_size({"width": 390, "height": 844})
+    assert hunter_page.evaluate("document.documentElement.scrollWidth") <= 390
+    expect(lines.locator("tr[data-kind=commission] .d-md-none")).to_contain_text(
+        f"{last_month:%d.%m.%Y}, 101"
+    )
+    hunter_page.set_viewport_size({"width": 1280, "height": 900})
 
     month_page = f"/compensation/statements/?month={last_month:%Y-%m}"
     page.goto(month_page)

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from accounts.roles import Role
 from deals.models import Deal, Product
+from deals.units import Unit
 from tests.browser.helpers import sign_in
 from tests.factories import UserFactory
 
@@ -21,7 +22,7 @@ def test_hunter_drives_a_deal_from_lead_to_deal_stage(page, new_page, screenshot
     hunter = UserFactory(role=Role.HUNTER, full_name="Иван Иванов")
     production = UserFactory(role=Role.PRODUCTION, full_name="Сергей Кузнецов")
     Product.objects.create(
-        name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("1000"), cost=Decimal("700")
+        name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("1000"), cost=Decimal("700")
     )
     sign_in(page, hunter.username)
 
@@ -65,7 +66,7 @@ def test_hunter_drives_a_deal_from_lead_to_deal_stage(page, new_page, screenshot
 
     # Stage 4: samples requested from production, which prepares and hands them over.
     expect(page.locator("#checklist")).to_contain_text("Этап 4: Передача пробников")
-    page.get_by_label("Товар 1").select_option(label="Мыло жидкое 5 л")
+    page.get_by_role("group", name="Позиция 1").get_by_label("Товар").select_option(label="Мыло жидкое 5 л")
     page.get_by_label("Телефон получателя").fill("+7 912 000-11-22")
     page.get_by_label("Потенциальный оптовый объём").fill("40 л в месяц")
     page.get_by_role("button", name="Отправить заявку").click()

@@ -11,34 +11,43 @@ from base64 import b32decode
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core import mail
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from accounts.roles import Role
+from atlanset_portal.wording import month_year
+from compensation.models import BankLine
 from compensation.services import statement_approve
-from deals.models import Client, Deal, Order, Product
+from deals.models import Client, Deal, DealDocument, Order, Product
 from deals.services import (
     OrderLineInput,
     client_update_requisites,
     order_decide,
     order_set_lines,
+    payment_record,
     sample_request_create,
     sample_request_set_status,
 )
 from deals.stages import Stage
+from deals.units import Unit
 from kpi.models import ActivityKind
 from kpi.services import activity_log
 from onboarding.demo import seed_demo_onboarding
-from onboarding.models import Question
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import answer_the_drawn_test, pdf_picture, screenshot_dir, sign_in
 from tests.deals.factories import Pipeline, branch_requisites, make_client, make_deal, unique_phone
 from tests.factories import UserFactory
 
 SECOND_FACTOR_ROLES = [Role.SALES_HEAD.value, Role.ACCOUNTANT.value]
 # The smallest file the portal takes for a PDF: it checks the extension and the signature.
 INVOICE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def plain(text: str) -> str:
+    return " ".join(text.replace("\u00a0", " ").split())
 
 
 class Console:
@@ -94,7 +103,7 @@ def test_hunter_onboards_opens_a_client_and_a_deal_logs_work_and_reads_the_paysl
     production = UserFactory(role=Role.PRODUCTION, full_name="Сергей Кузнецов")
     seed_demo_onboarding(author=head)
     Product.objects.create(
-        name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("1000"), cost=Decimal("700")
+        name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("1000"), cost=Decimal("700")
     )
 
     sign_in(page, hunter.username)
@@ -117,11 +126,7 @@ def test_hunter_onboards_opens_a_client_and_a_deal_logs_work_and_reads_the_paysl
             "прочитано"
         )
     page.get_by_role("link", name="Пройти тест").click()
-    for question in Question.objects.prefetch_related("choices"):
-        for choice in question.choices.all():
-            if choice.is_correct:
-                page.locator(f"#c{choice.pk}").check()
-    page.get_by_role("button", name="Завершить тест").click()
+    answer_the_drawn_test(page, correctly=True)
     expect(page.locator("main")).to_contain_text("Тест сдан")
     page.get_by_role("link", name="К обучению").click()
     expect(page.locator(".progress-bar")).to_have_text("100 %")
@@ -169,7 +174,7 @@ def test_hunter_onboards_opens_a_client_and_a_deal_logs_work_and_reads_the_paysl
     advance(page)
 
     expect(page.locator("#checklist")).to_contain_text("Этап 4: Передача пробников")
-    page.get_by_label("Товар 1").select_option(label="Мыло жидкое 5 л")
+    page.get_by_role("group", name="Позиция 1").get_by_label("Товар").select_option(label="Мыло жидкое 5 л")
     page.get_by_label("Телефон получателя").fill("+7 912 000-11-22")
     page.get_by_label("Потенциальный оптовый объём").fill("40 л в месяц")
     page.get_by_role("button", name="Отправить заявку").click()
@@ -264,7 +269,7 @@ def test_accountant_signs_in_with_a_code_invoices_records_a_payment_locks_and_ex
     settings.OTP_REQUIRED_ROLES = SECOND_FACTOR_ROLES
     console = Console()
     console.watch(page)
-    hunter = UserFactory(role=Role.HUNTER, full_name="Иван Иванов")
+    hunter = UserFactory(role=Role.HUNTER, full_name="Иван Иванов", email="ivanov@atlanset.example")
     accountant = UserFactory(role=Role.ACCOUNTANT, full_name="Евгения Шибанова")
     production = UserFactory(role=Role.PRODUCTION, full_name="Сергей Кузнецов")
     head = UserFactory(role=Role.SALES_HEAD, full_name="Ольга Петрова")
@@ -295,7 +300,7 @@ def test_accountant_signs_in_with_a_code_invoices_records_a_payment_locks_and_ex
     expect(page.get_by_role("heading", level=1)).to_contain_text("Сделки")
     assert TOTPDevice.objects.get(user=accountant).confirmed
     page.locator("nav").get_by_role("link", name="Атлансет").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Оплаты и дебиторская задолженность")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Бухгалтерия: что сделать сегодня")
 
     # The deal at stage 6: the invoice, then the money.
     page.locator("nav").get_by_role("link", name="Сделки").click()
@@ -355,12 +360,82 @@ def test_accountant_signs_in_with_a_code_invoices_records_a_payment_locks_and_ex
     assert any("Иван Иванов" in cell for row_cells in rows for cell in row_cells), text
 
     page.get_by_role("link", name="Иван Иванов").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Расчётный лист")
-    expect(page.locator("main")).to_contain_text("Закрыт бухгалтерией")
+    month_words = month_year(last_month, "accusative")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Расчётный лист за {month_words}")
+    expect(page.locator("#statement-heading")).to_contain_text("Расчётный лист: Иван Иванов — закрыт")
     expect(page.locator("main")).not_to_contain_text("считается по текущим данным")
     expect(page.locator("#lines")).to_contain_text("Кафе «Уют»")
+    expect(page.locator("#lines")).to_contain_text("п/п 341")  # the payment's document by its line
+    expect(page.locator("#lines")).to_contain_text("Итого по разделу «Процент с оплат»")
     expect(page.get_by_role("heading", name="Корректировка")).to_have_count(0)
     screenshot(page, "journey-accountant-statement-locked")
+    statement_path = page.url.split("?")[0]
+    page_total = page.locator("#statement-total").inner_text()
+
+    # The statement is sent to the hunter with its PDF, once.
+    page.locator("#statement-send").get_by_role("button", name="Отправить хантеру").click()
+    expect(page.locator(".alert-success")).to_contain_text(
+        "Расчётный лист отправлен на ivanov@atlanset.example"
+    )
+    assert [message.to for message in mail.outbox] == [["ivanov@atlanset.example"]]
+    expect(page.locator("#statement-emails")).to_contain_text("отправлено")
+
+    # The printable page, and the PDF rendered to a picture for the README.
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(statement_path + "print/")
+    expect(page.locator("h1")).to_have_text(f"Расчётный лист за {month_words}")
+    expect(page.locator("#print-total")).to_have_text(page_total)
+    screenshot(page, "statement-print", full_page=False)
+    pdf = page.request.get(statement_path + "pdf/")
+    assert pdf.headers["content-type"] == "application/pdf"
+    pdf_text = PdfReader(io.BytesIO(pdf.body())).pages[0].extract_text()
+    assert f"Итого к выплате: {plain(page_total)}" in plain(pdf_text)
+    pdf_picture(pdf.body(), screenshot_dir() / "statement-pdf.png")
+
+    # Home: what is left to do today — another hunter's receivable, a statement to lock, an invoice to
+    # upload and a bank line that matched no deal.
+    anna = UserFactory(role=Role.HUNTER, full_name="Анна Смирнова")
+    other = Pipeline(hunter=anna, production=production, accountant=accountant)
+    for name, paid, weeks in (
+        ("Салон «Шарм»", Decimal("1500.00"), 7),
+        ("Автомойка «Блеск»", Decimal("0"), 1),
+    ):
+        owed = other.advance_to(
+            make_deal(acting_user=anna, client=make_client(acting_user=anna, name=name)), Stage.SHIPMENT
+        )
+        if paid:
+            payment_record(acting_user=accountant, deal=owed, amount=paid, received_on=timezone.localdate())
+        # The invoice went out weeks ago (a service dates it today: moved back for the picture of the ages).
+        DealDocument.objects.filter(deal=owed, kind="invoice").update(
+            uploaded_at=timezone.now() - timedelta(weeks=weeks)
+        )
+    deal_awaiting_invoice(
+        hunter=anna, production=production, accountant=accountant, client_name="Кафе «Бриз»"
+    )
+    statement_approve(acting_user=head, hunter=anna, month=last_month)
+    BankLine.objects.create(
+        document_number="512",
+        document_date=timezone.localdate() - timedelta(days=2),
+        amount=Decimal("2750.00"),
+        payer_name="ООО «Неизвестный плательщик»",
+        payer_inn="5408131553",
+        reason="плательщик не найден среди клиентов",
+    )
+    page.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Бухгалтерия: что сделать сегодня")
+    expect(page.locator("#aging-by-hunter")).to_contain_text("Анна Смирнова")
+    expect(page.locator("#aging-by-client")).to_contain_text("Салон «Шарм»")
+    expect(page.locator("#awaiting")).to_contain_text("Автомойка «Блеск»")
+    expect(page.locator("#invoices")).to_contain_text("Кафе «Бриз»")
+    expect(page.locator("#to-lock")).to_contain_text("Анна Смирнова")
+    expect(page.locator("#bank-lines")).to_contain_text("ООО «Неизвестный плательщик»")
+    screenshot(page, "accountant-home", full_page=False)
+    page.locator("#bank-lines").get_by_role("link", name=re.compile("№512")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Поступление №512")
+    page.locator("#dismiss").get_by_label("Что это за поступление").fill("Возврат от поставщика")
+    page.locator("#dismiss").get_by_role("button", name="Отложить строку").click()
+    expect(page.locator(".alert-success")).to_contain_text("Строка выписки отложена")
+    expect(page.locator("#bank-lines")).to_contain_text("Все поступления разнесены по сделкам.")
     console.assert_clean()
 
 
@@ -532,7 +607,7 @@ def test_production_prepares_and_hands_over_samples_and_approves_an_order(page, 
     accountant = UserFactory(role=Role.ACCOUNTANT)
     pipeline = Pipeline(hunter=hunter, production=production, accountant=accountant)
     soap = Product.objects.create(
-        name="Мыло жидкое 5 л", unit="канистра", list_price=Decimal("1000"), cost=Decimal("700")
+        name="Мыло жидкое 5 л", unit=Unit.CANISTER, list_price=Decimal("1000"), cost=Decimal("700")
     )
     sampled = pipeline.advance_to(
         make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Салон «Лотос»")),

@@ -7,7 +7,7 @@ from tests.factories import TEST_PASSWORD, UserFactory
 HOME_HEADINGS = {
     Role.HUNTER: "Мой день",
     Role.SALES_HEAD: "Показатели отдела",
-    Role.ACCOUNTANT: "Оплаты и дебиторская задолженность",
+    Role.ACCOUNTANT: "Бухгалтерия: что сделать сегодня",
     Role.PRODUCTION: "Очередь производства",
 }
 

@@ -17,6 +17,7 @@ from compensation.bank_import import (
     proposals,
     record_confirmed,
 )
+from compensation.models import BankLine
 from deals.documents import document_number_key
 from deals.models import Client, Deal, Payment
 from deals.services import client_update_requisites, payment_record
@@ -618,3 +619,86 @@ def test_a_bank_job_delivered_twice_records_its_payments_once(client, accountant
     job.refresh_from_db()
     assert (job.status, job.attempts, job.result["recorded"]) == ("done", 1, 1)
     assert Payment.objects.count() == 1
+
+
+# --- lines that recorded no payment wait on the accountant's home -------------------------------------------
+
+
+def home_page(client) -> str:
+    return plain(page_text(client.get(reverse("compensation:home"))))
+
+
+def listed_on_home(client, line: BankLine) -> bool:
+    """The line's link is on the home (a message may still name its number after it was dealt with)."""
+    return (
+        reverse("compensation:bank_line", args=[line.pk])
+        in client.get(reverse("compensation:home")).content.decode()
+    )
+
+
+def test_a_line_on_no_deal_waits_on_the_home_until_its_document_is_recorded_by_hand(
+    client, accountant, deal_awaiting_payment
+):
+    client.force_login(accountant)
+    upload(client, statement(document(inn=UNKNOWN_INN, amount="5000.00", number="777")))
+    confirm(client, {})
+    [line] = BankLine.objects.all()
+    assert (line.document_number, line.amount, line.payer_inn) == ("777", ORDER_TOTAL, UNKNOWN_INN)
+    assert "не найден среди клиентов" in line.reason
+    assert "№777 от 05.03.2026" in home_page(client) and listed_on_home(client, line)
+
+    # The same statement confirmed again keeps one row.
+    upload(client, statement(document(inn=UNKNOWN_INN, amount="5000.00", number="777")))
+    confirm(client, {})
+    assert BankLine.objects.count() == 1
+
+    by_hand(accountant, deal_awaiting_payment, document_number="п/п 777 от 05.03.2026")
+    assert not listed_on_home(client, line)
+
+
+def test_a_bank_line_is_recorded_on_the_deal_chosen_on_its_page(client, accountant, deal_awaiting_payment):
+    client.force_login(accountant)
+    upload(client, statement(document(inn=UNKNOWN_INN, amount="5000.00", number="778")))
+    confirm(client, {})
+    line = BankLine.objects.get()
+    page = client.get(reverse("compensation:bank_line", args=[line.pk]))
+    assert f'value="{deal_awaiting_payment.pk}"' in page.content.decode()
+
+    response = client.post(
+        reverse("compensation:bank_line", args=[line.pk]),
+        {"action": "record", "deal": deal_awaiting_payment.pk},
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("compensation:home")
+    payment = Payment.objects.get(deal=deal_awaiting_payment)
+    assert (payment.amount, payment.bank_document) == (ORDER_TOTAL, "п/п 778 от 05.03.2026")
+    assert not listed_on_home(client, line)
+
+
+def test_a_line_set_aside_needs_a_reason_and_then_leaves_the_list(client, accountant, deal_awaiting_payment):
+    client.force_login(accountant)
+    upload(client, statement(document(inn=UNKNOWN_INN, amount="120.00", number="779")))
+    confirm(client, {})
+    line = BankLine.objects.get()
+    url = reverse("compensation:bank_line", args=[line.pk])
+
+    refused = client.post(url, {"action": "dismiss", "note": "  "})
+    assert refused.status_code == 400
+    assert "Напишите, почему строка не относится к оплатам клиентов." in page_text(refused)
+    assert BankLine.objects.get().dismissed_at is None
+
+    assert client.post(url, {"action": "dismiss", "note": "Возврат от поставщика"}).status_code == 302
+    assert not listed_on_home(client, line)
+    assert client.get(url).status_code == 404
+    assert not Payment.objects.exists()
+
+
+def test_only_the_accountant_works_bank_lines(client, hunter, sales_head, accountant, deal_awaiting_payment):
+    line = BankLine.objects.create(
+        document_number="780", document_date=date(2026, 3, 5), amount=Decimal("10.00"), payer_inn=UNKNOWN_INN
+    )
+    url = reverse("compensation:bank_line", args=[line.pk])
+    for user in (hunter, sales_head):
+        client.force_login(user)
+        assert client.get(url).status_code == 403
+        assert client.post(url, {"action": "record", "deal": deal_awaiting_payment.pk}).status_code == 403
+    assert not Payment.objects.exists()

@@ -205,10 +205,15 @@ def months_paying_commission_on(payment: Payment, months: list[date]) -> list[da
 
 def lock_for_good(desk: Desk, hunter: User, month: date) -> Statement:
     """Locks the month if the race left it open: a lock refused before the approval, or a statement the
-    payment sent back to draft is approved again and locked."""
+    payment changed after its approval (sent back to draft by its check, or by this lock when the check has
+    not run yet) is approved again and locked."""
     if Statement.objects.get(hunter=hunter, month=month).status == Statement.Status.DRAFT:
         approve(hunter, month, head=desk.head)
     record = statement_lock(acting_user=desk.accountant, hunter=hunter, month=month)
+    if not record.is_locked:
+        assert record.status == Statement.Status.DRAFT and record.changed_after_approval
+        approve(hunter, month, head=desk.head)
+        record = statement_lock(acting_user=desk.accountant, hunter=hunter, month=month)
     assert record.is_locked, "the statement changed after its second approval"
     return record
 
@@ -585,7 +590,7 @@ def test_two_approvals_and_two_locks_at_once_approve_and_lock_the_statement_once
         locks = together(lock, lock, delays=head_start(round_, 2))
 
         _approved, refused = one_done_one_refused(approvals, Statement, ValidationError)
-        assert refused.messages == [f"Расчётный лист {hunter.full_name} уже утверждён или закрыт."]
+        assert refused.messages == [f"Расчётный лист: {hunter.full_name} — уже утверждён или закрыт."]
         assert all(isinstance(record, Statement) and record.is_locked for record in locks), locks
         assert_approved_and_locked_once(hunter, month)
 
@@ -616,8 +621,8 @@ def test_the_statements_page_sent_twice_at_once_approves_and_locks_once_without_
             assert response.status_code == 302, response.status_code
         said = sorted(message for response in approvals for message in flashed(response))
         assert said == [
-            f"Расчётный лист {hunter.full_name} уже утверждён или закрыт.",
-            f"Расчётный лист хантера {hunter.full_name} утверждён.",
+            f"Расчётный лист: {hunter.full_name} — уже утверждён или закрыт.",
+            f"Расчётный лист: {hunter.full_name} — утверждён.",
         ]
         assert_approved_and_locked_once(hunter, month)
 

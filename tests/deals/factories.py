@@ -35,6 +35,7 @@ from deals.services import (
     shipment_record,
 )
 from deals.stages import CallOutcome, Stage, next_stage
+from deals.units import Unit
 
 _sequence = itertools.count(1)
 
@@ -80,7 +81,7 @@ def make_product(
     name: str | None = None,
     list_price: Decimal = Decimal("500.00"),
     cost: Decimal = Decimal("200.00"),
-    unit: str = "шт.",
+    unit: str = Unit.PIECE,
 ) -> Product:
     return Product.objects.create(
         name=name or f"Средство для мытья полов №{next(_sequence)}",
@@ -226,3 +227,43 @@ class Pipeline:
         deal = self.advance_to(deal, Stage.CLOSED)
         self.record(deal)
         return deal_win(acting_user=self.hunter, deal=deal)
+
+
+def formset_post(prefix: str, rows: list[dict], *, initial: int = 0, **fields) -> dict:
+    """A line formset as the page posts it: the management form, then each row's fields (``DELETE``
+    marks a removed row); ``fields`` are the form's other fields."""
+    data = {
+        f"{prefix}-TOTAL_FORMS": str(len(rows)),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "50",
+        **fields,
+    }
+    for index, row in enumerate(rows):
+        for name, value in row.items():
+            if name == "DELETE":
+                if value:
+                    data[f"{prefix}-{index}-DELETE"] = "on"
+                continue
+            data[f"{prefix}-{index}-{name}"] = "" if value is None else str(getattr(value, "pk", value))
+    return data
+
+
+def order_post(*rows: tuple, comment: str = "", initial: int = 0, **fields) -> dict:
+    """The order form posted with lines (product, quantity[, price]) as typed: order_post((soap, "10",
+    "237,50"))."""
+    lines = [{"product": row[0], "quantity": row[1], "price": row[2] if len(row) > 2 else ""} for row in rows]
+    return formset_post("lines", lines, initial=initial, comment=comment, **fields)
+
+
+def samples_post(*rows: tuple, **fields) -> dict:
+    """The sample request form posted with lines (product, quantity) and the receiver's fields."""
+    fields = {
+        "receiver_name": "Мария Соколова",
+        "receiver_phone": "+7 912 000-11-22",
+        "delivery_address": DEFAULT_ADDRESS,
+        "potential_volume": "40 л в месяц",
+        **fields,
+    }
+    lines = [{"product": product, "quantity": quantity} for product, quantity in rows]
+    return formset_post("sample_lines", lines, **fields)

@@ -33,7 +33,7 @@ from deals.services import (
 )
 from deals.stages import Stage
 from kpi.months import month_start
-from tests.deals.factories import make_client, make_deal
+from tests.deals.factories import make_client, make_deal, order_post
 from tests.deals.test_views import page_text
 from tests.kpi.factories import set_plan
 from tests.workflow import approve
@@ -272,6 +272,7 @@ def test_approving_a_change_tells_pay_about_every_hunter_credited_from_the_earli
         acting_user=other_hunter,
         deal=Deal.objects.get(pk=approved.pk),
         lines=lines(product, "10", price="600"),
+        confirmed_prices=[(product.pk, Decimal("600"))],
     )
     calls = []
     monkeypatch.setattr(services, "pay_changed", lambda **kwargs: calls.append(kwargs))
@@ -293,7 +294,10 @@ def test_a_changed_margin_sends_the_approved_statement_back_to_draft(
     statement = approve(hunter, last_month, head=sales_head)
     assert statement.status == Statement.Status.APPROVED
     order_set_lines(
-        acting_user=hunter, deal=approved, lines=lines(product, "10", price="400")
+        acting_user=hunter,
+        deal=approved,
+        lines=lines(product, "10", price="400"),
+        confirmed_prices=[(product.pk, Decimal("400"))],
     )  # margin halves
 
     order_version_decide(acting_user=production, version=version(approved, 2), approve=True)
@@ -309,7 +313,12 @@ def test_a_waiting_change_tells_pay_nothing(pipeline, hunter, approved, product,
     calls = []
     monkeypatch.setattr(services, "pay_changed", lambda **kwargs: calls.append(kwargs))
 
-    order_set_lines(acting_user=hunter, deal=approved, lines=lines(product, "10", price="600"))
+    order_set_lines(
+        acting_user=hunter,
+        deal=approved,
+        lines=lines(product, "10", price="600"),
+        confirmed_prices=[(product.pk, Decimal("600"))],
+    )
 
     assert calls == []
 
@@ -340,6 +349,7 @@ def repeat_order(pipeline, client, quantity: str, *, approve_it: bool = True) ->
         acting_user=pipeline.hunter,
         deal=deal,
         lines=lines(pipeline.product, quantity, price="1000"),
+        confirmed_prices=[(pipeline.product.pk, Decimal("1000"))],
     )
     if approve_it:
         order_decide(acting_user=pipeline.production, order=order, approve=True)
@@ -401,7 +411,12 @@ def test_a_change_that_raises_an_approved_order_over_the_limit_needs_the_head_to
     pipeline, production, deferred_client
 ):
     deal = repeat_order(pipeline, deferred_client, "15")
-    order_set_lines(acting_user=pipeline.hunter, deal=deal, lines=lines(pipeline.product, "21", price="1000"))
+    order_set_lines(
+        acting_user=pipeline.hunter,
+        deal=deal,
+        lines=lines(pipeline.product, "21", price="1000"),
+        confirmed_prices=[(pipeline.product.pk, Decimal("1000"))],
+    )
 
     with pytest.raises(DealRuleError, match="лимит отсрочки"):
         order_version_decide(acting_user=production, version=version(deal, 2), approve=True)
@@ -415,7 +430,12 @@ def test_a_change_that_lowers_the_exposure_needs_nobody_but_production(
     big = repeat_order(pipeline, deferred_client, "10", approve_it=False)
     order_version_limit_decide(acting_user=sales_head, version=version(big, 1), approve=True)
     order_version_decide(acting_user=production, version=version(big, 1), approve=True)
-    order_set_lines(acting_user=pipeline.hunter, deal=big, lines=lines(pipeline.product, "9", price="1000"))
+    order_set_lines(
+        acting_user=pipeline.hunter,
+        deal=big,
+        lines=lines(pipeline.product, "9", price="1000"),
+        confirmed_prices=[(pipeline.product.pk, Decimal("1000"))],
+    )
 
     assert not order_version_limit_check(version(big, 2)).exceeded
     order_version_decide(acting_user=production, version=version(big, 2), approve=True)
@@ -467,7 +487,7 @@ def shown(amount: int) -> str:
 
 
 def order_form(product, quantity: str, comment: str = "") -> dict:
-    return {"product_1": product.pk, "quantity_1": quantity, "comment": comment}
+    return order_post((product, quantity), comment=comment)
 
 
 def test_hunter_changes_an_approved_order_on_the_deal_page_and_sees_its_history(client, pipeline, approved):
@@ -579,7 +599,10 @@ def test_production_queue_and_approvals_queries_do_not_grow_with_waiting_version
     for _ in range(4):
         changed = repeat_order(pipeline, deferred_client, "1")
         order_set_lines(
-            acting_user=pipeline.hunter, deal=changed, lines=lines(pipeline.product, "9", price="1000")
+            acting_user=pipeline.hunter,
+            deal=changed,
+            lines=lines(pipeline.product, "9", price="1000"),
+            confirmed_prices=[(pipeline.product.pk, Decimal("1000"))],
         )
     many = {
         name: queries(user, name)

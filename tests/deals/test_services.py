@@ -30,7 +30,7 @@ from deals.models import (
     StageChange,
     Transfer,
 )
-from deals.selectors import board_columns
+from deals.selectors import BoardFilters, board_columns
 from deals.services import (
     DealRuleError,
     DuplicateClient,
@@ -539,13 +539,13 @@ def test_move_to_payment_refused_until_client_confirms_receipt(hunter, deal, pip
         "receiver_name": "Мария Соколова",
         "receiver_phone": "8 912 000-33-44",
         "delivery_address": "г. Сургут, ул. Ленина, д. 1",
-        "courier_date": today() + timedelta(days=1),
+        "courier_date": today() - timedelta(days=1),
     }
     recorded = shipment_record(acting_user=hunter, deal=deal, **shipment)
     assert recorded.receiver_phone == "+79120003344"
     assert refused_codes(acting_user=hunter, deal=deal, to_stage=Stage.PAYMENT) == ["goods_received"]
 
-    shipment_record(acting_user=hunter, deal=deal, **shipment, received_on=today() + timedelta(days=2))
+    shipment_record(acting_user=hunter, deal=deal, **shipment, received_on=today())
     assert deal_move(acting_user=hunter, deal=deal, to_stage=Stage.PAYMENT).stage == Stage.PAYMENT
 
 
@@ -1507,6 +1507,7 @@ def board(hunter, other_hunter, accountant, competitor):
             acting_user=hunter,
             deal=repeat,
             lines=[OrderLineInput(product=product, quantity=quantity, price=price)],
+            confirmed_prices=[(product.pk, price)] if price else [],
         )
         repeats.append(repeat)
     lost = make_deal(acting_user=hunter)
@@ -1547,8 +1548,10 @@ def test_board_shows_nine_columns_with_counts_and_sums_of_own_open_deals(board, 
 def test_sales_head_board_counts_every_hunter_and_filters_by_owner(board, sales_head, hunter, other_hunter):
     assert summary(board_columns(viewer=sales_head))["lead"][0] == 1
     assert summary(board_columns(viewer=sales_head))["deal"][0] == 3
-    assert summary(board_columns(viewer=sales_head, owner=other_hunter))["lead"][0] == 1
-    assert summary(board_columns(viewer=sales_head, owner=hunter)) == summary(board_columns(viewer=hunter))
+    assert summary(board_columns(viewer=sales_head, filters=BoardFilters(owner=other_hunter)))["lead"][0] == 1
+    assert summary(board_columns(viewer=sales_head, filters=BoardFilters(owner=hunter))) == summary(
+        board_columns(viewer=hunter)
+    )
 
 
 def test_accountant_board_shows_deals_from_deal_stage_on(board, accountant):

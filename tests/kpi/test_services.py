@@ -318,7 +318,7 @@ def test_clearing_the_plan_of_a_locked_month_is_refused_and_the_plan_stays(sales
         plans_save(acting_user=sales_head, month=MARCH, rows=[], cleared=[other_hunter, hunter])
 
     assert error.value.messages == [
-        "Расчётный лист за 03.2026 закрыт: исправления — корректировкой в открытом месяце."
+        "Расчётный лист за март 2026 закрыт: исправления — корректировкой в открытом месяце."
     ]
     assert MonthlyPlan.objects.filter(month=MARCH).count() == 2  # the other hunter's plan stays too
 

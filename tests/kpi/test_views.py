@@ -428,7 +428,7 @@ def test_a_locked_months_plan_is_neither_changed_nor_taken_back_on_the_grid(logi
     assert again.status_code == 302  # nothing changed: saving the page again is harmless
     for response in (changed, removed):
         assert response.status_code == 400
-        assert "Расчётный лист за 03.2026 закрыт" in text(response.content.decode())
+        assert "Расчётный лист за март 2026 закрыт" in text(response.content.decode())
     assert MonthlyPlan.objects.get(hunter=hunter, month=MARCH).calls_target == 100
 
 

@@ -1,9 +1,11 @@
 """Reminders need people who read their mail: the usual roles, each with an email address, plus the
 helpers to run the morning reminders for a chosen day and to read what each person got."""
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from accounts.roles import Role
 from notifications.models import Notification
@@ -13,6 +15,16 @@ from tests.factories import UserFactory
 
 # An ordinary working Tuesday, far from any holiday: the day most reminder tests run on.
 TUESDAY = date(2026, 11, 17)
+# When the follow-ups of these tests were agreed with the client: before any next contact they set.
+AGREED_AT = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Yekaterinburg"))
+
+
+def follow_up_agreed(**kwargs):
+    """A follow-up recorded on AGREED_AT, as it happened: a next contact is never planned in the past."""
+    from deals.services import follow_up_record
+
+    with time_machine.travel(AGREED_AT, tick=False):
+        return follow_up_record(**kwargs)
 
 
 @pytest.fixture(autouse=True)

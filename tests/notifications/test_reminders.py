@@ -26,20 +26,20 @@ from deals.services import (
     deal_mark_lost,
     deal_move,
     deal_transfer,
-    follow_up_record,
     payment_record,
     shipment_record,
 )
 from deals.stages import Stage
 from kpi import services as kpi_services
 from kpi.models import ActivityKind
+from kpi.services import task_schedule
 from notifications.models import Notification, NotificationKind
 from notifications.reminders import RULES, idle_limit
 from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.factories import UserFactory
 from tests.kpi.factories import local, paid_deal, set_plan
 
-from .conftest import TUESDAY, titles
+from .conftest import TUESDAY, follow_up_agreed, titles
 
 SATURDAY = date(2026, 11, 21)
 SUNDAY = date(2026, 11, 22)
@@ -153,7 +153,7 @@ def scenario_follow_up(world: World):
     deal = make_deal(
         acting_user=world.hunter, client=make_client(acting_user=world.hunter, name="Кафе «Дожим»")
     )
-    follow_up_record(
+    follow_up_agreed(
         acting_user=world.hunter, deal=deal, outcome="Просил перезвонить во вторник", next_contact_on=TUESDAY
     )
     return "Сегодня связаться с «Кафе «Дожим»»", [world.hunter]
@@ -185,7 +185,7 @@ def scenario_celebration(world: World):
 
 def scenario_statements(world: World):
     set_plan(world.head, world.hunter, OCTOBER, revenue_target=Decimal("100000"))
-    return "Расчётные листы за Октябрь 2026 ждут утверждения: 1", [world.head]
+    return "Расчётные листы за октябрь 2026 ждут утверждения: 1", [world.head]
 
 
 def scenario_transfer(world: World):
@@ -260,7 +260,7 @@ def test_nothing_is_reminded_on_a_day_off(world, run_reminders):
 
 def deal_due_on(hunter: User, name: str, next_contact_on: date) -> Deal:
     deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name=name))
-    follow_up_record(
+    follow_up_agreed(
         acting_user=hunter, deal=deal, outcome="Договорились созвониться", next_contact_on=next_contact_on
     )
     return deal
@@ -394,6 +394,51 @@ def test_client_follow_up_rescheduled_later_is_not_reminded_on_the_old_date(hunt
     run_reminders(TUESDAY)
 
     assert titles(hunter) == []
+
+
+def test_a_meetings_next_contact_outside_a_deal_is_reminded_on_its_day_and_after(hunter, run_reminders):
+    client = make_client(acting_user=hunter, name="Гостиница «После встречи»")
+    activity_log(
+        acting_user=hunter,
+        kind=ActivityKind.MEETING,
+        client=client,
+        at=local(2026, 11, 13),
+        outcome="Ждут прайс",
+        next_contact_on=TUESDAY,
+        next_contact_time=time(16, 30),
+    )
+
+    run_reminders(TUESDAY)
+    run_reminders(TUESDAY + timedelta(days=1))
+
+    assert titles(hunter) == [
+        "Сегодня связаться с «Гостиница «После встречи»» в 16:30",
+        "Просрочен контакт с «Гостиница «После встречи»» (с 17 ноября)",
+    ]
+    assert set(of_kind(NotificationKind.FOLLOW_UP_DUE).values_list("url", flat=True)) == {client_url(client)}
+
+
+def test_a_task_done_is_not_reminded_and_a_moved_one_on_its_new_day_only(hunter, run_reminders):
+    from kpi.models import Task
+    from kpi.services import task_done, task_move
+
+    done = deal_due_on(hunter, "Кафе «Сделано»", TUESDAY)
+    moved = deal_due_on(hunter, "Кафе «Перенесено»", TUESDAY)
+    task_done(acting_user=hunter, task=Task.objects.get(deal=done, status=Task.Status.OPEN))
+    task_move(
+        acting_user=hunter,
+        task=Task.objects.get(deal=moved, status=Task.Status.OPEN),
+        due_on=date(2026, 11, 19),  # a Thursday: put off on Monday, before it was due
+        today=TUESDAY - timedelta(days=1),
+    )
+
+    run_reminders(TUESDAY)
+    assert titles(hunter) == []
+    run_reminders(date(2026, 11, 19))
+
+    assert titles(hunter) == ["Сегодня связаться с «Кафе «Перенесено»»"]
+    assert Deal.objects.get(pk=moved.pk).next_contact_on == date(2026, 11, 19)
+    assert Deal.objects.get(pk=done.pk).next_contact_on is None
 
 
 # --- deferred_payments_overdue -------------------------------------------------------------------
@@ -669,7 +714,7 @@ def test_a_next_contact_agreed_for_later_holds_the_idle_reminder_back(hunter, ru
         client=make_client(acting_user=hunter, name="Склад «Ждёт звонка»"),
         created_at=moment(TUESDAY - timedelta(days=limit + 5)),
     )
-    Deal.objects.filter(pk=waiting.pk).update(next_contact_on=TUESDAY + timedelta(days=3))
+    task_schedule(agreed_by=hunter, client=waiting.client, deal=waiting, due_on=TUESDAY + timedelta(days=3))
 
     run_reminders(TUESDAY)
 
@@ -863,7 +908,7 @@ def test_head_is_asked_to_approve_last_months_drafts(
 
     [notification] = of_kind(NotificationKind.STATEMENTS_PENDING)
     assert notification.recipient == sales_head
-    assert notification.title == "Расчётные листы за Октябрь 2026 ждут утверждения: 2"
+    assert notification.title == "Расчётные листы за октябрь 2026 ждут утверждения: 2"
     assert notification.url == reverse("compensation:statements") + "?month=2026-10"
     assert titles(accountant) == [] and titles(hunter) == []
 
@@ -875,14 +920,14 @@ def test_accountant_is_asked_to_lock_approved_statements(
 
     run_reminders(TUESDAY)
 
-    assert titles(sales_head) == ["Расчётные листы за Октябрь 2026 ждут утверждения: 1"]
-    assert titles(accountant) == ["Утверждённые расчётные листы за Октябрь 2026 ждут закрытия: 1"]
+    assert titles(sales_head) == ["Расчётные листы за октябрь 2026 ждут утверждения: 1"]
+    assert titles(accountant) == ["Утверждённые расчётные листы за октябрь 2026 ждут закрытия: 1"]
 
     statement_approve(acting_user=sales_head, hunter=other_hunter, month=OCTOBER)
     run_reminders(TUESDAY + timedelta(days=1))
 
-    assert titles(sales_head) == ["Расчётные листы за Октябрь 2026 ждут утверждения: 1"]
-    assert titles(accountant)[-1] == "Утверждённые расчётные листы за Октябрь 2026 ждут закрытия: 2"
+    assert titles(sales_head) == ["Расчётные листы за октябрь 2026 ждут утверждения: 1"]
+    assert titles(accountant)[-1] == "Утверждённые расчётные листы за октябрь 2026 ждут закрытия: 2"
 
 
 def test_locked_month_needs_nobody(
@@ -906,7 +951,7 @@ def test_only_the_previous_month_and_only_active_heads_are_reminded(sales_head, 
     run_reminders(TUESDAY)
 
     assert recipients(NotificationKind.STATEMENTS_PENDING) == {sales_head.username}
-    assert titles(sales_head) == ["Расчётные листы за Октябрь 2026 ждут утверждения: 1"]
+    assert titles(sales_head) == ["Расчётные листы за октябрь 2026 ждут утверждения: 1"]
 
 
 def test_a_month_without_hunters_needs_no_statements(sales_head, accountant, run_reminders):

@@ -10,7 +10,7 @@ from django.core.mail.backends.locmem import EmailBackend as MailBackend
 from django.utils import timezone
 
 from accounts.roles import Role
-from deals.services import contact_add, follow_up_record
+from deals.services import contact_add
 from notifications.models import EmailOptOut, Notification, NotificationKind, ReminderDay
 from notifications.reminders import RULES, Reminder
 from notifications.services import (
@@ -25,7 +25,7 @@ from notifications.services import (
 from tests.deals.factories import make_client, make_deal
 from tests.factories import UserFactory
 
-from .conftest import TUESDAY, titles
+from .conftest import TUESDAY, follow_up_agreed, titles
 
 ALL_KINDS = set(NotificationKind.values)
 
@@ -193,7 +193,7 @@ def test_one_digest_per_person_with_all_their_items_and_absolute_links(
     assert notification_emails_send() == 2
 
     [digest] = emails_to(hunter)
-    assert digest.subject == "Напоминания портала: 3"
+    assert digest.subject == "Уведомления портала: 3"
     assert "Здравствуйте, Иван Иванов!" in digest.body
     for line in (
         "— Сегодня связаться с «Кафе «Берёзка»»",
@@ -277,7 +277,7 @@ def test_a_person_reminded_by_two_rules_gets_one_morning_email(migrated_data, hu
     # Each rule commits on its own, as in production (no test transaction around the run).
     client = make_client(acting_user=hunter, name="Кафе «Берёзка»")
     deal = make_deal(acting_user=hunter, client=client)
-    follow_up_record(acting_user=hunter, deal=deal, outcome="Перезвонить", next_contact_on=TUESDAY)
+    follow_up_agreed(acting_user=hunter, deal=deal, outcome="Перезвонить", next_contact_on=TUESDAY)
     contact_add(acting_user=hunter, client=client, name="Мария Соколова", birthday=date(1985, 11, 17))
 
     run = daily_reminders_send(today=TUESDAY)

@@ -101,8 +101,16 @@ def test_stage_pages_do_not_quote_pay_rates() -> None:
             assert not re.search(r"\d\s*%", section["body"]), section["slug"]
 
 
-def test_there_are_enough_questions() -> None:
-    assert len(QUESTIONS) >= 15
+def test_the_bank_is_larger_than_an_attempt() -> None:
+    from atlanset_portal.settings import base
+
+    assert len(QUESTIONS) >= base.ONBOARDING_QUESTION_BANK_MIN >= 30
+    assert len(QUESTIONS) >= 2 * base.ONBOARDING_TEST_QUESTIONS >= 24
+
+
+def test_every_question_names_the_section_that_answers_it() -> None:
+    slugs = {section["slug"] for section in SECTIONS}
+    assert [question["text"] for question in QUESTIONS if question["section"] not in slugs] == []
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda question: question["text"][:40])

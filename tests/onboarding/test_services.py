@@ -2,7 +2,9 @@
 re-acknowledgement, scoring the test, everyone's progress, the deal-creation gate and the demo content."""
 
 import json
+import random
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,7 +20,15 @@ from onboarding.content import QUESTIONS, SECTIONS
 from onboarding.demo import seed_demo_onboarding
 from onboarding.models import Acknowledgement, Question, Section, SectionVersion
 from onboarding.models import TestAttempt as Attempt
-from onboarding.selectors import current_versions, onboarding_complete, progress_for, render_markdown
+from onboarding.models import TestDraw as Draw
+from onboarding.selectors import (
+    current_versions,
+    drawn_questions,
+    next_attempt_at,
+    onboarding_complete,
+    progress_for,
+    render_markdown,
+)
 from tests.deals.factories import make_client
 from tests.factories import UserFactory
 
@@ -237,7 +247,13 @@ def test_a_multiple_answer_question_earns_its_share_less_wrong_picks_never_below
     assert earned >= 0
 
 
-def test_an_attempt_stores_every_answer_and_the_score(sales_head, hunter, settings):
+def draw(user, **kwargs):
+    """The user's drawn test as the test page gets it; the questions' ids in the order asked."""
+    drawn = services.test_draw(acting_user=user, **kwargs)
+    return [item["question"] for item in drawn.questions] if drawn else []
+
+
+def test_an_attempt_stores_every_answer_in_the_drawn_order_and_the_score(sales_head, hunter, settings):
     settings.ONBOARDING_PASS_MARK = 80
     single = make_question(sales_head, text="Сколько этапов?", right=("Девять",), wrong=("Семь", "Пять"))
     multiple = make_question(
@@ -247,6 +263,7 @@ def test_an_attempt_stores_every_answer_and_the_score(sales_head, hunter, settin
         right=("Почта ЛПР", "Дата перезвона", "Шаблон"),
         wrong=("Факс",),
     )
+    order = draw(hunter)
 
     attempt = services.attempt_submit(
         acting_user=hunter,
@@ -254,7 +271,6 @@ def test_an_attempt_stores_every_answer_and_the_score(sales_head, hunter, settin
             single.pk: choice_ids(single, "Девять"),
             multiple.pk: choice_ids(multiple, "Почта ЛПР", "Шаблон"),
         },
-        order=[multiple.pk, single.pk],
     )
 
     attempt.refresh_from_db()
@@ -263,19 +279,22 @@ def test_an_attempt_stores_every_answer_and_the_score(sales_head, hunter, settin
     assert attempt.pass_mark == Decimal(80)
     assert attempt.passed
     answers = list(attempt.answers.all())
-    assert [(answer.position, answer.question_id) for answer in answers] == [(1, multiple.pk), (2, single.pk)]
-    assert [answer.points for answer in answers] == [Decimal("0.667"), Decimal("1.000")]
+    assert [(answer.position, answer.question_id) for answer in answers] == list(enumerate(order, start=1))
+    points = {answer.question_id: answer.points for answer in answers}
+    assert points == {multiple.pk: Decimal("0.667"), single.pk: Decimal("1.000")}
     stored = json.dumps([answer.chosen for answer in answers], ensure_ascii=False)
     assert "Почта ЛПР" in stored and "Шаблон" in stored and "Девять" in stored
     assert "Дата перезвона" not in stored and "Факс" not in stored
+    assert not Draw.objects.filter(user=hunter).exists()
 
 
 def test_the_stored_answer_keeps_the_chosen_text_after_the_question_is_edited(sales_head, hunter):
     question = make_question(
         sales_head, text="Кто согласует заказ?", right=("Производство",), wrong=("Бухгалтер",)
     )
+    draw(hunter)
     attempt = services.attempt_submit(
-        acting_user=hunter, answers={question.pk: choice_ids(question, "Производство")}, order=[question.pk]
+        acting_user=hunter, answers={question.pk: choice_ids(question, "Производство")}
     )
 
     make_question_edit = services.question_save(
@@ -294,16 +313,7 @@ def test_the_stored_answer_keeps_the_chosen_text_after_the_question_is_edited(sa
     assert "склад" not in stored
 
 
-def test_an_unanswered_question_scores_nothing(sales_head, hunter):
-    first = make_question(sales_head, text="Первый?")
-    second = make_question(sales_head, text="Второй?")
-
-    attempt = services.attempt_submit(
-        acting_user=hunter, answers={first.pk: right_answers(first)}, order=[first.pk, second.pk]
-    )
-
-    assert attempt.score == Decimal("50.0")
-    assert attempt.answers.get(question=second).points == 0
+# --- the pass threshold --------------------------------------------------------------------------------
 
 
 def test_a_score_exactly_at_the_pass_mark_passes(sales_head, hunter, settings):
@@ -311,8 +321,9 @@ def test_a_score_exactly_at_the_pass_mark_passes(sales_head, hunter, settings):
     questions = [make_question(sales_head, text=f"Вопрос {n}?") for n in range(5)]
     answers = {q.pk: right_answers(q) for q in questions[:4]}
     answers[questions[4].pk] = wrong_answers(questions[4])
+    draw(hunter)
 
-    attempt = services.attempt_submit(acting_user=hunter, answers=answers, order=[q.pk for q in questions])
+    attempt = services.attempt_submit(acting_user=hunter, answers=answers)
 
     assert attempt.score == Decimal("80.0")
     assert attempt.passed
@@ -330,10 +341,9 @@ def test_a_score_a_tenth_below_the_pass_mark_fails(sales_head, hunter, settings)
     answers = {q.pk: right_answers(q) for q in singles}
     answers[six.pk] = choice_ids(six, "в0")  # 1/6 = 0.167
     answers[seven.pk] = choice_ids(seven, "с0", "с1", "с2")  # 3/7 = 0.429
+    draw(hunter)
 
-    attempt = services.attempt_submit(
-        acting_user=hunter, answers=answers, order=[q.pk for q in [*singles, six, seven]]
-    )
+    attempt = services.attempt_submit(acting_user=hunter, answers=answers)
 
     assert attempt.score == Decimal("79.9")  # (5 + 0.167 + 0.429) / 7
     assert not attempt.passed
@@ -342,11 +352,10 @@ def test_a_score_a_tenth_below_the_pass_mark_fails(sales_head, hunter, settings)
 def test_the_pass_mark_comes_from_the_settings(sales_head, hunter, settings):
     settings.ONBOARDING_PASS_MARK = 50
     first, second = make_question(sales_head, text="Первый?"), make_question(sales_head, text="Второй?")
+    draw(hunter)
 
     attempt = services.attempt_submit(
-        acting_user=hunter,
-        answers={first.pk: right_answers(first), second.pk: wrong_answers(second)},
-        order=[first.pk, second.pk],
+        acting_user=hunter, answers={first.pk: right_answers(first), second.pk: wrong_answers(second)}
     )
 
     assert attempt.score == Decimal("50.0")
@@ -354,111 +363,246 @@ def test_the_pass_mark_comes_from_the_settings(sales_head, hunter, settings):
     assert attempt.passed
 
 
-def test_an_attempt_is_refused_when_a_question_was_taken_out_meanwhile(sales_head, hunter):
-    first, second = make_question(sales_head, text="Первый?"), make_question(sales_head, text="Второй?")
-    Question.objects.filter(pk=second.pk).update(is_active=False)
+def test_the_score_is_a_share_of_the_drawn_questions_not_of_the_bank(sales_head, hunter, settings):
+    settings.ONBOARDING_TEST_QUESTIONS = 4
+    questions = {q.pk: q for q in (make_question(sales_head, text=f"Вопрос {n}?") for n in range(10))}
+    order = draw(hunter)
+    answers = {pk: right_answers(questions[pk]) for pk in order[:3]}
+    answers[order[3]] = wrong_answers(questions[order[3]])
 
-    with pytest.raises(ValidationError):
-        services.attempt_submit(
-            acting_user=hunter,
-            answers={first.pk: right_answers(first), second.pk: right_answers(second)},
-            order=[first.pk, second.pk],
-        )
+    attempt = services.attempt_submit(acting_user=hunter, answers=answers)
 
-    assert not Attempt.objects.exists()
-
-
-def test_an_attempt_is_refused_when_a_question_was_added_meanwhile(sales_head, hunter):
-    first = make_question(sales_head, text="Первый?")
-    order = [q.pk for q in services.test_questions(seed=1)]
-    make_question(sales_head, text="Добавлен, пока хантер отвечал?")
-
-    with pytest.raises(ValidationError):
-        services.attempt_submit(acting_user=hunter, answers={first.pk: right_answers(first)}, order=order)
-
-    assert not Attempt.objects.exists()
+    assert attempt.score == Decimal("75.0")
+    assert attempt.answers.count() == 4
 
 
-def test_a_forged_order_with_only_the_known_question_cannot_pass_the_test(sales_head, hunter):
-    known = make_question(sales_head, text="Знакомый вопрос?")
-    for n in range(4):
-        make_question(sales_head, text=f"Трудный вопрос {n}?")
-
-    with pytest.raises(ValidationError):
-        services.attempt_submit(
-            acting_user=hunter, answers={known.pk: right_answers(known)}, order=[known.pk]
-        )
-
-    assert not Attempt.objects.filter(passed=True).exists()
+# --- the draw ------------------------------------------------------------------------------------------
 
 
-def test_a_forged_order_repeating_the_known_question_cannot_pass_the_test(sales_head, hunter):
-    known = make_question(sales_head, text="Знакомый вопрос?")
-    hard = make_question(sales_head, text="Трудный вопрос?")
-
-    with pytest.raises(ValidationError):
-        services.attempt_submit(
-            acting_user=hunter,
-            answers={known.pk: right_answers(known), hard.pk: wrong_answers(hard)},
-            order=[known.pk, known.pk, known.pk, known.pk, hard.pk],
-        )
-
-    assert not Attempt.objects.filter(passed=True).exists()
-
-
-def test_an_attempt_with_no_questions_is_refused(hunter):
-    with pytest.raises(ValidationError):
-        services.attempt_submit(acting_user=hunter, answers={}, order=[])
-
-
-def test_choices_of_another_question_do_not_count(sales_head, hunter):
-    first, second = make_question(sales_head, text="Первый?"), make_question(sales_head, text="Второй?")
-
-    attempt = services.attempt_submit(
-        acting_user=hunter,
-        answers={first.pk: right_answers(second), second.pk: right_answers(first)},
-        order=[first.pk, second.pk],
-    )
-
-    assert attempt.score == 0
-    assert not attempt.passed
-
-
-# --- the test's order --------------------------------------------------------------------------------
-
-
-def test_the_test_is_shuffled_and_holds_only_active_questions(sales_head):
-    questions = [make_question(sales_head, text=f"Вопрос {n}?") for n in range(10)]
+def test_each_attempt_draws_the_set_number_of_active_questions_from_the_bank(
+    sales_head, hunter, other_hunter, settings
+):
+    settings.ONBOARDING_TEST_QUESTIONS = 12
+    questions = [make_question(sales_head, text=f"Вопрос {n}?") for n in range(31)]
     Question.objects.filter(pk=questions[0].pk).update(is_active=False)
+    active = {q.pk for q in questions[1:]}
 
-    orders = {tuple(q.pk for q in services.test_questions(seed=seed)) for seed in range(1, 6)}
+    draws = [draw(user, rng=random.Random(seed)) for seed, user in enumerate([hunter, other_hunter])]
 
+    for order in draws:
+        assert len(order) == len(set(order)) == 12
+        assert set(order) <= active
+    assert set(draws[0]) != set(draws[1])
+
+
+def test_a_bank_smaller_than_the_setting_is_asked_whole_in_a_shuffled_order(sales_head, settings):
+    settings.ONBOARDING_TEST_QUESTIONS = 12
+    questions = [make_question(sales_head, text=f"Вопрос {n}?") for n in range(6)]
+    people = [UserFactory(role="hunter") for _n in range(6)]
+
+    orders = {tuple(draw(person)) for person in people}
+
+    assert all(sorted(order) == sorted(q.pk for q in questions) for order in orders)
     assert len(orders) > 1
-    for order in orders:
-        assert sorted(order) == sorted(q.pk for q in questions[1:])
 
 
-def test_the_same_seed_gives_the_same_order(sales_head):
-    for n in range(6):
+def test_the_draw_is_kept_so_a_reload_shows_the_same_questions_and_choices(sales_head, hunter, settings):
+    settings.ONBOARDING_TEST_QUESTIONS = 5
+    for n in range(20):
         make_question(sales_head, text=f"Вопрос {n}?", wrong=("a", "b", "c"))
 
-    first, second = services.test_questions(seed=7), services.test_questions(seed=7)
+    first = services.test_draw(acting_user=hunter)
+    shown = [[c.pk for c in q.shown_choices] for q in drawn_questions(first)]
+    again = services.test_draw(acting_user=hunter)
 
-    assert [q.pk for q in first] == [q.pk for q in second]
-    assert [[c.pk for c in q.shuffled_choices] for q in first] == [
-        [c.pk for c in q.shuffled_choices] for q in second
-    ]
+    assert again.pk == first.pk
+    assert again.questions == first.questions
+    assert [[c.pk for c in q.shown_choices] for q in drawn_questions(again)] == shown
 
 
 def test_the_choices_are_shuffled_too(sales_head):
     question = make_question(sales_head, right=("1",), wrong=("2", "3", "4", "5"))
+    people = [UserFactory(role="hunter") for _n in range(8)]
 
-    orders = {
-        tuple(c.pk for c in services.test_questions(seed=seed)[0].shuffled_choices) for seed in range(1, 8)
-    }
+    orders = {tuple(services.test_draw(acting_user=person).questions[0]["choices"]) for person in people}
 
     assert len(orders) > 1
     assert all(sorted(order) == sorted(question.choices.values_list("pk", flat=True)) for order in orders)
+
+
+def test_a_draw_the_bank_has_moved_past_is_refused_then_drawn_again(sales_head, hunter, settings):
+    settings.ONBOARDING_TEST_QUESTIONS = 3
+    questions = {q.pk: q for q in (make_question(sales_head, text=f"Вопрос {n}?") for n in range(6))}
+    order = draw(hunter)
+    Question.objects.filter(pk=order[0]).update(is_active=False)
+
+    with pytest.raises(services.TestChanged):
+        services.attempt_submit(
+            acting_user=hunter, answers={pk: right_answers(questions[pk]) for pk in order}
+        )
+
+    assert not Attempt.objects.exists()
+    assert order[0] not in draw(hunter)
+
+
+def test_edited_choices_make_the_draw_stale(sales_head, hunter):
+    question = make_question(sales_head, text="Кто согласует заказ?")
+    draw(hunter)
+    services.question_save(
+        acting_user=sales_head,
+        question=question,
+        text=question.text,
+        kind=Question.Kind.SINGLE,
+        explanation="Пояснение",
+        choices=[("Производство", True), ("Бухгалтер", False)],
+    )
+
+    with pytest.raises(services.TestChanged):
+        services.attempt_submit(acting_user=hunter, answers={question.pk: right_answers(question)})
+
+
+def test_answers_for_questions_not_drawn_are_refused(sales_head, hunter, settings):
+    settings.ONBOARDING_TEST_QUESTIONS = 3
+    questions = {q.pk: q for q in (make_question(sales_head, text=f"Вопрос {n}?") for n in range(8))}
+    order = draw(hunter)
+    other = next(pk for pk in questions if pk not in order)
+    answers = {pk: right_answers(questions[pk]) for pk in order}
+    answers[other] = right_answers(questions[other])
+
+    with pytest.raises(ValidationError) as error:
+        services.attempt_submit(acting_user=hunter, answers=answers)
+
+    assert "только на вопросы вашего теста" in error.value.messages[0]
+    assert not Attempt.objects.exists()
+    assert draw(hunter) == order
+
+
+def test_choices_of_another_question_are_refused(sales_head, hunter):
+    first, second = make_question(sales_head, text="Первый?"), make_question(sales_head, text="Второй?")
+    draw(hunter)
+
+    with pytest.raises(ValidationError) as error:
+        services.attempt_submit(
+            acting_user=hunter, answers={first.pk: right_answers(second), second.pk: right_answers(first)}
+        )
+
+    assert "не из предложенных вариантов" in error.value.messages[0]
+    assert not Attempt.objects.exists()
+
+
+def test_a_single_answer_question_takes_exactly_one_choice(sales_head, hunter):
+    question = make_question(sales_head, text="Один ответ?", wrong=("Нет", "Тоже нет"))
+    draw(hunter)
+
+    with pytest.raises(ValidationError) as error:
+        services.attempt_submit(
+            acting_user=hunter, answers={question.pk: [c.pk for c in question.choices.all()]}
+        )
+
+    assert "нужно выбрать один ответ" in error.value.messages[0]
+    assert not Attempt.objects.exists()
+
+
+def test_an_empty_bank_draws_nothing_and_takes_no_answers(hunter):
+    assert services.test_draw(acting_user=hunter) is None
+    with pytest.raises(services.NoTestDrawn):
+        services.attempt_submit(acting_user=hunter, answers={})
+
+
+def test_answers_sent_twice_count_once(sales_head, hunter):
+    question = make_question(sales_head)
+    draw(hunter)
+    services.attempt_submit(acting_user=hunter, answers={question.pk: right_answers(question)})
+
+    with pytest.raises(services.NoTestDrawn):
+        services.attempt_submit(acting_user=hunter, answers={question.pk: right_answers(question)})
+
+    assert Attempt.objects.filter(user=hunter).count() == 1
+
+
+# --- blank and incomplete sheets ---------------------------------------------------------------------
+
+
+def test_a_blank_sheet_is_refused_in_russian_and_does_not_count(sales_head, hunter):
+    for n in range(3):
+        make_question(sales_head, text=f"Вопрос {n}?")
+    order = draw(hunter)
+
+    with pytest.raises(services.UnansweredQuestions) as error:
+        services.attempt_submit(acting_user=hunter, answers={})
+
+    assert error.value.messages == ["Вы не ответили ни на один вопрос: попытка не засчитана."]
+    assert not Attempt.objects.exists()
+    assert next_attempt_at(hunter) is None
+    assert draw(hunter) == order
+
+
+def test_one_unanswered_question_refuses_the_sheet_and_names_it(sales_head, hunter):
+    questions = {q.pk: q for q in (make_question(sales_head, text=f"Вопрос {n}?") for n in range(4))}
+    order = draw(hunter)
+    answers = {pk: right_answers(questions[pk]) for pk in order}
+    answers[order[2]] = []
+
+    with pytest.raises(services.UnansweredQuestions) as error:
+        services.attempt_submit(acting_user=hunter, answers=answers)
+
+    assert error.value.positions == [3]
+    assert "без ответа остался вопрос № 3" in error.value.messages[0]
+    assert not Attempt.objects.exists()
+
+
+def test_a_sheet_answering_only_the_known_questions_cannot_pass(sales_head, hunter):
+    questions = {q.pk: q for q in (make_question(sales_head, text=f"Вопрос {n}?") for n in range(5))}
+    order = draw(hunter)
+
+    with pytest.raises(services.UnansweredQuestions):
+        services.attempt_submit(acting_user=hunter, answers={order[0]: right_answers(questions[order[0]])})
+
+    assert not Attempt.objects.exists()
+    assert not onboarding_complete(hunter)
+
+
+# --- waiting after a failed attempt ------------------------------------------------------------------
+
+
+def fail_once(author, user) -> Attempt:
+    questions = {q.pk: q for q in (make_question(author, text=f"Вопрос {n}?") for n in range(3))}
+    order = draw(user)
+    return services.attempt_submit(
+        acting_user=user, answers={pk: wrong_answers(questions[pk]) for pk in order}
+    )
+
+
+def test_a_new_attempt_waits_the_set_time_after_a_failed_one(sales_head, hunter, settings):
+    settings.ONBOARDING_RETRY_WAIT_MINUTES = 10
+    failed = fail_once(sales_head, hunter)
+    assert not failed.passed
+
+    with pytest.raises(services.TestWait) as wait:
+        services.test_draw(acting_user=hunter)
+
+    assert wait.value.until == failed.finished_at + timedelta(minutes=10)
+    assert not Draw.objects.filter(user=hunter).exists()
+    Attempt.objects.filter(pk=failed.pk).update(finished_at=failed.finished_at - timedelta(minutes=10))
+    assert len(draw(hunter)) == 3
+
+
+def test_the_wait_comes_from_the_settings(sales_head, hunter, settings):
+    settings.ONBOARDING_RETRY_WAIT_MINUTES = 60
+    failed = fail_once(sales_head, hunter)
+    Attempt.objects.filter(pk=failed.pk).update(finished_at=failed.finished_at - timedelta(minutes=30))
+
+    with pytest.raises(services.TestWait):
+        services.test_draw(acting_user=hunter)
+
+
+def test_there_is_no_wait_after_a_pass(sales_head, hunter):
+    question = make_question(sales_head)
+    draw(hunter)
+    services.attempt_submit(acting_user=hunter, answers={question.pk: right_answers(question)})
+
+    assert next_attempt_at(hunter) is None
+    assert draw(hunter) == [question.pk]
 
 
 # --- questions ---------------------------------------------------------------------------------------
@@ -639,7 +783,8 @@ def test_the_demo_loads_a_section_for_every_stage_and_the_question_bank(sales_he
     assert sorted(Section.objects.exclude(stage="").values_list("stage", flat=True)) == sorted(stages.ORDER)
     for definition in stages.STAGES:
         assert Section.objects.filter(stage=definition.stage.value, slug=definition.regulation_slug).exists()
-    assert Question.objects.count() == len(QUESTIONS) >= 15
+    assert Question.objects.count() == len(QUESTIONS) >= 30
+    assert not Question.objects.filter(section=None).exists()
     assert len(current_versions()) == Section.objects.count()
     for question in Question.objects.prefetch_related("choices"):
         correct = [choice for choice in question.choices.all() if choice.is_correct]
@@ -656,6 +801,20 @@ def test_the_demo_is_loaded_only_once(sales_head):
     assert seed_demo_onboarding(author=sales_head) is False
 
     assert (Section.objects.count(), SectionVersion.objects.count(), Question.objects.count()) == counts
+
+
+def test_an_older_demo_database_gets_the_questions_it_lacks_and_their_sections(sales_head):
+    seed_demo_onboarding(author=sales_head)
+    Question.objects.filter(text=QUESTIONS[-1]["text"]).delete()
+    Question.objects.update(section=None)
+    edited = Question.objects.get(text=QUESTIONS[0]["text"])
+
+    assert seed_demo_onboarding(author=sales_head) is False
+
+    assert Question.objects.count() == len(QUESTIONS)
+    assert Question.objects.get(text=QUESTIONS[-1]["text"]).section.slug == QUESTIONS[-1]["section"]
+    assert Question.objects.get(pk=edited.pk).section.slug == QUESTIONS[0]["section"]
+    assert not Question.objects.filter(section=None).exists()
 
 
 def test_the_demo_marks_the_onboarded_demo_hunters_complete(sales_head, hunter):

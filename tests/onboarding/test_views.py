@@ -4,7 +4,7 @@ and the stage and pay pages that follow the portal's own rules."""
 
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from html import unescape
 
@@ -66,17 +66,15 @@ def complete_onboarding(user):
 
 
 def read_test_page(response) -> tuple[list[int], dict[int, list[int]]]:
-    """The question order and each question's offered choice ids, read from the test page."""
-    html = response.content.decode()
-    order = [int(pk) for pk in re.search(r'name="order" value="([\d,]*)"', html).group(1).split(",") if pk]
+    """The questions in the order the page asks them and each one's offered choice ids."""
     offered: dict[int, list[int]] = {}
-    for qid, cid in re.findall(r'name="q(\d+)" value="(\d+)"', html):
+    for qid, cid in re.findall(r'name="q(\d+)" value="(\d+)"', response.content.decode()):
         offered.setdefault(int(qid), []).append(int(cid))
-    return order, offered
+    return list(offered), offered
 
 
 def answers_post(order, *, correctly: bool) -> dict:
-    data: dict = {"order": ",".join(str(pk) for pk in order)}
+    data: dict = {}
     for question in Question.objects.filter(pk__in=order).prefetch_related("choices"):
         data[f"q{question.pk}"] = [
             str(choice.pk) for choice in question.choices.all() if choice.is_correct == correctly
@@ -307,25 +305,27 @@ def test_a_section_never_read_shows_no_changes_only_the_button(login, sales_head
 # --- the test ----------------------------------------------------------------------------------------
 
 
-def test_the_test_page_offers_every_active_question_in_a_shuffled_order(login, sales_head, hunter):
-    questions = [make_question(sales_head, n) for n in range(8)]
+def test_the_test_page_draws_the_set_number_and_a_reload_shows_the_same(
+    login, sales_head, hunter, other_hunter, settings
+):
+    settings.ONBOARDING_TEST_QUESTIONS = 12
+    questions = [make_question(sales_head, n) for n in range(30)]
     inactive = make_question(sales_head, 99)
     Question.objects.filter(pk=inactive.pk).update(is_active=False)
     client = login(hunter)
 
-    orders = set()
-    for _attempt in range(20):
-        order, offered = read_test_page(client.get(reverse("onboarding:test")))
-        assert sorted(order) == sorted(q.pk for q in questions)
-        assert sorted(offered) == sorted(order)
-        orders.add(tuple(order))
-        if len(orders) > 1:
-            break
+    order, offered = read_test_page(client.get(reverse("onboarding:test")))
+    again, offered_again = read_test_page(client.get(reverse("onboarding:test")))
 
-    assert len(orders) > 1
+    assert len(order) == len(set(order)) == 12
+    assert set(order) <= {q.pk for q in questions}
+    assert (again, offered_again) == (order, offered)
+    assert "Вопросов в тесте: 12" in text_of(client.get(reverse("onboarding:test")))
+    others, _offered = read_test_page(login(other_hunter).get(reverse("onboarding:test")))
+    assert set(others) != set(order)
 
 
-def test_passing_the_test_on_the_page_shows_the_result_with_explanations(login, sales_head, hunter):
+def test_passing_the_test_on_the_page_shows_the_right_answers_with_explanations(login, sales_head, hunter):
     for n in range(4):
         make_question(sales_head, n)
     make_question(sales_head, 4, kind=Question.Kind.MULTIPLE)
@@ -346,9 +346,12 @@ def test_passing_the_test_on_the_page_shows_the_result_with_explanations(login, 
     assert "Верный 0" in result
 
 
-def test_failing_the_test_says_so_and_shows_the_chosen_answers(login, sales_head, hunter):
-    for n in range(3):
-        make_question(sales_head, n)
+def test_a_failed_attempt_names_the_wrong_questions_and_their_sections_but_not_the_answers(
+    login, sales_head, hunter
+):
+    pay = make_section(sales_head, slug="pay", title="Условия оплаты")
+    questions = [make_question(sales_head, n) for n in range(3)]
+    Question.objects.filter(pk=questions[0].pk).update(section=pay)
     client = login(hunter)
     order, _offered = read_test_page(client.get(reverse("onboarding:test")))
 
@@ -358,31 +361,123 @@ def test_failing_the_test_says_so_and_shows_the_chosen_answers(login, sales_head
     assert attempt.score == 0 and not attempt.passed
     text = text_of(response)
     assert "Тест не сдан" in text
-    assert "Неверный 0" in text
-    assert "Пояснение к вопросу 0" in text
+    assert "Верных ответов: 0 из 3" in text
+    for n in range(3):
+        assert f"Вопрос номер {n}?" in text
+        assert f"Верный {n}" not in text
+        assert f"Пояснение к вопросу {n}" not in text
+    assert reverse("onboarding:section", args=["pay"]) in response.content.decode()
+    assert "Раздел: Условия оплаты" in text
+    assert "Следующая попытка — с" in text
+
+
+def test_the_head_sees_the_right_answers_of_a_failed_attempt(login, sales_head, hunter):
+    make_question(sales_head, 0)
+    client = login(hunter)
+    order, _offered = read_test_page(client.get(reverse("onboarding:test")))
+    client.post(reverse("onboarding:test"), answers_post(order, correctly=False))
+    attempt = Attempt.objects.get(user=hunter)
+
+    text = text_of(login(sales_head).get(reverse("onboarding:attempt", args=[attempt.pk])))
+
+    assert "Верный 0" in text and "Пояснение к вопросу 0" in text
+
+
+def test_a_blank_sheet_is_refused_on_the_page_and_does_not_count(login, sales_head, hunter):
+    for n in range(3):
+        make_question(sales_head, n)
+    client = login(hunter)
+    order, _offered = read_test_page(client.get(reverse("onboarding:test")))
+
+    response = client.post(reverse("onboarding:test"), {})
+
+    assert response.status_code == 400
+    assert "Вы не ответили ни на один вопрос: попытка не засчитана." in text_of(response)
+    assert read_test_page(response)[0] == order
+    assert not Attempt.objects.exists()
+    assert read_test_page(client.get(reverse("onboarding:test")))[0] == order
+
+
+def test_an_unanswered_question_is_named_and_the_ticked_answers_are_kept(login, sales_head, hunter):
+    for n in range(3):
+        make_question(sales_head, n)
+    client = login(hunter)
+    order, _offered = read_test_page(client.get(reverse("onboarding:test")))
+    data = answers_post(order, correctly=True)
+    del data[f"q{order[1]}"]
+
+    response = client.post(reverse("onboarding:test"), data)
+
+    assert response.status_code == 400
+    text = text_of(response)
+    assert "без ответа остался вопрос № 2" in text
+    assert "Нет ответа." in text
+    ticked = re.findall(r'name="q\d+" value="(\d+)" id="c\d+" checked', response.content.decode())
+    assert sorted(ticked) == sorted(data[f"q{order[0]}"] + data[f"q{order[2]}"])
+    assert not Attempt.objects.exists()
+
+
+def test_answers_for_a_question_not_drawn_are_refused_on_the_page(login, sales_head, hunter, settings):
+    settings.ONBOARDING_TEST_QUESTIONS = 2
+    questions = [make_question(sales_head, n) for n in range(6)]
+    client = login(hunter)
+    order, _offered = read_test_page(client.get(reverse("onboarding:test")))
+    other = next(q for q in questions if q.pk not in order)
+
+    response = client.post(reverse("onboarding:test"), answers_post([*order, other.pk], correctly=True))
+
+    assert response.status_code == 400
+    assert "Ответы принимаются только на вопросы вашего теста." in text_of(response)
+    assert not Attempt.objects.exists()
+
+
+def test_after_a_failed_attempt_the_test_page_says_when_the_next_one_is(login, sales_head, hunter, settings):
+    settings.ONBOARDING_RETRY_WAIT_MINUTES = 10
+    make_question(sales_head, 0)
+    client = login(hunter)
+    order, _offered = read_test_page(client.get(reverse("onboarding:test")))
+    client.post(reverse("onboarding:test"), answers_post(order, correctly=False))
+    attempt = Attempt.objects.get(user=hunter)
+
+    response = client.get(reverse("onboarding:test"))
+
+    until = timezone.localtime(attempt.finished_at + timedelta(minutes=10))
+    text = text_of(response)
+    assert f"Следующая попытка — с {until:%H:%M}" in text
+    assert "через 10 мин." in text
+    assert read_test_page(response)[0] == []
+    overview = text_of(client.get(reverse("onboarding:overview")))
+    assert f"Следующая попытка — с {until:%d.%m.%Y %H:%M}" in overview
+    Attempt.objects.filter(pk=attempt.pk).update(finished_at=attempt.finished_at - timedelta(minutes=10))
+    assert read_test_page(client.get(reverse("onboarding:test")))[0] == order
 
 
 def test_a_test_changed_while_answering_sends_the_hunter_back(login, sales_head, hunter):
-    questions = [make_question(sales_head, n) for n in range(3)]
+    make_question(sales_head, 0)
+    make_question(sales_head, 1)
     client = login(hunter)
     order, _offered = read_test_page(client.get(reverse("onboarding:test")))
-    Question.objects.filter(pk=questions[0].pk).update(is_active=False)
+    Question.objects.filter(pk=order[0]).update(is_active=False)
 
     response = client.post(reverse("onboarding:test"), answers_post(order, correctly=True), follow=True)
 
     assert response.redirect_chain[-1][0] == reverse("onboarding:test")
     assert "Тест изменился, пока вы отвечали" in text_of(response)
     assert not Attempt.objects.exists()
+    assert read_test_page(response)[0] == [order[1]]
 
 
-def test_a_forged_order_of_one_known_question_does_not_pass_the_test(login, sales_head, hunter):
-    questions = [make_question(sales_head, n) for n in range(5)]
+def test_answers_sent_twice_are_counted_once(login, sales_head, hunter):
+    make_question(sales_head, 0)
     client = login(hunter)
+    order, _offered = read_test_page(client.get(reverse("onboarding:test")))
+    data = answers_post(order, correctly=True)
 
-    client.post(reverse("onboarding:test"), answers_post([questions[0].pk], correctly=True))
+    client.post(reverse("onboarding:test"), data)
+    response = client.post(reverse("onboarding:test"), data, follow=True)
 
-    assert not Attempt.objects.filter(user=hunter, passed=True).exists()
-    assert not onboarding_complete(hunter)
+    assert "Эти ответы уже приняты" in text_of(response)
+    assert Attempt.objects.filter(user=hunter).count() == 1
 
 
 def test_a_hunter_sees_only_their_own_attempts(login, sales_head, hunter, other_hunter):
@@ -408,11 +503,28 @@ def test_the_head_adds_a_question_and_hunters_may_not(login, sales_head, hunter)
     assert login(hunter).post(reverse("onboarding:questions"), data).status_code == 403
     assert not Question.objects.exists()
 
-    response = login(sales_head).post(reverse("onboarding:questions"), data)
+    section = make_section(sales_head, slug="stage-deal", title="Этап 6. Сделка")
+    response = login(sales_head).post(reverse("onboarding:questions"), {**data, "section": section.pk})
 
     assert response.status_code == 302
     question = Question.objects.get()
     assert [(c.text, c.is_correct) for c in question.choices.all()] == [("Девять", True), ("Семь", False)]
+    assert question.section == section
+
+
+def test_the_question_bank_page_warns_while_the_bank_is_small(login, sales_head, settings):
+    settings.ONBOARDING_QUESTION_BANK_MIN = 5
+    settings.ONBOARDING_TEST_QUESTIONS = 3
+    for n in range(4):
+        make_question(sales_head, n)
+    client = login(sales_head)
+
+    text = text_of(client.get(reverse("onboarding:questions")))
+    assert "В банке 4 вопросов в тесте; в каждой попытке — 3 из них" in text
+    assert "В банке меньше 5 вопросов" in text
+
+    make_question(sales_head, 4)
+    assert "В банке меньше" not in text_of(client.get(reverse("onboarding:questions")))
 
 
 # --- progress ----------------------------------------------------------------------------------------
@@ -662,7 +774,7 @@ def test_the_demo_regulations_can_be_read_through_to_completion(login, regulatio
         assert client.get(reverse("onboarding:section", args=[section.slug])).status_code == 200
         client.post(reverse("onboarding:section", args=[section.slug]))
     order, _offered = read_test_page(client.get(reverse("onboarding:test")))
-    assert len(order) == Question.objects.filter(is_active=True).count()
+    assert len(order) == settings.ONBOARDING_TEST_QUESTIONS < Question.objects.filter(is_active=True).count()
 
     client.post(reverse("onboarding:test"), answers_post(order, correctly=True))
 

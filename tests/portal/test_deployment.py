@@ -1,7 +1,12 @@
-"""The production shape in docker-compose.yml (no Docker engine runs in CI, so its structure is checked)."""
+"""The production shape in docker-compose.yml (no Docker engine runs in CI: docker-compose renders the file
+and its structure is checked)."""
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,3 +133,38 @@ def test_no_request_waits_for_the_database_longer_than_gunicorn_waits_for_the_re
     assert "DB_STATEMENT_TIMEOUT_MS" not in compose["web"]["environment"]
     assert compose["worker"]["restart"] == "unless-stopped"  # and it survives a Redis restart by itself
     assert compose["web"]["environment"]["SENTRY_DSN"] == "${SENTRY_DSN:-}"
+
+
+COMPOSE = shutil.which("docker-compose")
+needs_compose = pytest.mark.skipif(
+    COMPOSE is None and not os.environ.get("CI"),
+    reason="docker-compose validates the file (CI installs it)",
+)
+
+
+@needs_compose
+def test_compose_itself_accepts_the_file_with_the_env_the_readme_asks_for(tmp_path):
+    env = {"PATH": os.environ["PATH"], "SECRET_KEY": "k" * 50, "POSTGRES_PASSWORD": "p"}
+    result = subprocess.run(
+        [COMPOSE, "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)
+    assert rendered["services"]["web"]["environment"]["SECRET_KEY"] == "k" * 50
+
+    # Without the secrets compose refuses to start and says which one is missing.
+    result = subprocess.run(
+        [COMPOSE, "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "set SECRET_KEY in .env" in result.stderr or "set POSTGRES_PASSWORD in .env" in result.stderr

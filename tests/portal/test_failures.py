@@ -30,6 +30,7 @@ from deals.services import contact_add
 from deals.stages import Stage
 from kpi.models import Activity, ActivityKind, DirtyMonth, MonthlyProgress
 from kpi.progress import progress_recalculate_marked
+from kpi.services import task_schedule
 from notifications.models import Notification, NotificationKind, ReminderDay
 from notifications.reminders import Reminder
 from notifications.services import notifications_create
@@ -83,8 +84,8 @@ def test_a_worker_killed_in_the_middle_of_the_reminder_run_loses_and_doubles_not
     hunters = [make_hunter(email=f"h{n}@atlanset.test") for n in range(3)]
     for hunter in hunters:
         deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter))
-        deal.next_contact_on = REMINDER_DAY
-        deal.save(update_fields=["next_contact_on"])
+        # The next contact agreed with the client: a task due that day (kpi.Task).
+        task_schedule(agreed_by=hunter, client=deal.client, deal=deal, due_on=REMINDER_DAY)
     (tmp_path / "pause-once").write_text("")
     worker, env = start_worker(tmp_path, "-I", "tests.portal.worker_hooks")
     try:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from deals.stages import Stage
 from kpi.models import ActivityKind, MonthlyProgress
+from kpi.services import task_schedule
 from notifications.models import Notification, NotificationKind
 from tests.deals.factories import make_client, make_deal
 from tests.kpi.factories import log_activity, make_hunter
@@ -76,8 +77,8 @@ def test_the_worker_recalculates_progress_and_sends_the_days_reminders(worker):
     log_activity(hunter, ActivityKind.MEETING, at=timezone.now(), client=client)
     log_activity(hunter, ActivityKind.MEETING, at=timezone.now(), client=client)
     deal = make_deal(acting_user=hunter, client=client)
-    deal.next_contact_on = REMINDER_DAY
-    deal.save(update_fields=["next_contact_on"])
+    # The next contact agreed with the client: a task due that day (kpi.Task).
+    task_schedule(agreed_by=hunter, client=deal.client, deal=deal, due_on=REMINDER_DAY)
     assert deal.stage == Stage.LEAD
     MonthlyProgress.objects.all().delete()  # whatever the eager test settings stored on the way
     month = timezone.localdate().replace(day=1)

@@ -11,13 +11,28 @@ from decimal import Decimal
 import pytest
 from django import forms as django_forms
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.forms.formsets import ManagementForm
 from django.forms.models import model_to_dict
 from django.urls import reverse
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from atlanset_portal.numbers import NumberRefused, format_decimal, input_text, parse_decimal
+from atlanset_portal.templatetags.formatting import rub
 from compensation.models import Expense, PaySchemeVersion
-from deals.models import Client, ClientPhone, ClientSource, Deal, Order, Payment
+from deals.forms import OrderLineForm, SampleLineForm, line_price_field, line_quantity_field
+from deals.models import (
+    Client,
+    ClientPhone,
+    ClientSource,
+    Deal,
+    Order,
+    OrderVersion,
+    OrderVersionLine,
+    Payment,
+    SampleLine,
+    SampleRequest,
+)
 from deals.phones import parse_phone, split_phones
 from deals.requisites import validate_bik, validate_inn, validate_kpp
 from deals.services import OrderLineInput, client_update_requisites, order_set_lines, payment_record
@@ -59,7 +74,9 @@ PLAN_GRID_EXAMPLES = 25
 PLAN_MONTH_EXAMPLES = 25
 EXPENSE_CLAIM_EXAMPLES = 30
 EXPENSE_DECISION_EXAMPLES = 20
-ORDER_EXAMPLES = 30
+ORDER_EXAMPLES = 60
+NUMBER_EXAMPLES = 300
+SAMPLE_EXAMPLES = 25
 SCHEME_EXAMPLES = 30
 
 WEB = {
@@ -704,7 +721,110 @@ def test_expense_decision_for_a_malformed_id_is_not_found_not_a_500(client, sale
     assert response.status_code == 404
 
 
-# --- the order (the hunter, «Сделка» stage) -------------------------------------------------------------
+# --- numbers as Russian hunters type and read them (atlanset_portal/numbers.py) ------------------------
+
+GROUPING_SPACES = [" ", "\u00a0", "\u202f"]
+price_field = line_price_field(required=False)
+quantity_field_of_lines = line_quantity_field()
+
+
+@st.composite
+def russian_spelling(draw, value: Decimal) -> str:
+    """``value`` (not negative) as a person may type it in Russian: a decimal comma, thousands grouped by a
+    space or not, trailing zeros of the fraction kept or not."""
+    whole, _dot, fraction = format(value, "f").partition(".")
+    if draw(st.booleans()) and len(whole) > 3:
+        space = draw(st.sampled_from(GROUPING_SPACES))
+        groups = []
+        while len(whole) > 3:
+            whole, groups = whole[:-3], [whole[-3:], *groups]
+        whole = space.join([whole, *groups])
+    if draw(st.booleans()):
+        fraction = fraction.rstrip("0")
+    return whole + ("," + fraction if fraction else "")
+
+
+prices = st.decimals(min_value=Decimal("0"), max_value=Decimal("999999999999.99"), places=2)
+quantities = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("999999999.999"), places=3)
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(data=st.data(), value=prices)
+def test_a_price_typed_in_russian_is_read_as_exactly_that_price(data, value):
+    typed = data.draw(russian_spelling(value))
+    assert price_field.clean(typed) == value, f"{typed!r} read as {price_field.clean(typed)}"
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(value=prices)
+def test_a_decimal_comma_is_never_dropped_so_kopecks_never_become_roubles(value):
+    """«237,50» is 237.50, never 23 750: the comma's digits are always the fraction."""
+    typed = format(value, "f").replace(".", ",")
+    assert parse_decimal(typed) == value
+    assert parse_decimal(typed.replace(",", "")) == value * 100  # without the comma it is another number
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(data=st.data(), value=quantities)
+def test_a_quantity_typed_in_russian_is_read_exactly_and_shown_back_without_trailing_zeros(data, value):
+    typed = data.draw(russian_spelling(value))
+    read = quantity_field_of_lines.clean(typed)
+    assert read == value
+    # What the input shows again (a stored 10.000 is «10», 2.500 «2,5») reads back as the same number.
+    shown = quantity_field_of_lines.prepare_value(value.quantize(Decimal("0.001")))
+    assert "." not in shown and not (("," in shown) and shown.endswith("0"))
+    assert quantity_field_of_lines.clean(shown) == value
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(value=prices)
+def test_every_amount_the_portal_shows_reads_back_as_the_same_amount(value):
+    """The input's «237,50», the page's «1 234,50 ₽» and «1 234,5»: a hunter copying any of them back
+    types the same amount, and none looks like «10.000»."""
+    for shown in (
+        price_field.prepare_value(value),
+        rub(value).removesuffix("\u00a0₽"),
+        format_decimal(value),
+    ):
+        assert "." not in shown, shown
+        assert parse_decimal(shown) == value, shown
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(whole=st.integers(1, 999), thousands=st.integers(0, 999))
+def test_a_dot_before_three_digits_is_refused_not_guessed(whole, thousands):
+    """«1.500» is 1,5 to some and 1 500 to others: refused, with both readings named."""
+    typed = f"{whole}.{thousands:03d}"
+    with pytest.raises(NumberRefused) as refusal:
+        parse_decimal(typed)
+    message = str(refusal.value)
+    assert format_decimal(Decimal(f"{whole}{thousands:03d}")) in message
+    assert_clear_russian(message, echoed=[typed])
+    assert cleaned(price_field, typed) is None and cleaned(quantity_field_of_lines, typed) is None
+
+
+@settings(max_examples=NUMBER_EXAMPLES)
+@given(
+    text=st.one_of(number_text, nasty_text, money_text, st.text(alphabet="0123456789 ,.-\u00a0", max_size=20))
+)
+def test_any_text_is_read_as_one_number_or_refused_in_russian(text):
+    try:
+        value = parse_decimal(text)
+    except NumberRefused as refusal:
+        assert_clear_russian(refusal, echoed=[text])
+        return
+    event("read")
+    assert value.is_finite()
+    assert parse_decimal(input_text(value)) == value  # what the input would show again means the same
+    for field in (price_field, quantity_field_of_lines):
+        try:
+            field.clean(text)
+        except django_forms.ValidationError as refusal:
+            for message in refusal.messages:
+                assert_clear_russian(message, echoed=[text])
+
+
+# --- the order and the sample request: line formsets (the hunter) --------------------------------------
 
 
 @pytest.fixture
@@ -712,13 +832,118 @@ def deal_at_deal_stage(pipeline, base_client):
     return pipeline.advance_to(make_deal(acting_user=pipeline.hunter, client=base_client), Stage.DEAL)
 
 
-quantity_typed = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("99999"), places=3).map(str)
+@pytest.fixture
+def deal_at_samples_stage(pipeline, base_client):
+    return pipeline.advance_to(make_deal(acting_user=pipeline.hunter, client=base_client), Stage.SAMPLES)
+
+
+def russian(value: Decimal, style: int) -> str:
+    """A number as a person types it on a phone: a comma, perhaps thousands grouped by a space, perhaps
+    with zeros the column does not need."""
+    text = format(value, "f")
+    whole, _dot, fraction = text.partition(".")
+    if style == 1 and len(whole) > 3:
+        whole = f"{int(whole):,}".replace(",", "\u00a0" if len(whole) % 2 else " ")
+    if style == 2 and fraction:
+        fraction = fraction.rstrip("0")
+    return whole + ("," + fraction if fraction else "")
+
+
+def typed_number(places: int, low: str, high: str) -> st.SearchStrategy[tuple[str, Decimal]]:
+    """(text, the number meant): good values in the shapes Russian hunters type them."""
+    return st.builds(
+        lambda value, style: (russian(value, style), value),
+        st.decimals(min_value=Decimal(low), max_value=Decimal(high), places=places),
+        st.integers(0, 2),
+    )
+
+
+# Text that must be refused or read exactly: ambiguous separators, noise, numbers beyond the columns.
+number_noise = st.one_of(
+    number_text,
+    nasty_text,
+    st.sampled_from(["1.500", "10.000", "1.234,56", "1,234.56", "12 34", "2,5,0", "237,505", "-1", "0"]),
+)
+
+
+def line_rows(draw, *, products: list[str], priced: bool) -> list[dict]:
+    """Up to four rows, each good (what it means kept under ``_meant``), blank, removed, or noise."""
+    rows = []
+    for _index in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["good", "good", "good", "blank", "removed", "noise"]))
+        row: dict = {"DELETE": kind == "removed"}
+        if kind == "blank":  # as the page sends an unused row: a sample row starts at 1
+            row.update(product="", quantity="" if priced else draw(st.sampled_from(["", "1"])))
+            if priced:
+                row["price"] = ""
+        elif kind == "noise":
+            row["product"] = draw(st.one_of(st.sampled_from(products), number_text, nasty_text))
+            row["quantity"] = draw(number_noise)
+            if priced:
+                row["price"] = draw(st.one_of(st.just(""), number_noise, money_text))
+        else:
+            quantity = draw(
+                typed_number(3, "0.001", "99999")
+                if priced
+                else st.integers(1, 1000).map(lambda n: (str(n), n))
+            )
+            row.update(product=draw(st.sampled_from(products)), quantity=quantity[0], _meant=[quantity[1]])
+            if priced:
+                price = draw(st.one_of(st.just(("", None)), typed_number(2, "0", "9999999")))
+                row["price"] = price[0]
+                row["_meant"].append(price[1])
+        rows.append(row)
+    return rows
+
+
+def management(draw, prefix: str, rows: list[dict], initial: int) -> dict:
+    """The formset's management form, sometimes tampered with or missing."""
+    shape = draw(st.sampled_from(["right", "right", "right", "missing", "count"]))
+    if shape == "missing":
+        return {}
+    total = str(len(rows)) if shape == "right" else draw(st.one_of(number_text, nasty_text))
+    return {f"{prefix}-TOTAL_FORMS": total, f"{prefix}-INITIAL_FORMS": str(initial)}
+
+
+def posted_rows(prefix: str, rows: list[dict]) -> dict:
+    data = {}
+    for index, row in enumerate(rows):
+        for name, value in row.items():
+            if name == "DELETE":
+                if value:
+                    data[f"{prefix}-{index}-DELETE"] = "on"
+            elif not name.startswith("_"):
+                data[f"{prefix}-{index}-{name}"] = value
+    return data
+
+
+def rows_read(form: dict, prefix: str, rows: list[dict]) -> list[dict]:
+    """The rows the server reads: as many as the posted count says (Django's own management form), less
+    the removed rows and the rows left as the page sends an unused one."""
+    management_form = ManagementForm(form, prefix=prefix)
+    assert management_form.is_valid(), "saved although the form's line count was broken"
+    read = rows[: management_form.cleaned_data["TOTAL_FORMS"]]
+    return [row for row in read if not row["DELETE"] and (row["product"] or row["quantity"] not in ("", "1"))]
+
+
+def line_as_cleaned(row: dict, line_form: type) -> tuple:
+    """What the line's own fields make of the row, each value checked against what a good row meant."""
+    fields = line_form.base_fields
+    product = cleaned(fields["product"], row["product"])
+    quantity = cleaned(fields["quantity"], row["quantity"])
+    assert product is not None and quantity is not None, f"a line the form refuses was saved: {row}"
+    values = [quantity]
+    if "price" in fields:
+        values.append(cleaned(fields["price"], row["price"]))
+    if "_meant" in row:
+        assert values == row["_meant"], f"{row} was read as {values}"
+    return (product, *values)
 
 
 @pytest.mark.django_db
 @settings(max_examples=ORDER_EXAMPLES, **WEB)
 @given(data=st.data())
-def test_order_is_saved_line_by_line_or_refused_in_russian_with_the_old_order_kept(
+def test_order_lines_are_saved_exactly_or_refused_in_russian_with_the_old_order_kept(
     client, hunter, deal_at_deal_stage, data
 ):
     products = [make_product(list_price=Decimal("250.00")), make_product(list_price=Decimal("90.00"))]
@@ -727,35 +952,27 @@ def test_order_is_saved_line_by_line_or_refused_in_russian_with_the_old_order_ke
         deal=deal_at_deal_stage,
         lines=[OrderLineInput(product=products[0], quantity=Decimal("2"))],
     )
-    product_ids = [str(product.pk) for product in products]
-    form = data.draw(
-        posted_form(
-            {
-                "product_1": product_ids[0],
-                "quantity_1": "4",
-                "price_1": "",
-                "product_2": "",
-                "quantity_2": "",
-            },
-            {
-                "product_1": st.one_of(st.sampled_from(product_ids), nasty_text, number_text),
-                "quantity_1": number_text,
-                "price_1": money_text,
-                "product_2": st.one_of(st.sampled_from(product_ids), nasty_text),
-                "quantity_2": number_text,
-            },
-            {
-                "quantity_1": quantity_typed,
-                "price_1": st.one_of(st.just(""), money_typed),
-                "product_2": st.sampled_from(["", product_ids[1]]),
-                "quantity_2": quantity_typed,
-            },
+    rows = line_rows(data.draw, products=[str(product.pk) for product in products], priced=True)
+    initial = data.draw(st.sampled_from([0, min(1, len(rows))]))
+    form = {
+        **management(data.draw, "lines", rows, initial),
+        **posted_rows("lines", rows),
+        "comment": data.draw(st.one_of(st.just(""), words, nasty_text)),
+    }
+    confirmation = data.draw(st.sampled_from(["none", "every price", "noise"]))
+    if confirmation == "every price":  # the hunter confirmed every price the page showed
+        form["confirm_prices"] = ";".join(
+            f"{row['product']}:{row['_meant'][1]}"
+            for row in rows
+            if row.get("_meant") and row["_meant"][1] is not None
         )
-    )
+    elif confirmation == "noise":
+        form["confirm_prices"] = data.draw(st.one_of(nasty_text, st.just("1:sNaN;x:1;2:Infinity")))
     client.force_login(hunter)
     with rolled_back():
         order = Order.objects.get(deal=deal_at_deal_stage)
         lines_before = list(order.lines.values_list("product_id", "quantity", "price"))
+        versions_before = row_counts(OrderVersion, OrderVersionLine)
         response = client.post(reverse("deals:order", args=[deal_at_deal_stage.pk]), form)
 
         assert response.status_code in (302, 400)
@@ -765,15 +982,68 @@ def test_order_is_saved_line_by_line_or_refused_in_russian_with_the_old_order_ke
             assert_errors_shown(response, response.context["forms"]["order"], echoed=values_of(form))
             assert list(order.lines.values_list("product_id", "quantity", "price")) == lines_before
             assert order.total == Decimal("500.00")
+            assert row_counts(OrderVersion, OrderVersionLine) == versions_before
             return
         event("saved")
-        lines = list(order.lines.order_by("pk"))
-        assert order.total == sum((line.quantity * line.price for line in lines), Decimal("0")).quantize(
-            Decimal("0.01")
+        expected = sorted(
+            (product.pk, quantity, product.list_price if price is None else price)
+            for product, quantity, price in (
+                line_as_cleaned(row, OrderLineForm) for row in rows_read(form, "lines", rows)
+            )
         )
-        assert str(lines[0].product_id) == form["product_1"]
-        assert lines[0].quantity == cleaned(django_forms.DecimalField(), form["quantity_1"])
+        lines = list(order.lines.all())
+        assert sorted((line.product_id, line.quantity, line.price) for line in lines) == expected
+        assert order.total == sum((q * p for _id, q, p in expected), Decimal("0")).quantize(Decimal("0.01"))
         assert production_problems(order) == [] and all(production_problems(line) == [] for line in lines)
+        assert client.get(reverse("deals:detail", args=[deal_at_deal_stage.pk])).status_code == 200
+
+
+@pytest.mark.django_db
+@settings(max_examples=SAMPLE_EXAMPLES, **WEB)
+@given(data=st.data())
+def test_sample_request_is_saved_line_by_line_or_refused_in_russian_with_nothing_saved(
+    client, hunter, deal_at_samples_stage, data
+):
+    rows = line_rows(data.draw, products=[str(make_product().pk), str(make_product().pk)], priced=False)
+    receiver = data.draw(
+        posted_form(
+            {
+                "receiver_name": "Мария Соколова",
+                "receiver_phone": "+7 912 000-11-22",
+                "delivery_address": "Сургут, ул. Мира, 7",
+                "potential_volume": "40 л в месяц",
+            },
+            {
+                "receiver_name": nasty_text,
+                "receiver_phone": phone_text,
+                "delivery_address": nasty_text,
+                "potential_volume": nasty_text,
+            },
+        )
+    )
+    form = {**management(data.draw, "sample_lines", rows, 0), **posted_rows("sample_lines", rows), **receiver}
+    client.force_login(hunter)
+    with rolled_back():
+        before = row_counts(SampleRequest, SampleLine)
+        response = client.post(reverse("deals:samples", args=[deal_at_samples_stage.pk]), form)
+
+        assert response.status_code in (302, 400)
+        if response.status_code == 400:
+            event("refused")
+            assert_errors_shown(response, response.context["forms"]["samples"], echoed=values_of(form))
+            assert row_counts(SampleRequest, SampleLine) == before
+            return
+        event("saved")
+        request = SampleRequest.objects.get(deal=deal_at_samples_stage)
+        expected = sorted(
+            (product.pk, int(quantity))
+            for product, quantity in (
+                line_as_cleaned(row, SampleLineForm) for row in rows_read(form, "sample_lines", rows)
+            )
+        )
+        assert sorted(request.lines.values_list("product_id", "quantity")) == expected
+        assert request.delivery_address == receiver["delivery_address"].strip()
+        assert production_problems(request) == [] and phone_is_stable(request.receiver_phone)
 
 
 # --- the pay scheme (the head) --------------------------------------------------------------------------

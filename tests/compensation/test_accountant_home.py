@@ -77,6 +77,16 @@ def test_the_accountant_lands_on_her_home_and_the_head_may_open_it(client, accou
     assert client.get(reverse("compensation:home")).status_code == 200
 
 
+def test_the_home_is_in_the_accountant_s_menu_and_under_the_head_s_more(client, accountant, sales_head, desk):
+    link = f'href="{reverse("compensation:home")}"'
+    client.force_login(accountant)
+    nav = client.get(reverse("compensation:payments")).content.decode().split("</nav>")[0]
+    assert link in nav and "Сегодня" in nav
+    client.force_login(sales_head)
+    nav = client.get(reverse("kpi:dashboard")).content.decode().split("</nav>")[0]
+    assert link in nav and "Бухгалтерия: дебиторка и закрытие" in nav
+
+
 @pytest.mark.parametrize("role", ["hunter", "production"])
 def test_hunters_and_production_are_refused_the_home(client, request, desk, role):
     client.force_login(request.getfixturevalue(role))

@@ -122,44 +122,64 @@ def department_bonus_share(*, hunter: User, month: date) -> Decimal:
     return department_bonus_shares(month).get(hunter.pk, ZERO)
 
 
-def _deal_figures_before(deal_id: int, hunter: User, month: date) -> tuple[Decimal, Decimal]:
-    """For a refund's clawback in ``month``: the commission this hunter earned on the deal in earlier
-    months (net of earlier clawbacks, as their statements show it), and the amount paid on the deal by
-    then, whoever it was credited to (earlier months, net of refunds, and other hunters' payments of this
-    month; the engine adds this hunter's own payments of the month)."""
-    earlier_months = set(
-        Payment.objects.filter(deal_id=deal_id, credited_to=hunter, accrual_month__lt=month).values_list(
+def _deal_figures_before(deal_ids: set[int], hunter: User, month: date) -> dict[int, tuple[Decimal, Decimal]]:
+    """For refunds' clawbacks in ``month``, by deal: the commission this hunter earned on the deal in
+    earlier months (net of earlier clawbacks, as their statements show it), and the amount paid on the deal
+    by then, whoever it was credited to (earlier months, net of refunds, and other hunters' payments of
+    this month; the engine adds this hunter's own payments of the month). A fixed number of queries
+    however many refunds: locked months are summed from their posted lines in one query, and only the
+    earlier months still open are read as statements (stored, one query each)."""
+    if not deal_ids:
+        return {}
+    locked = (Statement.Status.LOCKED, Statement.Status.PAID)
+    earned: dict[int, Decimal] = dict(
+        StatementLine.objects.filter(
+            statement__hunter=hunter,
+            statement__month__lt=month,
+            statement__status__in=locked,
+            deal_id__in=deal_ids,
+            kind=LineKind.COMMISSION,
+        )
+        .values_list("deal_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    # Earlier months that hold commission on these deals (a payment or a clawback) and are not locked.
+    open_months = set(
+        Payment.objects.filter(deal_id__in=deal_ids, credited_to=hunter, accrual_month__lt=month).values_list(
             "accrual_month", flat=True
         )
     ) | set(
-        Clawback.objects.filter(refund__deal_id=deal_id, hunter=hunter, accrual_month__lt=month).values_list(
-            "accrual_month", flat=True
+        Clawback.objects.filter(
+            refund__deal_id__in=deal_ids, hunter=hunter, accrual_month__lt=month
+        ).values_list("accrual_month", flat=True)
+    )
+    open_months -= set(
+        Statement.objects.filter(hunter=hunter, month__in=open_months, status__in=locked).values_list(
+            "month", flat=True
         )
     )
-    earned = ZERO
-    for earlier in sorted(earlier_months):
-        statement = statement_for(hunter=hunter, month=earlier)
-        earned += sum(
-            (
-                line.amount
-                for line in statement.lines
-                if line.kind == LineKind.COMMISSION and line.deal_key == deal_id
-            ),
-            ZERO,
-        )
-    paid = (
-        Payment.objects.filter(deal_id=deal_id, accrual_month__lt=month).aggregate(total=Sum("amount"))[
-            "total"
-        ]
-        or ZERO
+    for earlier in sorted(open_months):
+        for line in statement_for(hunter=hunter, month=earlier).lines:
+            if line.kind == LineKind.COMMISSION and line.deal_key in deal_ids:
+                earned[line.deal_key] = earned.get(line.deal_key, ZERO) + line.amount
+    paid = dict(
+        Payment.objects.filter(deal_id__in=deal_ids, accrual_month__lt=month)
+        .values_list("deal_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
     )
-    paid += (
-        Payment.objects.filter(deal_id=deal_id, kind=Payment.Kind.PAYMENT, accrual_month=month)
+    others = dict(
+        Payment.objects.filter(deal_id__in=deal_ids, kind=Payment.Kind.PAYMENT, accrual_month=month)
         .exclude(credited_to=hunter)
-        .aggregate(total=Sum("amount"))["total"]
-        or ZERO
+        .values_list("deal_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
     )
-    return earned, paid
+    return {
+        deal_id: (earned.get(deal_id, ZERO), (paid.get(deal_id) or ZERO) + (others.get(deal_id) or ZERO))
+        for deal_id in deal_ids
+    }
 
 
 def month_input(*, hunter: User, month: date, counters: Counters | None = None) -> MonthInput:
@@ -182,9 +202,10 @@ def month_input(*, hunter: User, month: date, counters: Counters | None = None) 
         )
     }
     refunds = []
+    before = _deal_figures_before({refund.deal_id for refund in charged.values()}, hunter, month)
     for refund in sorted({**charged, **own_refunds}.values(), key=lambda r: (r.received_on, r.pk)):
         takes_back = refund.pk in charged
-        earned, paid = _deal_figures_before(refund.deal_id, hunter, month) if takes_back else (ZERO, ZERO)
+        earned, paid = before[refund.deal_id] if takes_back else (ZERO, ZERO)
         order = getattr(refund.deal, "order", None)
         refunds.append(
             RefundInput(
@@ -390,11 +411,14 @@ def _counters(data: dict | None) -> Counters | None:
     return Counters(**{**data, "revenue": Decimal(data["revenue"])})
 
 
-def compute_statement(*, hunter: User, month: date, record: Statement | None = None) -> MonthStatement:
+def compute_statement(
+    *, hunter: User, month: date, record: Statement | None = None, counters: Counters | None = None
+) -> MonthStatement:
     """The statement worked out now from the month's data, whatever its status (approval and locking
-    store this)."""
+    store this); ``counters`` when the caller counted the month for many hunters at once."""
     month = month_start(month)
-    counters = month_counters(month=month, hunter_ids=[hunter.pk])[hunter.pk]
+    if counters is None:
+        counters = month_counters(month=month, hunter_ids=[hunter.pk])[hunter.pk]
     month_data = month_input(hunter=hunter, month=month, counters=counters)
     built = build_statement(month_data)
     return MonthStatement(

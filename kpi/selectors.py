@@ -54,6 +54,12 @@ def tasks_due(*, hunter: User, today: date | None = None, limit: int = 100) -> T
     return Tasks(due_deals=deals, due_follow_ups=follow_ups)
 
 
+def recent_activities(*, owner: User, limit: int = 10) -> list[Activity]:
+    """The hunter's latest activities, newest first: the first ``limit`` rows of the (owner, -at, -id)
+    index, however long the history."""
+    return list(Activity.objects.filter(owner=owner).select_related("client").order_by("-at", "-pk")[:limit])
+
+
 def overdue_follow_ups_by_hunter(*, today: date | None = None) -> dict[int, int]:
     today = today or timezone.localdate()
     return dict(

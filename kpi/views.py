@@ -38,7 +38,7 @@ from . import selectors, services
 from .counters import month_progress
 from .figures import dashboard_figures, dashboard_figures_read, stored_figure
 from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm
-from .models import Activity, DepartmentQuarterPlan
+from .models import DepartmentQuarterPlan
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
 from .progress import stored_counters
 from .telephony import CSV_COLUMNS, CallLogFileError, CdrError, parse_cdr
@@ -135,7 +135,7 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         tasks = selectors.tasks_due(hunter=user, today=today)
         # The quick form offers the deals due today; any other deal has its own link from its page.
         due_deals = Deal.objects.filter(pk__in=[deal.pk for deal in tasks.due_deals]).select_related("client")
-        projection = projected_pay(hunter=user, month=month)
+        projection = projected_pay(hunter=user, month=month, counters=progress.counters)
         # The page lists the ten best upsides, each client with its phone: one query for their phones.
         prefetch_related_objects([upside.deal.client for upside in projection.upsides[:10]], "phones")
         return super().get_context_data(
@@ -146,7 +146,7 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
             .exclude(kind=NotificationKind.FOLLOW_UP_DUE)
             .order_by("kind", "pk")[:30],
             progress=progress,
-            recent=Activity.objects.filter(owner=user).select_related("client", "deal")[:10],
+            recent=selectors.recent_activities(owner=user),
             activity_form=activity_form(user, deals=due_deals.order_by("client__name")),
             projection=projection,
             best_employee=stored_figure(*dashboard_figures(month)["best_employee"]),

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from django.db.models import DecimalField, F, Max, Sum
 
+from atlanset_portal.keyset import KeysetPage, keyset_page
+from deals.models import Payment
 from kpi.months import month_start, next_month, quarter_months
 
 from . import rules
@@ -68,4 +70,15 @@ def best_employee_of_quarter(quarter: date) -> BestEmployee | None:
         hunter_id=row["credited_to"],
         margin=rules.round_kopecks(row["margin"]),
         revenue=rules.round_kopecks(row["revenue"]),
+    )
+
+
+PAYMENTS_PAGE = 50
+
+
+def recorded_payments(*, query: dict, size: int = PAYMENTS_PAGE) -> KeysetPage:
+    """The accountant's recorded payments and refunds, newest first, a page at a time from the
+    (recorded_at, id) index: the thousandth page costs what the first does."""
+    return keyset_page(
+        Payment.objects.select_related("deal__client"), field="recorded_at", query=query, size=size
     )

@@ -20,7 +20,7 @@ from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability, Role
 from atlanset_portal.uploads import stash_upload, stashed_upload
-from deals.models import Deal, Payment
+from deals.models import Deal
 from deals.selectors import overdue_deferred_payments
 from imports.models import ImportJob
 from imports.selectors import recent_import_jobs
@@ -39,7 +39,7 @@ from .forms import (
 )
 from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement
 from .projection import projected_pay
-from .selectors import scheme_start_default
+from .selectors import recorded_payments, scheme_start_default
 from .statements import month_statements, scheme_for, statement_for
 
 # A posted line index or deal id: ASCII digits that fit the id column.
@@ -359,9 +359,7 @@ class PaymentsView(CapabilityRequiredMixin, TemplateView):
             .order_by("stage_entered_at")[:100]
         )
         return super().get_context_data(
-            payments=Payment.objects.select_related("deal__client", "recorded_by").order_by("-recorded_at")[
-                :50
-            ],
+            payments=recorded_payments(query=self.request.GET),
             awaiting=awaiting,
             overdue=overdue_deferred_payments(),
             **kwargs,

@@ -408,6 +408,7 @@ def _call_log(rows: int, month) -> bytes:
     return "\n".join(lines).encode()
 
 
+KOPECK = Decimal("0.01")
 FLOOR_SQL = """
     SELECT u.id,
            (SELECT COUNT(DISTINCT c.id) FROM deals_client c
@@ -438,10 +439,11 @@ def dashboard_floor(month) -> dict[int, Counters]:
     (what ``kpi.counters.month_counters`` counts, and the dashboard reads stored): the floor the dashboard
     page is compared against. Its figures are checked against the stored ones in a test."""
     start, end = month_range(month)
+    ops = connection.ops  # values as the ORM would send them (SQLite keeps UTC text)
     params = {
-        "start": start,
-        "end": end,
-        "month": month_start(month),
+        "start": ops.adapt_datetimefield_value(start),
+        "end": ops.adapt_datetimefield_value(end),
+        "month": ops.adapt_datefield_value(month_start(month)),
         "telephony": ActivitySource.TELEPHONY,
         "outgoing": CallDirection.OUTGOING,
         "min_call": settings.KPI_MIN_CALL_SECONDS,
@@ -455,7 +457,8 @@ def dashboard_floor(month) -> dict[int, Counters]:
             calls=calls,
             meetings=meetings,
             messages=messages,
-            revenue=Decimal(revenue),
+            # SQLite sums money as a binary number: read to the kopeck.
+            revenue=Decimal(str(revenue)).quantize(KOPECK),
             deals=deals,
         )
         for hunter_id, leads, calls, meetings, messages, revenue, deals in rows

@@ -76,9 +76,12 @@ def best_employee_of_quarter(quarter: date) -> BestEmployee | None:
 PAYMENTS_PAGE = 50
 
 
-def recorded_payments(*, query: dict, size: int = PAYMENTS_PAGE) -> KeysetPage:
+def recorded_payments(*, query: dict, size: int | None = None) -> KeysetPage:
     """The accountant's recorded payments and refunds, newest first, a page at a time from the
     (recorded_at, id) index: the thousandth page costs what the first does."""
     return keyset_page(
-        Payment.objects.select_related("deal__client"), field="recorded_at", query=query, size=size
+        Payment.objects.select_related("deal__client"),
+        field="recorded_at",
+        query=query,
+        size=size or PAYMENTS_PAGE,
     )

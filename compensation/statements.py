@@ -307,7 +307,10 @@ def month_statements(month: date, hunters: list[User]) -> list[MonthStatement]:
     with _Reading() as memo:
         records = {
             record.hunter_id: record
-            for record in Statement.objects.filter(month=month, hunter__in=hunters).select_related("hunter")
+            # A locked month is shown from its posted lines: all of them in one query.
+            for record in Statement.objects.filter(month=month, hunter__in=hunters)
+            .select_related("hunter")
+            .prefetch_related("lines")
         }
         plans = {plan.hunter_id: plan for plan in MonthlyPlan.objects.filter(month=month, hunter__in=hunters)}
         result = []

@@ -4,6 +4,7 @@ floor of the head's dashboard. Jobs that write run inside a transaction that is 
 benchmark can run again on the same data."""
 
 import json
+import os
 import platform
 import random
 import statistics
@@ -177,8 +178,9 @@ class Benchmark:
             ).count(),
             "busiest_hunter_open_deals": busiest.open_deals if busiest else 0,
         }
+        load_before = os.getloadavg()
         self.out(
-            f"Database: {connection.vendor}; DEBUG={settings.DEBUG}; data: "
+            f"Database: {connection.vendor}; DEBUG={settings.DEBUG}; load {load_before[0]:.1f}; data: "
             + ", ".join(f"{key} {value}" for key, value in counts.items())
         )
         self.out(f"{'what':<52} {'median ms':>10} {'p95 ms':>10} {'queries':>8} {'target':>10}")
@@ -304,6 +306,8 @@ class Benchmark:
             "requests": self.requests,
             "warmup": self.warmup,
             "dashboard_to_floor": round(ratio, 2) if ratio else None,
+            # Other work on the machine skews the figures: the 1-minute load average before and after.
+            "load_average": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
             "results": [m.as_dict() for m in self.results],
         }
 
@@ -466,8 +470,6 @@ def dashboard_floor(month) -> dict[int, Counters]:
 
 
 def _machine() -> dict:
-    import os
-
     memory = ""
     try:
         with open("/proc/meminfo") as meminfo:

@@ -13,13 +13,14 @@ the deal's current hunter; a refund's clawback is charged to each hunter who ear
 deal (``Clawback``), at the deal's effective rate for that hunter.
 """
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Prefetch, Sum
 
 from accounts.models import User
 from deals.models import Clawback, Payment
@@ -301,42 +302,45 @@ def statement_for(*, hunter: User, month: date) -> MonthStatement:
         return memo[key]
 
 
-def month_statements(month: date, hunters: list[User]) -> list[MonthStatement]:
-    """The statements of the month for these hunters, in a few queries when they are fresh."""
+def month_statements(month: date, hunters: list[User], *, with_lines: bool = True) -> list[MonthStatement]:
+    """The statements of the month for these hunters, in a few queries when they are fresh.
+    ``with_lines=False`` reads the figures a list shows (totals, status, plan flags) and leaves each
+    statement's ``lines`` and ``totals`` empty: a month of posted lines is thousands of rows."""
     month = month_start(month)
     with _Reading() as memo:
-        records = {
-            record.hunter_id: record
+        records = Statement.objects.filter(month=month, hunter__in=hunters).select_related("hunter")
+        if with_lines:
             # A locked month is shown from its posted lines: all of them in one query.
-            for record in Statement.objects.filter(month=month, hunter__in=hunters)
-            .select_related("hunter")
-            .prefetch_related("lines")
-        }
+            records = records.prefetch_related(
+                Prefetch("lines", queryset=StatementLine.objects.order_by("statement_id", "position"))
+            )
+        by_hunter = {record.hunter_id: record for record in records}
         plans = {plan.hunter_id: plan for plan in MonthlyPlan.objects.filter(month=month, hunter__in=hunters)}
         result = []
         for hunter in hunters:
-            key = (hunter.pk, month)
+            key = (hunter.pk, month) if with_lines else (hunter.pk, month, "figures")
             if key not in memo:
-                memo[key] = _fresh(hunter, month, records.get(hunter.pk), plans=plans)
+                record = by_hunter.get(hunter.pk)
+                memo[key] = _fresh(hunter, month, record, plans=plans, with_lines=with_lines)
             result.append(memo[key])
         return result
 
 
 def _fresh(
-    hunter: User, month: date, record: Statement | None, *, plans: dict | None = None
+    hunter: User, month: date, record: Statement | None, *, plans: dict | None = None, with_lines: bool = True
 ) -> "MonthStatement":
+    from .approval import lines_from_json
+
     plan = plans.get(hunter.pk) if plans is not None else _plan(hunter, month)
     if record is not None and record.is_locked:
-        return _stored(record, [_line_from_row(row) for row in record.lines.all()], plan)
+        return _stored(record, lambda: [_line_from_row(row) for row in record.lines.all()], plan, with_lines)
     if record is not None and record.status == Statement.Status.APPROVED:
         if record.needs_check or _department_share_moved(record, record.approved_lines):
             from .approval import statement_check
 
             record = statement_check(record)
         if record.status == Statement.Status.APPROVED:
-            from .approval import lines_from_json
-
-            return _stored(record, lines_from_json(record.approved_lines), plan)
+            return _stored(record, lambda: lines_from_json(record.approved_lines), plan, with_lines)
     if record is None:
         # Nothing was ever recorded for this hunter-month: worked out, shown, not stored (reading a month
         # must not put a hunter on its list of statements).
@@ -347,9 +351,7 @@ def _fresh(
         or _department_share_moved(record, record.computed_lines)
     ):
         return store_computed(hunter=hunter, month=month, record=record)
-    from .approval import lines_from_json
-
-    return _stored(record, lines_from_json(record.computed_lines), plan)
+    return _stored(record, lambda: lines_from_json(record.computed_lines), plan, with_lines)
 
 
 def _department_share_moved(record: Statement, lines: list[dict] | None) -> bool:
@@ -439,9 +441,12 @@ def compute_statement(
     )
 
 
-def _stored(record: Statement, lines: list[Line], plan: MonthlyPlan | None) -> MonthStatement:
+def _stored(
+    record: Statement, read_lines: Callable[[], list[Line]], plan: MonthlyPlan | None, with_lines: bool = True
+) -> MonthStatement:
     """A statement read back from its stored lines: posted, approved or the stored draft."""
-    totals = {kind: ZERO for kind in LineKind}
+    lines = read_lines() if with_lines else []
+    totals = {kind: ZERO for kind in LineKind} if with_lines else {}
     for line in lines:
         totals[line.kind] += line.amount
     if record.is_locked:

@@ -6,7 +6,6 @@ from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Sum
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +20,7 @@ from accounts.models import User
 from accounts.roles import Capability, Role
 from atlanset_portal.uploads import stash_upload, stashed_upload
 from deals.models import Deal
-from deals.selectors import overdue_deferred_payments
+from deals.selectors import deals_awaiting_payment, overdue_deferred_payments
 from imports.models import ImportJob
 from imports.selectors import recent_import_jobs
 from imports.views import ImportJobView
@@ -76,14 +75,14 @@ class StatementListView(View):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 
-    def statements(self, month):
-        return month_statements(month, services.hunters_of_month(month))
+    def statements(self, month, *, with_lines: bool = False):
+        return month_statements(month, services.hunters_of_month(month), with_lines=with_lines)
 
     def get(self, request):
         month = _month(request)
         export = request.GET.get("export")
         if export in ("csv", "xlsx"):
-            statements = self.statements(month)
+            statements = self.statements(month, with_lines=True)
             name = f"raschetnye-listy-{month:%Y-%m}.{export}"
             if export == "csv":
                 body, content_type = exports.statements_csv(statements), "text/csv; charset=utf-8"
@@ -350,14 +349,7 @@ class PaymentsView(CapabilityRequiredMixin, TemplateView):
     template_name = "compensation/payments.html"
 
     def get_context_data(self, **kwargs):
-        awaiting = (
-            Deal.objects.visible_to(self.request.user)
-            .open()
-            .filter(order__total__gt=0, paid_in_full_on__isnull=True)
-            .select_related("client", "owner", "order")
-            .annotate(paid=Sum("payments__amount"))
-            .order_by("stage_entered_at")[:100]
-        )
+        awaiting = deals_awaiting_payment(viewer=self.request.user)
         return super().get_context_data(
             payments=recorded_payments(query=self.request.GET),
             awaiting=awaiting,

@@ -222,6 +222,33 @@ def deal_list(*, viewer: User) -> QuerySet[Deal]:
     return _with_amounts(Deal.objects.visible_to(viewer)).select_related("lost_reason")
 
 
+def deals_awaiting_payment(*, viewer: User, limit: int = 100) -> list[Deal]:
+    """Open deals with an order not yet paid in full, longest waiting first, each with what was paid so
+    far (``paid``): summed for the shown rows only, not by grouping every open deal's payments."""
+    paid = (
+        Payment.objects.filter(deal=OuterRef("pk"))
+        .order_by()
+        .values("deal")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    # The few hundred deals with an unpaid order first, then scoped to the viewer: scoping every open
+    # deal first makes the database hash every payment and invoice ever recorded (the accountant's
+    # scope), which grows with history.
+    waiting = list(
+        Deal.objects.open()
+        .filter(order__total__gt=0, paid_in_full_on__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    return list(
+        Deal.objects.visible_to(viewer)
+        .filter(pk__in=waiting)
+        .select_related("client", "owner", "order")
+        .annotate(paid=Subquery(paid))
+        .order_by("stage_entered_at", "pk")[:limit]
+    )
+
+
 def client_list(*, viewer: User) -> QuerySet[Client]:
     return (
         Client.objects.visible_to(viewer)

@@ -161,8 +161,7 @@ class Benchmark:
             .values_list("pk", flat=True)
             .first()
         ) or Deal.objects.order_by("-pk").values_list("pk", flat=True).first()
-        sample = Client.objects.order_by("pk").values_list("name", flat=True).first() or ""
-        word = sample.split()[-1].strip("«»")[:6] if sample else ""
+        word = _name_word()
         phone = ClientPhone.objects.order_by("pk").values_list("number", flat=True).first() or ""
         fragment = phone[-7:-2]  # five digits from the middle of a number
         counts = {
@@ -310,6 +309,15 @@ class Benchmark:
             "load_average": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
             "results": [m.as_dict() for m in self.results],
         }
+
+
+def _name_word() -> str:
+    """What someone types to find a client by name: the first word of the first client's brand (the
+    name in «…», e.g. «Лотос» of «Салон красоты «Лотос Плюс»»), else of its name."""
+    name = Client.objects.order_by("pk").values_list("name", flat=True).first() or ""
+    brand = name.split("«", 1)[-1].split("»", 1)[0]
+    words = [word for word in brand.split() if any(char.isalpha() for char in word)]
+    return words[0] if words else ""
 
 
 def _first_active(role: str) -> User | None:

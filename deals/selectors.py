@@ -49,7 +49,7 @@ from .models import (
     StageChange,
     Transfer,
 )
-from .search import MIN_QUERY_LENGTH, SearchQuery, matching, parse_query, ranked
+from .search import MIN_QUERY_LENGTH, SearchQuery, best_matches, parse_query
 from .stages import (
     AGREED_CALL_OUTCOMES,
     CallFacts,
@@ -282,27 +282,23 @@ def portal_search(*, viewer: User, text: str, limit: int = 8) -> SearchResults:
     if len(query.text) < MIN_QUERY_LENGTH:
         return SearchResults(query=query, clients=[], deals=[], contacts=[], more=False)
     visible_clients = Client.objects.visible_to(viewer)
-    clients = list(
-        ranked(matching(visible_clients, query), query, then=("name", "pk")).prefetch_related("phones")[
-            : limit + 1
-        ]
+    clients = best_matches(
+        visible_clients.prefetch_related("phones"), query, then=("name", "pk"), limit=limit + 1
     )
-    deals = list(
-        ranked(
-            matching(Deal.objects.visible_to(viewer), query, field="client__search_text").annotate(
-                closed=Case(When(status=DealStatus.OPEN, then=0), default=1, output_field=IntegerField())
-            ),
-            query,
-            field="client__search_text",
-            then=("closed", "-created_at", "-pk"),
-        ).select_related("client")[: limit + 1]
+    deals = best_matches(
+        Deal.objects.visible_to(viewer)
+        .annotate(closed=Case(When(status=DealStatus.OPEN, then=0), default=1, output_field=IntegerField()))
+        .select_related("client"),
+        query,
+        field="client__search_text",
+        then=("closed", "-created_at", "-pk"),
+        limit=limit + 1,
     )
-    contacts = list(
-        ranked(
-            matching(Contact.objects.filter(client__in=visible_clients), query),
-            query,
-            then=("name", "pk"),
-        ).select_related("client")[: limit + 1]
+    contacts = best_matches(
+        Contact.objects.filter(client__in=visible_clients).select_related("client"),
+        query,
+        then=("name", "pk"),
+        limit=limit + 1,
     )
     return SearchResults(
         query=query,

@@ -222,22 +222,28 @@ def deal_list(*, viewer: User) -> QuerySet[Deal]:
     return _with_amounts(Deal.objects.visible_to(viewer)).select_related("lost_reason")
 
 
-def deals_awaiting_payment(*, viewer: User, limit: int = 100) -> list[Deal]:
-    """Open deals with an order not yet paid in full, longest waiting first, each with what was paid so
-    far (``paid``): summed for the shown rows only, not by grouping every open deal's payments."""
-    paid = (
+def _paid_on_deal():
+    """What was paid on the outer query's deal, net of refunds: a subquery for ``annotate``."""
+    return (
         Payment.objects.filter(deal=OuterRef("pk"))
         .order_by()
         .values("deal")
         .annotate(total=Sum("amount"))
         .values("total")
     )
+
+
+def deals_awaiting_payment(*, viewer: User, limit: int = 100) -> list[Deal]:
+    """Open deals with an order not yet paid in full, longest waiting first, each with what was paid so
+    far (``paid``): summed for the shown rows only, not by grouping every open deal's payments."""
+    paid = _paid_on_deal()
     # The few hundred deals with an unpaid order first, then scoped to the viewer: scoping every open
     # deal first makes the database hash every payment and invoice ever recorded (the accountant's
     # scope), which grows with history.
     waiting = list(
         Deal.objects.open()
         .filter(order__total__gt=0, paid_in_full_on__isnull=True)
+        .order_by()
         .values_list("pk", flat=True)
     )
     return list(
@@ -656,7 +662,8 @@ def overdue_deferred_payments(
             order__total__gt=0,
         )
         .select_related("client", "owner", "order", "shipment")
-        .annotate(paid=Coalesce(Sum("payments__amount"), Value(ZERO)))
+        # Summed per deal found, not by grouping the joined rows of every open deal.
+        .annotate(paid=Coalesce(Subquery(_paid_on_deal()), Value(ZERO)))
     )
     if owner is not None:
         deals = deals.filter(owner=owner)

@@ -13,6 +13,7 @@ deals carry an ``external_key`` starting with ``gen-``.
 
 import bisect
 import io
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -151,8 +152,10 @@ def delete_generated(progress: Progress | None = None) -> int:
     number of rows deleted."""
     progress = progress or _Silent()
     hunters = _generated_hunters()
-    if Statement.objects.filter(hunter__in=hunters).exclude(status=Statement.Status.DRAFT).exists():
-        # Approved or locked pay is real work on these hunters: it is never wiped with the sample data.
+    decided = Statement.objects.filter(hunter__in=hunters).exclude(status=Statement.Status.DRAFT)
+    # Pay approved or locked in the portal is real work on these hunters: it is never wiped with the sample
+    # data. The portal's approvals leave an audit entry; the generator's own statements leave none.
+    if decided.filter(pk__in=Statement.history.values("id")).exists():
         raise GeneratorError(
             "The database refused the change, nothing was written: a generated hunter has an approved or "
             "locked statement."
@@ -208,6 +211,7 @@ def delete_generated(progress: Progress | None = None) -> int:
     deleted = 0
     # Change history of generated rows edited since (django-simple-history keeps no foreign key).
     for model, owned in (
+        (Statement, Statement.objects.filter(hunter__in=hunters)),
         (Deal, deals),
         (Payment, Payment.objects.filter(by_deal)),
         (MonthlyPlan, MonthlyPlan.objects.filter(hunter__in=hunters)),
@@ -294,6 +298,14 @@ LOSS_REASONS = {
 NO_CONTACT = LostReason.NO_CONTACT
 CUSTOMER_CHURN = 0.06  # a customer stops ordering after an order
 RETRY = 0.85  # a refused prospect is approached again some months later
+# A working department's pipeline: about a fifth of its deals are open at any time, most of them prospects
+# the hunter stopped working without closing (a refusal never recorded), and its busiest hunter carries
+# 500 open deals.
+OPEN_SHARE = 0.2
+BUSY_OPEN_DEALS = 500
+# Statements as the head and the accountant handle them: a month is approved on the 3rd of the next, locked
+# on the 5th and paid on the 10th; the current month is a draft.
+APPROVED_ON_DAY, LOCKED_ON_DAY, PAID_ON_DAY = 3, 5, 10
 
 # Client arrivals by calendar month; activity follows the same seasons, flattened.
 SEASON = {
@@ -560,6 +572,7 @@ class _Deal:
         "portal_lost",
         "repeat",
         "stage",
+        "stalled",
         "status",
         "total",
     )
@@ -571,6 +584,8 @@ class _Deal:
         self.stage = self.first
         self.status = DealStatus.OPEN
         self.closed: int | None = None
+        # Open but left where it was since this moment: the hunter stopped working it and never closed it.
+        self.stalled: int | None = None
         self.lost_code = ""
         self.portal_lost = False
         self.full_pay: int | None = None
@@ -584,11 +599,14 @@ class _Deal:
         return self.entered[stage - self.first]
 
     def left_at(self, stage: int, now: int) -> int:
-        """When the deal left ``stage`` (moved on, lost or won), or now if it is still there."""
+        """When the deal left ``stage`` (moved on, lost or won), when it stalled there, or now if it is
+        still being worked there."""
         index = stage - self.first + 1
         if index < len(self.entered):
             return self.entered[index]
-        return self.closed if self.closed is not None else now
+        if self.closed is not None:
+            return self.closed
+        return self.stalled if self.stalled is not None else now
 
 
 # --- the generator ----------------------------------------------------------------------------------
@@ -596,13 +614,23 @@ class _Deal:
 
 class _Generator:
     def __init__(
-        self, *, sizes: Sizes, months: int, seed: int, password: str, now: datetime, progress: Progress
+        self,
+        *,
+        sizes: Sizes,
+        months: int,
+        seed: int,
+        password: str,
+        now: datetime,
+        progress: Progress,
+        open_share: float = OPEN_SHARE,
+        busy_open_deals: int = BUSY_OPEN_DEALS,
     ):
         if months < 1:
             raise GeneratorError("--months must be at least 1.")
         if sizes.hunters < 1:
             raise GeneratorError("--hunters must be at least 1.")
         self.sizes, self.months, self.seed, self.password = sizes, months, seed, password
+        self.open_share, self.busy_open_deals = open_share, busy_open_deals
         self.rng = Random(seed)
         self.progress = progress
         self.counts: Counter[str] = Counter()
@@ -690,6 +718,7 @@ class _Generator:
         self._save_hunters()
         self.clients = self._plan_clients()
         deals = self._simulate()
+        self._stall(deals)
         self._order_lines(deals)
         self._allocate_payments(deals)
         self._mark_new_clients(deals)
@@ -698,6 +727,7 @@ class _Generator:
         anchored = self._save_deal_records(deals)
         self._save_activities(anchored)
         self._save_plans()
+        self._save_statements()
         return dict(self.counts)
 
     # --- people ---
@@ -1043,6 +1073,41 @@ class _Generator:
                 paid += deal.full_pay is not None
                 sequence.append(deal)
         return sequences
+
+    def _stall(self, deals: list[_Deal]) -> None:
+        """Leaves prospects open where the hunter stopped working them (their refusal never recorded)
+        until the busiest hunter has ``busy_open_deals`` open deals (as far as their deals allow) and the
+        department ``open_share`` of its deals open. A client's latest deal stalls first, so a client
+        rarely has two open deals; a deal the portal closes itself (five unanswered calls) never stalls."""
+        rng = self.rng
+        candidates = [
+            deal
+            for deal in deals
+            if deal.status == DealStatus.LOST and not deal.portal_lost and not deal.repeat
+        ]
+        rng.shuffle(candidates)
+        candidates.sort(key=lambda deal: deal is not deal.client.deals[-1])  # stable: latest deals first
+
+        def stall(deal: _Deal) -> None:
+            deal.status, deal.stalled, deal.closed, deal.lost_code = DealStatus.OPEN, deal.closed, None, ""
+
+        deals_of = Counter(deal.client.owner.index for deal in deals)
+        self.busy = max(self.hunters, key=lambda hunter: (deals_of[hunter.index], -hunter.index))
+        open_of = Counter(deal.client.owner.index for deal in deals if deal.status == DealStatus.OPEN)
+        busy_missing = self.busy_open_deals - open_of[self.busy.index]
+        for deal in candidates:
+            if busy_missing <= 0:
+                break
+            if deal.client.owner is self.busy:
+                stall(deal)
+                busy_missing -= 1
+        missing = round(self.open_share * len(deals)) - sum(deal.status == DealStatus.OPEN for deal in deals)
+        for deal in candidates:
+            if missing <= 0:
+                break
+            if deal.status == DealStatus.LOST and deal.client.owner is not self.busy:
+                stall(deal)
+                missing -= 1
 
     def _order_lines(self, deals: list[_Deal]) -> None:
         rng = self.rng
@@ -1609,7 +1674,7 @@ class _Generator:
             requested = self.between(entered, min(left, entered + DAY))
             if deal.stage > SAMPLES:
                 status, changed = SampleRequest.Status.HANDED_OVER, max(requested, left - 3600)
-            elif deal.status == DealStatus.LOST:
+            elif deal.status == DealStatus.LOST or deal.stalled is not None:
                 declined = rng.random() < 0.1
                 status = SampleRequest.Status.DECLINED if declined else SampleRequest.Status.HANDED_OVER
                 changed = self.between(requested, left)
@@ -1955,6 +2020,97 @@ class _Generator:
         self.progress.advance(len(rows))
         self.progress.done()
 
+    # --- statements ---
+
+    def _statement_status(self, month: date) -> str:
+        """Where the month's statements stand today: a month is approved, locked and paid in the first days
+        of the next (``APPROVED_ON_DAY`` …); the current month is a draft."""
+        following = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+        today = self.day(self.today)
+        for day, status in (
+            (PAID_ON_DAY, Statement.Status.PAID),
+            (LOCKED_ON_DAY, Statement.Status.LOCKED),
+            (APPROVED_ON_DAY, Statement.Status.APPROVED),
+        ):
+            if today >= following.replace(day=day):
+                return status
+        return Statement.Status.DRAFT
+
+    def _after_month(self, month: date, day: int, hour: int) -> datetime:
+        following = date(month.year + (month.month == 12), month.month % 12 + 1, day)
+        return self.dt(min(self.now, following.toordinal() * DAY + hour * 3600))
+
+    def _save_statements(self) -> None:
+        """Every hunter-month's statement as the head and the accountant would have left it: worked out by
+        the statement engine from the generated data, stored as approved with the approved figures, posted
+        line by line and locked, then paid; the current month (and the last one in its first days) stored
+        as a draft. Months are worked out in order, each locked before the next, so a refund's clawback
+        reads the earlier months' posted lines as it does in the portal. The rows are written in bulk and
+        leave no audit history: nobody approved them in the portal (``delete_generated`` relies on that)."""
+        from compensation.approval import lines_to_json
+        from compensation.services import hunters_of_month, posted_line_values
+        from compensation.statements import compute_statement, counters_json
+        from kpi.counters import month_counters
+
+        head, accountant = self.staff[Role.SALES_HEAD], self.staff[Role.ACCOUNTANT]
+        generated = {hunter.pk for hunter in self.hunters}
+        self.progress.phase("statements", len(self.month_starts))
+        for start in self.month_starts:
+            month = self.day(start)
+            status = self._statement_status(month)
+            hunters = [hunter for hunter in hunters_of_month(month) if hunter.pk in generated]
+            counters = month_counters(month=month, hunter_ids=[hunter.pk for hunter in hunters])
+            worked_out = [
+                compute_statement(hunter=hunter, month=month, counters=counters[hunter.pk])
+                for hunter in hunters
+            ]
+            rows = []
+            for statement in worked_out:
+                lines = lines_to_json(statement.lines)
+                row = dict(
+                    hunter_id=statement.hunter.pk,
+                    month=month,
+                    status=Statement.Status.DRAFT,
+                    sales_plan_fulfilled=statement.sales_plan_fulfilled,
+                    kpi_met=statement.kpi_met,
+                    computed_lines=lines,
+                    computed_total=statement.total,
+                    counters=counters_json(statement.counters),
+                )
+                if status != Statement.Status.DRAFT:
+                    row |= dict(
+                        status=Statement.Status.APPROVED,
+                        total=statement.total,
+                        approved_total=statement.total,
+                        approved_lines=lines,
+                        approved_by_id=head.pk,
+                        approved_at=self._after_month(month, APPROVED_ON_DAY, 10),
+                    )
+                rows.append(row)
+            ids = self._bulk(Statement, rows, "statements")
+            if status in (Statement.Status.LOCKED, Statement.Status.PAID):
+                # Posted while approved, then locked: the database's guards check each step.
+                self._bulk(
+                    StatementLine,
+                    [
+                        dict(statement_id=statement_id, **values)
+                        for statement_id, statement in zip(ids, worked_out, strict=True)
+                        for values in posted_line_values(statement.lines)
+                    ],
+                    "statement lines",
+                )
+                Statement.objects.filter(pk__in=ids).update(
+                    status=Statement.Status.LOCKED,
+                    locked_by=accountant,
+                    locked_at=self._after_month(month, LOCKED_ON_DAY, 12),
+                )
+            if status == Statement.Status.PAID:
+                Statement.objects.filter(pk__in=ids).update(
+                    status=Statement.Status.PAID, paid_at=self._after_month(month, PAID_ON_DAY, 12)
+                )
+            self.progress.advance(1)
+        self.progress.done()
+
 
 def _with_search_texts(row: dict, numbers: list[str], contacts: list[dict]) -> None:
     """The search texts the services would store for this card and its contacts (deals.search)."""
@@ -2050,6 +2206,8 @@ def _copy_format(field: models.Field):
     kind = field.get_internal_type()
     if kind == "BooleanField":
         return lambda value: "t" if value else "f"
+    if kind == "JSONField":
+        return lambda value: _copy_text(json.dumps(value, cls=field.encoder, ensure_ascii=False))
     if kind == "DateTimeField":
         return datetime.isoformat
     if kind in ("CharField", "TextField", "EmailField", "SlugField", "URLField", "FileField"):
@@ -2060,6 +2218,8 @@ def _copy_format(field: models.Field):
 def _adapter(field: models.Field):
     ops = connection.ops
     kind = field.get_internal_type()
+    if kind == "JSONField":
+        return partial(field.get_db_prep_value, connection=connection)
     if kind == "DateTimeField":
         return ops.adapt_datetimefield_value
     if kind == "DateField":
@@ -2097,6 +2257,8 @@ def generate(
     password: str = DEFAULT_PASSWORD,
     now: datetime | None = None,
     progress: Progress | None = None,
+    open_share: float = OPEN_SHARE,
+    busy_open_deals: int = BUSY_OPEN_DEALS,
 ) -> dict[str, int]:
     """Adds the generated history; returns how many rows of each kind were created. The caller holds
     the transaction."""
@@ -2109,5 +2271,7 @@ def generate(
         password=password,
         now=now or timezone.now(),
         progress=progress or _Silent(),
+        open_share=open_share,
+        busy_open_deals=busy_open_deals,
     )
     return generator.run()

@@ -239,9 +239,10 @@ def receipt_order(payments: Iterable[PaymentInput]) -> list[PaymentInput]:
     return sorted(payments, key=lambda p: (p.received_on, p.entry_order))
 
 
-def build_statement(month: MonthInput) -> Statement:
+def build_statement(month: MonthInput, *, explain: bool = True) -> Statement:
     """The statement of ``month`` per SPEC §5: every line rounded to kopecks half up, the totals
-    and the total being sums of the rounded lines."""
+    and the total being sums of the rounded lines. ``explain=False`` leaves the commission lines without
+    their sentence, for a caller that reads only the figures (the pay projection's what-ifs)."""
     scheme = month.scheme
     fulfilled = sales_plan_fulfilled(
         revenue=month.revenue,
@@ -251,7 +252,7 @@ def build_statement(month: MonthInput) -> Statement:
     )
     payments = receipt_order(month.payments)
 
-    lines = _commission_lines(payments, scheme, fulfilled, month.sales_plan_target_revenue)
+    lines = _commission_lines(payments, scheme, fulfilled, month.sales_plan_target_revenue, explain=explain)
     lines += _clawback_lines(month.refunds, payments, lines)
     if fulfilled:
         lines.append(_plan_bonus_line(payments, month.refunds, scheme))
@@ -300,6 +301,8 @@ def _commission_lines(
     scheme: PayScheme,
     fulfilled: bool,
     target: Decimal | None,
+    *,
+    explain: bool = True,
 ) -> list[Line]:
     """One line per payment; under the marginal accelerator the payment crossing the revenue
     target is split in two lines at the target. Refunds are not counted in the cumulative sum."""
@@ -331,7 +334,9 @@ def _commission_lines(
                     source_id=payment.payment_id,
                     explanation=_commission_explanation(
                         payment, part, rate, accelerated, split, scheme, fulfilled, target
-                    ),
+                    )
+                    if explain
+                    else "",
                 )
             )
         cumulative += payment.amount

@@ -14,6 +14,7 @@ from accounts.models import User
 from atlanset_portal.money import MoneySum
 from deals.models import Deal
 from deals.stages import DealStatus
+from kpi.counters import Counters
 from kpi.months import month_start
 
 from .engine import PaymentInput, Statement, build_statement
@@ -33,11 +34,12 @@ class Projection:
     upsides: list[DealUpside]
 
 
-def projected_pay(*, hunter: User, month: date | None = None) -> Projection:
+def projected_pay(*, hunter: User, month: date | None = None, counters: Counters | None = None) -> Projection:
     """This month's statement so far, and for each open deal with an order what paying its balance today
-    would add (the accelerator and the plan bonus included)."""
+    would add (the accelerator and the plan bonus included); ``counters`` when the page counted the month
+    already."""
     month = month_start(month or timezone.localdate())
-    base_input = month_input(hunter=hunter, month=month)
+    base_input = month_input(hunter=hunter, month=month, counters=counters)
     statement = build_statement(base_input)
     open_deals = (
         Deal.objects.filter(owner=hunter, status=DealStatus.OPEN, order__total__gt=0)
@@ -67,7 +69,8 @@ def projected_pay(*, hunter: User, month: date | None = None) -> Projection:
                 payments=[*base_input.payments, extra],
                 revenue=base_input.revenue + outstanding,
                 completed_deals=base_input.completed_deals + 1,
-            )
+            ),
+            explain=False,  # only the total is compared
         )
         upsides.append(DealUpside(deal=deal, outstanding=outstanding, adds=with_deal.total - statement.total))
     upsides.sort(key=lambda upside: upside.adds, reverse=True)

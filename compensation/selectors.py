@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from django.db.models import Max
 
+from atlanset_portal.keyset import KeysetPage, keyset_page
+from deals.models import Payment
 from kpi.months import month_start, next_month, quarter_months
 
 from . import rules
@@ -142,4 +144,18 @@ def accountant_home(*, viewer, today: date | None = None) -> AccountantHome:
         invoices_to_upload=invoices_to_upload(viewer=viewer),
         statements_to_lock=statements_awaiting_lock(today=today),
         bank_lines=unmatched_bank_lines(viewer=viewer),
+    )
+
+
+PAYMENTS_PAGE = 50
+
+
+def recorded_payments(*, query: dict, size: int | None = None) -> KeysetPage:
+    """The accountant's recorded payments and refunds, newest first, a page at a time from the
+    (recorded_at, id) index: the thousandth page costs what the first does."""
+    return keyset_page(
+        Payment.objects.select_related("deal__client"),
+        field="recorded_at",
+        query=query,
+        size=size or PAYMENTS_PAGE,
     )

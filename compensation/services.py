@@ -20,7 +20,7 @@ from kpi.months import month_start, next_month
 from . import rules
 from .approval import approve, figures, lines_from_json, reopen
 from .changes import StatementLocked, ensure_month_open, pay_changed, statement_row_for_update
-from .engine import LineKind
+from .engine import Line, LineKind
 from .models import Adjustment, Dispute, Expense, PaySchemeVersion, Statement, StatementLine
 from .selectors import first_open_month
 from .statements import compute_statement
@@ -149,22 +149,7 @@ def statement_lock(*, acting_user: User, hunter: User, month: date, at=None) -> 
         record.check_cause = record.check_cause or _("данные изменились после утверждения")
         return reopen(record, lines=statement.lines, total=statement.total)
     StatementLine.objects.bulk_create(
-        [
-            StatementLine(
-                statement=record,
-                position=position,
-                kind=line.kind,
-                amount=line.amount,
-                base=line.base,
-                rate=line.rate,
-                deal_id=line.deal_key,
-                accelerated=line.accelerated,
-                late=line.late,
-                payment_id=line.source_id if line.kind == LineKind.COMMISSION else None,
-                explanation=line.explanation,
-            )
-            for position, line in enumerate(statement.lines, start=1)
-        ]
+        [StatementLine(statement=record, **values) for values in posted_line_values(statement.lines)]
     )
     record.status = Statement.Status.LOCKED
     record.total = statement.total
@@ -172,6 +157,25 @@ def statement_lock(*, acting_user: User, hunter: User, month: date, at=None) -> 
     record.locked_by, record.locked_at = acting_user, at
     record.save()
     return record
+
+
+def posted_line_values(lines: list[Line]) -> list[dict]:
+    """A locked statement's rows (``StatementLine`` fields) for the statement's lines, in order."""
+    return [
+        {
+            "position": position,
+            "kind": line.kind,
+            "amount": line.amount,
+            "base": line.base,
+            "rate": line.rate,
+            "deal_id": line.deal_key,
+            "accelerated": line.accelerated,
+            "late": line.late,
+            "payment_id": line.source_id if line.kind == LineKind.COMMISSION else None,
+            "explanation": line.explanation,
+        }
+        for position, line in enumerate(lines, start=1)
+    ]
 
 
 @dataclass

@@ -13,12 +13,14 @@ the deal's current hunter; a refund's clawback is charged to each hunter who ear
 deal (``Clawback``), at the deal's effective rate for that hunter.
 """
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Prefetch
 
 from accounts.models import User
 from atlanset_portal.money import MoneySum
@@ -122,44 +124,64 @@ def department_bonus_share(*, hunter: User, month: date) -> Decimal:
     return department_bonus_shares(month).get(hunter.pk, ZERO)
 
 
-def _deal_figures_before(deal_id: int, hunter: User, month: date) -> tuple[Decimal, Decimal]:
-    """For a refund's clawback in ``month``: the commission this hunter earned on the deal in earlier
-    months (net of earlier clawbacks, as their statements show it), and the amount paid on the deal by
-    then, whoever it was credited to (earlier months, net of refunds, and other hunters' payments of this
-    month; the engine adds this hunter's own payments of the month)."""
-    earlier_months = set(
-        Payment.objects.filter(deal_id=deal_id, credited_to=hunter, accrual_month__lt=month).values_list(
+def _deal_figures_before(deal_ids: set[int], hunter: User, month: date) -> dict[int, tuple[Decimal, Decimal]]:
+    """For refunds' clawbacks in ``month``, by deal: the commission this hunter earned on the deal in
+    earlier months (net of earlier clawbacks, as their statements show it), and the amount paid on the deal
+    by then, whoever it was credited to (earlier months, net of refunds, and other hunters' payments of
+    this month; the engine adds this hunter's own payments of the month). A fixed number of queries
+    however many refunds: locked months are summed from their posted lines in one query, and only the
+    earlier months still open are read as statements (stored, one query each)."""
+    if not deal_ids:
+        return {}
+    locked = (Statement.Status.LOCKED, Statement.Status.PAID)
+    earned: dict[int, Decimal] = dict(
+        StatementLine.objects.filter(
+            statement__hunter=hunter,
+            statement__month__lt=month,
+            statement__status__in=locked,
+            deal_id__in=deal_ids,
+            kind=LineKind.COMMISSION,
+        )
+        .values_list("deal_id")
+        .annotate(total=MoneySum("amount"))
+        .order_by()
+    )
+    # Earlier months that hold commission on these deals (a payment or a clawback) and are not locked.
+    open_months = set(
+        Payment.objects.filter(deal_id__in=deal_ids, credited_to=hunter, accrual_month__lt=month).values_list(
             "accrual_month", flat=True
         )
     ) | set(
-        Clawback.objects.filter(refund__deal_id=deal_id, hunter=hunter, accrual_month__lt=month).values_list(
-            "accrual_month", flat=True
+        Clawback.objects.filter(
+            refund__deal_id__in=deal_ids, hunter=hunter, accrual_month__lt=month
+        ).values_list("accrual_month", flat=True)
+    )
+    open_months -= set(
+        Statement.objects.filter(hunter=hunter, month__in=open_months, status__in=locked).values_list(
+            "month", flat=True
         )
     )
-    earned = ZERO
-    for earlier in sorted(earlier_months):
-        statement = statement_for(hunter=hunter, month=earlier)
-        earned += sum(
-            (
-                line.amount
-                for line in statement.lines
-                if line.kind == LineKind.COMMISSION and line.deal_key == deal_id
-            ),
-            ZERO,
-        )
-    paid = (
-        Payment.objects.filter(deal_id=deal_id, accrual_month__lt=month).aggregate(total=MoneySum("amount"))[
-            "total"
-        ]
-        or ZERO
+    for earlier in sorted(open_months):
+        for line in statement_for(hunter=hunter, month=earlier).lines:
+            if line.kind == LineKind.COMMISSION and line.deal_key in deal_ids:
+                earned[line.deal_key] = earned.get(line.deal_key, ZERO) + line.amount
+    paid = dict(
+        Payment.objects.filter(deal_id__in=deal_ids, accrual_month__lt=month)
+        .values_list("deal_id")
+        .annotate(total=MoneySum("amount"))
+        .order_by()
     )
-    paid += (
-        Payment.objects.filter(deal_id=deal_id, kind=Payment.Kind.PAYMENT, accrual_month=month)
+    others = dict(
+        Payment.objects.filter(deal_id__in=deal_ids, kind=Payment.Kind.PAYMENT, accrual_month=month)
         .exclude(credited_to=hunter)
-        .aggregate(total=MoneySum("amount"))["total"]
-        or ZERO
+        .values_list("deal_id")
+        .annotate(total=MoneySum("amount"))
+        .order_by()
     )
-    return earned, paid
+    return {
+        deal_id: (earned.get(deal_id, ZERO), (paid.get(deal_id) or ZERO) + (others.get(deal_id) or ZERO))
+        for deal_id in deal_ids
+    }
 
 
 def month_input(*, hunter: User, month: date, counters: Counters | None = None) -> MonthInput:
@@ -182,9 +204,10 @@ def month_input(*, hunter: User, month: date, counters: Counters | None = None) 
         )
     }
     refunds = []
+    before = _deal_figures_before({refund.deal_id for refund in charged.values()}, hunter, month)
     for refund in sorted({**charged, **own_refunds}.values(), key=lambda r: (r.received_on, r.pk)):
         takes_back = refund.pk in charged
-        earned, paid = _deal_figures_before(refund.deal_id, hunter, month) if takes_back else (ZERO, ZERO)
+        earned, paid = before[refund.deal_id] if takes_back else (ZERO, ZERO)
         order = getattr(refund.deal, "order", None)
         refunds.append(
             RefundInput(
@@ -280,39 +303,45 @@ def statement_for(*, hunter: User, month: date) -> MonthStatement:
         return memo[key]
 
 
-def month_statements(month: date, hunters: list[User]) -> list[MonthStatement]:
-    """The statements of the month for these hunters, in a few queries when they are fresh."""
+def month_statements(month: date, hunters: list[User], *, with_lines: bool = True) -> list[MonthStatement]:
+    """The statements of the month for these hunters, in a few queries when they are fresh.
+    ``with_lines=False`` reads the figures a list shows (totals, status, plan flags) and leaves each
+    statement's ``lines`` and ``totals`` empty: a month of posted lines is thousands of rows."""
     month = month_start(month)
     with _Reading() as memo:
-        records = {
-            record.hunter_id: record
-            for record in Statement.objects.filter(month=month, hunter__in=hunters).select_related("hunter")
-        }
+        records = Statement.objects.filter(month=month, hunter__in=hunters).select_related("hunter")
+        if with_lines:
+            # A locked month is shown from its posted lines: all of them in one query.
+            records = records.prefetch_related(
+                Prefetch("lines", queryset=StatementLine.objects.order_by("statement_id", "position"))
+            )
+        by_hunter = {record.hunter_id: record for record in records}
         plans = {plan.hunter_id: plan for plan in MonthlyPlan.objects.filter(month=month, hunter__in=hunters)}
         result = []
         for hunter in hunters:
-            key = (hunter.pk, month)
+            key = (hunter.pk, month) if with_lines else (hunter.pk, month, "figures")
             if key not in memo:
-                memo[key] = _fresh(hunter, month, records.get(hunter.pk), plans=plans)
+                record = by_hunter.get(hunter.pk)
+                memo[key] = _fresh(hunter, month, record, plans=plans, with_lines=with_lines)
             result.append(memo[key])
         return result
 
 
 def _fresh(
-    hunter: User, month: date, record: Statement | None, *, plans: dict | None = None
+    hunter: User, month: date, record: Statement | None, *, plans: dict | None = None, with_lines: bool = True
 ) -> "MonthStatement":
+    from .approval import lines_from_json
+
     plan = plans.get(hunter.pk) if plans is not None else _plan(hunter, month)
     if record is not None and record.is_locked:
-        return _stored(record, [_line_from_row(row) for row in record.lines.all()], plan)
+        return _stored(record, lambda: [_line_from_row(row) for row in record.lines.all()], plan, with_lines)
     if record is not None and record.status == Statement.Status.APPROVED:
         if record.needs_check or _department_share_moved(record, record.approved_lines):
             from .approval import statement_check
 
             record = statement_check(record)
         if record.status == Statement.Status.APPROVED:
-            from .approval import lines_from_json
-
-            return _stored(record, lines_from_json(record.approved_lines), plan)
+            return _stored(record, lambda: lines_from_json(record.approved_lines), plan, with_lines)
     if record is None:
         # Nothing was ever recorded for this hunter-month: worked out, shown, not stored (reading a month
         # must not put a hunter on its list of statements).
@@ -323,9 +352,7 @@ def _fresh(
         or _department_share_moved(record, record.computed_lines)
     ):
         return store_computed(hunter=hunter, month=month, record=record)
-    from .approval import lines_from_json
-
-    return _stored(record, lines_from_json(record.computed_lines), plan)
+    return _stored(record, lambda: lines_from_json(record.computed_lines), plan, with_lines)
 
 
 def _department_share_moved(record: Statement, lines: list[dict] | None) -> bool:
@@ -390,11 +417,14 @@ def _counters(data: dict | None) -> Counters | None:
     return Counters(**{**data, "revenue": Decimal(data["revenue"])})
 
 
-def compute_statement(*, hunter: User, month: date, record: Statement | None = None) -> MonthStatement:
+def compute_statement(
+    *, hunter: User, month: date, record: Statement | None = None, counters: Counters | None = None
+) -> MonthStatement:
     """The statement worked out now from the month's data, whatever its status (approval and locking
-    store this)."""
+    store this); ``counters`` when the caller counted the month for many hunters at once."""
     month = month_start(month)
-    counters = month_counters(month=month, hunter_ids=[hunter.pk])[hunter.pk]
+    if counters is None:
+        counters = month_counters(month=month, hunter_ids=[hunter.pk])[hunter.pk]
     month_data = month_input(hunter=hunter, month=month, counters=counters)
     built = build_statement(month_data)
     return MonthStatement(
@@ -412,9 +442,12 @@ def compute_statement(*, hunter: User, month: date, record: Statement | None = N
     )
 
 
-def _stored(record: Statement, lines: list[Line], plan: MonthlyPlan | None) -> MonthStatement:
+def _stored(
+    record: Statement, read_lines: Callable[[], list[Line]], plan: MonthlyPlan | None, with_lines: bool = True
+) -> MonthStatement:
     """A statement read back from its stored lines: posted, approved or the stored draft."""
-    totals = {kind: ZERO for kind in LineKind}
+    lines = read_lines() if with_lines else []
+    totals = {kind: ZERO for kind in LineKind} if with_lines else {}
     for line in lines:
         totals[line.kind] += line.amount
     if record.is_locked:

@@ -19,11 +19,10 @@ from django.views.generic import TemplateView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability, Role
-from atlanset_portal.money import MoneySum
 from atlanset_portal.uploads import stash_upload, stashed_upload
 from atlanset_portal.wording import ACCUSATIVE, month_year
-from deals.models import Deal, Payment
-from deals.selectors import overdue_deferred_payments
+from deals.models import Deal
+from deals.selectors import deals_awaiting_payment, overdue_deferred_payments
 from deals.services import DealRuleError
 from imports.models import ImportJob
 from imports.selectors import recent_import_jobs
@@ -45,7 +44,7 @@ from .models import Adjustment, BankLine, Dispute, Expense, PaySchemeVersion, St
 from .pdf import statement_pdf
 from .projection import projected_pay
 from .receivables import BUCKETS
-from .selectors import accountant_home, scheme_change_ahead, scheme_start_default
+from .selectors import accountant_home, recorded_payments, scheme_change_ahead, scheme_start_default
 from .sheets import statement_sheet, statement_sheets
 from .statements import month_statements, scheme_for, statement_for
 
@@ -83,14 +82,14 @@ class StatementListView(View):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 
-    def statements(self, month):
-        return month_statements(month, services.hunters_of_month(month))
+    def statements(self, month, *, with_lines: bool = False):
+        return month_statements(month, services.hunters_of_month(month), with_lines=with_lines)
 
     def get(self, request):
         month = _month(request)
         export = request.GET.get("export")
         if export in ("csv", "xlsx"):
-            sheets = statement_sheets(self.statements(month))
+            sheets = statement_sheets(self.statements(month, with_lines=True))
             body = exports.statements_csv(sheets) if export == "csv" else exports.statements_xlsx(sheets)
             return _spreadsheet(body, export, f"raschetnye-listy-{month:%Y-%m}")
         statements = self.statements(month)
@@ -374,18 +373,9 @@ class PaymentsView(CapabilityRequiredMixin, TemplateView):
     template_name = "compensation/payments.html"
 
     def get_context_data(self, **kwargs):
-        awaiting = (
-            Deal.objects.visible_to(self.request.user)
-            .open()
-            .filter(order__total__gt=0, paid_in_full_on__isnull=True)
-            .select_related("client", "owner", "order")
-            .annotate(paid=MoneySum("payments__amount"))
-            .order_by("stage_entered_at")[:100]
-        )
+        awaiting = deals_awaiting_payment(viewer=self.request.user)
         return super().get_context_data(
-            payments=Payment.objects.select_related("deal__client", "recorded_by").order_by("-recorded_at")[
-                :50
-            ],
+            payments=recorded_payments(query=self.request.GET),
             awaiting=awaiting,
             overdue=overdue_deferred_payments(),
             **kwargs,

@@ -433,6 +433,9 @@ class Deal(models.Model):
         indexes = [
             models.Index(fields=["owner", "status", "stage"]),
             models.Index(fields=["status", "stage"]),
+            # The deal list, newest first, paged by cursor: all deals (the head) and a hunter's own.
+            models.Index(fields=["-created_at", "-id"], name="deals_deal_newest"),
+            models.Index(fields=["owner", "-created_at", "-id"], name="deals_deal_owner_newest"),
             models.Index(fields=["owner", "next_contact_on"]),
             models.Index(fields=["owner", "paid_in_full_on"]),
             models.Index(fields=["completed_for", "completed_in"]),
@@ -886,6 +889,8 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["received_on"]),
             models.Index(fields=["deal", "received_on"]),
+            # The accountant's recorded payments, newest first, paged by cursor.
+            models.Index(fields=["-recorded_at", "-id"], name="deals_payment_newest"),
             models.Index(fields=["accrual_month"]),
             models.Index(fields=["credited_to", "accrual_month"]),
         ]

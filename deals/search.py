@@ -3,9 +3,10 @@
 SQLite folds only ASCII letters (``LIKE`` and ``icontains`` do not match «шарм» to «Шарм»), so each client
 keeps a search text made by ``normalize_search_text``: case-folded with Python's ``casefold``, «ё» read as
 «е», punctuation dropped, whitespace collapsed. A query goes through the same function, and a plain
-``contains`` on the stored text then behaves the same on both databases. PostgreSQL also matches by
-trigrams (pg_trgm, ``%>``: a query close to a word of the text, «парикмахерска» for «парикмахерская»)
-and ranks by that similarity; its GIN index serves both the ``LIKE`` and the trigram match.
+``contains`` on the stored text then behaves the same on both databases. When no row has the words as
+typed, PostgreSQL also matches by trigrams (pg_trgm, ``%>``: a query close to a word of the text,
+«парикмахрская» for «парикмахерская») and ranks by that similarity; its GIN index serves both the
+``LIKE`` and the trigram match.
 
 The services of ``deals.services`` keep the text current in the transaction that changes what it is made
 of (``client_search_text``).
@@ -110,24 +111,84 @@ def _fuzzy(queryset: QuerySet, query: SearchQuery) -> bool:
     return connections[queryset.db].vendor == "postgresql" and not query.digits_only and len(query.text) >= 3
 
 
+def _exact(queryset: QuerySet, query: SearchQuery, field: str) -> QuerySet:
+    condition = Q()
+    for term in query.terms:
+        condition &= Q(**{f"{field}__contains": term})
+    return queryset.filter(condition)
+
+
+def _close(queryset: QuerySet, query: SearchQuery, field: str) -> QuerySet:
+    from django.contrib.postgres.lookups import TrigramWordSimilar
+
+    if "__" in field:
+        # Through a relation (deals by their client's text): the close rows of the related table by its
+        # own trigram index first; as a join condition the database compared every client's words.
+        relation, column = field.rsplit("__", 1)
+        related = queryset.model._meta.get_field(relation).related_model
+        return queryset.filter(**{f"{relation}__in": _close(related._base_manager.all(), query, column)})
+    return queryset.filter(TrigramWordSimilar(F(field), query.text))
+
+
+def _closest_through(queryset: QuerySet, query: SearchQuery, field: str, then: list[str], limit: int) -> list:
+    """``best_matches`` of rows found by a related row's text (deals by their client's): the related rows
+    are ranked once each by their own index, then the candidates are ordered here by that rank and
+    ``then``; ordered in the database, the similarity was worked out for every client in the table."""
+    from django.contrib.postgres.search import TrigramWordSimilarity
+
+    relation, column = field.rsplit("__", 1)
+    foreign_key = queryset.model._meta.get_field(relation)
+    close = _close(foreign_key.related_model._base_manager.all(), query, column)
+    rank = dict(
+        close.annotate(search_rank=TrigramWordSimilarity(query.text, column)).values_list("pk", "search_rank")
+    )
+    names = [name.lstrip("-") for name in then]
+    candidates = list(
+        queryset.filter(**{f"{foreign_key.attname}__in": list(rank)}).values_list(
+            "pk", foreign_key.attname, *names
+        )
+    )
+    # Stable sorts from the last key to the first: each of ``then`` in its direction, the rank first.
+    for position in reversed(range(len(then))):
+        candidates.sort(key=lambda row: row[2 + position], reverse=then[position].startswith("-"))
+    candidates.sort(key=lambda row: rank[row[1]], reverse=True)
+    chosen = [row[0] for row in candidates[:limit]]
+    rows = queryset.in_bulk(chosen)
+    return [rows[pk] for pk in chosen]
+
+
 def matching(queryset: QuerySet, query: SearchQuery | str, *, field: str = "search_text") -> QuerySet:
     """The rows of ``queryset`` whose normalised text (``field``, e.g. ``client__search_text`` on deals)
-    has every word of the query; on PostgreSQL also those whose words are close to the query's."""
+    has every word of the query; on PostgreSQL, when no row has them, those whose words are close to the
+    query's (a typo). Close spellings are looked for only then: the similarity of every row's words is
+    worked out one row at a time (about 30 µs each), while the words as typed are found by the trigram
+    index in a few milliseconds; asking both at once made the database read every card."""
     if isinstance(query, str):
         query = parse_query(query)
     if not query:
         return queryset
-    condition = Q()
-    for term in query.terms:
-        condition &= Q(**{f"{field}__contains": term})
-    if _fuzzy(queryset, query):
-        from django.contrib.postgres.lookups import TrigramWordSimilar
-
-        condition |= Q(TrigramWordSimilar(F(field), query.text))
-    return queryset.filter(condition)
+    exact = _exact(queryset, query, field)
+    if _fuzzy(queryset, query) and not exact.exists():
+        return _close(queryset, query, field)
+    return exact
 
 
-def ranked(queryset: QuerySet, query: SearchQuery, *, field: str = "search_text", then: Iterable[str] = ()):
+def best_matches(
+    queryset: QuerySet, query: SearchQuery, *, field: str = "search_text", then: Iterable[str], limit: int
+) -> list:
+    """Up to ``limit`` rows for a short list (the header search): those with every word of the query in
+    the ``then`` order; on PostgreSQL, when none has them, the closest spellings, closest first. One
+    query when the words are found as typed, two otherwise."""
+    then = list(then)
+    rows = list(_exact(queryset, query, field).order_by(*then)[:limit])
+    if rows or not _fuzzy(queryset, query):
+        return rows
+    if "__" in field:
+        return _closest_through(queryset, query, field, then, limit)
+    return list(ranked(_close(queryset, query, field), query, field=field, then=then)[:limit])
+
+
+def ranked(queryset: QuerySet, query: SearchQuery, *, field: str = "search_text", then: Iterable[str]):
     """``queryset`` ordered best match first on PostgreSQL (trigram word similarity), then by ``then``."""
     order = list(then)
     if _fuzzy(queryset, query):

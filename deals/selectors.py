@@ -56,7 +56,7 @@ from .models import (
     StageChange,
     Transfer,
 )
-from .search import MIN_QUERY_LENGTH, SearchQuery, matching, parse_query, ranked
+from .search import MIN_QUERY_LENGTH, SearchQuery, best_matches, parse_query
 from .stages import (
     AGREED_CALL_OUTCOMES,
     CallFacts,
@@ -276,6 +276,39 @@ def deal_list(*, viewer: User) -> QuerySet[Deal]:
     return _with_amounts(Deal.objects.visible_to(viewer)).select_related("lost_reason")
 
 
+def _paid_on_deal():
+    """What was paid on the outer query's deal, net of refunds: a subquery for ``annotate``."""
+    return (
+        Payment.objects.filter(deal=OuterRef("pk"))
+        .order_by()
+        .values("deal")
+        .annotate(total=MoneySum("amount"))
+        .values("total")
+    )
+
+
+def deals_awaiting_payment(*, viewer: User, limit: int = 100) -> list[Deal]:
+    """Open deals with an order not yet paid in full, longest waiting first, each with what was paid so
+    far (``paid``): summed for the shown rows only, not by grouping every open deal's payments."""
+    paid = _paid_on_deal()
+    # The few hundred deals with an unpaid order first, then scoped to the viewer: scoping every open
+    # deal first makes the database hash every payment and invoice ever recorded (the accountant's
+    # scope), which grows with history.
+    waiting = list(
+        Deal.objects.open()
+        .filter(order__total__gt=0, paid_in_full_on__isnull=True)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    return list(
+        Deal.objects.visible_to(viewer)
+        .filter(pk__in=waiting)
+        .select_related("client", "owner", "order")
+        .annotate(paid=Subquery(paid))
+        .order_by("stage_entered_at", "pk")[:limit]
+    )
+
+
 def client_list(*, viewer: User) -> QuerySet[Client]:
     return (
         Client.objects.visible_to(viewer)
@@ -309,27 +342,23 @@ def portal_search(*, viewer: User, text: str, limit: int = 8) -> SearchResults:
     if len(query.text) < MIN_QUERY_LENGTH:
         return SearchResults(query=query, clients=[], deals=[], contacts=[], more=False)
     visible_clients = Client.objects.visible_to(viewer)
-    clients = list(
-        ranked(matching(visible_clients, query), query, then=("name", "pk")).prefetch_related("phones")[
-            : limit + 1
-        ]
+    clients = best_matches(
+        visible_clients.prefetch_related("phones"), query, then=("name", "pk"), limit=limit + 1
     )
-    deals = list(
-        ranked(
-            matching(Deal.objects.visible_to(viewer), query, field="client__search_text").annotate(
-                closed=Case(When(status=DealStatus.OPEN, then=0), default=1, output_field=IntegerField())
-            ),
-            query,
-            field="client__search_text",
-            then=("closed", "-created_at", "-pk"),
-        ).select_related("client")[: limit + 1]
+    deals = best_matches(
+        Deal.objects.visible_to(viewer)
+        .annotate(closed=Case(When(status=DealStatus.OPEN, then=0), default=1, output_field=IntegerField()))
+        .select_related("client"),
+        query,
+        field="client__search_text",
+        then=("closed", "-created_at", "-pk"),
+        limit=limit + 1,
     )
-    contacts = list(
-        ranked(
-            matching(Contact.objects.filter(client__in=visible_clients), query),
-            query,
-            then=("name", "pk"),
-        ).select_related("client")[: limit + 1]
+    contacts = best_matches(
+        Contact.objects.filter(client__in=visible_clients).select_related("client"),
+        query,
+        then=("name", "pk"),
+        limit=limit + 1,
     )
     return SearchResults(
         query=query,
@@ -822,7 +851,8 @@ def overdue_deferred_payments(
             order__total__gt=0,
         )
         .select_related("client", "owner", "order", "shipment")
-        .annotate(paid=MoneySum("payments__amount"))
+        # Summed per deal found, not by grouping the joined rows of every open deal.
+        .annotate(paid=Coalesce(Subquery(_paid_on_deal()), Value(ZERO)))
     )
     if owner is not None:
         deals = deals.filter(owner=owner)

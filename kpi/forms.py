@@ -1,5 +1,6 @@
 from django import forms
 from django.forms.boundfield import BoundField
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,10 +19,43 @@ def check_year(day, message):
     return day
 
 
+class PlainSelect(forms.Select):
+    """A select drawn in one template loop over (value, label, selected): a hunter's several hundred
+    clients cost a loop, not a sub-template and an option dictionary per client."""
+
+    template_name = "kpi/widgets/plain_select.html"
+
+    def get_context(self, name, value, attrs):
+        context = forms.Widget.get_context(self, name, value, attrs)
+        selected = set(self.format_value(value))
+        context["widget"]["options"] = [
+            (str(key), label, str(key) in selected) for key, label in self.choices
+        ]
+        return context
+
+
+class _NameChoices(ModelChoiceIterator):
+    """Choices as (pk, name) read in one query, without a model instance per row."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from self.queryset.values_list("pk", "name")
+
+
+class NameChoiceField(forms.ModelChoiceField):
+    """A choice of rows labelled by their ``name`` (what ``__str__`` shows), in a plain select."""
+
+    iterator = _NameChoices
+    widget = PlainSelect
+
+
 class ActivityForm(forms.Form):
     kind = forms.ChoiceField(label=_("Что было"), choices=ActivityKind.choices)
-    client = forms.ModelChoiceField(label=_("Клиент"), queryset=Client.objects.none())
-    deal = forms.ModelChoiceField(label=_("Сделка"), queryset=Deal.objects.none(), required=False)
+    client = NameChoiceField(label=_("Клиент"), queryset=Client.objects.none())
+    deal = forms.ModelChoiceField(
+        label=_("Сделка"), queryset=Deal.objects.none(), required=False, widget=PlainSelect
+    )
     at = forms.DateTimeField(label=_("Когда"), widget=DATETIME, initial=timezone.localtime)
     outcome = forms.CharField(label=_("Итог"), max_length=300, required=False)
     note = forms.CharField(label=_("Заметка"), widget=TEXT, required=False)

@@ -84,6 +84,8 @@ class Activity(models.Model):
         ordering = ["-at", "-pk"]
         indexes = [
             models.Index(fields=["owner", "kind", "at"]),
+            # «Мой день»'s latest activities: the first rows of this index, however long the history.
+            models.Index(fields=["owner", "-at", "-id"], name="kpi_activity_owner_latest"),
             models.Index(fields=["client", "at"]),
             models.Index(fields=["deal", "at"]),
             models.Index(fields=["owner", "next_contact_on"]),

@@ -63,6 +63,12 @@ def call_log() -> QuerySet[CallRecord]:
     return CallRecord.objects.select_related("hunter", "client").order_by("-started_at", "-pk")
 
 
+def recent_activities(*, owner: User, limit: int = 10) -> list[Activity]:
+    """The hunter's latest activities, newest first: the first ``limit`` rows of the (owner, -at, -id)
+    index, however long the history."""
+    return list(Activity.objects.filter(owner=owner).select_related("client").order_by("-at", "-pk")[:limit])
+
+
 def overdue_follow_ups_by_hunter(*, today: date | None = None) -> dict[int, int]:
     today = today or timezone.localdate()
     return dict(Deal.objects.contact_overdue(today).values_list("owner").annotate(count=Count("pk")))

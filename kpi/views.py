@@ -44,7 +44,7 @@ from .counters import month_progress
 from .figures import dashboard_figures, dashboard_figures_read, forecast_for, stored_figure
 from .filters import ActivityFilter, CallRecordFilter
 from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm, TaskMoveForm
-from .models import Activity, DepartmentQuarterPlan, Task
+from .models import DepartmentQuarterPlan, Task
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
 from .telephony import CSV_COLUMNS, CallLogFileError, CdrError, parse_cdr
 
@@ -255,7 +255,7 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         due_deals = Deal.objects.filter(
             pk__in=[task.deal_id for task in tasks if task.deal_id]
         ).select_related("client")
-        projection = projected_pay(hunter=user, month=month)
+        projection = projected_pay(hunter=user, month=month, counters=progress.counters)
         # The page lists the ten best upsides, each client with its phone: one query for their phones.
         prefetch_related_objects([upside.deal.client for upside in projection.upsides[:10]], "phones")
         return super().get_context_data(
@@ -268,7 +268,7 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
             .exclude(kind=NotificationKind.FOLLOW_UP_DUE)
             .order_by("kind", "pk")[:30],
             progress=progress,
-            recent=Activity.objects.filter(owner=user).select_related("client", "deal")[:10],
+            recent=selectors.recent_activities(owner=user),
             activity_form=activity_form(user, deals=due_deals.order_by("client__name")),
             projection=projection,
             best_employee=stored_figure(*dashboard_figures(month)["best_employee"]),

@@ -1,6 +1,6 @@
 """``generate_data``: a coherent sales history, exactly as large as asked, added once."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from io import StringIO
 from itertools import pairwise
@@ -15,6 +15,7 @@ from accounts.models import User
 from accounts.roles import Role
 from atlanset_portal import data_generator
 from compensation.models import Statement
+from compensation.statements import compute_statement, statement_for
 from deals import stages
 from deals.models import Client, ClientPhone, Deal, Order, Payment, StageChange
 from deals.phones import normalize_phone
@@ -298,3 +299,78 @@ def test_the_same_seed_and_moment_give_the_same_data(db):
     data_generator.generate(sizes=sizes, months=8, seed=11, now=now)
     assert _fingerprint() == first
     assert Deal.objects.filter(created_at__gt=now).count() == 0
+
+
+# --- a working department's shape --------------------------------------------------------------------
+
+SHAPE_NOW = timezone.make_aware(datetime(2026, 3, 18, 15, 30))
+SHAPE_SIZES = data_generator.Sizes(hunters=3, clients=80, deals=300, activities=900, payments=150)
+
+
+def paid_figures(lines) -> list[tuple]:
+    """What each line pays and on what, compared as numbers (posted rates keep eight decimal places)."""
+    return [(line.kind, line.amount, line.base, line.rate, line.deal_key, line.source_id) for line in lines]
+
+
+@pytest.fixture
+def department(db):
+    data_generator.generate(sizes=SHAPE_SIZES, months=12, seed=3, now=SHAPE_NOW, busy_open_deals=45)
+
+
+def test_a_fifth_of_the_deals_are_open_and_the_busiest_hunter_carries_the_asked_load(department):
+    deals = _deals()
+    assert deals.count() == 300
+    assert 0.18 <= deals.filter(status="open").count() / 300 <= 0.22
+    open_by_hunter = dict(deals.filter(status="open").values_list("owner").annotate(n=Count("pk")).order_by())
+    assert max(open_by_hunter.values()) == 45
+    # Stalled prospects stay where they were left; nobody's deal is open past the stage it reached.
+    assert not deals.filter(status="open", stage=stages.Stage.CLOSED, paid_in_full_on__isnull=True).exists()
+    assert not deals.filter(status="open", lost_reason__isnull=False).exists()
+
+
+def test_every_ended_month_is_approved_locked_and_paid_and_this_month_is_a_stored_draft(department):
+    statements = Statement.objects.filter(hunter__in=_hunters())
+    months = sorted(set(statements.values_list("month", flat=True)))
+    this_month = SHAPE_NOW.date().replace(day=1)
+    assert months[-1] == this_month
+    assert len(months) == 12
+    for record in statements.select_related("hunter"):
+        if record.month == this_month:
+            assert record.status == Statement.Status.DRAFT
+            assert record.computed_lines is not None and not record.needs_check
+            shown = statement_for(hunter=record.hunter, month=record.month)
+            assert shown.total == record.computed_total
+        else:
+            assert record.status == Statement.Status.PAID
+            assert record.approved_by is not None and record.locked_by is not None
+            assert record.approved_at < record.locked_at < record.paid_at <= SHAPE_NOW
+            assert record.total == record.approved_total == sum(line.amount for line in record.lines.all())
+        # What is stored is what the statement engine works out from the data today.
+        fresh = compute_statement(hunter=record.hunter, month=record.month)
+        stored = statement_for(hunter=record.hunter, month=record.month)
+        assert paid_figures(stored.lines) == paid_figures(fresh.lines)
+        assert stored.total == fresh.total
+    # Each hunter-month of work has its statement (a plan or money in it).
+    planned = set(MonthlyPlan.objects.filter(hunter__in=_hunters()).values_list("hunter", "month"))
+    assert planned <= set(statements.values_list("hunter", "month"))
+
+
+@pytest.mark.parametrize(
+    ("day", "status"),
+    [(2, "draft"), (4, "approved"), (7, "locked"), (12, "paid")],
+)
+def test_last_months_statements_stand_where_the_head_and_accountant_leave_them_by_that_day(db, day, status):
+    now = timezone.make_aware(datetime(2026, 3, day, 15, 30))
+    sizes = data_generator.Sizes(hunters=2, clients=30, deals=100, activities=100, payments=30)
+    data_generator.generate(sizes=sizes, months=4, seed=9, now=now, busy_open_deals=5)
+    statements = Statement.objects.filter(hunter__in=_hunters())
+    assert set(statements.filter(month=date(2026, 2, 1)).values_list("status", flat=True)) == {status}
+    assert set(statements.filter(month=date(2026, 1, 1)).values_list("status", flat=True)) == {"paid"}
+    assert set(statements.filter(month=date(2026, 3, 1)).values_list("status", flat=True)) == {"draft"}
+
+
+def test_generated_locked_statements_are_replaced_with_the_rest(department):
+    assert Statement.objects.filter(hunter__in=_hunters(), status="paid").exists()
+    data_generator.delete_generated()
+    assert not Statement.objects.filter(hunter__username__startswith="gen-hunter-").exists()
+    assert not _deals().exists()

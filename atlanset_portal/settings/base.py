@@ -169,6 +169,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # (compose's migrate does that). Both stay below gunicorn's timeout (60 s) and the tasks' time limits.
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=30_000)
 DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=10_000)
+DB_JIT = env.bool("DB_JIT", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     # A database that does not answer fails a request (and /health/) in seconds, not minutes; a
@@ -181,6 +182,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
                 _options.get("options", ""),
                 f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
                 f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}",
+                # JIT compiles a query the planner guesses is expensive: 40-50 ms of compiling for a page
+                # query that runs in a few (the payments page's receivables). DB_JIT=1 turns it back on.
+                "" if DB_JIT else "-c jit=off",
             ],
         )
     )

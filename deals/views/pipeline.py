@@ -16,6 +16,7 @@ from django.views.generic import TemplateView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from atlanset_portal.keyset import keyset_page
 from kpi.models import Task
 
 from .. import selectors, services, stages
@@ -161,6 +162,14 @@ class DealListView(ScopedListView):
 
     def get_queryset(self):
         return selectors.deal_list(viewer=self.request.user)
+
+    def paginate_queryset(self, queryset, page_size):
+        # Newest first, paged by cursor from the (created_at, id) indexes: a late page costs the first's.
+        page = keyset_page(queryset, field="created_at", query=self.request.GET, size=page_size)
+        return None, page, page.rows, page.has_other_pages
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(deal_count=self.object_list.count(), **kwargs)
 
     def get_filterset_kwargs(self, filterset_class):
         kwargs = super().get_filterset_kwargs(filterset_class)

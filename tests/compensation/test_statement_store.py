@@ -16,6 +16,7 @@ from deals.stages import Stage
 from kpi.services import PlanRow, plans_save, quarter_plan_save
 from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.kpi.factories import local, make_hunter, pbx_call
+from tests.workflow import close_month
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +115,29 @@ def test_the_statement_list_costs_the_same_queries_however_much_history(
     with django_assert_max_num_queries(len(few)):
         statements = month_statements(MARCH, hunters)
     assert all(s.total == compute_statement(hunter=s.hunter, month=MARCH).total for s in statements)
+
+
+def test_a_locked_months_list_costs_the_same_queries_for_more_hunters(people, django_assert_max_num_queries):
+    first = make_hunter()
+    paid_deal(people, first, "1000", FEBRUARY.replace(day=3), "a")
+    close_month(first, FEBRUARY, head=people["head"], accountant=people["buh"])
+    with CaptureQueriesContext(connection) as few:
+        month_statements(FEBRUARY, [first])
+
+    others = [make_hunter() for _ in range(3)]
+    for index, person in enumerate(others):
+        paid_deal(people, person, "2000", FEBRUARY.replace(day=4), f"b{index}")
+        paid_deal(people, person, "1500", FEBRUARY.replace(day=6), f"c{index}")
+        close_month(person, FEBRUARY, head=people["head"], accountant=people["buh"])
+    with django_assert_max_num_queries(len(few)):
+        statements = month_statements(FEBRUARY, [first, *others])
+    assert [s.status for s in statements] == [Statement.Status.LOCKED] * 4
+    assert [s.total for s in statements] == [
+        Decimal("50.00"),
+        Decimal("175.00"),
+        Decimal("175.00"),
+        Decimal("175.00"),
+    ]
 
 
 def test_reading_a_month_nobody_worked_in_stores_nothing(hunter):

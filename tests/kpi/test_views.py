@@ -28,7 +28,7 @@ from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.factories import TEST_PASSWORD, UserFactory
 from tests.workflow import close_month
 
-from .factories import ORDER_TOTAL, local, log_activity, make_hunter, paid_deal, pbx_call, set_plan
+from .factories import ORDER_TOTAL, local, log_activity, make_hunter, paid_deal, pbx_call, refund, set_plan
 
 MARCH = date(2026, 3, 1)
 APRIL = date(2026, 4, 1)
@@ -788,6 +788,56 @@ def test_the_hunters_day_costs_the_same_queries_however_many_open_deals_and_acti
 
     assert len(task_items(response.content.decode())) > 5
     assert len(few) == len(many), [query["sql"] for query in many.captured_queries]
+
+
+def test_the_hunters_day_costs_the_same_queries_with_a_thousand_activities_and_more_refunds(
+    login, sales_head, hunter, pipeline
+):
+    """History grows (activities over years, refunds reaching into locked months): the page reads the
+    same few rows the same way."""
+    today = timezone.localdate()
+    this_month = today.replace(day=1)
+    last_month = previous_month(this_month)
+    before_last = previous_month(last_month)
+    set_plan(sales_head, hunter, today, revenue_target=Decimal("100000"), deals_target=3, meetings_target=2)
+    deals = [
+        paid_deal(pipeline, ("1000", before_last.replace(day=10)), ("1500", last_month.replace(day=12)))
+        for _ in range(3)
+    ]
+    close_month(hunter, before_last)
+    close_month(hunter, last_month)
+    client_card = deals[0].client
+    Activity.objects.bulk_create(
+        Activity(
+            owner=hunter, kind=ActivityKind.MESSAGE, client=client_card, at=timezone.now() - timedelta(days=n)
+        )
+        for n in range(1, 11)
+    )
+    refund(deals[0], "300", today, pipeline.accountant)
+    browser = login(hunter)
+    browser.get(reverse("kpi:my_day"))
+    with CaptureQueriesContext(connection) as few:
+        assert browser.get(reverse("kpi:my_day")).status_code == 200
+
+    Activity.objects.bulk_create(
+        Activity(
+            owner=hunter,
+            kind=ActivityKind.CALL,
+            client=client_card,
+            at=timezone.now() - timedelta(days=n, hours=3),
+            outcome=f"Звонок {n}",
+        )
+        for n in range(990)
+    )
+    refund(deals[1], "200", today, pipeline.accountant)
+    refund(deals[2], "100", today, pipeline.accountant)
+    with CaptureQueriesContext(connection) as many:
+        response = browser.get(reverse("kpi:my_day"))
+
+    assert len(few) == len(many), [query["sql"] for query in many.captured_queries]
+    latest = response.content.decode().split("Последние активности", 1)[1].split("</ul>", 1)[0]
+    assert latest.count("<li") == 10
+    assert text(latest).index("Звонок 0") < text(latest).index("Звонок 1 ")
 
 
 # --- quick activity entry ----------------------------------------------------------------------------

@@ -123,8 +123,10 @@ def test_without_a_proxy_a_claimed_forwarded_address_is_ignored_and_servers_time
     )
     assert facts["direct"] == "203.0.113.9"
     assert facts["database_options"]["connect_timeout"] == 5
-    # Every statement is bounded, and so is every wait for another session's lock.
-    assert facts["database_options"]["options"] == "-c statement_timeout=30000 -c lock_timeout=10000"
+    # Every statement is bounded, and so is every wait for another session's lock; no JIT compiling.
+    assert facts["database_options"]["options"] == (
+        "-c statement_timeout=30000 -c lock_timeout=10000 -c jit=off"
+    )
     # A Redis that does not answer costs a page about a second (cache) and four (queueing), never a hang.
     assert facts["cache_options"] == {"socket_connect_timeout": 1, "socket_timeout": 1}
     broker = facts["broker_options"]
@@ -137,6 +139,7 @@ def test_database_timeouts_come_from_the_environment_and_keep_other_options():
         DATABASE_URL="postgres://atlanset:secret@127.0.0.1:1/atlanset?options=-c%20search_path%3Dportal",
         DB_STATEMENT_TIMEOUT_MS="0",
         DB_LOCK_TIMEOUT_MS="2500",
+        DB_JIT="1",
     )
     assert facts["database_options"]["options"] == (
         "-c search_path=portal -c statement_timeout=0 -c lock_timeout=2500"

@@ -71,8 +71,24 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=generator.DEFAULT_SEED)
         parser.add_argument("--password", default=generator.DEFAULT_PASSWORD, help="for every created user")
         parser.add_argument("--replace", action="store_true", help="delete previously generated rows first")
+        parser.add_argument(
+            "--open-share",
+            type=float,
+            default=generator.OPEN_SHARE,
+            help="share of the deals left open (default %(default)s)",
+        )
+        parser.add_argument(
+            "--busy-open-deals",
+            type=int,
+            default=generator.BUSY_OPEN_DEALS,
+            help="open deals of the busiest hunter (default %(default)s, as far as the deals allow)",
+        )
 
-    def handle(self, *args, scale, months, seed, password, replace, **options):
+    def handle(self, *args, scale, months, seed, password, replace, open_share, busy_open_deals, **options):
+        if not 0 <= open_share < 1:
+            raise CommandError("--open-share must be from 0 to 1.")
+        if busy_open_deals < 0:
+            raise CommandError("--busy-open-deals must not be negative.")
         if scale is not None and scale <= 0:
             raise CommandError("--scale must be greater than zero.")
         base = generator.scaled_sizes(scale) if scale is not None else generator.DEFAULT_SIZES
@@ -101,7 +117,13 @@ class Command(BaseCommand):
                     deleted = generator.delete_generated(progress)
                     self.stdout.write(f"Deleted {deleted} previously generated rows.")
                 counts = generator.generate(
-                    sizes=sizes, months=months, seed=seed, password=password, progress=progress
+                    sizes=sizes,
+                    months=months,
+                    seed=seed,
+                    password=password,
+                    progress=progress,
+                    open_share=open_share,
+                    busy_open_deals=busy_open_deals,
                 )
         except generator.GeneratorError as error:
             raise CommandError(str(error)) from None

@@ -17,6 +17,8 @@ _SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 @dataclass(frozen=True)
 class PhoneReach:
     label: str  # «+7 3462 55-12-34 доб. 123»
+    number_label: str  # «+7 3462 55-12-34»: a narrow screen breaks the line before the extension only
+    extension_label: str  # «доб. 123», or ""
     tel: str  # tel:+73462551234,123 — the comma is the dialler's pause before the extension
     whatsapp: str  # "" unless a Russian mobile number
     telegram: str
@@ -39,8 +41,12 @@ def telegram_href(number: str) -> str:
 def phone_reach(number: str, extension: str = "") -> PhoneReach | None:
     if not number:
         return None
+    label = format_phone(number, extension)
+    number_label = format_phone(number)
     return PhoneReach(
-        label=format_phone(number, extension),
+        label=label,
+        number_label=number_label,
+        extension_label=label.removeprefix(number_label).strip(),
         tel=tel_href(number, extension),
         whatsapp=whatsapp_href(number),
         telegram=telegram_href(number),

@@ -2,6 +2,7 @@
 lower case, and the deal page, the board and «Мой день» call the client in one tap."""
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -102,3 +103,32 @@ def test_hunter_finds_a_client_in_lower_case_and_reaches_it_in_one_tap(phone):
     card_links = phone.locator("article.board-card").filter(has_text="Салон «Шарм»")
     expect(card_links.locator('a[href="tel:+79124102203"]')).to_have_count(1)
     expect(card_links.locator('a[href="https://wa.me/79124102203"]')).to_have_count(1)
+
+
+def test_the_hunters_pages_fit_the_phone_without_sideways_scrolling(phone):
+    hunter = UserFactory(role=Role.HUNTER, full_name="Иван Иванов")
+    card = make_client(
+        acting_user=hunter,
+        name="Общество с ограниченной ответственностью «Сургутская гостиничная компания»",
+        address="г. Сургут, проспект Ленина, д. 43, корпус 2, офис 315 (вход со двора)",
+        city="Сургут",
+        phones=["8 912 410-22-03", "8 (3462) 55-12-34 доб. 123"],
+        decision_maker_name="Ирина Викторовна",
+        decision_maker_email="zakupki.director@surgut-hotels.example.ru",
+    )
+    contact_add(acting_user=hunter, client=card, name="Алёна Шарманова", phone="+7 912 777-66-55")
+    deal = make_deal(acting_user=hunter, client=card, title="Химия для прачечной на весь сезон")
+    sign_in(phone, hunter.username)
+
+    for path in (
+        reverse("clients:detail", args=[card.pk]),
+        reverse("deals:detail", args=[deal.pk]),
+        reverse("deals:board"),
+        reverse("kpi:my_day"),
+        reverse("compensation:my_statement"),
+        reverse("clients:list"),
+    ):
+        phone.goto(path)
+        expect(phone.locator("main")).to_be_visible()
+        width, window = phone.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+        assert width <= window == 390, f"{path}: {width} px wide on a {window} px phone"

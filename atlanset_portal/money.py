@@ -8,7 +8,7 @@ recognised margin, a commission) is worked out in Python with ``Decimal`` over t
 (``compensation.rules``). PostgreSQL's ``numeric`` is exact either way; the rule costs it nothing.
 """
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import BigIntegerField, DecimalField, F, Func, Sum
 from django.db.models.functions import Cast, Round
@@ -16,6 +16,12 @@ from django.utils.functional import cached_property
 
 ZERO = Decimal("0.00")
 KOPECK = Decimal("0.01")
+
+
+def round_kopecks(value: Decimal) -> Decimal:
+    """Round to kopecks, half up (away from zero): 0.505 → 0.51, −0.505 → −0.51. The portal's one
+    rounding of money: order totals, payments, statement lines and the head's figures all use it."""
+    return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
 
 
 class MoneySum(Func):

@@ -15,13 +15,13 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from atlanset_portal.money import round_kopecks
 from compensation.rules import (
     ACCELERATOR_RETROACTIVE,
     ZERO,
     PayScheme,
     commission_rate,
     recognised_margin,
-    round_kopecks,
     tidy_rate,
 )
 

@@ -1,14 +1,15 @@
 """The pay scheme and the pay rules of SPEC §5, each stated once.
 
-Pure functions over ``Decimal``: no ORM, no floats, no built-in ``round()``. Money is rounded in
-exactly one place, :func:`round_kopecks`, and only where a statement line gets its amount.
+Pure functions over ``Decimal``: no ORM, no floats, no built-in ``round()``. Money is rounded by
+:func:`atlanset_portal.money.round_kopecks` only, and only where a statement line gets its amount.
 """
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-KOPECK = Decimal("0.01")
+from atlanset_portal.money import KOPECK
+
 ZERO = Decimal("0")
 
 ACCELERATOR_MARGINAL = "marginal"
@@ -60,11 +61,6 @@ class PayScheme:
 
 
 DEFAULT_SCHEME = PayScheme(effective_from=date(2000, 1, 1))
-
-
-def round_kopecks(value: Decimal) -> Decimal:
-    """Round to kopecks, half up (away from zero): 0.505 → 0.51, −0.505 → −0.51."""
-    return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
 
 
 def commission_rate(scheme: PayScheme, *, is_new_client: bool, accelerated: bool) -> Decimal:

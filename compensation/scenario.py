@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services import user_create
+from atlanset_portal.money import round_kopecks
 from deals import services as deal_services
 from deals.forms import PaymentForm, RefundForm, money_field, quantity_field
 from deals.models import Client, Deal, Payment, Product
@@ -736,7 +737,7 @@ def load_scenario_file(text: str) -> dict:
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{rules.round_kopecks(value):.2f}"
+    return None if value is None else f"{round_kopecks(value):.2f}"
 
 
 def _rate(value: Decimal | None) -> str | None:

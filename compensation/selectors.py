@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db.models import Max
 
 from atlanset_portal.keyset import KeysetPage, keyset_page
+from atlanset_portal.money import round_kopecks
 from deals.models import Payment
 from kpi.months import month_start, next_month, quarter_months
 
@@ -74,9 +75,7 @@ def best_employee_of_quarter(quarter: date) -> BestEmployee | None:
     if best is None:
         return None
     _key, hunter_id, margin, revenue = best
-    return BestEmployee(
-        hunter_id=hunter_id, margin=rules.round_kopecks(margin), revenue=rules.round_kopecks(revenue)
-    )
+    return BestEmployee(hunter_id=hunter_id, margin=round_kopecks(margin), revenue=round_kopecks(revenue))
 
 
 @dataclass

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 
 from accounts.models import User
-from atlanset_portal.money import MoneySum
+from atlanset_portal.money import MoneySum, round_kopecks
 from deals.models import Clawback, Payment
 from kpi.counters import Counters, hunters_active_in_quarter, kpi_plan_met, kpi_plan_set, month_counters
 from kpi.models import DepartmentQuarterPlan, MonthlyPlan
@@ -363,7 +363,7 @@ def _department_share_moved(record: Statement, lines: list[dict] | None) -> bool
         (Decimal(line["amount"]) for line in lines or [] if line["kind"] == LineKind.DEPARTMENT_BONUS), ZERO
     )
     share = department_bonus_shares(record.month).get(record.hunter_id, ZERO)
-    return stored != rules.round_kopecks(share) if share > 0 or stored else False
+    return stored != round_kopecks(share) if share > 0 or stored else False
 
 
 def _plan(hunter: User, month: date) -> MonthlyPlan | None:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability, Role
-from atlanset_portal.money import MoneySum
+from atlanset_portal.money import MoneySum, round_kopecks
 from atlanset_portal.numbers import format_decimal
 from atlanset_portal.templatetags.formatting import rub
 from compensation.changes import accrual_month_for_update, pay_changed
@@ -72,7 +72,6 @@ from .search import client_search_text, contact_search_text
 from .selectors import DeferredLimitCheck, order_version_limit_check
 from .stages import DealStatus, Stage
 
-KOPECK = Decimal("0.01")
 # What the numeric columns hold: money numeric(14,2), order quantities numeric(12,3).
 MONEY_LIMIT = Decimal(10) ** 12
 QUANTITY_LIMIT = Decimal(10) ** 9
@@ -153,10 +152,6 @@ def _open_locked_deal(deal: Deal) -> Deal:
     if deal.status != DealStatus.OPEN:
         raise DealRuleError(_("Сделка закрыта: сначала восстановите её."))
     return deal
-
-
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
 
 
 def _fits(value: Decimal, *, limit: Decimal, places: int) -> bool:
@@ -1224,7 +1219,7 @@ def _checked_order_rows(lines: Sequence[OrderLineInput]) -> list[OrderRow]:
 
 def order_lines_total(lines: Iterable[tuple[Decimal, Decimal]]) -> Decimal:
     """An order's total from its (quantity, price) pairs, rounded half up to kopecks once at the end."""
-    return _money(sum((quantity * price for quantity, price in lines), Decimal("0")))
+    return round_kopecks(sum((quantity * price for quantity, price in lines), Decimal("0")))
 
 
 @dataclass(frozen=True)
@@ -1407,7 +1402,7 @@ def order_set_lines(
     deal = _open_locked_deal(deal)
     rows = _checked_order_rows(lines)
     total = order_lines_total((q, price) for _p, q, price, _c in rows)
-    cost_total = _money(sum((q * cost for _p, q, _price, cost in rows), Decimal("0")))
+    cost_total = round_kopecks(sum((q * cost for _p, q, _price, cost in rows), Decimal("0")))
     _check_not_below_paid(deal, total)
     order, _created = Order.objects.select_for_update().get_or_create(deal=deal)
     in_force = order.production_status == Order.ProductionStatus.APPROVED
@@ -1685,7 +1680,7 @@ def payment_record(
     payment beyond what the order still lacks, or a bank document already recorded, is refused."""
     if not can(acting_user, Capability.RECORD_PAYMENTS):
         raise PermissionDenied
-    amount = _money(_checked_amount(amount, not_positive=_("Сумма оплаты должна быть больше нуля.")))
+    amount = round_kopecks(_checked_amount(amount, not_positive=_("Сумма оплаты должна быть больше нуля.")))
     bank_document = _checked_bank_document(bank_document)
     deal = _locked_deal(deal)
     replayed = _replayed(idempotency_key=idempotency_key, deal=deal, kind=Payment.Kind.PAYMENT, amount=amount)
@@ -1759,7 +1754,7 @@ def payment_refund(
     credited with the deal's payments, in proportion to what each earned on it (SPEC §5.8)."""
     if not can(acting_user, Capability.RECORD_PAYMENTS):
         raise PermissionDenied
-    amount = _money(_checked_amount(amount, not_positive=_("Сумма возврата должна быть больше нуля.")))
+    amount = round_kopecks(_checked_amount(amount, not_positive=_("Сумма возврата должна быть больше нуля.")))
     bank_document = _checked_bank_document(bank_document)
     deal = _locked_deal(deal)
     replayed = _replayed(idempotency_key=idempotency_key, deal=deal, kind=Payment.Kind.REFUND, amount=amount)

@@ -27,12 +27,11 @@ from django.db.models import (
 from django.db.models.functions import Lead
 from django.utils import timezone
 
-from atlanset_portal.money import MoneySum
+from atlanset_portal.money import MoneySum, round_kopecks
 from deals.models import Deal, Order, OrderLine, SampleLine, SampleRequest, StageChange
 from deals.stages import ORDER, STAGES, DealStatus, StageDefinition
 
 ZERO = Decimal("0")
-KOPECK = Decimal("0.01")
 TENTH = Decimal("0.1")
 SECONDS_PER_DAY = Decimal(24 * 60 * 60)
 
@@ -133,10 +132,6 @@ def _share(part: int, whole: int) -> Decimal:
 
 def _percent(part: int, whole: int) -> Decimal | None:
     return _share(part, whole) if whole else None
-
-
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
 
 
 def _days(length: timedelta) -> Decimal:
@@ -348,7 +343,9 @@ def forecast(
     paid_orders = Order.objects.filter(
         deal__in=finished_deals.filter(paid_in_full_on__isnull=False)
     ).aggregate(total=MoneySum("total"), count=Count("pk"))
-    average_order = _money(paid_orders["total"] / paid_orders["count"]) if paid_orders["count"] else ZERO
+    average_order = (
+        round_kopecks(paid_orders["total"] / paid_orders["count"]) if paid_orders["count"] else ZERO
+    )
 
     open_deals = forecast_open_deals()
     if owner_ids is not None:
@@ -386,26 +383,26 @@ def forecast(
             source, part, whole = RateSource.DEPARTMENT, department["paid"], department["finished"]
         else:
             source, part, whole = RateSource.NONE, 0, 0
-        amount = _money(current["outstanding"])
+        amount = round_kopecks(current["outstanding"])
         rows.append(
             ForecastRow(
                 stage=definition,
                 open_deals=current["deals"],
                 without_order=current["without_order"],
-                ordered=_money(current["ordered"]),
-                received=_money(current["received"]),
+                ordered=round_kopecks(current["ordered"]),
+                received=round_kopecks(current["received"]),
                 amount=amount,
                 finished=past["finished"],
                 paid=past["paid"],
                 rate_source=source,
                 rate=_percent(part, whole),
-                expected=_money(amount * part / whole) if whole else _money(ZERO),
+                expected=round_kopecks(amount * part / whole) if whole else round_kopecks(ZERO),
             )
         )
     return Forecast(
         rows=rows,
         average_order=average_order,
-        total=sum((row.expected for row in rows), _money(ZERO)),
+        total=sum((row.expected for row in rows), round_kopecks(ZERO)),
         since=since,
         until=until,
         minimum_sample=minimum,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from atlanset_portal.money import round_kopecks
 from compensation.engine import (
     AdjustmentInput,
     ExpenseInput,
@@ -27,7 +28,6 @@ from compensation.rules import (
     PayScheme,
     commission_rate,
     recognised_margin,
-    round_kopecks,
     tidy_rate,
 )
 

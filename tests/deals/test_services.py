@@ -467,6 +467,16 @@ def test_order_totals_are_computed_from_its_lines(hunter, deal):
     assert order.lines.count() == 2
 
 
+def test_an_order_total_between_two_kopecks_is_rounded_half_up(hunter, deal):
+    cleaner = make_product(list_price=Decimal("58.85"), cost=Decimal("30.00"))
+
+    order = order_set_lines(
+        acting_user=hunter, deal=deal, lines=[OrderLineInput(product=cleaner, quantity=Decimal("2.1"))]
+    )
+
+    assert order.total == Decimal("123.59")  # 2,1 × 58,85 = 123,585: half up, not to the even 123,58
+
+
 @pytest.mark.parametrize(
     "quantity, price, message",
     [

@@ -9,14 +9,18 @@ To add an icon: name it in ``ICONS`` (its Font Awesome name and style), run ``ma
 and commit the sprite; ``tests/portal/test_icons.py`` fails until the sprite matches this list.
 """
 
+import functools
 import re
 from importlib.util import find_spec
 from pathlib import Path
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.templatetags.static import static
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
+
+from atlanset_portal.markup import fill
 
 # name → Font Awesome style folder; the name is the Font Awesome icon's own.
 ICONS: dict[str, str] = {
@@ -87,13 +91,24 @@ def build_sprite(folder: Path | None = None) -> str:
     return f'<svg xmlns="http://www.w3.org/2000/svg"><!-- {licence} -->\n' + "\n".join(symbols) + "\n</svg>\n"
 
 
+@functools.cache
 def icon_html(name: str, css_class: str = "") -> SafeString:
-    """An icon beside text, hidden from screen readers (the text or a visually hidden label says it)."""
+    """An icon beside text, hidden from screen readers (the text or a visually hidden label says it).
+
+    Drawn once per process for each icon and class: a board draws a thousand icons, and looking up the
+    sprite's hashed address each time cost more than the rest of the icon."""
     if name not in ICONS:
         raise UnknownIcon(f"no icon {name!r} in atlanset_portal/icons.py")
-    return format_html(
+    return fill(
         '<svg class="icon{}" aria-hidden="true"><use href="{}#{}"/></svg>',
         f" {css_class}" if css_class else "",
         static(SPRITE),
         name,
     )
+
+
+@receiver(setting_changed)
+def _forget_drawn_icons(*, setting, **kwargs):
+    # The sprite's address follows the static files' settings (tests change them).
+    if setting in ("STATIC_URL", "STORAGES", "DEBUG"):
+        icon_html.cache_clear()

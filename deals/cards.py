@@ -15,16 +15,17 @@ from datetime import date
 from urllib.parse import quote
 
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from atlanset_portal.icons import icon_html
+from atlanset_portal.markup import fill
 from atlanset_portal.templatetags.formatting import rub
 
 from . import stages
-from .models import Client, Deal
-from .reach import map_href, phone_reach
+from .models import Deal
+from .reach import quick_links_html
 
 # hx-target="this" on the card is inherited by its buttons and form: each answer replaces the card
 # (hx-swap="outerHTML" is set once, on the board).
@@ -70,12 +71,6 @@ _BACK = (
     '<button type="submit" class="btn btn-sm btn-outline-primary py-0 mt-1">{back_button}</button>'
     "</form>"
 )
-# One-tap contact on a card: the links come from deals.reach, as on every other page (deals/_reach.html).
-_REACH = (
-    '<a class="btn btn-sm {style} py-0 reach-icon" href="{href}" title="{label}"{new_tab}>'
-    '{icon}<span class="visually-hidden">{label}</span></a>'
-)
-_NEW_TAB = mark_safe(' target="_blank" rel="noopener"')
 
 
 class CardRenderer:
@@ -91,10 +86,7 @@ class CardRenderer:
         self.today = today
         self.show_owner = show_owner
         # Drawn once per page: each card repeats the same few icons of the sprite.
-        self.icons = {
-            name: icon_html(name)
-            for name in ("pen", "ellipsis", "phone", "whatsapp", "telegram", "location-dot")
-        }
+        self.icons = {name: icon_html(name) for name in ("pen", "ellipsis")}
         self.labels = {
             "next": _("Дальше") + " →",
             "close": _("Закрыть"),
@@ -105,10 +97,6 @@ class CardRenderer:
             "comment": _("Почему возвращаете (обязательно)"),
             "back_button": _("Вернуть"),
             "back_link": "← " + _("Вернуть на прежний этап…"),
-            "call": _("Позвонить"),
-            "whatsapp": _("Написать в WhatsApp"),
-            "telegram": _("Написать в Telegram"),
-            "map": _("Открыть в Яндекс Картах"),
         }
         self.forward_labels = {
             stage: (_("Вперёд: «%(stage)s»") % {"stage": following.label})
@@ -117,36 +105,6 @@ class CardRenderer:
             for stage in stages.ORDER
         }
         self._options: dict[tuple[str, str], SafeString] = {}
-
-    def reach(self, client: Client) -> SafeString:
-        """Call, WhatsApp and Telegram for the client's first phone, and the map; ``client.phones`` is
-        prefetched (deals.selectors.board_columns)."""
-        links = []  # (href, button colour, icon, label, what the label names)
-        phones = list(client.phones.all())
-        if phones:
-            phone = phone_reach(phones[0].number, phones[0].extension)
-            links += [
-                (phone.tel, "success", self.icons["phone"], "call", phone.label),
-                (phone.whatsapp, "success", self.icons["whatsapp"], "whatsapp", phone.label),
-                (phone.telegram, "primary", self.icons["telegram"], "telegram", phone.label),
-            ]
-        place = map_href(client.address, client.city)
-        links.append((place, "secondary", self.icons["location-dot"], "map", client.address))
-        return mark_safe(
-            "".join(
-                format_html(
-                    _REACH,
-                    href=href,
-                    style=f"btn-outline-{colour}",
-                    icon=icon,
-                    label=f"{self.labels[kind]}: {what}",
-                    # A call stays on the page; messengers and the map open their app or a tab.
-                    new_tab="" if href.startswith("tel:") else _NEW_TAB,
-                )
-                for href, colour, icon, kind, what in links
-                if href
-            )
-        )
 
     def back_options(self, stage: str, chosen: str | None = None) -> SafeString:
         """The earlier stages, the one before ``stage`` chosen unless ``chosen`` names another."""
@@ -183,7 +141,7 @@ class CardRenderer:
         overdue = deal.next_contact_on is not None and deal.next_contact_on < self.today
         next_contact = ""
         if deal.next_contact_on:
-            next_contact = format_html(
+            next_contact = fill(
                 '<span class="{}" title="{}">{}</span>',
                 "text-danger fw-semibold" if overdue else "",
                 self.labels["next_contact"],
@@ -193,9 +151,9 @@ class CardRenderer:
         detail = self.detail.format(deal.pk)
         back = ""
         if deal.stage != stages.ORDER[0] and not back_to:
-            back = format_html(_BACK_LINK, detail=detail, label=self.labels["back_link"])
+            back = fill(_BACK_LINK, detail=detail, label=self.labels["back_link"])
         elif deal.stage != stages.ORDER[0]:
-            back = format_html(
+            back = fill(
                 _BACK,
                 advance=advance,
                 pk=deal.pk,
@@ -209,11 +167,11 @@ class CardRenderer:
             )
         error = ""
         if errors:
-            error = format_html(
+            error = fill(
                 '<div class="alert alert-danger small p-1 my-1" role="alert">{}</div>',
                 "; ".join(errors),
             )
-        return format_html(
+        return fill(
             _CARD,
             overdue_class=" overdue" if overdue else "",
             pk=deal.pk,
@@ -221,10 +179,10 @@ class CardRenderer:
             stage=deal.stage,
             detail=detail,
             client=deal.client.name,
-            title=format_html('<div class="small">{}</div>', deal.title) if deal.title else "",
+            title=fill('<div class="small">{}</div>', deal.title) if deal.title else "",
             amount=rub(deal.amount) if deal.amount else "—",
             next_contact=next_contact,
-            owner=format_html('<div class="small text-body-secondary">{}</div>', deal.owner)
+            owner=fill('<div class="small text-body-secondary">{}</div>', deal.owner)
             if self.show_owner
             else "",
             error=error,
@@ -237,5 +195,5 @@ class CardRenderer:
             back=back,
             activity_icon=self.icons["pen"],
             menu_icon=self.icons["ellipsis"],
-            reach=self.reach(deal.client),
+            reach=quick_links_html(deal.client, compact=True),
         )

@@ -8,6 +8,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from atlanset_portal.icons import icon_html
+from atlanset_portal.markup import fill
+
 from .phones import format_phone, is_russian_mobile
 
 YANDEX_MAPS = "https://yandex.ru/maps/?text="
@@ -76,3 +82,43 @@ def map_href(address: str, city: str = "") -> str:
     if city and city.casefold() not in address.casefold():
         address = f"{city}, {address}" if address else city
     return YANDEX_MAPS + quote(address, safe="") if address else ""
+
+
+# A client's quick links as icon buttons, drawn in Python: a board, a day's tasks and a list draw hundreds.
+_QUICK_LINK = (
+    '<a class="btn btn-sm btn-outline-{colour}{compact} reach-icon" href="{href}" title="{label}"{new_tab}>'
+    '{icon}<span class="visually-hidden">{label}</span></a>'
+)
+_NEW_TAB = mark_safe(' target="_blank" rel="noopener"')
+
+
+def quick_links_html(client, *, compact: bool = False) -> SafeString:
+    """Call, WhatsApp and Telegram for the client's first phone, and the map, as icon buttons (``compact``:
+    without vertical padding, on a board card). Reads ``client.phones.all``: prefetch them."""
+    links = []  # (href, button colour, icon, what the link does, whom or where)
+    phones = list(client.phones.all())
+    phone = phone_reach(phones[0].number, phones[0].extension) if phones else None
+    if phone:
+        links += [
+            (phone.tel, "success", "phone", _("Позвонить"), phone.label),
+            (phone.whatsapp, "success", "whatsapp", _("Написать в WhatsApp"), phone.label),
+            (phone.telegram, "primary", "telegram", _("Написать в Telegram"), phone.label),
+        ]
+    place = map_href(client.address, client.city)
+    links.append((place, "secondary", "location-dot", _("Открыть в Яндекс Картах"), client.address))
+    return mark_safe(
+        "".join(
+            fill(
+                _QUICK_LINK,
+                colour=colour,
+                compact=" py-0" if compact else "",
+                href=href,
+                label=f"{does}: {what}",
+                icon=icon_html(icon),
+                # A call stays on the page; messengers and the map open their app or a tab.
+                new_tab="" if href.startswith("tel:") else _NEW_TAB,
+            )
+            for href, colour, icon, does, what in links
+            if href
+        )
+    )

@@ -20,8 +20,9 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -222,15 +223,24 @@ def board_summary(*, viewer: User, filters: BoardFilters, today: date) -> dict[s
     return summary
 
 
+BOARD_COLUMN_PAGE = 30  # cards a column shows at first and adds with each «Показать ещё»
+
+
+def _column_order() -> list:
+    # Soonest next contact first (overdue ones at the top), deals with none at the end on both databases.
+    return [F("next_contact_on").asc(nulls_last=True), F("pk").desc()]
+
+
 def board_columns(
     *,
     viewer: User,
     filters: BoardFilters | None = None,
     today: date | None = None,
-    limit_per_column: int = 200,
+    limit_per_column: int | None = None,
 ) -> list[BoardColumn]:
-    """The kanban: the viewer's open deals per stage with counts and sums, in three queries (and one for
-    the clients' phones)."""
+    """The kanban: the viewer's open deals per stage with counts and sums, and each column's first
+    ``limit_per_column`` cards, in three queries (and one for the clients' phones). The database picks
+    each column's first cards, so a head's board of 20 000 open deals reads a few hundred rows."""
     filters = filters or BoardFilters()
     today = today or timezone.localdate()
     summary = board_summary(viewer=viewer, filters=filters, today=today)
@@ -239,17 +249,17 @@ def board_columns(
         .annotate(
             stage_rank=Case(
                 *[When(stage=s, then=i) for i, s in enumerate(stages.ORDER)], output_field=IntegerField()
-            )
+            ),
+            column_row=Window(RowNumber(), partition_by=[F("stage")], order_by=_column_order()),
         )
-        .order_by("stage_rank", "next_contact_on", "-pk")
+        .filter(column_row__lte=limit_per_column or BOARD_COLUMN_PAGE)
+        .order_by("stage_rank", *_column_order())
         # A card calls the client's first phone (deals/cards.py): one query for all the cards' phones.
         .prefetch_related("client__phones")
     )
     by_stage: dict[str, list[Deal]] = {stage: [] for stage in stages.ORDER}
     for deal in cards:
-        column = by_stage[deal.stage]
-        if len(column) < limit_per_column:
-            column.append(deal)
+        by_stage[deal.stage].append(deal)
     return [
         BoardColumn(
             is_last=definition is stages.STAGES[-1],
@@ -260,6 +270,24 @@ def board_columns(
         )
         for definition in stages.STAGES
     ]
+
+
+def board_column_cards(
+    *,
+    viewer: User,
+    filters: BoardFilters,
+    today: date,
+    stage: str,
+    offset: int,
+) -> list[Deal]:
+    """The next cards of one column after the first ``offset`` (its «Показать ещё»)."""
+    deals = (
+        _with_amounts(_board_deals(viewer, filters, today))
+        .filter(stage=stage)
+        .order_by(*_column_order())
+        .prefetch_related("client__phones")
+    )
+    return list(deals[offset : offset + BOARD_COLUMN_PAGE])
 
 
 def board_card(*, viewer: User, filters: BoardFilters, today: date, pk: int) -> Deal | None:

@@ -6,6 +6,7 @@ app_name = "deals"
 urlpatterns = [
     path("", pipeline.DealListView.as_view(), name="list"),
     path("board/", pipeline.BoardView.as_view(), name="board"),
+    path("board/more/", pipeline.BoardMoreView.as_view(), name="board_more"),
     path("payments/", payments.PaymentListView.as_view(), name="payments"),
     path("new/", pipeline.DealCreateView.as_view(), name="create"),
     path("<int:pk>/", pipeline.DealDetailView.as_view(), name="detail"),

@@ -1,7 +1,10 @@
+import html
+
 from django import forms
 from django.forms.boundfield import BoundField
 from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from deals.forms import DATE, DATETIME, TEXT, TIME, money_field
@@ -20,17 +23,22 @@ def check_year(day, message):
 
 
 class PlainSelect(forms.Select):
-    """A select drawn in one template loop over (value, label, selected): a hunter's several hundred
-    clients cost a loop, not a sub-template and an option dictionary per client."""
+    """A select whose options are joined in Python: a hunter's several hundred clients cost one string
+    join, not a sub-template (or a template loop) per client."""
 
     template_name = "kpi/widgets/plain_select.html"
 
     def get_context(self, name, value, attrs):
         context = forms.Widget.get_context(self, name, value, attrs)
         selected = set(self.format_value(value))
-        context["widget"]["options"] = [
-            (str(key), label, str(key) in selected) for key, label in self.choices
-        ]
+        # The standard library's escape, not Django's lazy-aware one: a tenth of the cost per option.
+        context["widget"]["options_html"] = mark_safe(
+            "".join(
+                f'<option value="{html.escape(str(key))}"{" selected" if str(key) in selected else ""}>'
+                f"{html.escape(str(label))}</option>"
+                for key, label in self.choices
+            )
+        )
         return context
 
 

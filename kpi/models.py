@@ -115,9 +115,19 @@ class TaskQuerySet(models.QuerySet):
             return self.of_hunter(user)
         return self.none()
 
-    def of_hunter(self, hunter) -> "TaskQuerySet":
-        """Whose a task is: the hunter of its deal, or of its client for a contact outside a deal."""
-        return self.filter(Q(deal__owner=hunter) | Q(deal__isnull=True, client__owner=hunter))
+    def of_hunter(self, hunter, *, open_deals_only: bool = False) -> "TaskQuerySet":
+        """Whose a task is: the hunter of its deal, or of its client for a contact outside a deal;
+        ``open_deals_only`` leaves out the tasks of closed deals (a restored deal brings them back).
+
+        The hunter's deals and clients are subqueries, not joins: PostgreSQL then checks each open task
+        against the hunter's few hundred deals instead of joining the tasks with every deal."""
+        deals = self.model._meta.get_field("deal").related_model.objects.filter(owner=hunter)
+        if open_deals_only:
+            deals = deals.open()
+        clients = self.model._meta.get_field("client").related_model.objects.filter(owner=hunter)
+        return self.filter(
+            Q(deal__in=deals.values("pk")) | Q(deal__isnull=True, client__in=clients.values("pk"))
+        )
 
     def open(self) -> "TaskQuerySet":
         return self.filter(status=Task.Status.OPEN)

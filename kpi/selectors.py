@@ -13,7 +13,6 @@ from accounts.roles import Role
 from atlanset_portal.money import ZERO, MoneySum
 from compensation.selectors import best_employee_of_quarter
 from deals.models import Deal, Payment
-from deals.stages import DealStatus
 
 from . import drilldown
 from .counters import PlanProgress, month_progress
@@ -29,23 +28,44 @@ def active_hunters() -> QuerySet[User]:
 def _tasks_due(hunter: User, today: date) -> QuerySet[Task]:
     """The hunter's open tasks due today or earlier; a task of a closed deal waits (a restored deal
     brings it back)."""
-    return (
-        Task.objects.of_hunter(hunter)
-        .open()
-        .filter(due_on__lte=today)
-        .filter(Q(deal__isnull=True) | Q(deal__status=DealStatus.OPEN))
+    return Task.objects.of_hunter(hunter, open_deals_only=True).open().filter(due_on__lte=today)
+
+
+TASK_PAGE = 20  # tasks «Мой день» shows at first and adds with each «Показать ещё»
+
+
+def tasks_due(*, hunter: User, today: date | None = None, after: Task | None = None) -> list[Task]:
+    """«Мой день»: the hunter's next ``TASK_PAGE`` tasks due today and overdue, the most overdue first,
+    each with its client (and the client's phones, for one-tap calls) and deal; ``after`` the last task
+    shown, for the page after it (a task done or moved meanwhile shifts nothing). Two queries."""
+    tasks = _tasks_due(hunter, today or timezone.localdate())
+    if after is not None:
+        tasks = tasks.filter(_after_in_due_order(after))
+    return list(
+        tasks.select_related("client", "deal")
+        .prefetch_related("client__phones")
+        .order_by("due_on", F("due_time").asc(nulls_last=True), "pk")[:TASK_PAGE]
     )
 
 
-def tasks_due(*, hunter: User, today: date | None = None, limit: int = 100) -> list[Task]:
-    """«Мой день»: the hunter's tasks due today and overdue, the most overdue first, each with its client
-    (and the client's phones, for one-tap calls) and deal. Two queries."""
-    today = today or timezone.localdate()
-    return list(
-        _tasks_due(hunter, today)
-        .select_related("client", "deal")
-        .prefetch_related("client__phones")
-        .order_by("due_on", F("due_time").asc(nulls_last=True), "pk")[:limit]
+def tasks_due_after(*, hunter: User, after: Task, today: date | None = None) -> int:
+    """How many tasks due today and overdue come after ``after`` in «Мой день»'s order."""
+    return _tasks_due(hunter, today or timezone.localdate()).filter(_after_in_due_order(after)).count()
+
+
+def _after_in_due_order(task: Task) -> Q:
+    """The tasks after ``task`` in the order (day, time with no time last, id)."""
+    later_day = Q(due_on__gt=task.due_on)
+    same_day = Q(due_on=task.due_on)
+    if task.due_time is None:
+        return later_day | (same_day & Q(due_time__isnull=True, pk__gt=task.pk))
+    return later_day | (
+        same_day
+        & (
+            Q(due_time__gt=task.due_time)
+            | Q(due_time__isnull=True)
+            | Q(due_time=task.due_time, pk__gt=task.pk)
+        )
     )
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("my/", views.MyDayView.as_view(), name="my_day"),
     path("activities/", views.ActivityListView.as_view(), name="activities"),
     path("activities/new/", views.ActivityCreateView.as_view(), name="activity_create"),
+    path("tasks/more/", views.TasksMoreView.as_view(), name="tasks_more"),
     path("tasks/<int:pk>/done/", views.TaskDoneView.as_view(), name="task_done"),
     path("tasks/<int:pk>/move/", views.TaskMoveView.as_view(), name="task_move"),
     path("plans/<str:month>/", views.PlanGridView.as_view(), name="plans"),

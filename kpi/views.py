@@ -250,7 +250,8 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         today = timezone.localdate()
         month = month_start(today)
         [progress] = month_progress(month=month, hunters=[user])
-        tasks = selectors.tasks_due(hunter=user, today=today)
+        after = tasks_after(user, self.request.GET)
+        tasks = selectors.tasks_due(hunter=user, today=today, after=after)
         # The quick form offers the deals due today; any other deal has its own link from its page.
         due_deals = Deal.objects.filter(
             pk__in=[task.deal_id for task in tasks if task.deal_id]
@@ -261,7 +262,10 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         return super().get_context_data(
             today=today,
             tasks=tasks,
-            task_count=len(tasks),
+            task_count=selectors.tasks_due_count(hunter=user, today=today),
+            tasks_remaining=(
+                selectors.tasks_due_after(hunter=user, after=tasks[-1], today=today) if tasks else 0
+            ),
             tomorrow=today + timedelta(days=1),
             # The morning run's other reminders (payments, idle deals, birthdays…); due contacts are above.
             reminders=Notification.objects.filter(recipient=user, for_day=today)
@@ -274,6 +278,35 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
             best_employee=stored_figure(*dashboard_figures(month)["best_employee"]),
             **kwargs,
         )
+
+
+def tasks_after(user, params) -> Task | None:
+    """The task a page of «Мой день»'s tasks starts after (``?after=``), the hunter's own only."""
+    after = params.get("after", "")
+    return Task.objects.of_hunter(user).filter(pk=after).first() if after.isdigit() else None
+
+
+class TasksMoreView(CapabilityRequiredMixin, View):
+    """«Показать ещё» under the tasks: the next ones after the last shown and the button for the rest
+    (htmx puts them where the button was; without it the button opens «Мой день» at that page)."""
+
+    required_capability = Capability.WORK_PIPELINE
+
+    def get(self, request):
+        after = tasks_after(request.user, request.GET)
+        if after is None:
+            return HttpResponse(_("Не удалось показать задачи: обновите страницу."), status=400)
+        today = timezone.localdate()
+        tasks = selectors.tasks_due(hunter=request.user, today=today, after=after)
+        context = {
+            "tasks": tasks,
+            "today": today,
+            "tomorrow": today + timedelta(days=1),
+            "tasks_remaining": (
+                selectors.tasks_due_after(hunter=request.user, after=tasks[-1], today=today) if tasks else 0
+            ),
+        }
+        return render(request, "kpi/my_day.html#tasks-page", context)
 
 
 def activity_form(user, data=None, initial=None, deals=None) -> ActivityForm:

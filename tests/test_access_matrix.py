@@ -252,6 +252,10 @@ MATRIX: dict[str, Row] = {
     "deals:board": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403}),
+    # A column's next cards: without a stage and an offset the address is refused in words.
+    "deals:board_more": Row({},
+        get={ANON: LOGIN, A: 400, B: 400, HEAD: 400, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403}),
     "deals:create": Row({},
         get={ANON: LOGIN, A: 200, B: 200, HEAD: 200, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: 400, B: 400, HEAD: 400, BUH: 403, PROD: 403}),
@@ -373,6 +377,10 @@ MATRIX: dict[str, Row] = {
     "kpi:task_done": Row({"pk": "task"},
         get={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: Go("kpi:my_day"), B: 404, HEAD: Go("kpi:my_day"), BUH: 403, PROD: 403}),
+    # The next page of «Мой день»'s tasks: without the task it starts after, refused in words.
+    "kpi:tasks_more": Row({},
+        get={ANON: LOGIN, A: 400, B: 400, HEAD: 400, BUH: 403, PROD: 403},
+        post={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403}),
     "kpi:task_move": Row({"pk": "task"},
         get={ANON: LOGIN, A: 405, B: 405, HEAD: 405, BUH: 403, PROD: 403},
         post={ANON: LOGIN, A: Go("kpi:my_day"), B: 404, HEAD: Go("kpi:my_day"), BUH: 403, PROD: 403}),

@@ -2,6 +2,8 @@
 by ``deals.reach`` and drawn by the partials of ``deals/_reach.html``, the same on every page."""
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from .. import reach
 
@@ -31,14 +33,11 @@ def address_link(address: str, city: str = "") -> dict:
     return {"address": address, "href": reach.map_href(address, city)}
 
 
-@register.inclusion_tag("deals/_reach.html#quick")
-def client_quick_links(client) -> dict:
+@register.simple_tag
+def client_quick_links(client) -> SafeString:
     """A client in a list or a task: its first phone (call and messengers) and the map, as icon buttons.
     Reads ``client.phones.all``: prefetch them."""
-    phones = list(client.phones.all())
-    first = phones[0] if phones else None
-    return {
-        "phone": reach.phone_reach(first.number, first.extension) if first else None,
-        "map": reach.map_href(client.address, client.city),
-        "client": client,
-    }
+    return format_html(
+        '<span class="reach-quick d-inline-flex flex-wrap align-items-center gap-1">{}</span>',
+        reach.quick_links_html(client),
+    )

@@ -110,6 +110,7 @@ class BoardView(CapabilityRequiredMixin, TemplateView):
         for column in columns:
             code = column.definition.stage.value
             column.cards = [renderer.card(deal, last_stage=column.is_last) for deal in column.deals]
+            column.more_url = board_more_url(params, stage=code, offset=len(column.deals))
             column.selected = code == stage
             column.tab_url = "?" + urlencode(
                 {**{k: v for k, v in params.items() if k != "stage"}, "stage": code}
@@ -129,6 +130,48 @@ class BoardView(CapabilityRequiredMixin, TemplateView):
                 (selectors.BoardFilters.TODAY, _("Контакт сегодня")),
             ],
             **kwargs,
+        )
+
+
+def board_more_url(params: QueryDict, *, stage: str, offset: int) -> str:
+    """The address of a column's next cards, with the board's own filters."""
+    kept = {key: value for key, value in params.items() if key not in ("stage", "offset")}
+    return reverse("deals:board_more") + "?" + urlencode({**kept, "stage": stage, "offset": offset})
+
+
+class BoardMoreView(CapabilityRequiredMixin, View):
+    """A column's «Показать ещё»: its next cards after the ones shown, and the button for the ones after
+    them (htmx puts both where the button was; without it the button is a link to the deal list)."""
+
+    required_capability = Capability.WORK_PIPELINE
+
+    def get(self, request):
+        params = request.GET
+        stage = params.get("stage", "")
+        offset = params.get("offset", "")
+        if stage not in stages.ORDER or not offset.isdigit():
+            return HttpResponse(_("Не удалось показать карточки: обновите доску."), status=400)
+        offset = int(offset)
+        filters = board_filters(request.user, params)
+        today = timezone.localdate()
+        deals = selectors.board_column_cards(
+            viewer=request.user, filters=filters, today=today, stage=stage, offset=offset
+        )
+        count = selectors.board_summary(viewer=request.user, filters=filters, today=today)[stage][0]
+        board_params = {key: value for key, value in params.items() if key != "offset"}
+        renderer = card_renderer(request, reverse("deals:board") + "?" + urlencode(board_params))
+        last_stage = stage == stages.ORDER[-1]
+        shown = offset + len(deals)
+        return render(
+            request,
+            "deals/board.html#more",
+            {
+                "cards": [renderer.card(deal, last_stage=last_stage) for deal in deals],
+                "stage": stage,
+                "shown": shown,
+                "count": count,
+                "more_url": board_more_url(params, stage=stage, offset=shown),
+            },
         )
 
 

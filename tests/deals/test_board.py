@@ -4,6 +4,7 @@ address), and the filters: overdue, due today, search."""
 
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
@@ -286,3 +287,60 @@ def test_the_heads_board_shows_one_hunters_deals_when_chosen(client, sales_head,
     text = page_text(client.get(BOARD, {"owner": hunter.pk}))
 
     assert "Кафе «Иванова»" in text and "Кафе «Смирновой»" not in text
+
+
+def cards_in(html: str) -> list[str]:
+    names = re.findall(r'class="fw-semibold text-decoration-none">(.*?)</a>', html)
+    return [name.replace("&laquo;", "«").replace("&raquo;", "»") for name in names]
+
+
+def test_a_long_column_shows_its_first_cards_and_the_rest_page_by_page(
+    client, hunter, other_hunter, monkeypatch
+):
+    from deals import selectors
+
+    monkeypatch.setattr(selectors, "BOARD_COLUMN_PAGE", 3)
+    today = timezone.localdate()
+    for number in range(7):
+        deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name=f"Кафе №{number}"))
+        activity_log(
+            acting_user=hunter,
+            kind=ActivityKind.CALL,
+            client=deal.client,
+            deal=deal,
+            next_contact_on=today + timedelta(days=7 - number),  # the last made is due first
+        )
+    make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Ателье"))  # no next contact
+    make_deal(acting_user=other_hunter, client=make_client(acting_user=other_hunter, name="Кафе «Чужое»"))
+    client.force_login(hunter)
+
+    board = client.get(BOARD, {"q": "кафе"}).content.decode()
+    assert cards_in(board) == ["Кафе №6", "Кафе №5", "Кафе №4"]
+    assert "Показаны 3 из 7." in page_text_of(board)
+    more = re.search(r'hx-get="([^"]+)"[^>]*>Показать ещё', board).group(1).replace("&amp;", "&")
+    assert "q=" in more and "stage=lead" in more and "offset=3" in more
+
+    second = client.get(more, headers=htmx(f"{BOARD}?q=кафе")).content.decode()
+    assert cards_in(second) == ["Кафе №3", "Кафе №2", "Кафе №1"]
+    assert "Показаны 6 из 7." in page_text_of(second)
+    # The cards come back to the board as it was filtered.
+    board_path = quote("/deals/board/?q=%D0%BA%D0%B0%D1%84%D0%B5&stage=lead", safe="")
+    assert f"next={board_path}" in second.replace("&amp;", "&")
+
+    more = re.search(r'hx-get="([^"]+)"', second).group(1).replace("&amp;", "&")
+    last = client.get(more).content.decode()
+    assert cards_in(last) == ["Кафе №0"]
+    assert "Показать ещё" not in last  # all seven shown
+
+    # Without a filter the deal with no next contact comes last.
+    whole = client.get(reverse("deals:board_more"), {"stage": "lead", "offset": 6}).content.decode()
+    assert cards_in(whole) == ["Кафе №0", "Ателье"]
+
+
+def test_a_column_page_with_a_broken_address_says_so(client, hunter):
+    client.force_login(hunter)
+
+    response = client.get(reverse("deals:board_more"), {"stage": "nowhere", "offset": "x"})
+
+    assert response.status_code == 400
+    assert "обновите доску" in response.content.decode()

@@ -479,3 +479,52 @@ def test_a_time_without_a_day_is_refused(client, hunter, today):
     assert response.status_code == 400
     assert "Укажите и день следующего контакта." in response.content.decode()
     assert not Task.objects.exists()
+
+
+def task_names(html: str) -> list[str]:
+    return [
+        text(line).split(" · ")[0].split(" просрочено")[0].split(" связаться")[0]
+        for line in re.findall(r'<li class="task[^"]*">(.*?)</li>', html, re.S)
+    ]
+
+
+def test_my_day_shows_the_first_tasks_and_the_rest_page_by_page_with_none_lost_when_one_is_done(
+    client, hunter, other_hunter, today, monkeypatch
+):
+    from kpi import selectors
+
+    monkeypatch.setattr(selectors, "TASK_PAGE", 2)
+    tasks = [
+        due_task(hunter, name=f"Салон №{number}", due_on=today - timedelta(days=5 - number), deal=False)
+        for number in range(5)
+    ]
+    due_task(other_hunter, name="Салон «Чужой»", due_on=today - timedelta(days=9), deal=False)
+    client.force_login(hunter)
+
+    page = section(client.get(reverse("kpi:my_day")).content.decode(), "tasks")
+    assert task_names(page) == ["Салон №0", "Салон №1"]  # the most overdue first
+    assert re.search(r'id="task-count">5</span>', page)
+    assert "Показать ещё (осталось: 3)" in text(page)
+    more = re.search(r'hx-get="([^"]+)"', page).group(1)
+
+    # The first task is done before the next ones are asked for: none is skipped.
+    client.post(reverse("kpi:task_done", args=[tasks[0].pk]), headers=HTMX)
+    second = client.get(more, headers=HTMX).content.decode()
+    assert task_names(second) == ["Салон №2", "Салон №3"]
+    assert "Показать ещё (осталось: 1)" in text(second)
+
+    last = client.get(re.search(r'hx-get="([^"]+)"', second).group(1), headers=HTMX).content.decode()
+    assert task_names(last) == ["Салон №4"] and "Показать ещё" not in last
+
+    # Without JavaScript the button opens «Мой день» at the next tasks.
+    fallback = re.search(r'id="tasks-more".*?href="([^"]+)"', second, re.S).group(1).replace("&amp;", "&")
+    assert task_names(section(client.get(fallback).content.decode(), "tasks")) == ["Салон №4"]
+
+
+def test_another_hunters_task_does_not_open_a_page_of_tasks(client, hunter, other_hunter):
+    theirs = due_task(other_hunter, deal=False)
+    client.force_login(hunter)
+
+    response = client.get(reverse("kpi:tasks_more"), {"after": theirs.pk})
+
+    assert response.status_code == 400 and "обновите страницу" in response.content.decode()

@@ -123,9 +123,10 @@ def test_without_a_proxy_a_claimed_forwarded_address_is_ignored_and_servers_time
     )
     assert facts["direct"] == "203.0.113.9"
     assert facts["database_options"]["connect_timeout"] == 5
-    # Every statement is bounded, and so is every wait for another session's lock; no JIT compiling.
+    # Every statement is bounded, and so is every wait for another session's lock; no JIT compiling;
+    # random reads priced for SSD.
     assert facts["database_options"]["options"] == (
-        "-c statement_timeout=30000 -c lock_timeout=10000 -c jit=off"
+        "-c statement_timeout=30000 -c lock_timeout=10000 -c jit=off -c random_page_cost=1.1"
     )
     # A Redis that does not answer costs a page about a second (cache) and four (queueing), never a hang.
     assert facts["cache_options"] == {"socket_connect_timeout": 1, "socket_timeout": 1}
@@ -140,6 +141,7 @@ def test_database_timeouts_come_from_the_environment_and_keep_other_options():
         DB_STATEMENT_TIMEOUT_MS="0",
         DB_LOCK_TIMEOUT_MS="2500",
         DB_JIT="1",
+        DB_RANDOM_PAGE_COST="",
     )
     assert facts["database_options"]["options"] == (
         "-c search_path=portal -c statement_timeout=0 -c lock_timeout=2500"

@@ -18,6 +18,7 @@ from kpi.counters import Counters
 from kpi.months import month_start
 
 from .engine import PaymentInput, Statement, build_statement
+from .sheets import SECTIONS
 from .statements import month_input
 
 
@@ -33,6 +34,12 @@ class Projection:
     statement: Statement
     upsides: list[DealUpside]
 
+    @property
+    def sections(self) -> list[tuple[str, Decimal]]:
+        """The month so far by part of pay, in the statement's order; the lines are on the statement page."""
+        totals = self.statement.totals
+        return [(label, totals[kind]) for kind, label in SECTIONS if totals.get(kind)]
+
 
 def projected_pay(*, hunter: User, month: date | None = None, counters: Counters | None = None) -> Projection:
     """This month's statement so far, and for each open deal with an order what paying its balance today
@@ -40,7 +47,8 @@ def projected_pay(*, hunter: User, month: date | None = None, counters: Counters
     already."""
     month = month_start(month or timezone.localdate())
     base_input = month_input(hunter=hunter, month=month, counters=counters)
-    statement = build_statement(base_input)
+    # «Мой день» shows the parts of pay, not the lines: their sentences are the statement page's.
+    statement = build_statement(base_input, explain=False)
     open_deals = (
         Deal.objects.filter(owner=hunter, status=DealStatus.OPEN, order__total__gt=0)
         .select_related("client", "order")

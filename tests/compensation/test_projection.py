@@ -1,9 +1,12 @@
 """The hunter's projected pay, gathered from the database and run through the statement engine."""
 
+import re
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
 from compensation.projection import projected_pay
 from deals.services import OrderLineInput, order_set_lines, payment_record
@@ -11,6 +14,7 @@ from kpi.models import ActivityKind
 from kpi.services import PlanRow, plans_save
 from tests.deals.factories import Pipeline, make_client, make_deal, make_product
 from tests.kpi.factories import local, log_activity
+from tests.kpi.test_views import section
 
 MARCH = date(2026, 3, 1)
 
@@ -71,6 +75,34 @@ def test_worked_example_of_the_spec_is_the_projected_pay(pipeline, sales_head, a
         ("fixed", None, Decimal("10000.00"), False),
     ]
     assert statement.total == Decimal("38000.00")
+    assert projected_pay(hunter=hunter, month=MARCH).sections == [
+        ("Процент с оплат", Decimal("15000.00")),
+        ("Доп. процент с маржи", Decimal("13000.00")),
+        ("Фиксированная часть", Decimal("10000.00")),
+    ]
+
+
+def test_the_hunters_day_shows_the_parts_of_pay_and_leads_to_the_statement(client, pipeline, accountant):
+    hunter = pipeline.hunter
+    deal = deal_with_order(
+        pipeline,
+        make_client(acting_user=hunter),
+        quantity=Decimal(10),
+        price=Decimal("1000"),
+        cost=Decimal("600"),
+    )
+    today = timezone.localdate()
+    payment_record(acting_user=accountant, deal=deal, amount=Decimal("4000"), received_on=today)
+    client.force_login(hunter)
+
+    html = client.get(reverse("kpi:my_day")).content.decode()
+    pay = " ".join(re.sub(r"<[^>]+>", " ", section(html, "pay")).replace("\xa0", " ").split())
+
+    assert "Процент с оплат 200,00 ₽" in pay  # 5 % of a new client's 4 000
+    assert "Фиксированная часть" not in pay  # no plan: nothing earned there, no line for it
+    statement = reverse("compensation:statement", args=[hunter.username, f"{today:%Y-%m}"])
+    assert f'href="{statement}"' in html
+    assert client.get(statement).status_code == 200
 
 
 def test_an_open_deal_shows_what_its_payment_would_add(pipeline, sales_head):

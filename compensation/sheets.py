@@ -69,6 +69,11 @@ class SheetLine:
         return self.payment.received_on if self.payment is not None else None
 
     @property
+    def payment_date_text(self) -> str:
+        """«05.11.2026»: a statement shows it twice per line (phone and desktop), hundreds of lines."""
+        return f"{self.payment.received_on:%d.%m.%Y}" if self.payment is not None else ""
+
+    @property
     def document(self) -> str:
         return self.payment.bank_document if self.payment is not None else ""
 

@@ -6,7 +6,7 @@ column asks for the comment in place.
 Every page is watched for CSP refusals, JavaScript errors and server errors (as in test_role_journeys)."""
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -302,4 +302,57 @@ def test_desktop_drop_on_an_earlier_column_asks_for_the_comment_in_place(page, h
     expect(page.locator("#stats-samples .board-count")).to_have_text("0")
     assert board.evaluate("board => board.scrollLeft") == 200
     assert Deal.objects.get(pk=deal.pk).stage == Stage.CALL
+    console.assert_clean()
+
+
+def test_a_long_column_and_a_long_day_show_more_in_place_on_a_phone(phone, hunter, monkeypatch):
+    from deals import selectors as deal_selectors
+    from kpi import selectors as kpi_selectors
+
+    monkeypatch.setattr(deal_selectors, "BOARD_COLUMN_PAGE", 2)
+    monkeypatch.setattr(kpi_selectors, "TASK_PAGE", 2)
+    today = timezone.localdate()
+    for number in range(5):
+        deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name=f"Кафе №{number}"))
+        activity_log(
+            acting_user=hunter,
+            kind=ActivityKind.CALL,
+            client=deal.client,
+            deal=deal,
+            next_contact_on=today,
+            next_contact_time=time(10 + number),
+        )
+    console = Console()
+    console.watch(phone)
+    sign_in(phone, hunter.username)
+
+    phone.goto("/deals/board/")
+    column = phone.locator("[data-stage=lead]")
+    expect(column.locator(".board-card")).to_have_count(2)
+    expect(column.locator(".board-more")).to_contain_text("Показаны 2 из 5.")
+    column.get_by_role("link", name="Показать ещё").tap()
+    expect(column.locator(".board-card")).to_have_count(4)
+    expect(column.locator(".board-more")).to_contain_text("Показаны 4 из 5.")
+    before = scroll_y(phone)
+    column.get_by_role("link", name="Показать ещё").tap()
+    expect(column.locator(".board-card")).to_have_count(5)
+    expect(column.get_by_role("link", name="Показать ещё")).to_have_count(0)
+    assert scroll_y(phone) >= before  # the page stays where the reader was
+    # A card added by «Показать ещё» moves from its menu like the first ones.
+    card = column.locator(".board-card", has_text="Кафе №0")
+    card.locator("summary").tap()
+    card.get_by_role("button", name="Вперёд: «Звонок»").tap()
+    expect(column.locator(".board-card", has_text="Кафе №0")).to_have_count(0)
+    assert Deal.objects.get(client__name="Кафе №0").stage == Stage.CALL
+
+    phone.goto("/kpi/my/")
+    tasks = phone.locator("#task-list")
+    expect(tasks.locator("li.task")).to_have_count(2)
+    expect(phone.locator("#task-count")).to_have_text("5")
+    tasks.locator("li.task").first.get_by_role("button", name="Готово").tap()
+    expect(tasks.locator("li.task")).to_have_count(1)
+    phone.get_by_role("link", name="Показать ещё (осталось: 3)").tap()
+    expect(tasks.locator("li.task")).to_have_count(3)
+    expect(tasks.locator("li.task").nth(1)).to_contain_text("Кафе №2")  # none skipped by the one done
+    phone_screen(phone, "phone-my-day-more")
     console.assert_clean()

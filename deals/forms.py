@@ -14,6 +14,7 @@ from accounts.models import User
 from accounts.roles import Role
 from atlanset_portal.numbers import NumberRefused, format_decimal, input_text, parse_decimal
 from atlanset_portal.templatetags.formatting import rub
+from atlanset_portal.widgets import FastSelect
 
 from .models import (
     Client,
@@ -308,19 +309,18 @@ class ProposalForm(forms.Form):
         return cleaned
 
 
-class ProductSelect(forms.Select):
+class ProductSelect(FastSelect):
     """The product list of a line; each option carries what the page's script needs for the running
     total and the unit: the list price and the unit's form for each plural category of the language."""
 
-    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
-        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+    def option_attrs(self, value) -> dict:
         product = getattr(value, "instance", None)
-        if product is not None:
-            option["attrs"]["data-list-price"] = input_text(product.list_price, 2)
-            option["attrs"]["data-unit-forms"] = json.dumps(
-                unit_forms_by_category(product.unit), ensure_ascii=False
-            )
-        return option
+        if product is None:
+            return {}
+        return {
+            "data-list-price": input_text(product.list_price, 2),
+            "data-unit-forms": json.dumps(unit_forms_by_category(product.unit), ensure_ascii=False),
+        }
 
 
 class ProductChoiceField(forms.ModelChoiceField):

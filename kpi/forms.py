@@ -1,12 +1,10 @@
-import html
-
 from django import forms
 from django.forms.boundfield import BoundField
 from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from atlanset_portal.widgets import FastSelect
 from deals.forms import DATE, DATETIME, TEXT, TIME, money_field
 from deals.labels import deal_picker_label
 from deals.models import Client, Deal
@@ -22,26 +20,6 @@ def check_year(day, message):
     return day
 
 
-class PlainSelect(forms.Select):
-    """A select whose options are joined in Python: a hunter's several hundred clients cost one string
-    join, not a sub-template (or a template loop) per client."""
-
-    template_name = "kpi/widgets/plain_select.html"
-
-    def get_context(self, name, value, attrs):
-        context = forms.Widget.get_context(self, name, value, attrs)
-        selected = set(self.format_value(value))
-        # The standard library's escape, not Django's lazy-aware one: a tenth of the cost per option.
-        context["widget"]["options_html"] = mark_safe(
-            "".join(
-                f'<option value="{html.escape(str(key))}"{" selected" if str(key) in selected else ""}>'
-                f"{html.escape(str(label))}</option>"
-                for key, label in self.choices
-            )
-        )
-        return context
-
-
 class _NameChoices(ModelChoiceIterator):
     """Choices as (pk, name) read in one query, without a model instance per row."""
 
@@ -55,14 +33,14 @@ class NameChoiceField(forms.ModelChoiceField):
     """A choice of rows labelled by their ``name`` (what ``__str__`` shows), in a plain select."""
 
     iterator = _NameChoices
-    widget = PlainSelect
+    widget = FastSelect
 
 
 class ActivityForm(forms.Form):
     kind = forms.ChoiceField(label=_("Что было"), choices=ActivityKind.choices)
     client = NameChoiceField(label=_("Клиент"), queryset=Client.objects.none())
     deal = forms.ModelChoiceField(
-        label=_("Сделка"), queryset=Deal.objects.none(), required=False, widget=PlainSelect
+        label=_("Сделка"), queryset=Deal.objects.none(), required=False, widget=FastSelect
     )
     at = forms.DateTimeField(label=_("Когда"), widget=DATETIME, initial=timezone.localtime)
     outcome = forms.CharField(label=_("Итог"), max_length=300, required=False)

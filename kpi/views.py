@@ -144,9 +144,11 @@ def dashboard_data(month: date) -> dict:
         "department_revenue": revenue[-1][1],
         "department_revenue_url": drilldown.revenue(month=month),
         "department_against_last_month": selectors.change(
-            revenue[-1][1], revenue[-2][1], month=revenue[-2][0]
+            revenue[-1][1], revenue[-2][1], month=revenue[-2][0], money=True
         ),
-        "department_against_last_year": selectors.change(revenue[-1][1], revenue[0][1], month=revenue[0][0]),
+        "department_against_last_year": selectors.change(
+            revenue[-1][1], revenue[0][1], month=revenue[0][0], money=True
+        ),
         "funnel": [
             (
                 row,

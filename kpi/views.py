@@ -254,6 +254,13 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         [progress] = month_progress(month=month, hunters=[user])
         after = tasks_after(user, self.request.GET)
         tasks = selectors.tasks_due(hunter=user, today=today, after=after)
+        task_count = selectors.tasks_due_count(hunter=user, today=today)
+        if after is None:  # the first page: the rest is the count less what is shown
+            tasks_remaining = task_count - len(tasks)
+        else:
+            tasks_remaining = (
+                selectors.tasks_due_after(hunter=user, after=tasks[-1], today=today) if tasks else 0
+            )
         # The quick form offers the deals due today; any other deal has its own link from its page.
         due_deals = Deal.objects.filter(
             pk__in=[task.deal_id for task in tasks if task.deal_id]
@@ -264,10 +271,8 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         return super().get_context_data(
             today=today,
             tasks=tasks,
-            task_count=selectors.tasks_due_count(hunter=user, today=today),
-            tasks_remaining=(
-                selectors.tasks_due_after(hunter=user, after=tasks[-1], today=today) if tasks else 0
-            ),
+            task_count=task_count,
+            tasks_remaining=tasks_remaining,
             tomorrow=today + timedelta(days=1),
             # The morning run's other reminders (payments, idle deals, birthdays…); due contacts are above.
             reminders=Notification.objects.filter(recipient=user, for_day=today)

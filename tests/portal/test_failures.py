@@ -255,6 +255,11 @@ def redis_cli(*args: str) -> str:
     return result.stdout.strip()
 
 
+def redis_config(name: str) -> str:
+    """One setting of the running Redis; "" when it is empty (redis-cli then prints the name alone)."""
+    return [*redis_cli("config", "get", name).splitlines(), ""][1]
+
+
 def redis_answers() -> bool:
     try:
         return redis_cli("ping") == "PONG"
@@ -266,8 +271,8 @@ def redis_answers() -> bool:
 def redis_stopped() -> Iterator[None]:
     """Redis shut down and started again on the same port and folder. It saves its data on the way down,
     as compose's Redis (appendonly) keeps its own: a restart, not a loss of the queues."""
-    folder = redis_cli("config", "get", "dir").splitlines()[1]
-    logfile = redis_cli("config", "get", "logfile").splitlines()[1]
+    folder = redis_config("dir")
+    logfile = redis_config("logfile")
     redis_cli("shutdown", "save")
     wait_for(lambda: not redis_answers(), 10, "Redis did not stop")
     try:

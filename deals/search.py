@@ -157,19 +157,32 @@ def _closest_through(queryset: QuerySet, query: SearchQuery, field: str, then: l
     return [rows[pk] for pk in chosen]
 
 
+# Up to this many rows found by the trigram index are handed to the page by key.
+FEW_MATCHES = 200
+
+
 def matching(queryset: QuerySet, query: SearchQuery | str, *, field: str = "search_text") -> QuerySet:
     """The rows of ``queryset`` whose normalised text (``field``, e.g. ``client__search_text`` on deals)
     has every word of the query; on PostgreSQL, when no row has them, those whose words are close to the
     query's (a typo). Close spellings are looked for only then: the similarity of every row's words is
     worked out one row at a time (about 30 µs each), while the words as typed are found by the trigram
-    index in a few milliseconds; asking both at once made the database read every card."""
+    index in a few milliseconds; asking both at once made the database read every card. On PostgreSQL
+    the rows found are looked up first (one query by the trigram index) and, when they are few, handed
+    on by key."""
     if isinstance(query, str):
         query = parse_query(query)
     if not query:
         return queryset
     exact = _exact(queryset, query, field)
-    if _fuzzy(queryset, query) and not exact.exists():
+    if connections[queryset.db].vendor != "postgresql":
+        return exact
+    found = list(exact.order_by().values_list("pk", flat=True)[: FEW_MATCHES + 1])
+    if not found and _fuzzy(queryset, query):
         return _close(queryset, query, field)
+    if len(found) <= FEW_MATCHES:
+        # A few matches are read by key: left as a filter under the list's order, PostgreSQL walked the
+        # name index past every card to find them (28 ms for 5 phones among 20 000 clients).
+        return queryset.filter(pk__in=found)
     return exact
 
 

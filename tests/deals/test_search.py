@@ -380,3 +380,23 @@ def test_postgresql_header_search_finds_deals_by_a_misspelt_client_name_open_one
 
     assert [deal.pk for deal in results.deals] == [current.pk, old.pk]
     assert [client.name for client in results.clients] == ["Парикмахерская «Локон»"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("few", [1, 2, 200])
+def test_a_search_finds_the_same_cards_whether_they_are_few_or_many(hunter, other_hunter, monkeypatch, few):
+    """On PostgreSQL up to FEW_MATCHES rows found are handed to the list by key, more stay a filter: the
+    cards found, their order and the reader's scope are the same either way."""
+    from deals import search
+
+    monkeypatch.setattr(search, "FEW_MATCHES", few)
+    for name, phone in (("Кафе «Б»", "+7 912 555-10-01"), ("Кафе «А»", "+7 912 555-10-02")):
+        make_client(acting_user=hunter, name=name, phones=[phone])
+    make_client(acting_user=other_hunter, name="Кафе «Чужое»", phones=["+7 912 555-10-03"])
+    make_client(acting_user=hunter, name="Салон", phones=["+7 912 777-00-00"])
+
+    by_phone = matching(Client.objects.visible_to(hunter).order_by("name"), "555-10")
+    by_word = matching(Client.objects.visible_to(hunter).order_by("name"), "кафе")
+
+    assert [client.name for client in by_phone] == ["Кафе «А»", "Кафе «Б»"]
+    assert [client.name for client in by_word] == ["Кафе «А»", "Кафе «Б»"]

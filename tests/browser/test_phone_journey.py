@@ -25,7 +25,7 @@ from onboarding.services import section_acknowledge, section_save
 from tests.browser.conftest import SCREENSHOT_DIR
 from tests.browser.helpers import sign_in
 from tests.browser.test_role_journeys import Console
-from tests.deals.factories import Pipeline, make_client, make_deal
+from tests.deals.factories import Pipeline, make_client, make_deal, make_deal_due
 from tests.factories import UserFactory
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
@@ -313,15 +313,7 @@ def test_a_long_column_and_a_long_day_show_more_in_place_on_a_phone(phone, hunte
     monkeypatch.setattr(kpi_selectors, "TASK_PAGE", 2)
     today = timezone.localdate()
     for number in range(5):
-        deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name=f"Кафе №{number}"))
-        activity_log(
-            acting_user=hunter,
-            kind=ActivityKind.CALL,
-            client=deal.client,
-            deal=deal,
-            next_contact_on=today,
-            next_contact_time=time(10 + number),
-        )
+        make_deal_due(hunter=hunter, name=f"Кафе №{number}", on=today, at=time(10 + number))
     console = Console()
     console.watch(phone)
     sign_in(phone, hunter.username)

@@ -34,6 +34,12 @@ def deal_with_order(pipeline, client, *, quantity, price, cost):
     return deal
 
 
+def new_clients_order_of_10_000(pipeline):
+    """A new client's deal with an order of 10 000 ₽ (cost 6 000), nothing paid."""
+    client = make_client(acting_user=pipeline.hunter)
+    return deal_with_order(pipeline, client, quantity=Decimal(10), price=Decimal("1000"), cost=Decimal("600"))
+
+
 def test_worked_example_of_the_spec_is_the_projected_pay(pipeline, sales_head, accountant):
     """SPEC §5: 10 000 + 2 500 + 2 500 (accelerated) + plan bonus 13 000 + fixed 10 000 = 38 000,00 ₽."""
     hunter = pipeline.hunter
@@ -84,13 +90,7 @@ def test_worked_example_of_the_spec_is_the_projected_pay(pipeline, sales_head, a
 
 def test_the_hunters_day_shows_the_parts_of_pay_and_leads_to_the_statement(client, pipeline, accountant):
     hunter = pipeline.hunter
-    deal = deal_with_order(
-        pipeline,
-        make_client(acting_user=hunter),
-        quantity=Decimal(10),
-        price=Decimal("1000"),
-        cost=Decimal("600"),
-    )
+    deal = new_clients_order_of_10_000(pipeline)
     today = timezone.localdate()
     payment_record(acting_user=accountant, deal=deal, amount=Decimal("4000"), received_on=today)
     client.force_login(hunter)
@@ -110,13 +110,7 @@ def test_an_open_deal_shows_what_its_payment_would_add(pipeline, sales_head):
     plans_save(
         acting_user=sales_head, month=MARCH, rows=[PlanRow(hunter=hunter, revenue_target=Decimal("1000000"))]
     )
-    deal = deal_with_order(
-        pipeline,
-        make_client(acting_user=hunter),
-        quantity=Decimal(10),
-        price=Decimal("1000"),
-        cost=Decimal("600"),
-    )
+    deal = new_clients_order_of_10_000(pipeline)
 
     projection = projected_pay(hunter=hunter, month=MARCH)
 

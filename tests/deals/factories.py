@@ -113,6 +113,24 @@ def make_deal(*, acting_user: User, client: Client | None = None, **kwargs) -> D
     return deal_create(acting_user=acting_user, client=client, **kwargs)
 
 
+def make_deal_due(*, hunter: User, name: str, on, at=None) -> Deal:
+    """A lead for a new client named ``name`` whose next contact (a task) was agreed for ``on`` (at ``at``)
+    on a call."""
+    from kpi.models import ActivityKind
+    from kpi.services import activity_log
+
+    deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name=name))
+    activity_log(
+        acting_user=hunter,
+        kind=ActivityKind.CALL,
+        client=deal.client,
+        deal=deal,
+        next_contact_on=on,
+        next_contact_time=at,
+    )
+    return deal
+
+
 class Pipeline:
     """Records what each stage's exit criteria ask for, through the services, and moves deals on."""
 

@@ -14,7 +14,7 @@ from deals.models import Deal, StageChange
 from deals.stages import Stage
 from kpi.models import ActivityKind
 from kpi.services import activity_log
-from tests.deals.factories import make_client, make_deal
+from tests.deals.factories import make_client, make_deal, make_deal_due
 
 from .test_views import page_text
 
@@ -301,15 +301,8 @@ def test_a_long_column_shows_its_first_cards_and_the_rest_page_by_page(
 
     monkeypatch.setattr(selectors, "BOARD_COLUMN_PAGE", 3)
     today = timezone.localdate()
-    for number in range(7):
-        deal = make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name=f"Кафе №{number}"))
-        activity_log(
-            acting_user=hunter,
-            kind=ActivityKind.CALL,
-            client=deal.client,
-            deal=deal,
-            next_contact_on=today + timedelta(days=7 - number),  # the last made is due first
-        )
+    for number in range(7):  # the last made is due first
+        make_deal_due(hunter=hunter, name=f"Кафе №{number}", on=today + timedelta(days=7 - number))
     make_deal(acting_user=hunter, client=make_client(acting_user=hunter, name="Ателье"))  # no next contact
     make_deal(acting_user=other_hunter, client=make_client(acting_user=other_hunter, name="Кафе «Чужое»"))
     client.force_login(hunter)

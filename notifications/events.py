@@ -106,6 +106,16 @@ def _owner_of(deal: Deal, *, actor_id: int | None) -> list[int]:
     return [owner.pk]
 
 
+def _tell_owner(
+    deal: Deal, *, actor_id: int | None, kind: str, event: str, title: str, body: str = ""
+) -> Iterator[EventNotice]:
+    """The notice of an event on a deal for its owner (``_owner_of``), linking to the deal."""
+    for recipient_id in _owner_of(deal, actor_id=actor_id):
+        yield EventNotice(
+            recipient_id=recipient_id, kind=kind, event=event, title=title, body=body, url=_deal_url(deal.pk)
+        )
+
+
 def _people_who_can(capability: Capability, *, actor_id: int | None) -> list[User]:
     """Active people whose role grants the capability (checked person by person: the admin may have
     changed a role's permissions), but not the one who acted."""
@@ -192,15 +202,14 @@ def _tell_sample_request_status(*, request_id: int, status: str, actor_id: int):
     body = ""
     if status == SampleRequest.Status.DECLINED and request.comment:
         body = _("Причина: %(reason)s") % {"reason": request.comment}
-    for recipient_id in _owner_of(deal, actor_id=actor_id):
-        yield EventNotice(
-            recipient_id=recipient_id,
-            kind=NotificationKind.SAMPLES_UPDATED,
-            event=f"sample_request:{request.pk}:{status}",
-            title=title,
-            body=body,
-            url=_deal_url(deal.pk),
-        )
+    yield from _tell_owner(
+        deal,
+        actor_id=actor_id,
+        kind=NotificationKind.SAMPLES_UPDATED,
+        event=f"sample_request:{request.pk}:{status}",
+        title=title,
+        body=body,
+    )
 
 
 # --- orders ------------------------------------------------------------------------------------------
@@ -304,15 +313,14 @@ def _tell_order_version_decided(*, version_id: int, status: str, actor_id: int):
             "reason": version.decision_comment,
             "who": _name(version.decided_by),
         }
-    for recipient_id in _owner_of(deal, actor_id=actor_id):
-        yield EventNotice(
-            recipient_id=recipient_id,
-            kind=NotificationKind.ORDER_DECIDED,
-            event=f"order_version:{version.pk}:{status}",
-            title=title,
-            body=body,
-            url=_deal_url(deal.pk),
-        )
+    yield from _tell_owner(
+        deal,
+        actor_id=actor_id,
+        kind=NotificationKind.ORDER_DECIDED,
+        event=f"order_version:{version.pk}:{status}",
+        title=title,
+        body=body,
+    )
 
 
 # --- money -------------------------------------------------------------------------------------------
@@ -330,15 +338,14 @@ def _tell_invoice_uploaded(*, document_id: int, actor_id: int):
     if document is None:
         return
     deal = document.deal
-    for recipient_id in _owner_of(deal, actor_id=actor_id):
-        yield EventNotice(
-            recipient_id=recipient_id,
-            kind=NotificationKind.INVOICE_UPLOADED,
-            event=f"document:{document.pk}:uploaded",
-            title=_("Загружен счёт №%(number)s по «%(client)s»")
-            % {"number": document.number, "client": deal.client.name},
-            url=_deal_url(deal.pk),
-        )
+    yield from _tell_owner(
+        deal,
+        actor_id=actor_id,
+        kind=NotificationKind.INVOICE_UPLOADED,
+        event=f"document:{document.pk}:uploaded",
+        title=_("Загружен счёт №%(number)s по «%(client)s»")
+        % {"number": document.number, "client": deal.client.name},
+    )
 
 
 def payment_recorded(*, payment: Payment, acting_user: User) -> None:
@@ -362,15 +369,14 @@ def _tell_payment_recorded(*, payment_id: int, actor_id: int):
     else:
         title = _("Оплата %(amount)s от «%(client)s»") % figures
         body = _("Поступила %(day)s.") % figures
-    for recipient_id in _owner_of(deal, actor_id=actor_id):
-        yield EventNotice(
-            recipient_id=recipient_id,
-            kind=NotificationKind.PAYMENT_RECORDED,
-            event=f"payment:{payment.pk}:recorded",
-            title=title,
-            body=body,
-            url=_deal_url(deal.pk),
-        )
+    yield from _tell_owner(
+        deal,
+        actor_id=actor_id,
+        kind=NotificationKind.PAYMENT_RECORDED,
+        event=f"payment:{payment.pk}:recorded",
+        title=title,
+        body=body,
+    )
 
 
 # --- the head's attention ----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import DNS_NAME, EmailMessage
 from django.db import IntegrityError, transaction
@@ -24,6 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.access import can
 from accounts.models import User
 from accounts.roles import Capability
+from atlanset_portal.mail import send_message
 
 from .models import Statement, StatementEmail
 from .pdf import statement_pdf
@@ -153,12 +153,4 @@ def _send(email: StatementEmail) -> None:
             headers={"Message-ID": f"<statement.{email.pk}.{email.click_key[:16]}@{DNS_NAME}>"},
         )
         message.attach(pdf_file_name(record), statement_pdf(sheet), "application/pdf")
-    mailer = mail.mailers.default
-    mailer.open()
-    try:
-        mailer.send_messages([message])
-    finally:
-        try:
-            mailer.close()
-        except OSError as error:
-            logger.info("Closing the mail connection after statement e-mail %s failed: %r", email.pk, error)
+    send_message(message, what=f"statement e-mail {email.pk}")

@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core import mail
 from django.core.mail import DNS_NAME, EmailMessage
 from django.db import transaction
 from django.db.models import Count, Max, Min
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from atlanset_portal.mail import send_message
 from atlanset_portal.workdays import is_working_day, reminder_days
 
 from .models import EmailOptOut, Notification, NotificationKind, ReminderDay
@@ -295,19 +295,7 @@ def _send_digest(recipient: User, items: list[Notification]) -> None:
     ).hexdigest()
     headers = {"Message-ID": f"<digest.{recipient.pk}.{digest[:32]}@{DNS_NAME}>"}
     message = EmailMessage(subject=subject, body=body, to=[recipient.email], headers=headers)
-    mailer = mail.mailers.default
-    mailer.open()
-    try:
-        mailer.send_messages([message])
-    finally:
-        try:
-            mailer.close()
-        except OSError as error:
-            # The server took the digest and then did not answer QUIT: it is sent, not failed (a failure
-            # here would put it back in the outbox and send it twice).
-            logger.info(
-                "Closing the mail connection after the digest to %s failed: %r", recipient.email, error
-            )
+    send_message(message, what=f"the digest to {recipient.email}")
 
 
 def notifications_mark_read(*, acting_user: User, ids: Iterable[int] | None = None) -> int:

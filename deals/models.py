@@ -444,6 +444,14 @@ class Deal(models.Model):
             models.Index(fields=["owner", "next_contact_on"]),
             models.Index(fields=["owner", "paid_in_full_on"]),
             models.Index(fields=["completed_for", "completed_in"]),
+            # A deferred client's open unpaid deals (the overdue deferred payments): found by client among
+            # the open deals, not by reading every open deal; the deal's key is in the index, so the rows
+            # are not read.
+            models.Index(
+                fields=["client", "id"],
+                condition=Q(status=DealStatus.OPEN, paid_in_full_on__isnull=True),
+                name="deals_deal_open_unpaid_client",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

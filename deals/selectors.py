@@ -858,10 +858,13 @@ class OverduePayment:
 def deferred_due_on(client: Client, received_on: date) -> date:
     """The last day to pay on deferred terms: the term runs from the client's receipt of the goods,
     in calendar days or, when the contract says so, in working days of the production calendar."""
-    days = client.deferred_days or 0
-    if client.deferred_in_working_days:
-        return add_working_days(received_on, days)
-    return received_on + timedelta(days=days)
+    return _deferred_due_on(client.deferred_days, client.deferred_in_working_days, received_on)
+
+
+def _deferred_due_on(days: int | None, in_working_days: bool, received_on: date) -> date:
+    if in_working_days:
+        return add_working_days(received_on, days or 0)
+    return received_on + timedelta(days=days or 0)
 
 
 def overdue_deferred_payments(
@@ -870,26 +873,35 @@ def overdue_deferred_payments(
     """Deals on deferred payment whose term, counted from the client's receipt of the goods, has run out
     while the order is not paid in full (SPEC §7)."""
     today = today or timezone.localdate()
-    deals = (
-        Deal.objects.filter(
-            status=DealStatus.OPEN,
-            client__payment_terms="deferred",
-            shipment__received_on__isnull=False,
-            paid_in_full_on__isnull=True,
-            order__total__gt=0,
-        )
-        .select_related("client", "owner", "order", "shipment")
-        # Summed per deal found, not by grouping the joined rows of every open deal.
-        .annotate(paid=Coalesce(Subquery(_paid_on_deal()), Value(ZERO)))
+    # The clients on deferred terms (a partial index) merged with the open unpaid deals by client (a
+    # partial index holding the deal's key): neither table is read row by row.
+    deferred = Client.objects.filter(payment_terms=PaymentTerms.DEFERRED).order_by().values("pk")
+    candidates = Deal.objects.order_by().filter(
+        status=DealStatus.OPEN,
+        client__in=deferred,
+        shipment__received_on__isnull=False,
+        paid_in_full_on__isnull=True,
+        order__total__gt=0,
     )
     if owner is not None:
-        deals = deals.filter(owner=owner)
-    result = []
-    for deal in deals:
-        due_on = deferred_due_on(deal.client, deal.shipment.received_on)
+        candidates = candidates.filter(owner=owner)
+    # Due days worked out from plain values; only the overdue deals are read whole, for the lists.
+    due = {}
+    for pk, days, in_working_days, received_on, total, paid in candidates.values_list(
+        "pk",
+        "client__deferred_days",
+        "client__deferred_in_working_days",
+        "shipment__received_on",
+        "order__total",
+        # Summed per deal found, not by grouping the joined rows of every open deal.
+        Coalesce(Subquery(_paid_on_deal()), Value(ZERO)),
+    ):
+        due_on = _deferred_due_on(days, in_working_days, received_on)
         if due_on < today:
-            result.append(OverduePayment(deal=deal, due_on=due_on, outstanding=deal.order.total - deal.paid))
-    return sorted(result, key=lambda item: item.due_on)
+            due[pk] = (due_on, total - paid)
+    deals = Deal.objects.filter(pk__in=due).select_related("client", "owner", "order", "shipment")
+    result = [OverduePayment(deal, *due[deal.pk]) for deal in deals]
+    return sorted(result, key=lambda item: (item.due_on, item.deal.pk))
 
 
 @dataclass

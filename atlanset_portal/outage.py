@@ -37,14 +37,29 @@ CACHE_OUTAGE = Outage("cache", seconds=30)
 BROKER_OUTAGE = Outage("broker", seconds=30)
 
 
-def cache_add(key: str, value: object, *, timeout: float) -> bool | None:
-    """``cache.add`` that never raises: True when the key was added, False when it was there already,
-    None when the cache could not be asked (the caller goes on without it)."""
+def _soft(operation, default):
+    """Runs a cache operation; when the cache cannot be asked, remembers it and answers ``default``."""
     if CACHE_OUTAGE.active():
-        return None
+        return default
     try:
-        return cache.add(key, value, timeout=timeout)
+        return operation()
     except Exception:  # each cache backend has its own connection and timeout errors
         CACHE_OUTAGE.record()
         logger.warning("Cache unavailable, going on without it for %s s", CACHE_OUTAGE.seconds, exc_info=True)
-        return None
+        return default
+
+
+def cache_add(key: str, value: object, *, timeout: float) -> bool | None:
+    """``cache.add`` that never raises: True when the key was added, False when it was there already,
+    None when the cache could not be asked (the caller goes on without it)."""
+    return _soft(lambda: cache.add(key, value, timeout=timeout), None)
+
+
+def cache_get(key: str) -> object | None:
+    """``cache.get`` that never raises: None when the key is missing or the cache could not be asked."""
+    return _soft(lambda: cache.get(key), None)
+
+
+def cache_set(key: str, value: object, *, timeout: float) -> None:
+    """``cache.set`` that never raises: a value the cache could not take is simply worked out again."""
+    _soft(lambda: cache.set(key, value, timeout=timeout), None)

@@ -4,6 +4,7 @@ Gathers the month's inputs from the database and runs the one statement engine o
 projection and the statement can never disagree about a rule.
 """
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -12,12 +13,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from atlanset_portal.money import MoneySum
+from atlanset_portal.outage import cache_get, cache_set
 from deals.models import Deal
 from deals.stages import DealStatus
 from kpi.counters import Counters
 from kpi.months import month_start
 
-from .engine import PaymentInput, Statement, build_statement
+from .engine import MonthInput, PaymentInput, Statement, build_statement
 from .sheets import SECTIONS
 from .statements import month_input
 
@@ -55,31 +57,61 @@ def projected_pay(*, hunter: User, month: date | None = None, counters: Counters
         .annotate(paid=MoneySum("payments__amount"))
     )
     today = max(timezone.localdate(), month)
-    upsides = []
-    for deal in open_deals:
-        outstanding = deal.order.total - (deal.paid or Decimal("0"))
-        if outstanding <= 0:
-            continue
-        extra = PaymentInput(
-            payment_id=None,
-            deal_key=deal.pk,
-            client_key=deal.client_id,
-            amount=outstanding,
-            received_on=today,
-            entry_order=10**12,
-            is_new_client=deal.is_new_client,
-            order_total=deal.order.total,
-            order_cost=deal.order.cost_total,
-        )
-        with_deal = build_statement(
-            replace(
-                base_input,
-                payments=[*base_input.payments, extra],
-                revenue=base_input.revenue + outstanding,
-                completed_deals=base_input.completed_deals + 1,
-            ),
-            explain=False,  # only the total is compared
-        )
-        upsides.append(DealUpside(deal=deal, outstanding=outstanding, adds=with_deal.total - statement.total))
+    unpaid = [(deal, deal.order.total - (deal.paid or Decimal("0"))) for deal in open_deals]
+    unpaid = [(deal, outstanding) for deal, outstanding in unpaid if outstanding > 0]
+    # What each deal would add is worked out once for the same inputs: the key is a digest of everything
+    # the engine reads (the month's input, each deal's order and balance, the day), so a change anywhere
+    # is a new key and a stored answer is never out of date.
+    key = _upsides_key(base_input, unpaid, today)
+    adds = cache_get(key)
+    if adds is None:
+        adds = {
+            deal.pk: _adds(base_input, statement, deal, outstanding, today) for deal, outstanding in unpaid
+        }
+        cache_set(key, adds, timeout=UPSIDES_KEPT_SECONDS)
+    upsides = [
+        DealUpside(deal=deal, outstanding=outstanding, adds=adds[deal.pk]) for deal, outstanding in unpaid
+    ]
     upsides.sort(key=lambda upside: upside.adds, reverse=True)
     return Projection(statement=statement, upsides=upsides)
+
+
+# Long enough to serve a working day's visits to «Мой день», short enough that answers of an earlier
+# release of the engine are gone soon after an upgrade.
+UPSIDES_KEPT_SECONDS = 15 * 60
+
+
+def _upsides_key(base_input: MonthInput, unpaid: list[tuple[Deal, Decimal]], today: date) -> str:
+    deals = [
+        (deal.pk, deal.client_id, deal.is_new_client, deal.order.total, deal.order.cost_total, outstanding)
+        for deal, outstanding in unpaid
+    ]
+    digest = hashlib.blake2b(repr((base_input, deals, today)).encode(), digest_size=20).hexdigest()
+    return f"projection:upsides:{digest}"
+
+
+def _adds(
+    base_input: MonthInput, statement: Statement, deal: Deal, outstanding: Decimal, today: date
+) -> Decimal:
+    """What paying the deal's balance today would add to the month's pay."""
+    extra = PaymentInput(
+        payment_id=None,
+        deal_key=deal.pk,
+        client_key=deal.client_id,
+        amount=outstanding,
+        received_on=today,
+        entry_order=10**12,
+        is_new_client=deal.is_new_client,
+        order_total=deal.order.total,
+        order_cost=deal.order.cost_total,
+    )
+    with_deal = build_statement(
+        replace(
+            base_input,
+            payments=[*base_input.payments, extra],
+            revenue=base_input.revenue + outstanding,
+            completed_deals=base_input.completed_deals + 1,
+        ),
+        explain=False,  # only the total is compared
+    )
+    return with_deal.total - statement.total

@@ -261,10 +261,6 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
             tasks_remaining = (
                 selectors.tasks_due_after(hunter=user, after=tasks[-1], today=today) if tasks else 0
             )
-        # The quick form offers the deals due today; any other deal has its own link from its page.
-        due_deals = Deal.objects.filter(
-            pk__in=[task.deal_id for task in tasks if task.deal_id]
-        ).select_related("client")
         projection = projected_pay(hunter=user, month=month, counters=progress.counters)
         # The page lists the ten best upsides, each client with its phone: one query for their phones.
         prefetch_related_objects([upside.deal.client for upside in projection.upsides[:10]], "phones")
@@ -280,7 +276,6 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
             .order_by("kind", "pk")[:30],
             progress=progress,
             recent=selectors.recent_activities(owner=user),
-            activity_form=activity_form(user, deals=due_deals.order_by("client__name")),
             projection=projection,
             best_employee=stored_figure(*dashboard_figures(month)["best_employee"]),
             **kwargs,
@@ -341,7 +336,9 @@ class ActivityCreateView(CapabilityRequiredMixin, View):
             "form": activity_form(request.user, initial=initial),
             "next_url": request.GET.get("next", ""),
         }
-        return render(request, "kpi/activity_form.html", context)
+        # «Мой день» asks for the form alone and puts it where its button was.
+        template = "kpi/activity_form.html#activity-form" if request.htmx else "kpi/activity_form.html"
+        return render(request, template, context)
 
     def post(self, request):
         form = activity_form(request.user, data=request.POST)

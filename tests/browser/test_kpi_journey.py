@@ -14,6 +14,7 @@ from tests.factories import UserFactory
 def log_activity(page, kind: str, client: str, outcome: str) -> None:
     page.goto("/kpi/my/")
     form = page.locator("#activity")
+    form.get_by_role("link", name="Записать активность").click()  # the form opens in place
     form.get_by_label("Что было").select_option(label=kind)
     form.get_by_label("Клиент").select_option(label=client)
     form.get_by_label("Итог").fill(outcome)

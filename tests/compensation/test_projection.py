@@ -118,3 +118,29 @@ def test_an_open_deal_shows_what_its_payment_would_add(pipeline, sales_head):
     assert upside.deal == deal
     assert upside.outstanding == Decimal("10000.00")
     assert upside.adds == Decimal("500.00")  # 5 % of a new client's 10 000; the plan stays unfulfilled
+
+
+def test_what_a_deal_would_add_follows_each_change_of_the_month_and_deal(pipeline, sales_head, accountant):
+    """The answers are kept between visits; any change of what they are worked out from gives new ones."""
+    hunter = pipeline.hunter
+    plans_save(
+        acting_user=sales_head, month=MARCH, rows=[PlanRow(hunter=hunter, revenue_target=Decimal("1000000"))]
+    )
+    deal = new_clients_order_of_10_000(pipeline)
+    other = new_clients_order_of_10_000(pipeline)
+    assert {u.deal: u.adds for u in projected_pay(hunter=hunter, month=MARCH).upsides} == {
+        deal: Decimal("500.00"),
+        other: Decimal("500.00"),
+    }
+
+    # Part of the deal is paid: the rest would add 5 % of what is left.
+    payment_record(acting_user=accountant, deal=deal, amount=Decimal("4000"), received_on=date(2026, 3, 2))
+    upsides = {u.deal: (u.outstanding, u.adds) for u in projected_pay(hunter=hunter, month=MARCH).upsides}
+    assert upsides[deal] == (Decimal("6000.00"), Decimal("300.00"))
+
+    # A plan that the other deal's payment would fulfil: its payment now brings the plan bonus too.
+    plans_save(
+        acting_user=sales_head, month=MARCH, rows=[PlanRow(hunter=hunter, revenue_target=Decimal("14000"))]
+    )
+    upsides = {u.deal: u.adds for u in projected_pay(hunter=hunter, month=MARCH).upsides}
+    assert upsides[other] > Decimal("500.00")

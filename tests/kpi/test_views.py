@@ -942,6 +942,27 @@ def test_the_quick_entry_form_opened_from_a_deal_preselects_its_client(login, hu
     assert re.search(rf'<option value="{deal.client_id}" selected>', html)
 
 
+def test_the_hunters_day_opens_the_quick_entry_form_in_place_and_without_javascript_as_a_page(login, hunter):
+    client = make_client(acting_user=hunter, name="Кафе «Север»")
+    browser = login(hunter)
+    day = browser.get(reverse("kpi:my_day")).content.decode()
+    [opener] = re.findall(r'<a [^>]*hx-get="([^"]+)"[^>]*hx-target="#activity-form"', day)
+    [fallback] = re.findall(r'<a [^>]*href="([^"]+)"[^>]*hx-get="[^"]+"[^>]*hx-target="#activity-form"', day)
+    assert opener == fallback == f"{reverse('kpi:activity_create')}?next=/kpi/my/"
+
+    in_place = browser.get(opener, headers={"HX-Request": "true"}).content.decode()
+    as_page = browser.get(fallback).content.decode()
+
+    # In place: the form alone, posting back to «Мой день»; as a page: the same form under the site's layout.
+    assert "<html" not in in_place and "<html" in as_page
+    for html in (in_place, as_page):
+        assert f'action="{reverse("kpi:activity_create")}"' in html
+        assert 'name="next" value="/kpi/my/"' in html
+        assert re.search(rf'<option value="{client.pk}">Кафе «Север»</option>', html)
+    response = browser.post(reverse("kpi:activity_create"), activity_data(client, next="/kpi/my/"))
+    assert response["Location"] == reverse("kpi:my_day")
+
+
 def test_the_quick_entry_form_ignores_a_deal_in_the_address_that_is_not_a_number(login, hunter):
     response = login(hunter).get(reverse("kpi:activity_create"), {"deal": "abc"})
 

@@ -14,10 +14,10 @@ from atlanset_portal.money import ZERO, MoneySum
 from atlanset_portal.templatetags.formatting import rub, signed, signed_rub
 from atlanset_portal.wording import month_heading
 from compensation.selectors import best_employee_of_quarter
-from deals.models import Deal, Payment
+from deals.models import Deal
 
 from . import drilldown
-from .counters import PlanProgress, month_progress
+from .counters import Counters, PlanProgress, month_progress
 from .models import Activity, CallRecord, MonthlyPlan, MonthlyProgress, Task
 from .months import month_start, next_month, previous_month, quarter_start
 from .progress import stored_counters
@@ -136,17 +136,18 @@ RECORD_COLUMNS = (
 
 
 def department_revenue_by_month(*, months: int = 12, until: date | None = None) -> list[tuple[date, Decimal]]:
-    """The department's revenue per month for the last ``months`` months up to ``until``: every payment
-    and refund counting in the month (its accrual month, as the statements count it), whoever it is
-    credited to, summed in kopecks. One query over the accrual-month index."""
+    """The department's revenue per month for the last ``months`` months up to ``until``: the sum of its
+    hunters' stored revenue for the month (the results board's column). Every payment and refund is
+    credited to a hunter and counts in its accrual month there, so this is the month's payments net of
+    refunds, read from a few hundred stored rows instead of summing every payment."""
     until = month_start(until or timezone.localdate())
     first = until
     for _step in range(months - 1):
         first = previous_month(first)
     totals = dict(
-        Payment.objects.filter(accrual_month__gte=first, accrual_month__lte=until)
-        .values_list("accrual_month")
-        .annotate(total=MoneySum("amount"))
+        MonthlyProgress.objects.filter(month__gte=first, month__lte=until)
+        .values_list("month")
+        .annotate(total=MoneySum("revenue"))
         .order_by()
     )
     result, month = [], first
@@ -247,17 +248,53 @@ def year_before(month: date) -> date:
     return date(month.year - 1, month.month, 1)
 
 
-def results_board(*, month: date, hunters: list[User]) -> list[BoardRow]:
+@dataclass(frozen=True)
+class BoardSource:
+    """What the results board is drawn from: the month's progress, last month's and a year before's
+    counters (all stored)."""
+
+    month: date
+    progress: list[PlanProgress]
+    before: dict[int, Counters]
+    a_year_before: dict[int, Counters]
+
+    def fingerprint(self) -> tuple:
+        """Every value the drawn board depends on, as plain values: equal fingerprints, equal boards."""
+        return (
+            self.month,
+            [
+                (
+                    row.hunter.pk,
+                    str(row.hunter),
+                    row.counters,
+                    row.plan and tuple(getattr(row.plan, f"{name}_target") for name in BOARD_COLUMNS),
+                    self.before[row.hunter.pk],
+                    self.a_year_before[row.hunter.pk],
+                )
+                for row in self.progress
+            ],
+        )
+
+
+def board_source(*, month: date, hunters: list[User]) -> BoardSource:
+    """Reads the stored monthly progress: a fixed number of queries for any number of hunters."""
+    ids = [hunter.pk for hunter in hunters]
+    return BoardSource(
+        month=month,
+        progress=month_progress(
+            month=month, hunters=hunters, counters=stored_counters(month=month, hunter_ids=ids)
+        ),
+        before=stored_counters(month=previous_month(month), hunter_ids=ids),
+        a_year_before=stored_counters(month=year_before(month), hunter_ids=ids),
+    )
+
+
+def results_board(source: BoardSource) -> list[BoardRow]:
     """Each hunter's figures of the month against the plan, last month and the same month last year, with
     the best and the worst of each column among the hunters who have a plan (a hunter without one is
-    not ranked). Reads the stored monthly progress: a fixed number of queries for any number of hunters."""
-    ids = [hunter.pk for hunter in hunters]
-    progress = month_progress(
-        month=month, hunters=hunters, counters=stored_counters(month=month, hunter_ids=ids)
-    )
+    not ranked)."""
+    month, progress = source.month, source.progress
     last_month, last_year = previous_month(month), year_before(month)
-    before = stored_counters(month=last_month, hunter_ids=ids)
-    a_year_before = stored_counters(month=last_year, hunter_ids=ids)
     ranked = [row for row in progress if row.plan is not None]
     marks = {
         name: best_and_worst({row.hunter.pk: getattr(row.counters, name) for row in ranked})
@@ -279,10 +316,10 @@ def results_board(*, month: date, hunters: list[User]) -> list[BoardRow]:
                     percent=row.percents[name],
                     url=drilldown.board_cell(name, hunter_id=hunter_id, month=month),
                     against_last_month=change(
-                        value, getattr(before[hunter_id], name), month=last_month, money=money
+                        value, getattr(source.before[hunter_id], name), month=last_month, money=money
                     ),
                     against_last_year=change(
-                        value, getattr(a_year_before[hunter_id], name), month=last_year, money=money
+                        value, getattr(source.a_year_before[hunter_id], name), month=last_year, money=money
                     ),
                     best=hunter_id in best,
                     worst=hunter_id in worst,

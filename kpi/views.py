@@ -1,5 +1,6 @@
 """The KPI pages: the hunter's day, the head's dashboard, the plan grid, call-log import and the PBX hook."""
 
+import hashlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -14,11 +15,14 @@ from django.db import IntegrityError
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.formats import number_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
@@ -29,6 +33,7 @@ from django_filters.views import FilterView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability
+from atlanset_portal.outage import cache_get, cache_set
 from atlanset_portal.wording import ACCUSATIVE, month_year
 from compensation.projection import projected_pay
 from deals.models import Client, Deal
@@ -78,7 +83,7 @@ def dashboard_data(month: date) -> dict:
     today = timezone.localdate()
     is_current = month == month_start(today)
     hunters = list(selectors.active_hunters())
-    board = selectors.results_board(month=month, hunters=hunters)
+    board = selectors.board_source(month=month, hunters=hunters)
     # 13 months: the chart's 12 and the same month a year before, for the department's comparison.
     revenue = selectors.department_revenue_by_month(months=13, until=month)
     top = max((value for _m, value in revenue[1:]), default=0) or 1
@@ -107,7 +112,7 @@ def dashboard_data(month: date) -> dict:
         "next": next_month(month),
         "last_year": selectors.year_before(month),
         "columns": KPI_COLUMNS,
-        "rows": board,
+        "board": board,
         # Today's state, not the month's: shown for the current month only.
         "overdue": (
             {
@@ -194,7 +199,7 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
         if request.GET.get("export") == "xlsx":
             data = dashboard_data(self.month())
             response = HttpResponse(
-                exports.dashboard_xlsx(data),
+                exports.dashboard_xlsx({**data, "rows": selectors.results_board(data["board"])}),
                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             )
             response["Content-Disposition"] = f'attachment; filename="dashboard-{data["month"]:%Y-%m}.xlsx"'
@@ -202,7 +207,32 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(**dashboard_data(self.month()), **kwargs)
+        data = dashboard_data(self.month())
+        return super().get_context_data(**data, board_rows=board_rows_html(data), **kwargs)
+
+
+# A drawn board is kept this long after its last use; its key changes with any figure it shows.
+BOARD_KEPT_SECONDS = 60 * 60
+
+
+def board_rows_html(data: dict) -> str:
+    """The results board's rows as drawn (300 cells with two comparisons each, the page's costliest part),
+    kept under a digest of everything they show: the stored figures, plans, names, today's overdue
+    contacts and onboarding, the language. A change of any of them is a new key, never a stale board."""
+    fingerprint = (
+        data["board"].fingerprint(),
+        data["is_current"],
+        data["overdue"],
+        {pk: (item.complete, item.percent) for pk, item in (data["onboarding"] or {}).items()},
+        get_language(),
+    )
+    key = "kpi:board:" + hashlib.blake2b(repr(fingerprint).encode(), digest_size=20).hexdigest()
+    html = cache_get(key)
+    if html is None:
+        context = {**data, "rows": selectors.results_board(data["board"])}
+        html = render_to_string("kpi/dashboard.html#results-rows", context)
+        cache_set(key, html, timeout=BOARD_KEPT_SECONDS)
+    return mark_safe(html)  # drawn by the template above, escaped there
 
 
 class ActivityListView(CapabilityRequiredMixin, FilterView):

@@ -182,6 +182,28 @@ def test_the_dashboard_shows_the_stored_figures_not_a_recount(client, sales_head
     assert board["Хантер Записанный"]["calls"][1].startswith("41")
 
 
+def test_the_drawn_board_is_drawn_again_when_a_figure_a_plan_or_a_name_changes(client, sales_head):
+    """The board's rows are kept between visits under a digest of what they show: never a stale figure."""
+    hunter = make_hunter(full_name="Хантер Записанный")
+    month = timezone.localdate().replace(day=1)
+    pbx_call(hunter, at=timezone.now())
+    progress_recalculate(month=month)
+    client.force_login(sales_head)
+    assert results_board(client.get(reverse("kpi:dashboard")))["Хантер Записанный"]["calls"][1] == "1"
+
+    pbx_call(hunter, at=timezone.now())
+    progress_recalculate(month=month)
+    assert results_board(client.get(reverse("kpi:dashboard")))["Хантер Записанный"]["calls"][1] == "2"
+
+    plans_save(acting_user=sales_head, month=month, rows=[PlanRow(hunter=hunter, calls_target=4)])
+    board = results_board(client.get(reverse("kpi:dashboard")))
+    assert board["Хантер Записанный"]["calls"][1] == "2 / 4 · 50,0 %"
+
+    hunter.full_name = "Хантер Переименованный"
+    hunter.save()
+    assert "Хантер Переименованный" in results_board(client.get(reverse("kpi:dashboard")))
+
+
 def test_records_come_from_the_stored_history():
     first, second = make_hunter(full_name="Первый"), make_hunter(full_name="Второй")
     for _ in range(3):

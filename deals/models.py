@@ -444,6 +444,12 @@ class Deal(models.Model):
             models.Index(fields=["owner", "next_contact_on"]),
             models.Index(fields=["owner", "paid_in_full_on"]),
             models.Index(fields=["completed_for", "completed_in"]),
+            # The open deals whose next contact is overdue, by hunter (the dashboard): read from the index.
+            models.Index(
+                fields=["next_contact_on", "owner"],
+                condition=Q(status=DealStatus.OPEN),
+                name="deals_deal_open_next_contact",
+            ),
             # A deferred client's open unpaid deals (the overdue deferred payments): found by client among
             # the open deals, not by reading every open deal; the deal's key is in the index, so the rows
             # are not read.
@@ -966,6 +972,10 @@ class Feedback(models.Model):
     class Meta:
         verbose_name = _("обратная связь")
         verbose_name_plural = _("обратная связь")
+        # The dashboard's recent quality claims: a few among all the feedback ever given.
+        indexes = [
+            models.Index(fields=["-at"], condition=Q(has_quality_claims=True), name="deals_feedback_claims")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(has_quality_claims=False) | ~Q(claims_text=""),

@@ -838,14 +838,30 @@ def overdue_for(deal: Deal) -> bool:
     return deal.next_contact_on is not None and deal.next_contact_on < timezone.localdate()
 
 
-def quality_claims(*, days: int) -> QuerySet[Feedback]:
-    """Negative feedback on the product, routed to the sales head (SPEC §3)."""
+@dataclass(frozen=True)
+class QualityClaim:
+    deal_id: int
+    client_name: str
+    owner: str
+    at: datetime
+    text: str
+
+
+def quality_claims(*, days: int) -> list[QualityClaim]:
+    """Negative feedback on the product, routed to the sales head (SPEC §3), newest first, as plain values
+    (the dashboard keeps the list drawn while they stay the same)."""
     since = timezone.now() - timedelta(days=days)
-    return (
+    rows = list(
         Feedback.objects.filter(has_quality_claims=True, at__gte=since)
-        .select_related("deal__client", "deal__owner")
-        .order_by("-at")
+        .order_by("-at", "-pk")
+        .values_list("deal_id", "deal__client__name", "deal__owner_id", "at", "claims_text")
     )
+    # A few hunters own them all: each named once, as the portal names people.
+    owners = {user.pk: str(user) for user in User.objects.filter(pk__in={row[2] for row in rows})}
+    return [
+        QualityClaim(deal_id=deal_id, client_name=client_name, owner=owners[owner_id], at=at, text=text)
+        for deal_id, client_name, owner_id, at, text in rows
+    ]
 
 
 @dataclass

@@ -9,7 +9,7 @@ only when it was never stored or is older than ``MAX_AGE`` (the job is down).
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
@@ -27,6 +27,20 @@ def stored_figure(key: str, compute: Callable[[], object]) -> object:
     if row is not None:
         return pickle.loads(row.value)
     return figure_store(key, compute())
+
+
+def figure_stamp(key: str, compute: Callable[[], object]) -> datetime:
+    """When the stored figure was worked out (stored first when missing or older than ``MAX_AGE``): its
+    version, for the parts of the dashboard drawn once per version, read without the value itself."""
+    stamp = (
+        DashboardFigure.objects.filter(key=key, computed_at__gte=timezone.now() - MAX_AGE)
+        .values_list("computed_at", flat=True)
+        .first()
+    )
+    if stamp is None:
+        figure_store(key, compute())
+        stamp = DashboardFigure.objects.values_list("computed_at", flat=True).get(key=key)
+    return stamp
 
 
 def figure_store(key: str, value: object) -> object:
@@ -82,16 +96,39 @@ class MonthForecast:
     today: bool  # made today from today's deals (the current forecast, or a past month's never stored)
 
 
-def forecast_for(month: date) -> MonthForecast:
+@dataclass(frozen=True)
+class ForecastSource:
+    """Which stored forecast a month's dashboard shows, and its version."""
+
+    key: str
+    stamp: datetime
+    as_it_stood: bool
+    today: bool
+
+    def read(self) -> MonthForecast:
+        if self.key == FORECAST_KEY:
+            forecast = stored_figure(FORECAST_KEY, _forecast_kept_for_the_month)
+        else:
+            forecast = pickle.loads(DashboardFigure.objects.values_list("value", flat=True).get(key=self.key))
+        return MonthForecast(forecast=forecast, as_it_stood=self.as_it_stood, today=self.today)
+
+
+def forecast_source(month: date) -> ForecastSource:
     """The forecast to show for ``month``: this month's is the current one; a past month's is the last one
     made in it, if one was stored; otherwise (a past month never stored, a month to come) today's."""
     current = timezone.localdate().replace(day=1)
     if month < current:
-        row = DashboardFigure.objects.filter(key=f"{FORECAST_KEY}:{month:%Y-%m}").first()
-        if row is not None:
-            return MonthForecast(forecast=pickle.loads(row.value), as_it_stood=True, today=False)
-    return MonthForecast(
-        forecast=stored_figure(FORECAST_KEY, _forecast_kept_for_the_month),
+        kept = f"{FORECAST_KEY}:{month:%Y-%m}"
+        stamp = DashboardFigure.objects.filter(key=kept).values_list("computed_at", flat=True).first()
+        if stamp is not None:
+            return ForecastSource(key=kept, stamp=stamp, as_it_stood=True, today=False)
+    return ForecastSource(
+        key=FORECAST_KEY,
+        stamp=figure_stamp(FORECAST_KEY, _forecast_kept_for_the_month),
         as_it_stood=month == current,
         today=True,
     )
+
+
+def forecast_for(month: date) -> MonthForecast:
+    return forecast_source(month).read()

@@ -339,6 +339,10 @@ class DepartmentQuarterPlan(models.Model):
         return f"{(self.quarter_start.month - 1) // 3 + 1} кв. {self.quarter_start.year}"
 
 
+# The figures of the department's records (the dashboard), each served by an index of the stored progress.
+RECORD_FIGURES = ("revenue", "deals", "calls", "meetings")
+
+
 class MonthlyProgress(models.Model):
     """A hunter's counters for a month as last recalculated (kpi/progress.py): dashboards and records
     read these rows instead of counting the month's history on every page view."""
@@ -362,7 +366,14 @@ class MonthlyProgress(models.Model):
             models.UniqueConstraint(fields=["hunter", "month"], name="kpi_progress_one_per_hunter_month"),
             models.CheckConstraint(condition=Q(month__day=1), name="kpi_progress_month_starts_on_first"),
         ]
-        indexes = [models.Index(fields=["month"])]
+        indexes = [
+            models.Index(fields=["month"]),
+            # The department's records: the first row of each in the order the records are picked.
+            *(
+                models.Index(fields=[f"-{name}", "month", "hunter"], name=f"kpi_progress_record_{name}")
+                for name in RECORD_FIGURES
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.hunter_id} {self.month:%m.%Y}"

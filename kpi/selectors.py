@@ -18,7 +18,7 @@ from deals.models import Deal
 
 from . import drilldown
 from .counters import Counters, PlanProgress, month_progress
-from .models import Activity, CallRecord, MonthlyPlan, MonthlyProgress, Task
+from .models import RECORD_FIGURES, Activity, CallRecord, MonthlyPlan, MonthlyProgress, Task
 from .months import month_start, next_month, previous_month, quarter_start
 from .progress import stored_counters
 
@@ -127,12 +127,13 @@ def team_records() -> list[RecordMonth]:
     return records
 
 
-RECORD_COLUMNS = (
-    ("revenue", _("Выручка за месяц")),
-    ("deals", _("Завершённые сделки за месяц")),
-    ("calls", _("Звонки за месяц")),
-    ("meetings", _("Встречи за месяц")),
-)
+RECORD_LABELS = {
+    "revenue": _("Выручка за месяц"),
+    "deals": _("Завершённые сделки за месяц"),
+    "calls": _("Звонки за месяц"),
+    "meetings": _("Встречи за месяц"),
+}
+RECORD_COLUMNS = tuple((name, RECORD_LABELS[name]) for name in RECORD_FIGURES)
 
 
 def department_revenue_by_month(*, months: int = 12, until: date | None = None) -> list[tuple[date, Decimal]]:

@@ -1,10 +1,9 @@
 """The KPI pages: the hunter's day, the head's dashboard, the plan grid, call-log import and the PBX hook."""
 
-import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -15,14 +14,11 @@ from django.db import IntegrityError
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.formats import number_format
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
@@ -33,7 +29,7 @@ from django_filters.views import FilterView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability
-from atlanset_portal.outage import cache_get, cache_set
+from atlanset_portal import fragments
 from atlanset_portal.wording import ACCUSATIVE, month_year
 from compensation.projection import projected_pay
 from deals.models import Client, Deal
@@ -46,7 +42,7 @@ from onboarding.selectors import progress_for
 
 from . import drilldown, exports, selectors, services
 from .counters import month_progress
-from .figures import dashboard_figures, dashboard_figures_read, forecast_for, stored_figure
+from .figures import ForecastSource, dashboard_figures, figure_stamp, forecast_source, stored_figure
 from .filters import ActivityFilter, CallRecordFilter
 from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm, TaskMoveForm
 from .models import DepartmentQuarterPlan, Task
@@ -77,15 +73,66 @@ class ChartBar:
     label: str  # the value in the chart's unit
 
 
-def dashboard_data(month: date) -> dict:
-    """Everything the head's dashboard shows for a month, each figure with the link to its records; the
-    page and its XLSX read the same."""
+@dataclass(frozen=True)
+class DashboardSources:
+    """What the head's dashboard for a month is drawn from: stored figures and their versions, and today's
+    state (overdue contacts, onboarding) for the current month. Cheap to read; each part of the page is
+    worked out from here only when it is drawn."""
+
+    month: date
+    today: date
+    is_current: bool
+    board: selectors.BoardSource
+    overdue: dict | None  # hunter → (overdue contacts, their list)
+    onboarding: dict | None  # hunter → onboarding progress
+    revenue: list  # (month, revenue) for 13 months
+    records: list  # selectors.RecordMonth
+    funnel: tuple[str, datetime]  # the stored figure's key and version
+    samples: tuple[str, datetime]
+    forecast: ForecastSource
+
+
+def dashboard_sources(month: date) -> DashboardSources:
     today = timezone.localdate()
     is_current = month == month_start(today)
     hunters = list(selectors.active_hunters())
-    board = selectors.board_source(month=month, hunters=hunters)
-    # 13 months: the chart's 12 and the same month a year before, for the department's comparison.
-    revenue = selectors.department_revenue_by_month(months=13, until=month)
+    stored = dashboard_figures(month)
+    return DashboardSources(
+        month=month,
+        today=today,
+        is_current=is_current,
+        board=selectors.board_source(month=month, hunters=hunters),
+        # Today's state, not the month's: shown for the current month only.
+        overdue=(
+            {
+                hunter_id: (count, drilldown.overdue_contacts(hunter_id=hunter_id))
+                for hunter_id, count in selectors.overdue_follow_ups_by_hunter(today=today).items()
+            }
+            if is_current
+            else None
+        ),
+        onboarding={item.user.pk: item for item in progress_for(hunters)} if is_current else None,
+        # 13 months: the chart's 12 and the same month a year before, for the department's comparison.
+        revenue=selectors.department_revenue_by_month(months=13, until=month),
+        records=selectors.team_records(),
+        funnel=(stored["funnel"][0], figure_stamp(*stored["funnel"])),
+        samples=(stored["samples"][0], figure_stamp(*stored["samples"])),
+        forecast=forecast_source(month),
+    )
+
+
+def _results_context(sources: DashboardSources) -> dict:
+    return {
+        "columns": KPI_COLUMNS,
+        "rows": selectors.results_board(sources.board),
+        "is_current": sources.is_current,
+        "overdue": sources.overdue,
+        "onboarding": sources.onboarding,
+    }
+
+
+def _revenue_context(sources: DashboardSources) -> dict:
+    revenue = sources.revenue
     top = max((value for _m, value in revenue[1:]), default=0) or 1
     # The bars' labels in one unit, short enough to sit above a bar: «49,5» under a «млн ₽» heading.
     scale, unit = next(
@@ -97,42 +144,8 @@ def dashboard_data(month: date) -> dict:
         )
         if top >= limit
     )
-    figures = dashboard_figures_read(month, names=("funnel", "samples", "best_employee"))
-    funnel = figures["funnel"]
-    widest = max((row.entered for row in funnel), default=0) or 1
-    month_forecast = forecast_for(month)
-    forecast = month_forecast.forecast
-    best = figures["best_employee"]
-    records = selectors.team_records()
     return {
-        "month": month,
-        "today": today,
-        "is_current": is_current,
-        "previous": previous_month(month),
-        "next": next_month(month),
-        "last_year": selectors.year_before(month),
-        "columns": KPI_COLUMNS,
-        "board": board,
-        # Today's state, not the month's: shown for the current month only.
-        "overdue": (
-            {
-                hunter_id: (count, drilldown.overdue_contacts(hunter_id=hunter_id))
-                for hunter_id, count in selectors.overdue_follow_ups_by_hunter(today=today).items()
-            }
-            if is_current
-            else None
-        ),
-        "onboarding": {item.user.pk: item for item in progress_for(hunters)} if is_current else None,
-        "records": [
-            (record, drilldown.board_cell(record.name, hunter_id=record.hunter.pk, month=record.month))
-            if record.hunter
-            else (record, None)
-            for record in records
-        ],
-        "best_employee": best,
-        "best_employee_url": (
-            drilldown.quarter_margin(hunter_id=best["hunter"].pk, quarter=best["quarter"]) if best else None
-        ),
+        "month": sources.month,
         "revenue_chart": [
             ChartBar(
                 month=m,
@@ -147,13 +160,32 @@ def dashboard_data(month: date) -> dict:
         ],
         "revenue_chart_unit": unit,
         "department_revenue": revenue[-1][1],
-        "department_revenue_url": drilldown.revenue(month=month),
+        "department_revenue_url": drilldown.revenue(month=sources.month),
         "department_against_last_month": selectors.change(
             revenue[-1][1], revenue[-2][1], month=revenue[-2][0], money=True
         ),
         "department_against_last_year": selectors.change(
             revenue[-1][1], revenue[0][1], month=revenue[0][0], money=True
         ),
+    }
+
+
+def _records_context(sources: DashboardSources) -> dict:
+    return {
+        "records": [
+            (record, drilldown.board_cell(record.name, hunter_id=record.hunter.pk, month=record.month))
+            if record.hunter
+            else (record, None)
+            for record in sources.records
+        ]
+    }
+
+
+def _funnel_context(sources: DashboardSources) -> dict:
+    funnel = stored_figure(sources.funnel[0], dashboard_figures(sources.month)["funnel"][1])
+    widest = max((row.entered for row in funnel), default=0) or 1
+    month = sources.month
+    return {
         "funnel": [
             (
                 row,
@@ -162,7 +194,17 @@ def dashboard_data(month: date) -> dict:
                 drilldown.funnel_moved_on(stage=row.stage.stage.value, month=month),
             )
             for row in funnel
-        ],
+        ]
+    }
+
+
+def _forecast_context(sources: DashboardSources) -> dict:
+    month_forecast = sources.forecast.read()
+    forecast = month_forecast.forecast
+    return {
+        "month": sources.month,
+        "today": sources.today,
+        "is_current": sources.is_current,
         "forecast": forecast,
         "forecast_as_it_stood": month_forecast.as_it_stood,
         "forecast_is_today": month_forecast.today,
@@ -177,10 +219,28 @@ def dashboard_data(month: date) -> dict:
             for row in forecast.rows
         ],
         "forecast_department_url": drilldown.forecast_sample(since=forecast.since, until=forecast.until),
-        "samples": figures["samples"],
-        "quality_claims": quality_claims(days=60),
-        "overdue_payments": overdue_deferred_payments()[:50],
     }
+
+
+def _samples_context(sources: DashboardSources) -> dict:
+    return {"samples": stored_figure(sources.samples[0], dashboard_figures(sources.month)["samples"][1])}
+
+
+def dashboard_data(month: date) -> dict:
+    """Everything the head's dashboard shows for a month, each figure with the link to its records: what
+    the XLSX export writes (the page draws the same parts, each once per version of its figures)."""
+    sources = dashboard_sources(month)
+    return {
+        **_results_context(sources),
+        **_revenue_context(sources),
+        **_records_context(sources),
+        **_funnel_context(sources),
+        **_forecast_context(sources),
+        **_samples_context(sources),
+    }
+
+
+DASHBOARD = "kpi/dashboard.html"
 
 
 class DashboardView(CapabilityRequiredMixin, TemplateView):
@@ -188,7 +248,7 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
     every figure links to its records. ``?export=xlsx`` gives the same as a workbook."""
 
     required_capability = Capability.VIEW_ALL_HUNTERS
-    template_name = "kpi/dashboard.html"
+    template_name = DASHBOARD
 
     def month(self) -> date:
         month = _month_from(self.request)
@@ -199,7 +259,7 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
         if request.GET.get("export") == "xlsx":
             data = dashboard_data(self.month())
             response = HttpResponse(
-                exports.dashboard_xlsx({**data, "rows": selectors.results_board(data["board"])}),
+                exports.dashboard_xlsx(data),
                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             )
             response["Content-Disposition"] = f'attachment; filename="dashboard-{data["month"]:%Y-%m}.xlsx"'
@@ -207,32 +267,68 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
-        data = dashboard_data(self.month())
-        return super().get_context_data(**data, board_rows=board_rows_html(data), **kwargs)
-
-
-# A drawn board is kept this long after its last use; its key changes with any figure it shows.
-BOARD_KEPT_SECONDS = 60 * 60
-
-
-def board_rows_html(data: dict) -> str:
-    """The results board's rows as drawn (300 cells with two comparisons each, the page's costliest part),
-    kept under a digest of everything they show: the stored figures, plans, names, today's overdue
-    contacts and onboarding, the language. A change of any of them is a new key, never a stale board."""
-    fingerprint = (
-        data["board"].fingerprint(),
-        data["is_current"],
-        data["overdue"],
-        {pk: (item.complete, item.percent) for pk, item in (data["onboarding"] or {}).items()},
-        get_language(),
-    )
-    key = "kpi:board:" + hashlib.blake2b(repr(fingerprint).encode(), digest_size=20).hexdigest()
-    html = cache_get(key)
-    if html is None:
-        context = {**data, "rows": selectors.results_board(data["board"])}
-        html = render_to_string("kpi/dashboard.html#results-rows", context)
-        cache_set(key, html, timeout=BOARD_KEPT_SECONDS)
-    return mark_safe(html)  # drawn by the template above, escaped there
+        sources = dashboard_sources(self.month())
+        month = sources.month
+        claims = quality_claims(days=60)
+        best = stored_figure(*dashboard_figures(month)["best_employee"])
+        # Each part is kept under a digest of what it shows (atlanset_portal/fragments.py).
+        drawn = {
+            "results": fragments.drawn(
+                f"{DASHBOARD}#results-rows",
+                fingerprint=(
+                    sources.board.fingerprint(),
+                    sources.is_current,
+                    sources.overdue,
+                    {pk: (item.complete, item.percent) for pk, item in (sources.onboarding or {}).items()},
+                ),
+                context=lambda: _results_context(sources),
+            ),
+            "revenue": fragments.drawn(
+                f"{DASHBOARD}#revenue-chart",
+                fingerprint=(month, sources.revenue),
+                context=lambda: _revenue_context(sources),
+            ),
+            "records": fragments.drawn(
+                f"{DASHBOARD}#records",
+                fingerprint=[
+                    (r.name, r.value, r.hunter and (r.hunter.pk, str(r.hunter)), r.month)
+                    for r in sources.records
+                ],
+                context=lambda: _records_context(sources),
+            ),
+            "funnel": fragments.drawn(
+                f"{DASHBOARD}#funnel",
+                fingerprint=(month, sources.funnel),
+                context=lambda: _funnel_context(sources),
+            ),
+            "forecast": fragments.drawn(
+                f"{DASHBOARD}#forecast",
+                fingerprint=(month, sources.today, sources.is_current, sources.forecast),
+                context=lambda: _forecast_context(sources),
+            ),
+            "samples": fragments.drawn(
+                f"{DASHBOARD}#samples", fingerprint=sources.samples, context=lambda: _samples_context(sources)
+            ),
+            "claims": fragments.drawn(
+                f"{DASHBOARD}#quality-claims", fingerprint=claims, context=lambda: {"quality_claims": claims}
+            ),
+        }
+        return super().get_context_data(
+            month=month,
+            is_current=sources.is_current,
+            previous=previous_month(month),
+            next=next_month(month),
+            last_year=selectors.year_before(month),
+            best_employee=best,
+            best_employee_url=(
+                drilldown.quarter_margin(hunter_id=best["hunter"].pk, quarter=best["quarter"])
+                if best
+                else None
+            ),
+            overdue_payments=overdue_deferred_payments()[:50],
+            drawn=drawn,
+            **kwargs,
+        )
 
 
 class ActivityListView(CapabilityRequiredMixin, FilterView):

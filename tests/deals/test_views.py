@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from deals.models import Client, Deal
 from deals.stages import Stage
@@ -246,6 +247,19 @@ def test_quality_claims_reach_the_sales_heads_dashboard(client, pipeline, sales_
     client.force_login(sales_head)
     text = page_text(client.get(reverse("kpi:dashboard")))
     assert "Канистры протекают" in text
+    assert f"{deal.client.name} · {timezone.localdate():%d.%m.%Y} · {pipeline.hunter}" in text
+
+    # The list is kept drawn between visits; a new claim is a new list.
+    later = pipeline.advance_to(make_deal(acting_user=pipeline.hunter), Stage.CLOSED)
+    feedback_record(
+        acting_user=pipeline.hunter,
+        deal=later,
+        has_quality_claims=True,
+        claims_text="Крышки трескаются",
+        repeat_order_expected=True,
+    )
+    text = page_text(client.get(reverse("kpi:dashboard")))
+    assert text.index("Крышки трескаются") < text.index("Канистры протекают")  # newest first
 
 
 def test_sales_head_keeps_the_catalogue_and_hunters_only_read_it(client, hunter, sales_head):

@@ -19,6 +19,7 @@ from django.views.generic import TemplateView
 from accounts.access import CapabilityRequiredMixin, can
 from accounts.models import User
 from accounts.roles import Capability, Role
+from atlanset_portal import fragments
 from atlanset_portal.uploads import stash_upload, stashed_upload
 from atlanset_portal.wording import ACCUSATIVE, month_year
 from deals.models import Deal
@@ -171,6 +172,34 @@ def _spreadsheet(body: bytes, extension: str, name: str) -> HttpResponse:
     )
 
 
+def statement_lines_html(sheet) -> str:
+    """The statement's table of lines (a busy month has hundreds), drawn once for the same lines, names,
+    KPI figures and total (atlanset_portal/fragments.py)."""
+    statement = sheet.statement
+    plan = statement.plan
+    fingerprint = (
+        [
+            (
+                line.line,
+                line.deal and (line.deal.pk, line.client_name, line.deal_label),
+                line.payment_date_text,
+                line.document,
+            )
+            for line in sheet.lines
+        ],
+        [(section.kind, section.label) for section in sheet.sections],
+        statement.counters,
+        plan and (plan.leads_target, plan.calls_target, plan.meetings_target, plan.messages_target),
+        statement.total,
+        sheet.total_label,
+    )
+    return fragments.drawn(
+        "compensation/statement_detail.html#lines-table",
+        fingerprint=fingerprint,
+        context=lambda: {"sheet": sheet, "statement": statement},
+    )
+
+
 class StatementDetailView(View):
     """One statement as it builds up: every line with why, linking to its deal or the KPI figures."""
 
@@ -200,13 +229,16 @@ class StatementDetailView(View):
         waiting = Deal.objects.filter(
             owner=hunter, status="open", client__payment_terms__in=["deferred", "consignment"]
         ).values_list("pk", flat=True)
+        in_flight = [upsides[pk] for pk in waiting if pk in upsides] if upsides else []
         may_send = may_send_statements(request.user)
+        sheet = statement_sheet(statement)
         return render(
             request,
             "compensation/statement_detail.html",
             {
                 "statement": statement,
-                "sheet": statement_sheet(statement),
+                "sheet": sheet,
+                "lines_table": statement_lines_html(sheet),
                 "may_send": may_send,
                 "send_key": uuid.uuid4().hex if may_send else "",
                 "emails": (
@@ -219,8 +251,10 @@ class StatementDetailView(View):
                 "disputes": Dispute.objects.filter(hunter=hunter, month=month).select_related("answered_by"),
                 "dispute_form": dispute_form,
                 "answer_form": DisputeAnswerForm() if may_answer else None,
-                "in_flight": [upsides[pk] for pk in waiting if pk in upsides],
-                "overdue": {item.deal.pk for item in overdue_deferred_payments(owner=hunter)},
+                "in_flight": in_flight,
+                "overdue": (
+                    {item.deal.pk for item in overdue_deferred_payments(owner=hunter)} if in_flight else set()
+                ),
                 "form": form or (AdjustmentForm() if may_adjust else None),
                 "adjustment_is_proposal": may_adjust and not can(request.user, Capability.APPROVE_STATEMENTS),
                 "proposals": Adjustment.objects.filter(

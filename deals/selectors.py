@@ -1080,7 +1080,7 @@ def _stage_record_events(deal: Deal) -> Iterator[TimelineEvent]:
         yield TimelineEvent(feedback.at, "feedback", "star", title, feedback.comment, str(feedback.author))
 
 
-def _money_events(deal: Deal) -> Iterator[TimelineEvent]:
+def _money_events(deal: Deal, versions: list[OrderVersion] | None) -> Iterator[TimelineEvent]:
     documents = _loaded(
         deal, "documents", DealDocument.objects.filter(deal=deal).select_related("uploaded_by")
     )
@@ -1095,9 +1095,12 @@ def _money_events(deal: Deal) -> Iterator[TimelineEvent]:
             str(document.uploaded_by),
             url=reverse("deals:document_download", args=[document.pk]),
         )
-    versions = []
-    if _loaded_one(deal, "order", Order.objects.filter(deal=deal)) is not None:
-        versions = OrderVersion.objects.filter(order__deal=deal).select_related("created_by", "decided_by")
+    if versions is None:
+        versions = []
+        if _loaded_one(deal, "order", Order.objects.filter(deal=deal)) is not None:
+            versions = OrderVersion.objects.filter(order__deal=deal).select_related(
+                "created_by", "decided_by"
+            )
     for version in versions:
         title = _("Заказ, версия №%(number)s на %(total)s") % {
             "number": version.number,
@@ -1153,17 +1156,19 @@ def _transfer_events(transfers: list[Transfer]) -> Iterator[TimelineEvent]:
 _KIND_ORDER = {"stage": 0, "transfer": 1}
 
 
-def deal_timeline(deal: Deal, *, transfers: list[Transfer] | None = None) -> list[TimelineEvent]:
+def deal_timeline(
+    deal: Deal, *, transfers: list[Transfer] | None = None, order_history: OrderHistory | None = None
+) -> list[TimelineEvent]:
     """«Ход сделки»: the deal's whole story newest first — stage changes, activities on the deal, the
     stage records (calls, proposals, samples, follow-ups, shipment, feedback), documents, order versions
     and production's decisions, payments and refunds, transfers. A fixed number of queries (one per kind
-    of record), however long the history; ``transfers`` are the deal's ``transfers_of``, when the caller
-    has them already."""
+    of record), however long the history; ``transfers`` (the deal's ``transfers_of``) and
+    ``order_history`` (its ``order_history``) are not read again when the caller has them already."""
     events = [
         *_stage_events(deal),
         *_activity_events(deal),
         *_stage_record_events(deal),
-        *_money_events(deal),
+        *_money_events(deal, order_history.versions if order_history is not None else None),
         *_transfer_events(transfers_of(deal=deal) if transfers is None else transfers),
     ]
     return sorted(events, key=lambda event: (event.at, -_KIND_ORDER.get(event.kind, 9)), reverse=True)

@@ -222,4 +222,4 @@ def test_deal_page_queries_stay_the_same_as_the_story_grows(
     for round_ in range(2, 5):
         grow_history(pipeline, approved, sales_head, other_hunter, round_)
     assert count_queries(client, url) == before
-    assert before <= 37, before
+    assert before <= 28, before  # 35–37 before the records were loaded once for the page

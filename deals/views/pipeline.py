@@ -294,7 +294,7 @@ def _offered_forms(user, deal: Deal) -> dict[str, Callable[[], BaseForm]]:
     if can(user, Capability.RECORD_PAYMENTS) and services.deal_in_finance(deal):
         offered["document"] = _document_form
         offered["payment"] = PaymentForm
-        if deal.payments.exists():
+        if deal.payments.all():  # loaded with the deal on the deal page
             offered["refund"] = RefundForm
     return offered
 

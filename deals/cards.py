@@ -54,9 +54,9 @@ _CARD = (
     "</div></article>"
 )
 
-# Most cards are never moved back: their menu holds a link to the deal page's form (without JavaScript),
+# Most cards are never moved back: their menu holds a link to the deal's move-back form (without JavaScript),
 # which board.js turns into the board's one back form, filled in for the card (#card-back-form).
-_BACK_LINK = '<a href="{detail}#move_back" class="btn btn-sm btn-link" data-back>{label}</a>'
+_BACK_LINK = '<a href="{back_form}" class="btn btn-sm btn-link" data-back>{label}</a>'
 
 # The back form in the card itself: when the server answers a refused move back, with the reason.
 _BACK = (
@@ -80,6 +80,7 @@ class CardRenderer:
         marker = 2147483647
         self.detail = reverse("deals:detail", args=[marker]).replace(str(marker), "{}")
         self.advance = reverse("deals:advance", args=[marker]).replace(str(marker), "{}")
+        self.back_form = reverse("deals:form", args=[marker, "move_back"]).replace(str(marker), "{}")
         self.activity = reverse("kpi:activity_create") + "?deal={}&next=" + quote(board_path, safe="")
         self.board_path = board_path
         self.csrf_token = csrf_token
@@ -151,7 +152,7 @@ class CardRenderer:
         detail = self.detail.format(deal.pk)
         back = ""
         if deal.stage != stages.ORDER[0] and not back_to:
-            back = fill(_BACK_LINK, detail=detail, label=self.labels["back_link"])
+            back = fill(_BACK_LINK, back_form=self.back_form.format(deal.pk), label=self.labels["back_link"])
         elif deal.stage != stages.ORDER[0]:
             back = fill(
                 _BACK,

@@ -52,6 +52,7 @@ from .models import (
     PaymentTermsRequest,
     Product,
     Proposal,
+    SampleLine,
     SampleRequest,
     Shipment,
     StageChange,
@@ -72,29 +73,34 @@ from .stages import (
 ZERO = Decimal("0")
 
 
-def deal_facts(deal: Deal) -> DealFacts:
-    """Everything the exit criteria look at, for one deal."""
-    client = Client.objects.annotate(phone_count=Count("phones")).get(pk=deal.client_id)
-    call = (
-        CallResult.objects.filter(deal=deal)
-        # The latest conclusive call (agreed or refused) decides; unanswered attempts do not undo it.
-        .annotate(
-            conclusive=Case(
-                When(outcome__in=[*AGREED_CALL_OUTCOMES, CallOutcome.REFUSED], then=1),
-                default=0,
-                output_field=IntegerField(),
-            )
-        )
-        .order_by("-conclusive", "-at", "-pk")
-        .first()
+_CONCLUSIVE_CALL_OUTCOMES = frozenset({*AGREED_CALL_OUTCOMES, CallOutcome.REFUSED})
+
+
+def _best_call(calls: Iterable[CallResult]) -> CallResult | None:
+    """The latest conclusive call (agreed or refused) decides; unanswered attempts do not undo it."""
+    return max(
+        calls, key=lambda call: (call.outcome in _CONCLUSIVE_CALL_OUTCOMES, call.at, call.pk), default=None
     )
-    proposal = Proposal.objects.filter(deal=deal).order_by("-sent_at", "-pk").first()
-    sample = (
-        SampleRequest.objects.filter(deal=deal)
-        .exclude(status=SampleRequest.Status.DECLINED)
-        .annotate(line_count=Count("lines"))
-        .order_by("-requested_at", "-pk")
-        .first()
+
+
+def deal_facts(deal: Deal) -> DealFacts:
+    """Everything the exit criteria look at, for one deal. The deal's records as ``deal_detail`` loaded
+    them (the deal page), else read here: a fixed number of queries, a deal's records being few."""
+    client = deal.client if type(deal).client.is_cached(deal) else Client.objects.get(pk=deal.client_id)
+    phones = _loaded(client, "phones", client.phones.all())
+    call = _best_call(_loaded(deal, "call_results", CallResult.objects.filter(deal=deal)))
+    proposal = max(
+        _loaded(deal, "proposals", Proposal.objects.filter(deal=deal)),
+        key=lambda proposal: (proposal.sent_at, proposal.pk),
+        default=None,
+    )
+    samples = _loaded(
+        deal, "sample_requests", SampleRequest.objects.filter(deal=deal).prefetch_related("lines")
+    )
+    sample = max(
+        (sample for sample in samples if sample.status != SampleRequest.Status.DECLINED),
+        key=lambda sample: (sample.requested_at, sample.pk),
+        default=None,
     )
     order = (
         Order.objects.filter(deal=deal)
@@ -108,15 +114,15 @@ def deal_facts(deal: Deal) -> DealFacts:
     )
     # Loaded with the deal on the deal page (deal_detail), read here otherwise.
     shipment = _loaded_one(deal, "shipment", Shipment.objects.filter(deal=deal))
-    flags = Deal.objects.filter(pk=deal.pk).aggregate(
-        confirmed=Count("follow_ups", filter=Q(follow_ups__client_confirmed=True), distinct=True),
-        invoices=Count("documents", filter=Q(documents__kind=DealDocument.Kind.INVOICE), distinct=True),
-    )
-    paid = Payment.objects.filter(deal=deal).aggregate(total=MoneySum("amount"))["total"] or ZERO
+    follow_ups = _loaded(deal, "follow_ups", FollowUp.objects.filter(deal=deal))
+    documents = _loaded(deal, "documents", DealDocument.objects.filter(deal=deal))
+    payments = _loaded(deal, "payments", Payment.objects.filter(deal=deal))
+    # Amounts are kept in kopecks exactly (two decimal places): their sum needs no rounding.
+    paid = sum((payment.amount for payment in payments), ZERO)
     return DealFacts(
         client_name=client.name,
         client_address=client.address,
-        client_phone_count=client.phone_count,
+        client_phone_count=len(phones),
         client_requisites_complete=not client.missing_requisites(),
         missing_requisites=tuple(client.missing_requisites()),
         best_call=CallFacts(
@@ -137,7 +143,7 @@ def deal_facts(deal: Deal) -> DealFacts:
         else None,
         next_contact_on=deal.next_contact_on,
         sample_request=SampleRequestFacts(
-            line_count=sample.line_count,
+            line_count=len(sample.lines.all()),
             receiver_name=sample.receiver_name,
             receiver_phone=sample.receiver_phone,
             potential_volume=sample.potential_volume,
@@ -145,7 +151,7 @@ def deal_facts(deal: Deal) -> DealFacts:
         )
         if sample
         else None,
-        client_confirmed_purchase=flags["confirmed"] > 0,
+        client_confirmed_purchase=any(follow_up.client_confirmed for follow_up in follow_ups),
         order_line_count=order.line_count if order else 0,
         order_total=order.total if order else ZERO,
         # Production approved the order as it stands: a change waiting for approval is not approved yet.
@@ -154,7 +160,7 @@ def deal_facts(deal: Deal) -> DealFacts:
             and order.production_status == Order.ProductionStatus.APPROVED
             and not order.pending_versions
         ),
-        invoice_uploaded=flags["invoices"] > 0,
+        invoice_uploaded=any(document.kind == DealDocument.Kind.INVOICE for document in documents),
         shipment=ShipmentFacts(
             receiver_name=shipment.receiver_name,
             receiver_phone=shipment.receiver_phone,
@@ -414,15 +420,20 @@ def deal_detail(*, viewer: User, pk: int) -> Deal:
         Deal.objects.visible_to(viewer)
         .select_related("client", "owner", "lost_reason", "order", "shipment", "feedback__author")
         .prefetch_related(
+            # Lines with their products in one query each (a prefetch of lines__product takes two).
             Prefetch(
                 "sample_requests",
                 queryset=SampleRequest.objects.select_related("requested_by").prefetch_related(
-                    "lines__product"
+                    Prefetch("lines", queryset=SampleLine.objects.select_related("product"))
                 ),
             ),
-            "order__lines__product",
+            Prefetch("order__lines", queryset=OrderLine.objects.select_related("product")),
             Prefetch("documents", queryset=DealDocument.objects.select_related("uploaded_by")),
             Prefetch("payments", queryset=Payment.objects.select_related("credited_to", "recorded_by")),
+            # Read by the exit criteria (deal_facts) and the timeline alike.
+            Prefetch("call_results", queryset=CallResult.objects.select_related("author")),
+            Prefetch("proposals", queryset=Proposal.objects.select_related("author")),
+            Prefetch("follow_ups", queryset=FollowUp.objects.select_related("author")),
             "client__phones",
             "client__contacts",
         )
@@ -784,7 +795,7 @@ def order_history(deal: Deal) -> OrderHistory | None:
     order.deal = deal
     versions = list(
         order.versions.select_related("created_by", "decided_by", "limit_approved_by")
-        .prefetch_related("lines__product")
+        .prefetch_related(Prefetch("lines", queryset=OrderVersionLine.objects.select_related("product")))
         .order_by("-number")
     )
     for version in versions:
@@ -991,10 +1002,11 @@ class TimelineEvent:
     date_only: bool = False  # known to the day only (a courier date, a receipt)
 
 
-def _loaded(deal: Deal, name: str, queryset: QuerySet) -> list:
-    """The deal's related rows as ``deal_detail`` prefetched them, else read with ``queryset``: the deal
-    page shares its queries with the timeline, which stays a fixed number of queries either way."""
-    cache = getattr(deal, "_prefetched_objects_cache", {})
+def _loaded(instance, name: str, queryset: QuerySet) -> list:
+    """The deal's (or its client's) related rows as ``deal_detail`` prefetched them, else read with
+    ``queryset``: the deal page shares its queries with the exit criteria and the timeline, which stay a
+    fixed number of queries either way."""
+    cache = getattr(instance, "_prefetched_objects_cache", {})
     return list(cache[name]) if name in cache else list(queryset)
 
 
@@ -1048,17 +1060,17 @@ def _activity_events(deal: Deal) -> Iterator[TimelineEvent]:
 
 
 def _stage_record_events(deal: Deal) -> Iterator[TimelineEvent]:
-    for call in CallResult.objects.filter(deal=deal).select_related("author"):
+    for call in _loaded(deal, "call_results", CallResult.objects.filter(deal=deal).select_related("author")):
         detail = "; ".join(text for text in (call.call_description, call.client_description) if text)
         title = _("Звонок: %(outcome)s") % {"outcome": call.get_outcome_display()}
         yield TimelineEvent(call.at, "call", "phone", title, detail, str(call.author))
-    for proposal in Proposal.objects.filter(deal=deal).select_related("author"):
+    for proposal in _loaded(deal, "proposals", Proposal.objects.filter(deal=deal).select_related("author")):
         detail = _("перезвонить %(day)s") % {"day": _day_text(proposal.callback_on)}
         if proposal.template_name:
             detail = f"{proposal.template_name}; {detail}"
         title = _("КП отправлено на %(email)s") % {"email": proposal.sent_to_email}
         yield TimelineEvent(proposal.sent_at, "proposal", "envelope", title, detail, str(proposal.author))
-    for follow_up in FollowUp.objects.filter(deal=deal).select_related("author"):
+    for follow_up in _loaded(deal, "follow_ups", FollowUp.objects.filter(deal=deal).select_related("author")):
         detail = []
         if follow_up.objection:
             detail.append(_("возражение: %(text)s") % {"text": follow_up.objection})
@@ -1108,7 +1120,7 @@ def _stage_record_events(deal: Deal) -> Iterator[TimelineEvent]:
         yield TimelineEvent(feedback.at, "feedback", "star", title, feedback.comment, str(feedback.author))
 
 
-def _money_events(deal: Deal) -> Iterator[TimelineEvent]:
+def _money_events(deal: Deal, versions: list[OrderVersion] | None) -> Iterator[TimelineEvent]:
     documents = _loaded(
         deal, "documents", DealDocument.objects.filter(deal=deal).select_related("uploaded_by")
     )
@@ -1123,9 +1135,12 @@ def _money_events(deal: Deal) -> Iterator[TimelineEvent]:
             str(document.uploaded_by),
             url=reverse("deals:document_download", args=[document.pk]),
         )
-    versions = []
-    if _loaded_one(deal, "order", Order.objects.filter(deal=deal)) is not None:
-        versions = OrderVersion.objects.filter(order__deal=deal).select_related("created_by", "decided_by")
+    if versions is None:
+        versions = []
+        if _loaded_one(deal, "order", Order.objects.filter(deal=deal)) is not None:
+            versions = OrderVersion.objects.filter(order__deal=deal).select_related(
+                "created_by", "decided_by"
+            )
     for version in versions:
         title = _("Заказ, версия №%(number)s на %(total)s") % {
             "number": version.number,
@@ -1181,17 +1196,19 @@ def _transfer_events(transfers: list[Transfer]) -> Iterator[TimelineEvent]:
 _KIND_ORDER = {"stage": 0, "transfer": 1}
 
 
-def deal_timeline(deal: Deal, *, transfers: list[Transfer] | None = None) -> list[TimelineEvent]:
+def deal_timeline(
+    deal: Deal, *, transfers: list[Transfer] | None = None, order_history: OrderHistory | None = None
+) -> list[TimelineEvent]:
     """«Ход сделки»: the deal's whole story newest first — stage changes, activities on the deal, the
     stage records (calls, proposals, samples, follow-ups, shipment, feedback), documents, order versions
     and production's decisions, payments and refunds, transfers. A fixed number of queries (one per kind
-    of record), however long the history; ``transfers`` are the deal's ``transfers_of``, when the caller
-    has them already."""
+    of record), however long the history; ``transfers`` (the deal's ``transfers_of``) and
+    ``order_history`` (its ``order_history``) are not read again when the caller has them already."""
     events = [
         *_stage_events(deal),
         *_activity_events(deal),
         *_stage_record_events(deal),
-        *_money_events(deal),
+        *_money_events(deal, order_history.versions if order_history is not None else None),
         *_transfer_events(transfers_of(deal=deal) if transfers is None else transfers),
     ]
     return sorted(events, key=lambda event: (event.at, -_KIND_ORDER.get(event.kind, 9)), reverse=True)

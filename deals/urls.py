@@ -10,6 +10,7 @@ urlpatterns = [
     path("payments/", payments.PaymentListView.as_view(), name="payments"),
     path("new/", pipeline.DealCreateView.as_view(), name="create"),
     path("<int:pk>/", pipeline.DealDetailView.as_view(), name="detail"),
+    path("<int:pk>/forms/<slug:key>/", pipeline.DealFormView.as_view(), name="form"),
     path("<int:pk>/advance/", pipeline.AdvanceView.as_view(), name="advance"),
     path("<int:pk>/back/", pipeline.MoveBackView.as_view(), name="move_back"),
     path("<int:pk>/lost/", pipeline.LostView.as_view(), name="lost"),

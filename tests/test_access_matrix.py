@@ -262,6 +262,10 @@ MATRIX: dict[str, Row] = {
     "deals:detail": Row({"pk": "deal"},
         get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 200, PROD: 404},
         post=every(405, ANON=LOGIN)),
+    # A form the deal page draws when opened (moving back): for who works the deal; GET only.
+    "deals:form": Row({"pk": "deal", "key": "secondary_form"},
+        get={ANON: LOGIN, A: 200, B: 404, HEAD: 200, BUH: 404, PROD: 404},
+        post=every(405, ANON=LOGIN)),
     # Unpaid, the deal cannot leave «Получение оплаты»: the refusal goes back to the deal page.
     "deals:advance": Row({"pk": "deal"},
         get=every(405, ANON=LOGIN),
@@ -653,6 +657,7 @@ def build_world() -> World:
         "question": Question.objects.filter(is_active=True).values_list("pk", flat=True)[0],
         "section": section.slug,
         "stage": Stage.CALL.value,
+        "secondary_form": "move_back",
         "month": f"{timezone.localdate():%Y-%m}",
         "hunter_a": "hunter_a",
         "hunter_b": "hunter_b",

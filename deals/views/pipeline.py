@@ -1,10 +1,12 @@
 """The deal pages: the board, the list, the deal card with its stage forms, and the stage actions."""
 
+from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, HttpResponse, QueryDict
+from django.forms import BaseForm
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -253,49 +255,70 @@ class DealCreateView(CapabilityRequiredMixin, View):
         return render(request, "deals/deal_create.html", {"form": form}, status=400)
 
 
-def _stage_forms(user, deal: Deal) -> dict:
-    """The forms the deal page offers this user at the deal's stage."""
+def _offered_forms(user, deal: Deal) -> dict[str, Callable[[], BaseForm]]:
+    """The forms the deal page offers this user at the deal's stage, each as the function that builds it
+    (a form is built only when it is drawn)."""
     works = services.works_deal(user, deal)
-    forms: dict = {}
+    offered: dict[str, Callable[[], BaseForm]] = {}
     if deal.status == DealStatus.OPEN and works:
         client = deal.client
         if deal.stage == Stage.CALL:
-            forms["call"] = CallResultForm(initial={"decision_maker_email": client.decision_maker_email})
+            offered["call"] = lambda: CallResultForm(
+                initial={"decision_maker_email": client.decision_maker_email}
+            )
         if deal.stage == Stage.PROPOSAL:
-            forms["proposal"] = ProposalForm(
+            offered["proposal"] = lambda: ProposalForm(
                 initial={"sent_to_email": client.decision_maker_email or client.email}
             )
         if deal.stage == Stage.SAMPLES:
-            forms["samples"] = SampleRequestForm(
+            offered["samples"] = lambda: SampleRequestForm(
                 initial={"receiver_name": client.decision_maker_name, "delivery_address": client.address}
             )
         if deal.stage == Stage.FOLLOW_UP:
-            forms["follow_up"] = FollowUpForm()
+            offered["follow_up"] = FollowUpForm
         # From «Сделка» on the order can be changed: once approved, a change is a new version.
         if deal.stage == Stage.DEAL or (deal.stage in stages.FINANCE_STAGES and _has_order(deal)):
-            forms["order"] = OrderForm(lines_initial=_order_initial(deal))
+            offered["order"] = lambda: OrderForm(lines_initial=_order_initial(deal))
         if deal.stage == Stage.SHIPMENT:
-            forms["shipment"] = ShipmentForm(initial=_shipment_initial(deal))
+            offered["shipment"] = lambda: ShipmentForm(initial=_shipment_initial(deal))
         if deal.stage == Stage.CLOSED:
-            forms["feedback"] = FeedbackForm()
+            offered["feedback"] = FeedbackForm
         if deal.stage in stages.LOSABLE_STAGES:
-            forms["lost"] = LostForm()
+            offered["lost"] = LostForm
         if deal.stage != stages.ORDER[0]:
-            forms["move_back"] = MoveForm(
+            offered["move_back"] = lambda: MoveForm(
                 initial={"to_stage": stages.ORDER[stages.ORDER.index(deal.stage) - 1]}
             )
     if can(user, Capability.TRANSFER_CLIENTS) and deal.status == DealStatus.OPEN:
-        forms["transfer"] = TransferForm(current_owner=deal.owner)
+        offered["transfer"] = lambda: TransferForm(current_owner=deal.owner)
     if can(user, Capability.RECORD_PAYMENTS) and services.deal_in_finance(deal):
-        forms["document"] = DocumentForm(initial={"kind": DealDocument.Kind.INVOICE})
-        forms["document"].fields["kind"].choices = [
-            (DealDocument.Kind.INVOICE, DealDocument.Kind.INVOICE.label),
-            (DealDocument.Kind.WAYBILL, DealDocument.Kind.WAYBILL.label),
-        ]
-        forms["payment"] = PaymentForm()
-        if deal.payments.exists():
-            forms["refund"] = RefundForm()
-    return forms
+        offered["document"] = _document_form
+        offered["payment"] = PaymentForm
+        if deal.payments.all():  # loaded with the deal on the deal page
+            offered["refund"] = RefundForm
+    return offered
+
+
+# Drawn on the deal page only when the user opens them (DealFormView): rarely used, and each costs as
+# much to draw as the stage's own form.
+SECONDARY_FORMS = frozenset({"move_back", "lost", "transfer", "refund"})
+
+
+def _is_secondary(key: str, deal: Deal) -> bool:
+    """Whether the form waits to be opened: the rare actions, and the change of an order production has
+    approved (the order of a deal at «Сделка» is the stage's own work, drawn at once)."""
+    if key == "order":
+        return _has_order(deal) and deal.order.production_status == Order.ProductionStatus.APPROVED
+    return key in SECONDARY_FORMS
+
+
+def _document_form() -> DocumentForm:
+    form = DocumentForm(initial={"kind": DealDocument.Kind.INVOICE})
+    form.fields["kind"].choices = [
+        (DealDocument.Kind.INVOICE, DealDocument.Kind.INVOICE.label),
+        (DealDocument.Kind.WAYBILL, DealDocument.Kind.WAYBILL.label),
+    ]
+    return form
 
 
 def _has_order(deal: Deal) -> bool:
@@ -326,10 +349,13 @@ def _shipment_initial(deal: Deal) -> dict:
 
 
 def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200) -> HttpResponse:
+    """The deal page; ``bound`` is a form refused on its POST, drawn open with its errors."""
     deal = get_visible_or_404_deal(request.user, pk)
+    bound = bound or {}
     facts = selectors.deal_facts(deal)
     definition = stages.definition(deal.stage)
-    forms = _stage_forms(request.user, deal)
+    offered = _offered_forms(request.user, deal)
+    forms = {key: build() for key, build in offered.items() if not _is_secondary(key, deal)}
     history = selectors.order_history(deal)
     if (
         history
@@ -338,7 +364,7 @@ def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200)
         and can(request.user, Capability.VIEW_ALL_HUNTERS)
     ):
         forms["order_limit"] = DecisionForm()
-    forms.update(bound or {})
+    forms.update(bound)
     transfers = selectors.transfers_of(deal=deal)
     context = {
         "deal": deal,
@@ -348,21 +374,21 @@ def deal_page(request, pk: int, *, bound: dict | None = None, status: int = 200)
         "current_number": definition.number,
         "facts": facts,
         "forms": forms,
+        # The forms drawn when opened: a link each (DealFormView), unless refused and drawn above.
+        "closed_forms": {key for key in offered if _is_secondary(key, deal) and key not in bound},
         "next_stage": stages.next_stage(deal.stage),
         "overdue": selectors.overdue_for(deal),
         "works": deal.status == DealStatus.OPEN and services.works_deal(request.user, deal),
         "payment_status": selectors.payment_status(deal, facts),
         "transfers": transfers,
         "order_history": history,
-        "timeline": selectors.deal_timeline(deal, transfers=transfers),
+        "timeline": selectors.deal_timeline(deal, transfers=transfers, order_history=history),
         "next_task": deal.tasks.filter(status=Task.Status.OPEN).first(),
     }
     return render(request, "deals/deal_detail.html", context, status=status)
 
 
 def get_visible_or_404_deal(user, pk: int) -> Deal:
-    from django.http import Http404
-
     try:
         return selectors.deal_detail(viewer=user, pk=pk)
     except Deal.DoesNotExist:
@@ -372,6 +398,25 @@ def get_visible_or_404_deal(user, pk: int) -> Deal:
 class DealDetailView(View):
     def get(self, request, pk: int):
         return deal_page(request, pk)
+
+
+class DealFormView(View):
+    """One of the deal page's secondary forms (``SECONDARY_FORMS``, the change of an approved order),
+    opened: for htmx its partial, put where its link was; without JavaScript a page of its own. Either
+    posts to the form's action view, which on a refusal draws the deal page with the form open."""
+
+    def get(self, request, pk: int, key: str):
+        deal = get_visible_or_404(
+            Deal.objects.visible_to(request.user).select_related("client", "owner", "order"), pk=pk
+        )
+        build = _offered_forms(request.user, deal).get(key)
+        if build is None or not _is_secondary(key, deal):
+            raise Http404
+        partial = f"deals/deal_detail.html#{key}-form"
+        context = {"deal": deal, "form": build(), "key": key, "partial": partial}
+        if request.htmx:
+            return render(request, partial, context)
+        return render(request, "deals/deal_form.html", context)
 
 
 class DealActionView(View):

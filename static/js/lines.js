@@ -155,6 +155,7 @@
   }
 
   function start(container) {
+    if (container.classList.contains("lines-js")) return;
     container.classList.add("lines-js");
     container.querySelectorAll("[data-line-list] [data-line]").forEach(enhance);
     const add = container.querySelector("[data-add-line]");
@@ -181,4 +182,8 @@
   }
 
   document.querySelectorAll("[data-lines]").forEach(start);
+  // A form opened in place (the change of an approved order) arrives by htmx after the page has loaded.
+  document.addEventListener("htmx:load", function (event) {
+    event.detail.elt.querySelectorAll("[data-lines]").forEach(start);
+  });
 })();

@@ -153,8 +153,9 @@ def test_each_cards_menu_moves_forward_or_back(client, pipeline):
 
     card = re.search(rf'<article [^>]*id="card-{deal.pk}".*?</article>', html, re.S).group(0)
     assert "Вперёд: «Передача пробников»" in page_text_of(card)
-    # Back: without JavaScript the deal page's form; with it, the board's form copied into the card.
-    assert f'href="/deals/{deal.pk}/#move_back"' in card and "data-back" in card
+    # Back: without JavaScript the deal's move-back form on a page of its own; with it, the board's form
+    # copied into the card.
+    assert f'href="/deals/{deal.pk}/forms/move_back/"' in card and "data-back" in card
     template = re.search(r'<template id="card-back-template">(.*?)</template>', html, re.S).group(1)
     assert 'name="comment"' in template and "required" in template
     assert re.findall(r'<option value="(\w+)">', template) == [

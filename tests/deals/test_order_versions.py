@@ -493,7 +493,9 @@ def order_form(product, quantity: str, comment: str = "") -> dict:
 def test_hunter_changes_an_approved_order_on_the_deal_page_and_sees_its_history(client, pipeline, approved):
     client.force_login(pipeline.hunter)
     detail = reverse("deals:detail", args=[approved.pk])
-    assert "Отправить изменение на согласование" in page_text(client.get(detail))
+    assert "Изменить заказ…" in page_text(client.get(detail))
+    opened = client.get(reverse("deals:form", args=[approved.pk, "order"]), headers={"HX-Request": "true"})
+    assert "Отправить изменение на согласование" in page_text(opened)
 
     response = client.post(
         reverse("deals:order", args=[approved.pk]), order_form(pipeline.product, "12", "Вторая точка")

@@ -288,7 +288,8 @@ def test_sales_head_adds_a_refusal_reason_that_hunters_can_pick(client, hunter, 
     )
     deal = make_deal(acting_user=hunter)
     client.force_login(hunter)
-    assert "Закрылись" in page_text(client.get(reverse("deals:detail", args=[deal.pk])))
+    opened = client.get(reverse("deals:form", args=[deal.pk, "lost"]), headers={"HX-Request": "true"})
+    assert "Закрылись" in page_text(opened)
 
 
 def test_overdue_deferred_payment_reaches_the_heads_dashboard(client, pipeline, sales_head, accountant):

@@ -6,9 +6,11 @@ their links from here, so a call, a messenger or the map opens the same way wher
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from atlanset_portal.icons import icon_html
@@ -95,17 +97,35 @@ _NEW_TAB = mark_safe(' target="_blank" rel="noopener"')
 def quick_links_html(client, *, compact: bool = False) -> SafeString:
     """Call, WhatsApp and Telegram for the client's first phone, and the map, as icon buttons (``compact``:
     without vertical padding, on a board card). Reads ``client.phones.all``: prefetch them."""
-    links = []  # (href, button colour, icon, what the link does, whom or where)
     phones = list(client.phones.all())
-    phone = phone_reach(phones[0].number, phones[0].extension) if phones else None
+    first = phones[0] if phones else None
+    return _quick_links_html(
+        first.number if first else "",
+        first.extension if first else "",
+        client.address,
+        client.city,
+        compact,
+        get_language(),
+        icon_html("phone"),  # the sprite's address: a new one (other static settings) draws them again
+    )
+
+
+# Drawn once per process for the same phone, address and language: a hunter's board, day and lists show the
+# same few hundred clients on every visit.
+@lru_cache(maxsize=20_000)
+def _quick_links_html(
+    number: str, extension: str, address: str, city: str, compact: bool, language: str, _icons: str
+) -> SafeString:
+    links = []  # (href, button colour, icon, what the link does, whom or where)
+    phone = phone_reach(number, extension)
     if phone:
         links += [
             (phone.tel, "success", "phone", _("Позвонить"), phone.label),
             (phone.whatsapp, "success", "whatsapp", _("Написать в WhatsApp"), phone.label),
             (phone.telegram, "primary", "telegram", _("Написать в Telegram"), phone.label),
         ]
-    place = map_href(client.address, client.city)
-    links.append((place, "secondary", "location-dot", _("Открыть в Яндекс Картах"), client.address))
+    place = map_href(address, city)
+    links.append((place, "secondary", "location-dot", _("Открыть в Яндекс Картах"), address))
     return mark_safe(
         "".join(
             fill(

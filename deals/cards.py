@@ -11,7 +11,10 @@ the board's back form in the card (board.js), which asks for the comment a move 
 JavaScript the buttons post the page and the link leads to the deal page's form.
 """
 
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from functools import lru_cache
 from urllib.parse import quote
 
 from django.urls import reverse
@@ -139,29 +142,52 @@ class CardRenderer:
     ) -> SafeString:
         """A deal's card; ``errors`` (a refused move) are shown in it, and ``back_to`` opens its menu on a
         move back to that stage with the ``comment`` typed so far."""
-        overdue = deal.next_contact_on is not None and deal.next_contact_on < self.today
+        shown = CardFacts(
+            pk=deal.pk,
+            stage=deal.stage,
+            client=deal.client.name,
+            title=deal.title,
+            amount=deal.amount,
+            next_contact_on=deal.next_contact_on,
+            overdue=deal.next_contact_on is not None and deal.next_contact_on < self.today,
+            owner=str(deal.owner) if self.show_owner else None,
+            last_stage=last_stage,
+            reach=quick_links_html(deal.client, compact=True),
+        )
+        if errors or back_to:
+            return self._draw(shown, errors=errors, back_to=back_to, comment=comment)
+        return _drawn_card(self, shown)
+
+    def _draw(
+        self,
+        shown: "CardFacts",
+        *,
+        errors: list[str] | None = None,
+        back_to: str | None = None,
+        comment: str = "",
+    ) -> SafeString:
         next_contact = ""
-        if deal.next_contact_on:
+        if shown.next_contact_on:
             next_contact = fill(
                 '<span class="{}" title="{}">{}</span>',
-                "text-danger fw-semibold" if overdue else "",
+                "text-danger fw-semibold" if shown.overdue else "",
                 self.labels["next_contact"],
-                f"{deal.next_contact_on:%d.%m}",
+                f"{shown.next_contact_on:%d.%m}",
             )
-        advance = self.advance.format(deal.pk)
-        detail = self.detail.format(deal.pk)
+        advance = self.advance.format(shown.pk)
+        detail = self.detail.format(shown.pk)
         back = ""
-        if deal.stage != stages.ORDER[0] and not back_to:
-            back = fill(_BACK_LINK, back_form=self.back_form.format(deal.pk), label=self.labels["back_link"])
-        elif deal.stage != stages.ORDER[0]:
+        if shown.stage != stages.ORDER[0] and not back_to:
+            back = fill(_BACK_LINK, back_form=self.back_form.format(shown.pk), label=self.labels["back_link"])
+        elif shown.stage != stages.ORDER[0]:
             back = fill(
                 _BACK,
                 advance=advance,
-                pk=deal.pk,
+                pk=shown.pk,
                 csrf=self.csrf_token,
                 board_path=self.board_path,
                 back_label=self.labels["back"],
-                options=self.back_options(deal.stage, back_to),
+                options=self.back_options(shown.stage, back_to),
                 comment_label=self.labels["comment"],
                 comment=comment,
                 back_button=self.labels["back_button"],
@@ -174,27 +200,69 @@ class CardRenderer:
             )
         return fill(
             _CARD,
-            overdue_class=" overdue" if overdue else "",
-            pk=deal.pk,
+            overdue_class=" overdue" if shown.overdue else "",
+            pk=shown.pk,
             advance=advance,
-            stage=deal.stage,
+            stage=shown.stage,
             detail=detail,
-            client=deal.client.name,
-            title=fill('<div class="small">{}</div>', deal.title) if deal.title else "",
-            amount=rub(deal.amount) if deal.amount else "—",
+            client=shown.client,
+            title=fill('<div class="small">{}</div>', shown.title) if shown.title else "",
+            amount=rub(shown.amount) if shown.amount else "—",
             next_contact=next_contact,
-            owner=fill('<div class="small text-body-secondary">{}</div>', deal.owner)
-            if self.show_owner
+            owner=fill('<div class="small text-body-secondary">{}</div>', shown.owner)
+            if shown.owner is not None
             else "",
             error=error,
-            button=self.labels["close"] if last_stage else self.labels["next"],
-            activity=self.activity.format(deal.pk),
+            button=self.labels["close"] if shown.last_stage else self.labels["next"],
+            activity=self.activity.format(shown.pk),
             activity_label=self.labels["activity"],
             menu_open=" open" if back_to else "",
             menu_label=self.labels["menu"],
-            forward=self.forward_labels[deal.stage],
+            forward=self.forward_labels[shown.stage],
             back=back,
             activity_icon=self.icons["pen"],
             menu_icon=self.icons["ellipsis"],
-            reach=quick_links_html(deal.client, compact=True),
+            reach=shown.reach,
         )
+
+    # Cards are drawn once per process for the same facts and the same page (its links, labels, icons): a
+    # hunter's board shows the same cards visit after visit. Two renderers of equal pages draw a card alike
+    # (the CSRF token and today's date only enter the uncached back form and ``CardFacts``).
+    def _page(self) -> tuple:
+        return (
+            self.detail,
+            self.advance,
+            self.back_form,
+            self.activity,
+            tuple(self.labels.items()),
+            tuple(self.forward_labels.items()),
+            tuple(self.icons.items()),
+        )
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CardRenderer) and self._page() == other._page()
+
+    def __hash__(self) -> int:
+        return hash(self._page())
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """Everything a card shows of its deal."""
+
+    pk: int
+    stage: str
+    client: str
+    title: str
+    amount: Decimal | None
+    next_contact_on: date | None
+    overdue: bool
+    owner: str | None
+    last_stage: bool
+    reach: str
+
+
+@lru_cache(maxsize=20_000)
+def _drawn_card(renderer: CardRenderer, shown: CardFacts) -> SafeString:
+    # Renderers of equal pages are equal (CardRenderer.__eq__), so a later page finds the card drawn.
+    return renderer._draw(shown)

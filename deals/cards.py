@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from atlanset_portal.icons import icon_html
+from atlanset_portal.links import link_pattern
 from atlanset_portal.markup import fill
 from atlanset_portal.templatetags.formatting import rub
 
@@ -80,10 +81,9 @@ class CardRenderer:
     """Renders the cards of one board page; links and labels are worked out once per page."""
 
     def __init__(self, *, today: date, board_path: str, show_owner: bool, csrf_token: str):
-        marker = 2147483647
-        self.detail = reverse("deals:detail", args=[marker]).replace(str(marker), "{}")
-        self.advance = reverse("deals:advance", args=[marker]).replace(str(marker), "{}")
-        self.back_form = reverse("deals:form", args=[marker, "move_back"]).replace(str(marker), "{}")
+        self.detail = link_pattern("deals:detail")
+        self.advance = link_pattern("deals:advance")
+        self.back_form = link_pattern("deals:form", "move_back")
         self.activity = reverse("kpi:activity_create") + "?deal={}&next=" + quote(board_path, safe="")
         self.board_path = board_path
         self.csrf_token = csrf_token

@@ -926,7 +926,7 @@ def overdue_deferred_payments(
         due_on = _deferred_due_on(days, in_working_days, received_on)
         if due_on < today:
             due[pk] = (due_on, total - paid)
-    deals = Deal.objects.filter(pk__in=due).select_related("client", "owner", "order", "shipment")
+    deals = Deal.objects.filter(pk__in=due).select_related("client", "owner")
     result = [OverduePayment(deal, *due[deal.pk]) for deal in deals]
     return sorted(result, key=lambda item: (item.due_on, item.deal.pk))
 

@@ -152,6 +152,7 @@ TEMPLATES = [
             "builtins": [
                 "atlanset_portal.templatetags.formatting",
                 "atlanset_portal.templatetags.icons",
+                "atlanset_portal.templatetags.links",
                 "atlanset_portal.templatetags.wording",
             ],
         },

@@ -21,7 +21,12 @@ def role_of(user) -> Role | None:
 def can(user, capability: Capability) -> bool:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return user.has_perm(f"accounts.{capability.value}")
+    # A page asks a dozen times (navigation, view, template): the permissions are read once per user
+    # object, as Django's own backend caches them on it, and looked up here without the backends' loop.
+    held = getattr(user, "_portal_permissions", None)
+    if held is None:
+        held = user._portal_permissions = frozenset(user.get_all_permissions())
+    return f"accounts.{capability.value}" in held
 
 
 def require(user, capability: Capability) -> None:

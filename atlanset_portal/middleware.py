@@ -1,5 +1,6 @@
 import logging
 import re
+import time
 import uuid
 
 import sentry_sdk
@@ -131,3 +132,24 @@ class RequestBodyLimitMiddleware:
             return JsonResponse({"error": message}, status=413)
         context = {"message": message, "upload": bool(file_limit)}
         return render(request, "request_too_large.html", context, status=413)
+
+
+class SessionRenewalMiddleware:
+    """Keeps a used session alive (it ends ``SESSION_COOKIE_AGE`` after the last renewal, so an idle browser
+    in the field signs out) while writing it at most once per ``SESSION_RENEW_SECONDS``: saving it on every
+    request was a database write for every page anyone opened."""
+
+    KEY = "portal_renewed_at"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        # A session with nothing in it (signed out, never signed in) is not kept alive.
+        if session is not None and not session.is_empty():
+            now = int(time.time())
+            if now - session.get(self.KEY, 0) >= settings.SESSION_RENEW_SECONDS:
+                session[self.KEY] = now  # marks it changed: saved, and its cookie sent again, on the way out
+        return response

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "atlanset_portal.middleware.SessionRenewalMiddleware",
     "atlanset_portal.middleware.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before the CSRF check, which reads the form: a body larger than its page accepts is refused unread.
@@ -299,9 +300,10 @@ PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Атлансет <portal@atlanset.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Sessions: a working day, renewed on activity, so an idle browser in the field signs out.
+# Sessions: a working day, renewed on activity, so an idle browser in the field signs out. Renewed at most
+# once a minute (atlanset_portal.middleware.SessionRenewalMiddleware), not written on every request.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_RENEW_SECONDS = 60
 
 # Production hardening: everything behind HTTPS.
 if not DEBUG:

@@ -1,10 +1,17 @@
 """Sign-in throttling, the Content-Security-Policy and the session rules (issue: trust)."""
 
+import time
+from datetime import datetime, timedelta
+from unittest import mock
+
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import TEST_PASSWORD
 
@@ -130,7 +137,7 @@ def test_a_deactivated_user_is_out_on_the_next_request(client, hunter):
 
 
 def test_sessions_expire_when_idle_and_cookies_are_secure_in_production():
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    assert 0 < settings.SESSION_RENEW_SECONDS <= 5 * 60
     assert 0 < settings.SESSION_COOKIE_AGE <= 8 * 60 * 60
     assert settings.SESSION_COOKIE_HTTPONLY is True
     script = (
@@ -141,6 +148,38 @@ def test_sessions_expire_when_idle_and_cookies_are_secure_in_production():
     result = run_manage("shell", "--no-imports", "-c", script, env_overrides=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True", "True", "True"]
+
+
+def _expiry(client) -> datetime:
+    return Session.objects.get(session_key=client.session.session_key).expire_date
+
+
+def test_a_used_session_is_renewed_at_most_once_a_minute_and_an_idle_one_ends(client, hunter):
+    client.force_login(hunter)
+    assert client.get(reverse("kpi:my_day")).status_code == 200
+    first = _expiry(client)
+
+    # Within the minute: the session is not written again.
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("kpi:my_day")).status_code == 200
+    assert not [
+        q for q in queries.captured_queries if q["sql"].startswith("UPDATE") and "django_session" in q["sql"]
+    ]
+    assert _expiry(client) == first
+
+    # A minute later the next page renews it: it ends a working day after that page, and the browser is told.
+    later = time.time() + settings.SESSION_RENEW_SECONDS + 1
+    with mock.patch("atlanset_portal.middleware.time.time", return_value=later):
+        response = client.get(reverse("kpi:my_day"))
+    assert _expiry(client) > first
+    assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == settings.SESSION_COOKIE_AGE
+
+    # Past its age without a visit, it is over: the next page asks to sign in.
+    Session.objects.filter(session_key=client.session.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    response = client.get(reverse("kpi:my_day"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
 # --- the client's address behind the reverse proxy --------------------------------------------------------

@@ -12,3 +12,11 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "-"
 # database (DB_STATEMENT_TIMEOUT_MS, 30 s), so the portal answers first. The command lines of the
 # Dockerfile and docker-compose.yml say the same.
 timeout = 60
+
+
+def post_worker_init(worker):
+    """Each worker, once the portal is loaded, sets the garbage collector for serving pages
+    (atlanset_portal/collector.py)."""
+    from atlanset_portal.collector import tune_for_requests
+
+    tune_for_requests()

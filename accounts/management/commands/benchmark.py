@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from atlanset_portal.benchmark import Benchmark, write_json
+from atlanset_portal.collector import tune_for_requests
 from atlanset_portal.load import gunicorn, run_load, summary
 
 
@@ -42,6 +43,8 @@ class Command(BaseCommand):
         # Signing the measuring users in is not what is measured: no log line per sign-in.
         logging.getLogger("axes").setLevel(logging.WARNING)
         report: dict = {}
+        # The pages are measured in this process as the web workers serve them (gunicorn.conf.py).
+        tune_for_requests()
         if not no_pages:
             benchmark = Benchmark(requests=requests, warmup=warmup, out=self.stdout.write)
             report = benchmark.run(call_rows=call_rows)

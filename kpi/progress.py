@@ -172,7 +172,23 @@ def stored_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Coun
     return stored
 
 
+def current_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Counters]:
+    """The month's figures as they stand now: stored where nothing changed since they were stored (no mark:
+    a change marks its hunter-month in its own transaction, and a recalculation keeps a mark written while
+    it counted), counted now for the rest."""
+    month = month_start(month)
+    ids = list(hunter_ids)
+    marked = set(DirtyMonth.objects.filter(month=month, hunter__in=ids).values_list("hunter_id", flat=True))
+    current = _read_stored(month, [hunter_id for hunter_id in ids if hunter_id not in marked])
+    behind = [hunter_id for hunter_id in ids if hunter_id not in current]
+    if behind:
+        current |= month_counters(month=month, hunter_ids=behind)
+    return current
+
+
 def _read_stored(month: date, hunter_ids: list[int]) -> dict[int, Counters]:
+    if not hunter_ids:
+        return {}
     return {
         row.hunter_id: Counters(**{name: getattr(row, name) for name in COUNTER_FIELDS})
         for row in MonthlyProgress.objects.filter(month=month, hunter__in=hunter_ids)

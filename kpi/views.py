@@ -47,6 +47,7 @@ from .filters import ActivityFilter, CallRecordFilter
 from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm, TaskMoveForm
 from .models import DepartmentQuarterPlan, Task
 from .months import month_start, next_month, parse_month, previous_month, quarter_start
+from .progress import current_counters
 from .telephony import CSV_COLUMNS, CallLogFileError, CdrError, parse_cdr
 
 
@@ -377,7 +378,9 @@ class MyDayView(CapabilityRequiredMixin, TemplateView):
         user = self.request.user
         today = timezone.localdate()
         month = month_start(today)
-        [progress] = month_progress(month=month, hunters=[user])
+        [progress] = month_progress(
+            month=month, hunters=[user], counters=current_counters(month=month, hunter_ids=[user.pk])
+        )
         after = tasks_after(user, self.request.GET)
         tasks = selectors.tasks_due(hunter=user, today=today, after=after)
         task_count = selectors.tasks_due_count(hunter=user, today=today)

@@ -1,5 +1,6 @@
 """Stored plan progress: what changes it, the debouncing of recalculations, and who reads it."""
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from unittest import mock
@@ -19,7 +20,7 @@ from kpi.services import PlanRow, plans_save
 from tests.deals.factories import Pipeline, make_client, make_deal
 
 from .factories import ORDER_TOTAL, local, log_activity, make_hunter, paid_deal, pbx_call
-from .test_views import results_board
+from .test_views import results_board, section, text
 
 pytestmark = pytest.mark.django_db
 
@@ -202,6 +203,29 @@ def test_the_drawn_board_is_drawn_again_when_a_figure_a_plan_or_a_name_changes(c
     hunter.full_name = "Хантер Переименованный"
     hunter.save()
     assert "Хантер Переименованный" in results_board(client.get(reverse("kpi:dashboard")))
+
+
+def test_the_hunters_day_counts_the_month_now_only_when_something_changed_since_it_was_stored(
+    client, sales_head
+):
+    hunter = make_hunter()
+    month = timezone.localdate().replace(day=1)
+    pbx_call(hunter, at=timezone.now())
+    client.force_login(hunter)
+
+    def calls_shown() -> str:
+        plan = section(client.get(reverse("kpi:my_day")).content.decode(), "plan")
+        return re.search(r"Звонки \(по АТС\).*?(\d+)", text(plan), re.S).group(1)
+
+    plans_save(acting_user=sales_head, month=month, rows=[PlanRow(hunter=hunter, calls_target=100)])
+    progress_recalculate(month=month)
+    MonthlyProgress.objects.filter(hunter=hunter, month=month).update(calls=41)
+    assert not DirtyMonth.objects.filter(hunter=hunter, month=month).exists()
+    assert calls_shown() == "41"  # nothing changed since: the stored figure, not a recount
+
+    pbx_call(hunter, at=timezone.now())  # marks the month: counted now until it is stored again
+    assert DirtyMonth.objects.filter(hunter=hunter, month=month).exists()
+    assert calls_shown() == "2"
 
 
 def test_records_come_from_the_stored_history():

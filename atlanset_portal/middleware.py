@@ -153,3 +153,11 @@ class SessionRenewalMiddleware:
             if now - session.get(self.KEY, 0) >= settings.SESSION_RENEW_SECONDS:
                 session[self.KEY] = now  # marks it changed: saved, and its cookie sent again, on the way out
         return response
+
+
+def renew_at_sign_in(sender, request, user, **kwargs):
+    """Signing in writes the session anyway: it counts as a renewal, so the first page does not write it again
+    (connected in accounts.apps)."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SessionRenewalMiddleware.KEY] = int(time.time())

@@ -150,6 +150,7 @@ TEMPLATES = [
                 "accounts.context_processors.navigation",
                 "notifications.context_processors.bell",
             ],
+            "libraries": {"filter_bar": "atlanset_portal.templatetags.filter_bar"},
             "builtins": [
                 "atlanset_portal.templatetags.formatting",
                 "atlanset_portal.templatetags.icons",

@@ -94,3 +94,21 @@ def test_the_release_changes_with_a_template(settings):
     finally:
         os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         fragments.release.cache_clear()
+
+
+def test_a_lists_filter_bar_shows_what_was_typed_and_its_errors_on_every_visit(client, sales_head):
+    from django.urls import reverse
+
+    from atlanset_portal.benchmark import _confirm_second_factor
+
+    client.force_login(sales_head)
+    _confirm_second_factor(client, sales_head)
+    url = reverse("kpi:activities")
+    first = client.get(url, {"month": "2026-03"}).content.decode()
+    second = client.get(url, {"month": "2026-04"}).content.decode()
+    wrong = client.get(url, {"month": "март"}).content.decode()
+
+    assert 'value="2026-03"' in first and 'value="2026-04"' not in first
+    assert 'value="2026-04"' in second and 'value="2026-03"' not in second
+    assert "Укажите месяц в виде ГГГГ-ММ" in wrong
+    assert "Укажите месяц в виде ГГГГ-ММ" not in client.get(url, {"month": "2026-03"}).content.decode()

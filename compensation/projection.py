@@ -20,8 +20,9 @@ from kpi.counters import Counters
 from kpi.months import month_start
 
 from .engine import MonthInput, PaymentInput, Statement, build_statement
+from .models import Statement as StoredStatement
 from .sheets import SECTIONS
-from .statements import month_input
+from .statements import MonthStatement, month_input, statement_for
 
 
 @dataclass
@@ -33,7 +34,7 @@ class DealUpside:
 
 @dataclass
 class Projection:
-    statement: Statement
+    statement: MonthStatement
     upsides: list[DealUpside]
 
     @property
@@ -48,9 +49,8 @@ def projected_pay(*, hunter: User, month: date | None = None, counters: Counters
     would add (the accelerator and the plan bonus included); ``counters`` when the page counted the month
     already."""
     month = month_start(month or timezone.localdate())
-    base_input = month_input(hunter=hunter, month=month, counters=counters)
-    # «Мой день» shows the parts of pay, not the lines: their sentences are the statement page's.
-    statement = build_statement(base_input, explain=False)
+    # The statement as its page shows it: the stored draft, worked out again first when something changed.
+    statement = statement_for(hunter=hunter, month=month)
     open_deals = (
         Deal.objects.filter(owner=hunter, status=DealStatus.OPEN, order__total__gt=0)
         .select_related("client", "order")
@@ -59,15 +59,22 @@ def projected_pay(*, hunter: User, month: date | None = None, counters: Counters
     today = max(timezone.localdate(), month)
     unpaid = [(deal, deal.order.total - (deal.paid or Decimal("0"))) for deal in open_deals]
     unpaid = [(deal, outstanding) for deal, outstanding in unpaid if outstanding > 0]
-    # What each deal would add is worked out once for the same inputs: the key is a digest of everything
-    # the engine reads (the month's input, each deal's order and balance, the day), so a change anywhere
-    # is a new key and a stored answer is never out of date.
-    key = _upsides_key(base_input, unpaid, today)
+    # What each deal would add is worked out once for the same inputs, kept under their version: a stored
+    # draft's (every change of what it is computed from marks it and counts up ``change_seq``), or else a
+    # digest of the month's input itself; with each deal's order and balance and the day.
+    record = statement.record
+    base_input = None
+    if record is not None and record.status == StoredStatement.Status.DRAFT and not record.needs_check:
+        version = ("stored draft", record.pk, record.change_seq, record.computed_total)
+    else:
+        base_input = month_input(hunter=hunter, month=month, counters=counters)
+        version = ("input", base_input)
+    key = _upsides_key(version, unpaid, today)
     adds = cache_get(key)
     if adds is None:
-        adds = {
-            deal.pk: _adds(base_input, statement, deal, outstanding, today) for deal, outstanding in unpaid
-        }
+        base_input = base_input or month_input(hunter=hunter, month=month, counters=counters)
+        base = build_statement(base_input, explain=False)
+        adds = {deal.pk: _adds(base_input, base, deal, outstanding, today) for deal, outstanding in unpaid}
         cache_set(key, adds, timeout=UPSIDES_KEPT_SECONDS)
     upsides = [
         DealUpside(deal=deal, outstanding=outstanding, adds=adds[deal.pk]) for deal, outstanding in unpaid
@@ -81,12 +88,12 @@ def projected_pay(*, hunter: User, month: date | None = None, counters: Counters
 UPSIDES_KEPT_SECONDS = 15 * 60
 
 
-def _upsides_key(base_input: MonthInput, unpaid: list[tuple[Deal, Decimal]], today: date) -> str:
+def _upsides_key(version: tuple, unpaid: list[tuple[Deal, Decimal]], today: date) -> str:
     deals = [
         (deal.pk, deal.client_id, deal.is_new_client, deal.order.total, deal.order.cost_total, outstanding)
         for deal, outstanding in unpaid
     ]
-    digest = hashlib.blake2b(repr((base_input, deals, today)).encode(), digest_size=20).hexdigest()
+    digest = hashlib.blake2b(repr((version, deals, today)).encode(), digest_size=20).hexdigest()
     return f"projection:upsides:{digest}"
 
 

@@ -67,7 +67,7 @@ def projected_pay(*, hunter: User, month: date | None = None, counters: Counters
     if record is not None and record.status == StoredStatement.Status.DRAFT and not record.needs_check:
         version = ("stored draft", record.pk, record.change_seq, record.computed_total)
     else:
-        base_input = month_input(hunter=hunter, month=month, counters=counters)
+        base_input = statement.month_data or month_input(hunter=hunter, month=month, counters=counters)
         version = ("input", base_input)
     key = _upsides_key(version, unpaid, today)
     adds = cache_get(key)

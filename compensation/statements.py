@@ -267,6 +267,7 @@ class MonthStatement:
     plan: MonthlyPlan | None
     record: Statement | None = None
     totals: dict = field(default_factory=dict)
+    month_data: MonthInput | None = None  # what it was worked out from, when it was worked out just now
 
     @property
     def kpi_plan_set(self) -> bool:
@@ -439,6 +440,7 @@ def compute_statement(
         plan=_plan(hunter, month),
         record=record,
         totals=built.totals,
+        month_data=month_data,
     )
 
 

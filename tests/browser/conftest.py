@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.helpers import PHONE
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -49,6 +51,16 @@ def page(browser, migrated_data, live_server):
     context = browser.new_context(
         base_url=live_server.url, locale="en-US", viewport={"width": 1280, "height": 900}
     )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, migrated_data, live_server):
+    """A phone's browser: its screen, touch, and the mobile viewport rules."""
+    context = browser.new_context(base_url=live_server.url, locale="ru-RU", **PHONE)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

@@ -57,3 +57,12 @@ def pdf_picture(data: bytes, path: Path) -> Path | None:
         )
         shutil.copyfile(Path(folder) / "page.png", path)
     return path
+
+
+# A 390×844 touch phone, as the field work is done (the ``phone`` fixture's browser).
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "has_touch": True,
+    "is_mobile": True,
+    "device_scale_factor": 2,
+}

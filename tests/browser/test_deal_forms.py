@@ -3,7 +3,6 @@ JavaScript on a page of their own; a refused one comes back open with the reason
 
 from decimal import Decimal
 
-import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -11,8 +10,7 @@ from accounts.roles import Role
 from deals.models import Deal, OrderVersion
 from deals.services import payment_record
 from deals.stages import Stage
-from tests.browser.helpers import sign_in
-from tests.browser.test_order_phone import PHONE
+from tests.browser.helpers import PHONE, sign_in
 from tests.browser.test_role_journeys import Console
 from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.factories import UserFactory
@@ -24,15 +22,6 @@ def pipeline_of(hunter) -> Pipeline:
         production=UserFactory(role=Role.PRODUCTION),
         accountant=UserFactory(role=Role.ACCOUNTANT),
     )
-
-
-@pytest.fixture
-def phone(browser, migrated_data, live_server):
-    context = browser.new_context(base_url=live_server.url, locale="ru-RU", **PHONE)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def test_on_a_phone_the_hunter_opens_the_change_of_an_approved_order_in_place(phone, screenshot):

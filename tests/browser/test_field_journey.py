@@ -10,12 +10,10 @@ from accounts.roles import Role
 from deals.services import contact_add
 from kpi.models import ActivityKind
 from tests.browser.conftest import SCREENSHOT_DIR
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import PHONE, sign_in
 from tests.deals.factories import make_client, make_deal
 from tests.factories import UserFactory
 from tests.kpi.factories import log_activity
-
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ the running total and the units as typed, then the order saved and shown as it w
 
 from decimal import Decimal
 
-import pytest
 from playwright.sync_api import expect
 
 from accounts.roles import Role
@@ -11,26 +10,10 @@ from deals.models import Order
 from deals.stages import Stage
 from deals.units import Unit
 from tests.browser.conftest import SCREENSHOT_DIR
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import PHONE, sign_in
 from tests.browser.test_role_journeys import Console
 from tests.deals.factories import Pipeline, make_client, make_deal, make_product
 from tests.factories import UserFactory
-
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "has_touch": True,
-    "is_mobile": True,
-    "device_scale_factor": 2,
-}
-
-
-@pytest.fixture
-def phone(browser, migrated_data, live_server):
-    context = browser.new_context(base_url=live_server.url, locale="ru-RU", **PHONE)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def test_hunter_enters_an_order_with_a_decimal_comma_price_on_a_phone(phone):

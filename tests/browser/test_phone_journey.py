@@ -28,18 +28,7 @@ from tests.browser.test_role_journeys import Console
 from tests.deals.factories import Pipeline, make_client, make_deal, make_deal_due
 from tests.factories import UserFactory
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 RECEIPT_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-@pytest.fixture
-def phone(browser, migrated_data, live_server):
-    """A phone's browser: its screen, touch, and the mobile viewport rules."""
-    context = browser.new_context(base_url=live_server.url, locale="ru-RU", **PHONE)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 @pytest.fixture

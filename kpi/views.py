@@ -320,6 +320,7 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
             previous=previous_month(month),
             next=next_month(month),
             last_year=selectors.year_before(month),
+            columns=KPI_COLUMNS,
             best_employee=best,
             best_employee_url=(
                 drilldown.quarter_margin(hunter_id=best["hunter"].pk, quarter=best["quarter"])

@@ -200,6 +200,20 @@ def test_the_drawn_board_is_drawn_again_when_a_figure_a_plan_or_a_name_changes(c
     board = results_board(client.get(reverse("kpi:dashboard")))
     assert board["Хантер Записанный"]["calls"][1] == "2 / 4 · 50,0 %"
 
+    # The heading names every column the rows draw.
+    html = client.get(reverse("kpi:dashboard")).content.decode()
+    heading = re.search(r"<thead>(.*?)</thead>", section(html, "results"), re.S).group(1)
+    assert [text(cell) for cell in re.findall(r"<th[^>]*>(.*?)</th>", heading, re.S)][:8] == [
+        "Хантер",
+        "Лиды",
+        "Звонки",
+        "Встречи",
+        "Сообщения",
+        "Выручка",
+        "Сделки",
+        "Планы",
+    ]
+
     hunter.full_name = "Хантер Переименованный"
     hunter.save()
     assert "Хантер Переименованный" in results_board(client.get(reverse("kpi:dashboard")))

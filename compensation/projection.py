@@ -50,7 +50,7 @@ def projected_pay(*, hunter: User, month: date | None = None, counters: Counters
     already."""
     month = month_start(month or timezone.localdate())
     # The statement as its page shows it: the stored draft, worked out again first when something changed.
-    statement = statement_for(hunter=hunter, month=month)
+    statement = statement_for(hunter=hunter, month=month, counters=counters)
     open_deals = (
         Deal.objects.filter(owner=hunter, status=DealStatus.OPEN, order__total__gt=0)
         .select_related("client", "order")

@@ -292,15 +292,16 @@ class _Reading:
             _worked_out.reset(self.token)
 
 
-def statement_for(*, hunter: User, month: date) -> MonthStatement:
+def statement_for(*, hunter: User, month: date, counters: Counters | None = None) -> MonthStatement:
     """The month's statement as it stands: posted lines if locked, approved figures if approved, the stored
-    draft otherwise — worked out again first when something it is computed from has changed."""
+    draft otherwise — worked out again first when something it is computed from has changed. ``counters``:
+    the month's figures when the caller has them current, for a statement worked out now."""
     month = month_start(month)
     with _Reading() as memo:
         key = (hunter.pk, month)
         if key not in memo:
             record = Statement.objects.filter(hunter=hunter, month=month).select_related("hunter").first()
-            memo[key] = _fresh(hunter, month, record)
+            memo[key] = _fresh(hunter, month, record, counters=counters)
         return memo[key]
 
 
@@ -329,7 +330,13 @@ def month_statements(month: date, hunters: list[User], *, with_lines: bool = Tru
 
 
 def _fresh(
-    hunter: User, month: date, record: Statement | None, *, plans: dict | None = None, with_lines: bool = True
+    hunter: User,
+    month: date,
+    record: Statement | None,
+    *,
+    plans: dict | None = None,
+    with_lines: bool = True,
+    counters: Counters | None = None,
 ) -> "MonthStatement":
     from .approval import lines_from_json
 
@@ -346,7 +353,7 @@ def _fresh(
     if record is None:
         # Nothing was ever recorded for this hunter-month: worked out, shown, not stored (reading a month
         # must not put a hunter on its list of statements).
-        return compute_statement(hunter=hunter, month=month)
+        return compute_statement(hunter=hunter, month=month, counters=counters)
     if (
         record.needs_check
         or record.computed_lines is None

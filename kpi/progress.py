@@ -179,10 +179,13 @@ def current_counters(*, month: date, hunter_ids: Iterable[int]) -> dict[int, Cou
     month = month_start(month)
     ids = list(hunter_ids)
     marked = set(DirtyMonth.objects.filter(month=month, hunter__in=ids).values_list("hunter_id", flat=True))
-    current = _read_stored(month, [hunter_id for hunter_id in ids if hunter_id not in marked])
-    behind = [hunter_id for hunter_id in ids if hunter_id not in current]
-    if behind:
-        current |= month_counters(month=month, hunter_ids=behind)
+    # Unmarked and never stored (a new month, a new hunter): counted once now and stored, as the dashboard's
+    # reads do, so the next visit reads it.
+    current = stored_counters(
+        month=month, hunter_ids=[hunter_id for hunter_id in ids if hunter_id not in marked]
+    )
+    if marked:
+        current |= month_counters(month=month, hunter_ids=sorted(marked))
     return current
 
 

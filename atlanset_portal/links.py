@@ -23,6 +23,17 @@ def link(name: str, key, *extra) -> str:
     return _pattern(name, extra, get_script_prefix()).format(key)
 
 
+def page_path(name: str) -> str:
+    """``reverse(name)`` of a page without arguments (a list the dashboard's figures link to), looked up
+    once."""
+    return _path(name, get_script_prefix())
+
+
+@lru_cache(maxsize=128)
+def _path(name: str, prefix: str) -> str:
+    return reverse(name)
+
+
 def link_pattern(name: str, *extra) -> str:
     """The page's address with ``{}`` where the key goes."""
     return _pattern(name, extra, get_script_prefix())
@@ -32,3 +43,4 @@ def link_pattern(name: str, *extra) -> str:
 def _forget_patterns(*, setting, **kwargs):
     if setting == "ROOT_URLCONF":  # tests route other URLs
         _pattern.cache_clear()
+        _path.cache_clear()

@@ -4,7 +4,7 @@ import pytest
 from django.template import Context, Template
 from django.urls import reverse
 
-from atlanset_portal.links import link, link_pattern
+from atlanset_portal.links import link, link_pattern, page_path
 
 
 @pytest.mark.parametrize(
@@ -20,3 +20,8 @@ def test_a_link_is_the_address_reverse_gives(name, extra, key):
 def test_templates_have_the_link_filter():
     html = Template("{{ pk|link:'deals:detail' }}").render(Context({"pk": 7}))
     assert html == reverse("deals:detail", args=[7])
+
+
+@pytest.mark.parametrize("name", ["deals:list", "clients:list", "kpi:activities", "deals:payments"])
+def test_a_pages_path_is_the_address_reverse_gives(name):
+    assert page_path(name) == reverse(name)

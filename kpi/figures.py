@@ -68,14 +68,6 @@ def dashboard_figures(month: date) -> dict[str, tuple[str, Callable[[], object]]
     }
 
 
-def dashboard_figures_read(month: date, names: tuple[str, ...] | None = None) -> dict[str, object]:
-    return {
-        name: stored_figure(key, compute)
-        for name, (key, compute) in dashboard_figures(month).items()
-        if names is None or name in names
-    }
-
-
 def dashboard_figures_refresh(month: date) -> None:
     for key, compute in dashboard_figures(month).values():
         figure_store(key, compute())
@@ -128,7 +120,3 @@ def forecast_source(month: date) -> ForecastSource:
         as_it_stood=month == current,
         today=True,
     )
-
-
-def forecast_for(month: date) -> MonthForecast:
-    return forecast_source(month).read()

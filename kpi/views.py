@@ -183,7 +183,7 @@ def _records_context(sources: DashboardSources) -> dict:
 
 
 def _funnel_context(sources: DashboardSources) -> dict:
-    funnel = stored_figure(sources.funnel[0], dashboard_figures(sources.month)["funnel"][1])
+    funnel = stored_figure(*dashboard_figures(sources.month)["funnel"])
     widest = max((row.entered for row in funnel), default=0) or 1
     month = sources.month
     return {
@@ -224,7 +224,7 @@ def _forecast_context(sources: DashboardSources) -> dict:
 
 
 def _samples_context(sources: DashboardSources) -> dict:
-    return {"samples": stored_figure(sources.samples[0], dashboard_figures(sources.month)["samples"][1])}
+    return {"samples": stored_figure(*dashboard_figures(sources.month)["samples"])}
 
 
 def dashboard_data(month: date) -> dict:
@@ -441,10 +441,9 @@ class TasksMoreView(CapabilityRequiredMixin, View):
         return render(request, "kpi/my_day.html#tasks-page", context)
 
 
-def activity_form(user, data=None, initial=None, deals=None) -> ActivityForm:
+def activity_form(user, data=None, initial=None) -> ActivityForm:
     clients = Client.objects.visible_to(user).order_by("name")
-    if deals is None:
-        deals = Deal.objects.visible_to(user).open().select_related("client").order_by("client__name")
+    deals = Deal.objects.visible_to(user).open().select_related("client").order_by("client__name")
     return ActivityForm(data, clients=clients, deals=deals, initial=initial)
 
 

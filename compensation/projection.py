@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import User
+from atlanset_portal.fragments import release
 from atlanset_portal.money import MoneySum
 from atlanset_portal.outage import cache_get, cache_set
 from deals.models import Deal
@@ -83,8 +84,7 @@ def projected_pay(*, hunter: User, month: date | None = None, counters: Counters
     return Projection(statement=statement, upsides=upsides)
 
 
-# Long enough to serve a working day's visits to «Мой день», short enough that answers of an earlier
-# release of the engine are gone soon after an upgrade.
+# Long enough to serve a working morning's visits to «Мой день».
 UPSIDES_KEPT_SECONDS = 15 * 60
 
 
@@ -93,7 +93,8 @@ def _upsides_key(version: tuple, unpaid: list[tuple[Deal, Decimal]], today: date
         (deal.pk, deal.client_id, deal.is_new_client, deal.order.total, deal.order.cost_total, outstanding)
         for deal, outstanding in unpaid
     ]
-    digest = hashlib.blake2b(repr((version, deals, today)).encode(), digest_size=20).hexdigest()
+    # With the release, as the pages' kept parts: an upgraded engine never reads an earlier one's answers.
+    digest = hashlib.blake2b(repr((version, deals, today, release())).encode(), digest_size=20).hexdigest()
     return f"projection:upsides:{digest}"
 
 

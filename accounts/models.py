@@ -6,6 +6,12 @@ from django.utils.translation import gettext_lazy as _
 from .roles import Capability, Role
 
 
+def person_name(full_name: str, username: str) -> str:
+    """How the portal names a person: the full name, or the login when none is given. Lists that read
+    people as plain values name them with it too."""
+    return full_name or username
+
+
 class User(AbstractUser):
     """A person who signs in. ``role`` decides the group, and so the permissions (see services)."""
 
@@ -45,10 +51,10 @@ class User(AbstractUser):
         ]
 
     def __str__(self) -> str:
-        return self.full_name or self.username
+        return person_name(self.full_name, self.username)
 
     def get_full_name(self) -> str:
-        return self.full_name or self.username
+        return person_name(self.full_name, self.username)
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.username

@@ -119,7 +119,7 @@ def _log_stream(kind: str, limit: int) -> Iterator[tuple[datetime, str, object]]
 
 
 def _person(user) -> str:
-    return (user.full_name or user.username) if user else _("система")
+    return str(user) if user else _("система")
 
 
 def _history_entry(kind: str, record, names: "_Names") -> AuditEntry:

@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from .outage import cache_clear
+
 PREFIX = "atlanset-"
 DATABASE_SUFFIX = ".dump"
 MEDIA_SUFFIX = ".media.tar"
@@ -50,6 +52,7 @@ class Restored:
     database: str
     tables: int
     files: int
+    cache_cleared: bool
 
 
 # --- PostgreSQL's own tools ------------------------------------------------------------------------------
@@ -291,7 +294,8 @@ def backup_restore(
     )
     connection.close()  # whatever it cached belongs to the database that was there before
     files = _extract_media(media, media_root) if media is not None else 0
-    return Restored(database=name, tables=database_tables(database), files=files)
+    # So does the cache: the pages' kept parts and the debounce marks were made from the old data.
+    return Restored(database=name, tables=database_tables(database), files=files, cache_cleared=cache_clear())
 
 
 def _drop_schema(connection) -> None:

@@ -63,3 +63,8 @@ def cache_get(key: str) -> object | None:
 def cache_set(key: str, value: object, *, timeout: float) -> None:
     """``cache.set`` that never raises: a value the cache could not take is simply worked out again."""
     _soft(lambda: cache.set(key, value, timeout=timeout), None)
+
+
+def cache_clear() -> bool:
+    """``cache.clear`` that never raises: False when the cache could not be asked."""
+    return _soft(lambda: cache.clear() or True, False)

@@ -94,7 +94,7 @@ def statement_approve(*, acting_user: User, hunter: User, month: date, at=None) 
     record = statement_row_for_update(hunter_id=hunter.pk, month=month)
     if record.status != Statement.Status.DRAFT:
         raise ValidationError(
-            _("Расчётный лист: %(hunter)s — уже утверждён или закрыт.") % {"hunter": _name(hunter)}
+            _("Расчётный лист: %(hunter)s — уже утверждён или закрыт.") % {"hunter": str(hunter)}
         )
     return approve(record, by=acting_user, at=at)
 
@@ -110,10 +110,6 @@ def statements_approve_month(*, acting_user: User, month: date) -> int:
                 statement_approve(acting_user=acting_user, hunter=hunter, month=month)
                 approved += 1
     return approved
-
-
-def _name(user: User) -> str:
-    return user.full_name or user.username
 
 
 def hunters_of_month(month: date) -> list[User]:
@@ -142,7 +138,7 @@ def statement_lock(*, acting_user: User, hunter: User, month: date, at=None) -> 
     if record.status != Statement.Status.APPROVED:
         raise ValidationError(
             _("Расчётный лист: %(hunter)s — не утверждён руководителем: закрыть можно только утверждённый.")
-            % {"hunter": _name(hunter)}
+            % {"hunter": str(hunter)}
         )
     statement = compute_statement(hunter=hunter, month=month, record=record)
     if figures(statement.lines) != figures(lines_from_json(record.approved_lines)):

@@ -253,7 +253,7 @@ class StatementDetailView(View):
                 "answer_form": DisputeAnswerForm() if may_answer else None,
                 "in_flight": in_flight,
                 "overdue": (
-                    {item.deal.pk for item in overdue_deferred_payments(owner=hunter)} if in_flight else set()
+                    {item.deal_id for item in overdue_deferred_payments(owner=hunter)} if in_flight else set()
                 ),
                 "form": form or (AdjustmentForm() if may_adjust else None),
                 "adjustment_is_proposal": may_adjust and not can(request.user, Capability.APPROVE_STATEMENTS),

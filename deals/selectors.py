@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import can
-from accounts.models import User
+from accounts.models import User, person_name
 from accounts.roles import Capability
 from atlanset_portal.money import MoneySum
 from atlanset_portal.templatetags.formatting import rub
@@ -870,22 +870,40 @@ def quality_claims(*, days: int) -> list[QualityClaim]:
     """Negative feedback on the product, routed to the sales head (SPEC §3), newest first, as plain values
     (the dashboard keeps the list drawn while they stay the same)."""
     since = timezone.now() - timedelta(days=days)
-    rows = list(
+    rows = (
         Feedback.objects.filter(has_quality_claims=True, at__gte=since)
         .order_by("-at", "-pk")
-        .values_list("deal_id", "deal__client__name", "deal__owner_id", "at", "claims_text")
+        .values_list(
+            "deal_id",
+            "deal__client__name",
+            "deal__owner__full_name",
+            "deal__owner__username",
+            "at",
+            "claims_text",
+        )
     )
-    # A few hunters own them all: each named once, as the portal names people.
-    owners = {user.pk: str(user) for user in User.objects.filter(pk__in={row[2] for row in rows})}
     return [
-        QualityClaim(deal_id=deal_id, client_name=client_name, owner=owners[owner_id], at=at, text=text)
-        for deal_id, client_name, owner_id, at, text in rows
+        QualityClaim(
+            deal_id=deal_id,
+            client_name=client_name,
+            owner=person_name(full_name, username),
+            at=at,
+            text=text,
+        )
+        for deal_id, client_name, full_name, username, at, text in rows
     ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class OverduePayment:
-    deal: Deal
+    """An overdue deferred payment as the lists and reminders show it, in plain values (the dashboard keeps
+    its table drawn while they stay the same)."""
+
+    deal_id: int
+    client_name: str
+    owner_id: int
+    owner: str
+    owner_active: bool
     due_on: date
     outstanding: Decimal
 
@@ -920,23 +938,43 @@ def overdue_deferred_payments(
     )
     if owner is not None:
         candidates = candidates.filter(owner=owner)
-    # Due days worked out from plain values; only the overdue deals are read whole, for the lists.
+    # Due days worked out from plain values; only the overdue deals are read further, with what the lists
+    # show of them and what is paid on each.
     due = {}
-    for pk, days, in_working_days, received_on, total, paid in candidates.values_list(
-        "pk",
-        "client__deferred_days",
-        "client__deferred_in_working_days",
-        "shipment__received_on",
-        "order__total",
-        # Summed per deal found, not by grouping the joined rows of every open deal.
-        Coalesce(Subquery(_paid_on_deal()), Value(ZERO)),
+    for pk, days, in_working_days, received_on in candidates.values_list(
+        "pk", "client__deferred_days", "client__deferred_in_working_days", "shipment__received_on"
     ):
         due_on = _deferred_due_on(days, in_working_days, received_on)
         if due_on < today:
-            due[pk] = (due_on, total - paid)
-    deals = Deal.objects.filter(pk__in=due).select_related("client", "owner")
-    result = [OverduePayment(deal, *due[deal.pk]) for deal in deals]
-    return sorted(result, key=lambda item: (item.due_on, item.deal.pk))
+            due[pk] = due_on
+    rows = list(
+        Deal.objects.filter(pk__in=due)
+        .order_by()
+        .values_list(
+            "pk",
+            "client__name",
+            "owner_id",
+            "owner__full_name",
+            "owner__username",
+            "owner__is_active",
+            "order__total",
+            # Summed per overdue deal, not by grouping the joined rows of every open deal.
+            Coalesce(Subquery(_paid_on_deal()), Value(ZERO)),
+        )
+    )
+    result = [
+        OverduePayment(
+            deal_id=pk,
+            client_name=client_name,
+            owner_id=owner_id,
+            owner=person_name(full_name, username),
+            owner_active=owner_active,
+            due_on=due[pk],
+            outstanding=total - paid,
+        )
+        for pk, client_name, owner_id, full_name, username, owner_active, total, paid in rows
+    ]
+    return sorted(result, key=lambda item: (item.due_on, item.deal_id))
 
 
 @dataclass

@@ -27,6 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Lead
 from django.utils import timezone
 
+from accounts.models import person_name
 from atlanset_portal.money import MoneySum, round_kopecks
 from deals.models import Deal, Order, OrderLine, SampleLine, SampleRequest, StageChange
 from deals.stages import ORDER, STAGES, DealStatus, StageDefinition
@@ -466,7 +467,12 @@ def samples_conversion(*, since: date, until: date, days: int = 60) -> list[Samp
     for request_id, at, client_id, owner_id, full_name, username, product_id, product_name in lines:
         group = groups.setdefault(
             (owner_id, product_id),
-            {"name": full_name or username, "product": product_name, "requests": set(), "converted": set()},
+            {
+                "name": person_name(full_name, username),
+                "product": product_name,
+                "requests": set(),
+                "converted": set(),
+            },
         )
         group["requests"].add(request_id)
         moments = ordered_on.get((client_id, product_id), [])

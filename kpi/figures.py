@@ -43,6 +43,19 @@ def figure_stamp(key: str, compute: Callable[[], object]) -> datetime:
     return stamp
 
 
+def figure_stamps(figures: dict[str, tuple[str, Callable[[], object]]]) -> dict[str, datetime]:
+    """``figure_stamp`` of each of ``figures`` (name → (key, how to compute it)), read in one query."""
+    stamps = dict(
+        DashboardFigure.objects.filter(
+            key__in=[key for key, _compute in figures.values()], computed_at__gte=timezone.now() - MAX_AGE
+        ).values_list("key", "computed_at")
+    )
+    return {
+        name: stamps[key] if key in stamps else figure_stamp(key, compute)
+        for name, (key, compute) in figures.items()
+    }
+
+
 def figure_store(key: str, value: object) -> object:
     DashboardFigure.objects.update_or_create(
         key=key, defaults={"value": pickle.dumps(value), "computed_at": timezone.now()}
@@ -105,18 +118,19 @@ class ForecastSource:
         return MonthForecast(forecast=forecast, as_it_stood=self.as_it_stood, today=self.today)
 
 
-def forecast_source(month: date) -> ForecastSource:
+def forecast_source(month: date, *, stamp: datetime | None = None) -> ForecastSource:
     """The forecast to show for ``month``: this month's is the current one; a past month's is the last one
-    made in it, if one was stored; otherwise (a past month never stored, a month to come) today's."""
+    made in it, if one was stored; otherwise (a past month never stored, a month to come) today's.
+    ``stamp`` is the current forecast's stamp when the caller has read it."""
     current = timezone.localdate().replace(day=1)
     if month < current:
         kept = f"{FORECAST_KEY}:{month:%Y-%m}"
-        stamp = DashboardFigure.objects.filter(key=kept).values_list("computed_at", flat=True).first()
-        if stamp is not None:
-            return ForecastSource(key=kept, stamp=stamp, as_it_stood=True, today=False)
+        kept_at = DashboardFigure.objects.filter(key=kept).values_list("computed_at", flat=True).first()
+        if kept_at is not None:
+            return ForecastSource(key=kept, stamp=kept_at, as_it_stood=True, today=False)
     return ForecastSource(
         key=FORECAST_KEY,
-        stamp=figure_stamp(FORECAST_KEY, _forecast_kept_for_the_month),
+        stamp=stamp or figure_stamp(FORECAST_KEY, _forecast_kept_for_the_month),
         as_it_stood=month == current,
         today=True,
     )

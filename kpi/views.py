@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.contrib import messages
@@ -39,10 +40,11 @@ from imports.selectors import recent_import_jobs
 from imports.views import ImportJobView
 from notifications.models import Notification, NotificationKind
 from onboarding.selectors import progress_for
+from onboarding.selectors import progress_version as onboarding_progress_version
 
 from . import drilldown, exports, selectors, services
 from .counters import month_progress
-from .figures import ForecastSource, dashboard_figures, figure_stamp, forecast_source, stored_figure
+from .figures import ForecastSource, dashboard_figures, figure_stamps, forecast_source, stored_figure
 from .filters import ActivityFilter, CallRecordFilter
 from .forms import ActivityForm, CallLogUploadForm, PlanGridRowForm, QuarterPlanForm, TaskMoveForm
 from .models import DepartmentQuarterPlan, Task
@@ -76,33 +78,52 @@ class ChartBar:
 
 @dataclass(frozen=True)
 class DashboardSources:
-    """What the head's dashboard for a month is drawn from: stored figures and their versions, and today's
-    state (overdue contacts, onboarding) for the current month. Cheap to read; each part of the page is
-    worked out from here only when it is drawn."""
+    """What the head's dashboard for a month is drawn from. Read on every visit: the versions of the stored
+    rows and figures, and today's state (overdue contacts, onboarding) for the current month. The month's
+    figures themselves are read only when a part of the page is drawn."""
 
     month: date
     today: date
     is_current: bool
-    board: selectors.BoardSource
+    versions: selectors.StoredVersions
     overdue: dict | None  # hunter → (overdue contacts, their list)
-    onboarding: dict | None  # hunter → onboarding progress
-    revenue: list  # (month, revenue) for 13 months
-    records: list  # selectors.RecordMonth
-    funnel: tuple[str, datetime]  # the stored figure's key and version
-    samples: tuple[str, datetime]
+    onboarding_version: tuple | None
+    stamps: dict[str, datetime]  # the stored figures' versions by name (kpi.figures.dashboard_figures)
     forecast: ForecastSource
+
+    @cached_property
+    def board(self) -> selectors.BoardSource:
+        return selectors.board_source(month=self.month, hunters=list(selectors.active_hunters()))
+
+    @cached_property
+    def onboarding(self) -> dict | None:
+        """Hunter → onboarding progress (today's state: the current month only)."""
+        if not self.is_current:
+            return None
+        return {item.user.pk: item for item in progress_for(list(selectors.active_hunters()))}
+
+    @cached_property
+    def revenue(self) -> list[tuple[date, Decimal]]:
+        # 13 months: the chart's 12 and the same month a year before, for the department's comparison.
+        return selectors.department_revenue_by_month(months=13, until=self.month)
+
+    @cached_property
+    def records(self) -> list[selectors.RecordMonth]:
+        return selectors.team_records()
+
+    def stored(self, name: str) -> object:
+        return stored_figure(*dashboard_figures(self.month)[name])
 
 
 def dashboard_sources(month: date) -> DashboardSources:
     today = timezone.localdate()
     is_current = month == month_start(today)
-    hunters = list(selectors.active_hunters())
-    stored = dashboard_figures(month)
+    stamps = figure_stamps(dashboard_figures(month))
     return DashboardSources(
         month=month,
         today=today,
         is_current=is_current,
-        board=selectors.board_source(month=month, hunters=hunters),
+        versions=selectors.stored_versions(month),
         # Today's state, not the month's: shown for the current month only.
         overdue=(
             {
@@ -112,13 +133,9 @@ def dashboard_sources(month: date) -> DashboardSources:
             if is_current
             else None
         ),
-        onboarding={item.user.pk: item for item in progress_for(hunters)} if is_current else None,
-        # 13 months: the chart's 12 and the same month a year before, for the department's comparison.
-        revenue=selectors.department_revenue_by_month(months=13, until=month),
-        records=selectors.team_records(),
-        funnel=(stored["funnel"][0], figure_stamp(*stored["funnel"])),
-        samples=(stored["samples"][0], figure_stamp(*stored["samples"])),
-        forecast=forecast_source(month),
+        onboarding_version=onboarding_progress_version() if is_current else None,
+        stamps=stamps,
+        forecast=forecast_source(month, stamp=stamps["forecast"]),
     )
 
 
@@ -183,7 +200,7 @@ def _records_context(sources: DashboardSources) -> dict:
 
 
 def _funnel_context(sources: DashboardSources) -> dict:
-    funnel = stored_figure(*dashboard_figures(sources.month)["funnel"])
+    funnel = sources.stored("funnel")
     widest = max((row.entered for row in funnel), default=0) or 1
     month = sources.month
     return {
@@ -224,7 +241,17 @@ def _forecast_context(sources: DashboardSources) -> dict:
 
 
 def _samples_context(sources: DashboardSources) -> dict:
-    return {"samples": stored_figure(*dashboard_figures(sources.month)["samples"])}
+    return {"samples": sources.stored("samples")}
+
+
+def _best_employee_context(sources: DashboardSources) -> dict:
+    best = sources.stored("best_employee")
+    return {
+        "best_employee": best,
+        "best_employee_url": (
+            drilldown.quarter_margin(hunter_id=best["hunter"].pk, quarter=best["quarter"]) if best else None
+        ),
+    }
 
 
 def dashboard_data(month: date) -> dict:
@@ -238,6 +265,7 @@ def dashboard_data(month: date) -> dict:
         **_funnel_context(sources),
         **_forecast_context(sources),
         **_samples_context(sources),
+        **_best_employee_context(sources),
     }
 
 
@@ -269,37 +297,43 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         sources = dashboard_sources(self.month())
-        month = sources.month
+        month, versions, stamps = sources.month, sources.versions, sources.stamps
         claims = quality_claims(days=60)
-        best = stored_figure(*dashboard_figures(month)["best_employee"])
-        # Each part is kept under a digest of what it shows (atlanset_portal/fragments.py).
+        overdue_payments = overdue_deferred_payments()[:50]
+        # Each part is kept under the versions of what it shows (atlanset_portal/fragments.py); its figures
+        # are read only when it is drawn.
         drawn = {
+            "best": fragments.drawn(
+                f"{DASHBOARD}#best-employee",
+                fingerprint=(month, stamps["best_employee"]),
+                context=lambda: _best_employee_context(sources),
+            ),
             "results": fragments.drawn(
                 f"{DASHBOARD}#results-rows",
                 fingerprint=(
-                    sources.board.fingerprint(),
+                    month,
+                    versions.progress,
+                    versions.plans,
+                    versions.hunters,
                     sources.is_current,
                     sources.overdue,
-                    {pk: (item.complete, item.percent) for pk, item in (sources.onboarding or {}).items()},
+                    sources.onboarding_version,
                 ),
                 context=lambda: _results_context(sources),
             ),
             "revenue": fragments.drawn(
                 f"{DASHBOARD}#revenue-chart",
-                fingerprint=(month, sources.revenue),
+                fingerprint=(month, versions.progress),
                 context=lambda: _revenue_context(sources),
             ),
             "records": fragments.drawn(
                 f"{DASHBOARD}#records",
-                fingerprint=[
-                    (r.name, r.value, r.hunter and (r.hunter.pk, str(r.hunter)), r.month)
-                    for r in sources.records
-                ],
+                fingerprint=(versions.progress, versions.hunters),
                 context=lambda: _records_context(sources),
             ),
             "funnel": fragments.drawn(
                 f"{DASHBOARD}#funnel",
-                fingerprint=(month, sources.funnel),
+                fingerprint=(month, stamps["funnel"]),
                 context=lambda: _funnel_context(sources),
             ),
             "forecast": fragments.drawn(
@@ -308,7 +342,14 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
                 context=lambda: _forecast_context(sources),
             ),
             "samples": fragments.drawn(
-                f"{DASHBOARD}#samples", fingerprint=sources.samples, context=lambda: _samples_context(sources)
+                f"{DASHBOARD}#samples",
+                fingerprint=(month, stamps["samples"]),
+                context=lambda: _samples_context(sources),
+            ),
+            "overdue_payments": fragments.drawn(
+                f"{DASHBOARD}#overdue-payments",
+                fingerprint=overdue_payments,
+                context=lambda: {"overdue_payments": overdue_payments},
             ),
             "claims": fragments.drawn(
                 f"{DASHBOARD}#quality-claims", fingerprint=claims, context=lambda: {"quality_claims": claims}
@@ -321,13 +362,6 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
             next=next_month(month),
             last_year=selectors.year_before(month),
             columns=KPI_COLUMNS,
-            best_employee=best,
-            best_employee_url=(
-                drilldown.quarter_margin(hunter_id=best["hunter"].pk, quarter=best["quarter"])
-                if best
-                else None
-            ),
-            overdue_payments=overdue_deferred_payments()[:50],
             drawn=drawn,
             **kwargs,
         )

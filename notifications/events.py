@@ -142,9 +142,7 @@ def _deal_url(deal_id: int) -> str:
 
 
 def _name(user: User | None) -> str:
-    if user is None:
-        return ""
-    return user.full_name or user.username
+    return "" if user is None else str(user)
 
 
 # --- samples -----------------------------------------------------------------------------------------

@@ -97,19 +97,19 @@ def deferred_payments_overdue(today: date, days: list[date]) -> Iterator[Reminde
     """Deferred payments past their term: the deal's owner and the accountants ("Получение оплаты")."""
     accountants = _people(Role.ACCOUNTANT)
     for item in overdue_deferred_payments(today=today):
-        owner = [item.deal.owner_id] if item.deal.owner.is_active else []
+        owner = [item.owner_id] if item.owner_active else []
         title = _("Просрочена оплата «%(client)s»: срок был %(day)s") % {
-            "client": item.deal.client.name,
+            "client": item.client_name,
             "day": _day(item.due_on),
         }
         for recipient_id in {*owner, *accountants}:
             yield Reminder(
                 recipient_id=recipient_id,
                 kind=NotificationKind.PAYMENT_OVERDUE,
-                subject_key=f"deal:{item.deal.pk}",
+                subject_key=f"deal:{item.deal_id}",
                 title=title,
                 body=_("Не оплачено: %(amount)s.") % {"amount": rub(item.outstanding)},
-                url=_deal_url(item.deal.pk),
+                url=_deal_url(item.deal_id),
             )
 
 

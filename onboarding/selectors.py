@@ -104,6 +104,16 @@ def progress_for(users: list[User]) -> list[Progress]:
     ]
 
 
+def progress_version() -> tuple:
+    """A version of everyone's onboarding progress. Its rows (section versions, acknowledgements, test
+    attempts) are only ever added or removed, never changed, and their keys are never reused: their counts
+    and last keys move with any change."""
+    return tuple(
+        tuple(model.objects.aggregate(rows=Count("pk"), last=Max("pk")).values())
+        for model in (SectionVersion, Acknowledgement, TestAttempt)
+    )
+
+
 def onboarding_complete(user: User) -> bool:
     """Asked by the navigation on every page a hunter opens: counted in one query, judged by ``Progress``."""
     later = SectionVersion.objects.filter(section=OuterRef("section"), number__gt=OuterRef("number"))

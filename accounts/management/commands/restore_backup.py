@@ -42,3 +42,8 @@ class Command(BaseCommand):
             + (f" and {restored.files} files into {settings.MEDIA_ROOT}" if media is not None else "")
             + ". Start the portal as usual: `migrate` brings the tables up to this version of the code."
         )
+        if not restored.cache_cleared:
+            self.stderr.write(
+                "The cache could not be cleared: clear it (the CACHE_URL database of Redis) before the "
+                "portal serves pages, or they may show parts drawn from the data before the restore."
+            )

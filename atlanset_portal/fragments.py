@@ -1,10 +1,10 @@
 """Parts of a page drawn once for the same values and kept in the cache.
 
-A part is kept under a digest of everything it shows (its ``fingerprint``: the stored figures, names,
-dates it is drawn from), the language and the release, so a change of any of them is a new key: a kept
-part is never out of date, it is only not drawn again. The head's dashboard draws 300 cells of its
-results board, the funnel, the forecast and the samples this way; without a cache (or with Redis away) each
-part is simply drawn every time.
+A part is kept under a digest of everything it shows (its ``fingerprint``: the values it is drawn from, or
+the versions of the stored rows they are read from, read before them), the language and the release, so a
+change of any of them is a new key: a kept part is never out of date, it is only not drawn again. The
+head's dashboard draws every part this way, reading only the versions on a visit between changes; without
+a cache (or with Redis away) each part is simply drawn every time.
 """
 
 import hashlib

@@ -260,23 +260,6 @@ class BoardSource:
     before: dict[int, Counters]
     a_year_before: dict[int, Counters]
 
-    def fingerprint(self) -> tuple:
-        """Every value the drawn board depends on, as plain values: equal fingerprints, equal boards."""
-        return (
-            self.month,
-            [
-                (
-                    row.hunter.pk,
-                    str(row.hunter),
-                    row.counters,
-                    row.plan and tuple(getattr(row.plan, f"{name}_target") for name in BOARD_COLUMNS),
-                    self.before[row.hunter.pk],
-                    self.a_year_before[row.hunter.pk],
-                )
-                for row in self.progress
-            ],
-        )
-
 
 # Stored rows are versioned by the sum of the times they were written: every write of a progress row or a
 # plan stamps it with the time it ran, so any write moves the sum, in whatever order the writes commit

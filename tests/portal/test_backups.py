@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.test import Client as Browser
@@ -230,8 +231,11 @@ def test_a_backup_restores_into_a_new_database_where_people_sign_in_and_the_mone
         call_command("restore_backup", str(backup.database))
 
     settings.MEDIA_ROOT = str(tmp_path / "restored-media")
+    cache.set("drawn:from-the-database-before", "<tr>…</tr>")
     with new_database(pg_bin) as name, connected_to(name):
         call_command("restore_backup", str(backup.database))
+        # Nothing drawn from the data before the restore is shown from the cache after it.
+        assert cache.get("drawn:from-the-database-before") is None
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_database()")
             assert cursor.fetchone() == (name,)

@@ -20,6 +20,7 @@ from html import unescape
 
 from django.db import models, transaction
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine
 
 # --- checks --------------------------------------------------------------------------------------------
 
@@ -76,6 +77,19 @@ def rolled_back() -> Iterator[None]:
     with transaction.atomic():
         yield
         transaction.set_rollback(True)
+
+
+class RolledBackMachine(RuleBasedStateMachine):
+    """A state machine whose every example runs as ``rolled_back`` runs one: it starts from the test's
+    database and leaves nothing behind."""
+
+    def __init__(self):
+        super().__init__()
+        self._example = rolled_back()
+        self._example.__enter__()
+
+    def teardown(self):
+        self._example.__exit__(None, None, None)
 
 
 # PostgreSQL's column ranges (django/db/backends/postgresql/operations.py), whatever the test database.

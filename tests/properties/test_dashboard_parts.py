@@ -12,14 +12,13 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as machine_settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import initialize, invariant, rule, run_state_machine_as_test
 
 from accounts.roles import Role
 from deals.models import Deal, Shipment
@@ -34,6 +33,7 @@ from onboarding.services import section_acknowledge, section_save
 from tests.deals.factories import Pipeline, make_client, make_deal
 from tests.factories import UserFactory
 from tests.kpi.factories import log_activity, make_hunter, set_plan
+from tests.properties.support import RolledBackMachine
 
 HUNTERS = 2
 NO_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
@@ -46,17 +46,8 @@ def main(html: str) -> str:
     return re.search(r"<main.*?</main>", html, re.S).group(0)
 
 
-class Dashboard(RuleBasedStateMachine):
+class Dashboard(RolledBackMachine):
     """One example is one department's day; everything it writes is rolled back after it."""
-
-    def __init__(self):
-        super().__init__()
-        self.atomic = transaction.atomic()
-        self.atomic.__enter__()
-
-    def teardown(self):
-        transaction.set_rollback(True)
-        self.atomic.__exit__(None, None, None)
 
     @initialize()
     def department(self):

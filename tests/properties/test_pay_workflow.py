@@ -22,11 +22,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import initialize, invariant, rule, run_state_machine_as_test
 
 from accounts.roles import Role
 from compensation.approval import figures
@@ -60,6 +59,7 @@ from kpi.models import ActivityKind, CallDirection
 from kpi.services import PlanRow, activity_log, call_records_import, plans_save
 from kpi.telephony import CallRow
 from tests.factories import UserFactory
+from tests.properties.support import RolledBackMachine
 from tests.workflow import after_month
 
 MONTHS = [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
@@ -104,20 +104,14 @@ def noon(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(12)))
 
 
-class PayWorkflow(RuleBasedStateMachine):
+class PayWorkflow(RolledBackMachine):
     """One example is one company's quarter; everything it writes is rolled back after it."""
 
     def __init__(self):
         super().__init__()
-        self.atomic = transaction.atomic()
-        self.atomic.__enter__()
         self.locked: dict[tuple[int, date], tuple] = {}
         self.approved: dict[tuple[int, date], list] = {}
         self.steps = 0
-
-    def teardown(self):
-        transaction.set_rollback(True)
-        self.atomic.__exit__(None, None, None)
 
     @initialize()
     def company(self):

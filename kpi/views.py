@@ -86,21 +86,25 @@ class DashboardSources:
     today: date
     is_current: bool
     versions: selectors.StoredVersions
-    overdue: dict | None  # hunter → (overdue contacts, their list)
+    overdue: dict | None  # hunter → overdue contacts
     onboarding_version: tuple | None
     stamps: dict[str, datetime]  # the stored figures' versions by name (kpi.figures.dashboard_figures)
     forecast: ForecastSource
 
     @cached_property
+    def hunters(self) -> list[User]:
+        return list(selectors.active_hunters())
+
+    @cached_property
     def board(self) -> selectors.BoardSource:
-        return selectors.board_source(month=self.month, hunters=list(selectors.active_hunters()))
+        return selectors.board_source(month=self.month, hunters=self.hunters)
 
     @cached_property
     def onboarding(self) -> dict | None:
         """Hunter → onboarding progress (today's state: the current month only)."""
         if not self.is_current:
             return None
-        return {item.user.pk: item for item in progress_for(list(selectors.active_hunters()))}
+        return {item.user.pk: item for item in progress_for(self.hunters)}
 
     @cached_property
     def revenue(self) -> list[tuple[date, Decimal]]:
@@ -125,14 +129,7 @@ def dashboard_sources(month: date) -> DashboardSources:
         is_current=is_current,
         versions=selectors.stored_versions(month),
         # Today's state, not the month's: shown for the current month only.
-        overdue=(
-            {
-                hunter_id: (count, drilldown.overdue_contacts(hunter_id=hunter_id))
-                for hunter_id, count in selectors.overdue_follow_ups_by_hunter(today=today).items()
-            }
-            if is_current
-            else None
-        ),
+        overdue=selectors.overdue_follow_ups_by_hunter(today=today) if is_current else None,
         onboarding_version=onboarding_progress_version() if is_current else None,
         stamps=stamps,
         forecast=forecast_source(month, stamp=stamps["forecast"]),
@@ -144,7 +141,15 @@ def _results_context(sources: DashboardSources) -> dict:
         "columns": KPI_COLUMNS,
         "rows": selectors.results_board(sources.board),
         "is_current": sources.is_current,
-        "overdue": sources.overdue,
+        # hunter → (overdue contacts, their list)
+        "overdue": (
+            {
+                hunter_id: (count, drilldown.overdue_contacts(hunter_id=hunter_id))
+                for hunter_id, count in sources.overdue.items()
+            }
+            if sources.overdue is not None
+            else None
+        ),
         "onboarding": sources.onboarding,
     }
 
@@ -301,16 +306,16 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
         claims = quality_claims(days=60)
         overdue_payments = overdue_deferred_payments()[:50]
         # Each part is kept under the versions of what it shows (atlanset_portal/fragments.py); its figures
-        # are read only when it is drawn.
-        drawn = {
-            "best": fragments.drawn(
-                f"{DASHBOARD}#best-employee",
-                fingerprint=(month, stamps["best_employee"]),
-                context=lambda: _best_employee_context(sources),
+        # are read only when it is drawn. Name in the page: (partial, fingerprint, context).
+        parts = {
+            "best": (
+                "best-employee",
+                (month, stamps["best_employee"]),
+                lambda: _best_employee_context(sources),
             ),
-            "results": fragments.drawn(
-                f"{DASHBOARD}#results-rows",
-                fingerprint=(
+            "results": (
+                "results-rows",
+                (
                     month,
                     versions.progress,
                     versions.plans,
@@ -319,41 +324,27 @@ class DashboardView(CapabilityRequiredMixin, TemplateView):
                     sources.overdue,
                     sources.onboarding_version,
                 ),
-                context=lambda: _results_context(sources),
+                lambda: _results_context(sources),
             ),
-            "revenue": fragments.drawn(
-                f"{DASHBOARD}#revenue-chart",
-                fingerprint=(month, versions.progress),
-                context=lambda: _revenue_context(sources),
+            "revenue": ("revenue-chart", (month, versions.progress), lambda: _revenue_context(sources)),
+            "records": ("records", (versions.progress, versions.hunters), lambda: _records_context(sources)),
+            "funnel": ("funnel", (month, stamps["funnel"]), lambda: _funnel_context(sources)),
+            "forecast": (
+                "forecast",
+                (month, sources.today, sources.is_current, sources.forecast),
+                lambda: _forecast_context(sources),
             ),
-            "records": fragments.drawn(
-                f"{DASHBOARD}#records",
-                fingerprint=(versions.progress, versions.hunters),
-                context=lambda: _records_context(sources),
+            "samples": ("samples", (month, stamps["samples"]), lambda: _samples_context(sources)),
+            "overdue_payments": (
+                "overdue-payments",
+                overdue_payments,
+                lambda: {"overdue_payments": overdue_payments},
             ),
-            "funnel": fragments.drawn(
-                f"{DASHBOARD}#funnel",
-                fingerprint=(month, stamps["funnel"]),
-                context=lambda: _funnel_context(sources),
-            ),
-            "forecast": fragments.drawn(
-                f"{DASHBOARD}#forecast",
-                fingerprint=(month, sources.today, sources.is_current, sources.forecast),
-                context=lambda: _forecast_context(sources),
-            ),
-            "samples": fragments.drawn(
-                f"{DASHBOARD}#samples",
-                fingerprint=(month, stamps["samples"]),
-                context=lambda: _samples_context(sources),
-            ),
-            "overdue_payments": fragments.drawn(
-                f"{DASHBOARD}#overdue-payments",
-                fingerprint=overdue_payments,
-                context=lambda: {"overdue_payments": overdue_payments},
-            ),
-            "claims": fragments.drawn(
-                f"{DASHBOARD}#quality-claims", fingerprint=claims, context=lambda: {"quality_claims": claims}
-            ),
+            "claims": ("quality-claims", claims, lambda: {"quality_claims": claims}),
+        }
+        drawn = {
+            name: fragments.drawn(f"{DASHBOARD}#{partial}", fingerprint=fingerprint, context=context)
+            for name, (partial, fingerprint, context) in parts.items()
         }
         return super().get_context_data(
             month=month,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
 
+from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -87,6 +88,32 @@ def map_href(address: str, city: str = "") -> str:
 
 
 # A client's quick links as icon buttons, drawn in Python: a board, a day's tasks and a list draw hundreds.
+# A list of clients draws a phone and an address per row: each is drawn once per process for the same
+# values, language and icons (the sprite's address), like the quick links below.
+def phone_links_html(number: str, extension: str = "", button: bool = False) -> SafeString:
+    return _phone_links_html(number, extension, button, get_language(), icon_html("phone"))
+
+
+def address_link_html(address: str, city: str = "") -> SafeString:
+    return _address_link_html(address, city, get_language(), icon_html("location-dot"))
+
+
+@lru_cache(maxsize=20_000)
+def _phone_links_html(number: str, extension: str, button: bool, _language: str, _icons: str) -> SafeString:
+    return mark_safe(  # rendered by the template, which escaped what it had to
+        render_to_string(
+            "deals/_reach.html#phone", {"phone": phone_reach(number, extension), "button": button}
+        )
+    )
+
+
+@lru_cache(maxsize=20_000)
+def _address_link_html(address: str, city: str, _language: str, _icons: str) -> SafeString:
+    return mark_safe(
+        render_to_string("deals/_reach.html#address", {"address": address, "href": map_href(address, city)})
+    )
+
+
 _QUICK_LINK = (
     '<a class="btn btn-sm btn-outline-{colour}{compact} reach-icon" href="{href}" title="{label}"{new_tab}>'
     '{icon}<span class="visually-hidden">{label}</span></a>'

@@ -10,11 +10,11 @@ from .. import reach
 register = template.Library()
 
 
-@register.inclusion_tag("deals/_reach.html#phone")
-def phone_links(number: str, extension: str = "", button: bool = False) -> dict:
+@register.simple_tag
+def phone_links(number: str, extension: str = "", button: bool = False) -> SafeString:
     """A phone as a call link (with the extension after a pause) and, for a Russian mobile number,
     WhatsApp and Telegram; ``button=True`` draws the call as a button (page headers)."""
-    return {"phone": reach.phone_reach(number, extension), "button": button}
+    return reach.phone_links_html(number, extension, button)
 
 
 @register.inclusion_tag("deals/_reach.html#email")
@@ -27,10 +27,10 @@ def website_link(site: str) -> dict:
     return {"site": site, "href": reach.website_href(site)}
 
 
-@register.inclusion_tag("deals/_reach.html#address")
-def address_link(address: str, city: str = "") -> dict:
+@register.simple_tag
+def address_link(address: str, city: str = "") -> SafeString:
     """The address as a link opening Яндекс Карты."""
-    return {"address": address, "href": reach.map_href(address, city)}
+    return reach.address_link_html(address, city)
 
 
 @register.simple_tag

@@ -314,3 +314,23 @@ def test_a_phone_with_an_extension_breaks_only_before_the_extension_on_a_narrow_
     reach = phone_reach("+73462551234", "123")
     assert (reach.number_label, reach.extension_label) == ("+7 3462 55-12-34", "доб. 123")
     assert phone_reach("+79124102203").extension_label == ""
+
+
+def test_a_phone_and_an_address_drawn_once_are_drawn_again_in_another_language():
+    from django.utils import translation
+
+    from deals import reach
+
+    reach._phone_links_html.cache_clear()
+    reach._address_link_html.cache_clear()
+    russian = (reach.phone_links_html(MOBILE), reach.address_link_html("ул. Мира, 1", "Сургут"))
+    with translation.override("en"):
+        reach.phone_links_html(MOBILE)
+        reach.address_link_html("ул. Мира, 1", "Сургут")
+
+    # Each language drew its own; the same values in the same language are the same drawing.
+    assert reach._phone_links_html.cache_info().misses == 2
+    assert reach._address_link_html.cache_info().misses == 2
+    assert (reach.phone_links_html(MOBILE), reach.address_link_html("ул. Мира, 1", "Сургут")) == russian
+    assert "Написать в WhatsApp: +7 912 410-22-03" in russian[0] and "Открыть в Яндекс Картах" in russian[1]
+    assert reach.phone_links_html(MOBILE, button=True) != russian[0]
